@@ -1,0 +1,1 @@
+"""Data: the contract's schema, loaders, validation and the simulator."""
