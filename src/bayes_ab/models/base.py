@@ -1,0 +1,91 @@
+"""The shape every model of the package follows (after pymc-marketing's model builder).
+
+A model is built from *sufficient statistics* (a frozen dataclass with ``to_dict``/
+``from_dict``), never from raw rows, and from *priors as data*: ``default_priors``
+merged with the user's overrides, printable and saved with the posterior.
+
+    model = ArmComparison(stats, priors={"rate": {"alpha": 2, "beta": 20}})
+    print(model.priors)                       # the priors that will be used
+    idata = model.fit(SamplerConfig(seed=1))  # nutpie by default
+    block = model.summarize(idata)            # the results.json block
+    diag = model.diagnostics(idata)           # gate: r_hat, ESS, divergences
+    model.save(idata, "out/idata/conversion.nc"); idata, model = Model.load(path)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bayes_ab.diagnostics import ModelDiagnostics, check
+from bayes_ab.errors import OptionError
+from bayes_ab.fit import SamplerConfig, load_idata, sample, save_idata
+
+if TYPE_CHECKING:  # pragma: no cover
+    import arviz as az
+    import pymc as pm
+
+
+def merge_priors(defaults: dict, overrides: dict | None) -> dict:
+    """Defaults updated by the user's overrides, one level deep; unknown names are an error."""
+    merged = copy.deepcopy(defaults)
+    for key, value in (overrides or {}).items():
+        if key not in merged:
+            raise OptionError(f"unknown prior '{key}'; known priors: {', '.join(sorted(merged))}")
+        if isinstance(merged[key], dict) and isinstance(value, dict):
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class BayesModel:
+    """Base class: subclasses set `name`, `default_priors`, `stats_type` and implement
+    `build`, `summarize` (and optionally `diagnostic_vars`, `figures`)."""
+
+    name: ClassVar[str] = "model"
+    default_priors: ClassVar[dict] = {}
+    stats_type: ClassVar[type] = object
+    #: Variables gated by the diagnostics (default: every posterior variable).
+    diagnostic_vars: ClassVar[tuple[str, ...] | None] = None
+    #: Draw posterior predictive samples after fitting (for the PPC figure).
+    posterior_predictive: ClassVar[bool] = True
+
+    def __init__(self, stats: Any, *, priors: dict | None = None) -> None:
+        self.stats = stats
+        self.priors = merge_priors(self.default_priors, priors)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(priors={json.dumps(self.priors)})"
+
+    # -- to implement -------------------------------------------------------------
+    def build(self) -> pm.Model:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def summarize(self, idata: az.InferenceData) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------
+    def model_config(self) -> dict:
+        return {"priors": self.priors, "stats": self.stats.to_dict()}
+
+    def fit(self, config: SamplerConfig = SamplerConfig()) -> az.InferenceData:
+        return sample(
+            self.build(), name=self.name, config=config, model_config=self.model_config(),
+            posterior_predictive=self.posterior_predictive,
+        )
+
+    def diagnostics(self, idata: az.InferenceData) -> ModelDiagnostics:
+        return check(idata, name=self.name, var_names=self.diagnostic_vars)
+
+    def save(self, idata: az.InferenceData, path: str | Path) -> Path:
+        return save_idata(idata, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[az.InferenceData, BayesModel]:
+        """Read a saved posterior and rebuild the model it came from."""
+        idata, model_config, _ = load_idata(path)
+        stats = cls.stats_type.from_dict(model_config["stats"])
+        return idata, cls(stats, priors=model_config.get("priors"))
