@@ -1,0 +1,448 @@
+"""Load the four files of the help-widget experiment into an `ExperimentData`.
+
+The folder holds ``test_cohorts``, ``product_activity``, ``help_activity`` and
+``conversion`` (shared/design/DATA_CONTRACT.md section 1), each as ``.csv``,
+``.csv.gz`` or ``.parquet``, found by stem, case-insensitively.
+
+Reading
+    CSV is read as bytes; a UTF-8 BOM is removed, CRLF and CR-only line endings
+    become LF, and the text is decoded as UTF-8, falling back to Latin-1 (every
+    byte string is valid Latin-1). The delimiter is a comma unless the header line
+    holds more semicolons or tabs. Every column is read as text first and parsed
+    afterwards, so a value that does not parse is reported with its line number:
+    1-based, the header being line 1 (blank lines count, a quoted value spanning
+    several lines is counted as one). For Parquet the "line" is the row number + 1,
+    as if the table had been written to CSV with a header.
+
+    Column names are matched after trimming, lower-casing and turning spaces and
+    hyphens into underscores. Extra columns are kept: those of the cohort file
+    become segment columns of the analysis frame, the others are ignored. A wide
+    ``product_activity`` (``customer_id, task1_start, task1_complete, ...``) is
+    turned into the long form.
+
+    Labels are normalised: cohort ``test``/``TEST``/`` Test `` -> ``Test``;
+    channel ``cs`` -> ``CS``, ``other`` -> ``OTHER``; action ``START`` -> ``start``
+    (``started``/``completed`` are accepted too); converted ``1/0, true/false,
+    t/f, yes/no, y/n`` (any case, ``1.0`` too) -> bool; task ``"1"``/``"1.0"`` -> 1.
+    Timestamps are ISO 8601; naive ones are UTC, ones with an offset are converted.
+
+Fatal problems (a `DataError` naming file, column and first lines; exit 2 in the CLI)
+    missing file, two files with the same stem, unreadable or empty file (no data
+    rows; a header-only ``help_activity`` is allowed: nobody was flagged), missing
+    column, empty ``customer_id``, unknown cohort / channel / action label, task not
+    1, 2 or 3, unparseable timestamp, unparseable ``converted``, a customer listed
+    twice in the cohorts (in both arms, or twice in one arm with different values),
+    a customer with several different conversion rows.
+
+Non-fatal problems (the rows are dropped or the value imputed, counted in
+``ExperimentData.dropped`` and described in ``ExperimentData.findings``) are
+listed in `bayes_ab.data.validate`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayes_ab.constants import ARMS, CHANNELS, TASKS
+from bayes_ab.data.schema import EXPERIMENT_FILES, REQUIRED_COLUMNS, ExperimentData
+from bayes_ab.errors import DataError
+
+__all__ = ["RawTable", "load_experiment", "load_experiment_with_counts", "read_table"]
+
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
+LINE = "_line"  # the 1-based line number of each row in its file, kept through every step
+
+_COHORT_LABELS = {a.lower(): a for a in ARMS}
+_CHANNEL_LABELS = {c.lower(): c for c in CHANNELS}
+_ACTION_LABELS = {"start": "start", "started": "start", "complete": "complete",
+                  "completed": "complete"}
+_TRUE = ("1", "1.0", "true", "t", "yes", "y")
+_FALSE = ("0", "0.0", "false", "f", "no", "n")
+_CONVERTED_LABELS = {**{v: True for v in _TRUE}, **{v: False for v in _FALSE}}
+_WIDE_COLUMN = re.compile(r"^task_?(\d+)_(start|started|complete|completed)(?:_at)?$")
+_OFFSET = re.compile(r"(?:[Zz]|[+-]\d\d:?\d\d)$")
+_SHOWN_LINES = 20
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One input file as read: normalised column names, values as text, plus `_line`."""
+
+    name: str  # the file's name, as shown in messages
+    data: pd.DataFrame
+    n_read: int  # data rows read (blank lines excluded)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def find_file(folder: Path, stem: str) -> Path:
+    """The one file in ``folder`` named ``stem`` + a known suffix, any case."""
+    matches = [p for p in folder.iterdir()
+               if p.is_file() and any(p.name.lower() == stem + s for s in SUFFIXES)]
+    if not matches:
+        raise DataError(
+            f"missing file: expected {stem}.csv, {stem}.csv.gz or {stem}.parquet in {folder}",
+            file=f"{stem}.csv",
+        )
+    if len(matches) > 1:
+        names = ", ".join(sorted(p.name for p in matches))
+        raise DataError(f"several files for {stem} ({names}); keep only one", file=names)
+    return matches[0]
+
+
+def read_table(path: str | Path) -> RawTable:
+    """Read one CSV / CSV.gz / Parquet file with text values and normalised column names."""
+    path = Path(path)
+    name = path.name
+    if path.name.lower().endswith(".parquet"):
+        df = _read_parquet(path)
+    else:
+        try:
+            data = path.read_bytes()
+            if path.name.lower().endswith(".gz"):
+                data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"cannot read the file: {exc}", file=name) from None
+        df = _read_csv_bytes(data, name)
+    df.columns = _normalise_columns(list(df.columns), name)
+    df = _drop_blank_rows(df)
+    if len(df) == 0:
+        raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
+    return RawTable(name=name, data=df, n_read=len(df))
+
+
+def _read_csv_bytes(data: bytes, name: str) -> pd.DataFrame:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\r" in data:  # CRLF and old-Mac CR-only endings both become LF
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if not data.strip():
+        raise DataError("the file is empty: no header and no rows", file=name, n_rows=0)
+    header = data.split(b"\n", 1)[0]
+    sep = max((b",", b";", b"\t"), key=header.count).decode()
+    for encoding in ("utf-8", "latin-1"):
+        try:
+            df = pd.read_csv(
+                io.BytesIO(data), sep=sep, dtype=str, encoding=encoding,
+                keep_default_na=False, na_filter=False, skip_blank_lines=False,
+            )
+        except UnicodeDecodeError:
+            continue  # not UTF-8: Latin-1 decodes every byte string
+        except pd.errors.EmptyDataError:
+            raise DataError("the file is empty: no header and no rows", file=name,
+                            n_rows=0) from None
+        except pd.errors.ParserError as exc:
+            raise DataError(f"cannot parse the file as CSV: {exc}", file=name) from None
+        df[LINE] = np.arange(2, len(df) + 2, dtype=np.int64)
+        return df
+    raise AssertionError("unreachable: Latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise DataError(f"cannot read the Parquet file: {exc}", file=path.name) from None
+    df = df.reset_index(drop=True)
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s):
+            continue  # typed timestamps are parsed as they are, not via text
+        if pd.api.types.is_bool_dtype(s):
+            df[col] = s.map({True: "true", False: "false"}).fillna("").astype(object)
+        else:
+            df[col] = s.astype(object).where(s.notna(), "").astype(str)
+    df[LINE] = np.arange(2, len(df) + 2, dtype=np.int64)
+    return df
+
+
+def _normalise_columns(columns: list, name: str) -> list[str]:
+    out = []
+    for col in columns:
+        if col == LINE:
+            out.append(col)
+            continue
+        norm = re.sub(r"[\s\-]+", "_", str(col).replace("\ufeff", "").strip().lower())
+        out.append(norm)
+    seen: dict[str, int] = {}
+    for col in out:
+        seen[col] = seen.get(col, 0) + 1
+    dupes = [c for c, k in seen.items() if k > 1 and c != ""]
+    if dupes:
+        raise DataError(f"column name appears more than once (ignoring case): {dupes[0]}",
+                        file=name, column=dupes[0], lines=[1])
+    return out
+
+
+def _drop_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in df.columns if c != LINE]
+    first = df[cols[0]]
+    if first.dtype != object:
+        return df
+    maybe = (first == "").to_numpy()
+    if not maybe.any():
+        return df
+    blank = maybe.copy()
+    for col in cols[1:]:
+        s = df[col]
+        blank &= (s == "").to_numpy() if s.dtype == object else s.isna().to_numpy()
+    return df.loc[~blank].reset_index(drop=True) if blank.any() else df
+
+
+# -------------------------------------------------------------------- column parsing
+
+
+def fail(table: RawTable, column: str | None, mask, message: str) -> DataError:
+    """A DataError naming the table, the column and the first offending lines."""
+    mask = np.asarray(mask, dtype=bool)
+    lines = table.data[LINE].to_numpy()[mask]
+    return DataError(message, file=table.name, column=column,
+                     lines=lines[:_SHOWN_LINES], n_rows=int(mask.sum()))
+
+
+def require_columns(table: RawTable, columns) -> None:
+    have = [c for c in table.data.columns if c != LINE]
+    for col in columns:
+        if col not in table.data.columns:
+            raise DataError(f"missing required column '{col}' (the file has: {', '.join(have)})",
+                            file=table.name, column=col, lines=[1], n_rows=1)
+
+
+def _examples(values: pd.Series, mask) -> str:
+    bad = pd.unique(values.to_numpy()[np.asarray(mask, dtype=bool)])[:5]
+    return ", ".join(repr(str(v)) for v in bad)
+
+
+def parse_ids(table: RawTable, column: str = "customer_id") -> pd.Series:
+    ids = table.data[column].astype(str).str.strip()
+    empty = (ids == "").to_numpy()
+    if empty.any():
+        raise fail(table, column, empty, "empty customer_id")
+    return ids
+
+
+def parse_labels(table: RawTable, column: str, labels: dict, expected: str) -> pd.Series:
+    """Map text labels (trimmed, any case) through ``labels``; an unknown one is fatal."""
+    codes, uniques = pd.factorize(table.data[column], use_na_sentinel=False)
+    keys = [str(u).strip().lower() for u in uniques]
+    known = np.array([k in labels for k in keys], dtype=bool)
+    mapped = np.array([labels.get(k) for k in keys] + [None], dtype=object)
+    bad = ~known[codes] if len(codes) else np.zeros(0, dtype=bool)
+    if bad.any():
+        raise fail(table, column, bad,
+                   f"unknown {column} label(s) {_examples(table.data[column], bad)}; "
+                   f"expected {expected}")
+    return pd.Series(mapped[codes], index=table.data.index)
+
+
+def parse_task(table: RawTable, column: str = "task") -> pd.Series:
+    codes, uniques = pd.factorize(table.data[column], use_na_sentinel=False)
+    nums = pd.to_numeric(pd.Series([str(u).strip() for u in uniques], dtype=object),
+                         errors="coerce").to_numpy(dtype=float)
+    ok = np.isin(nums, np.array(TASKS, dtype=float))
+    bad = ~ok[codes]
+    if bad.any():
+        raise fail(table, column, bad,
+                   f"task outside 1..3: {_examples(table.data[column], bad)}; "
+                   "expected 1, 2 or 3")
+    values = np.where(ok, nums, 0).astype(np.int64)
+    return pd.Series(values[codes], index=table.data.index)
+
+
+def parse_timestamps(table: RawTable, column: str) -> pd.Series:
+    """ISO 8601 text (or typed Parquet timestamps) -> datetime64[ns, UTC]; naive = UTC."""
+    s = table.data[column]
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        out = s.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(s):
+        out = s.dt.tz_localize("UTC")
+    else:
+        out = _parse_iso_text(s.astype(str).str.strip())
+    out = out.dt.as_unit("ns")
+    bad = out.isna().to_numpy()
+    if bad.any():
+        raise fail(table, column, bad,
+                   f"unparseable timestamp(s) {_examples(s, bad)}; expected ISO 8601 "
+                   "such as 2024-05-05T14:03:00 or 2024-05-05T14:03:00+02:00")
+    return out
+
+
+def _parse_iso_text(s: pd.Series) -> pd.Series:
+    # pandas' ISO8601 parser shifts a naive value that follows one with an offset by
+    # that offset, so values with and without an offset are parsed apart. An offset
+    # fits in the last 6 characters, which take few distinct values: test those only.
+    codes, tails = pd.factorize(s.str[-6:], use_na_sentinel=False)
+    has_offset = np.array([bool(_OFFSET.search(str(t))) for t in tails], dtype=bool)[codes]
+    if not has_offset.any() or has_offset.all():
+        return pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+    for mask in (has_offset, ~has_offset):
+        out.loc[mask] = pd.to_datetime(s[mask], utc=True, format="ISO8601",
+                                       errors="coerce").dt.as_unit("ns")
+    return out
+
+
+# ------------------------------------------------------------------- the four tables
+
+
+def parse_cohorts(table: RawTable) -> pd.DataFrame:
+    require_columns(table, REQUIRED_COLUMNS["cohorts"])
+    df = table.data.copy()
+    df["customer_id"] = parse_ids(table)
+    df["cohort"] = parse_labels(table, "cohort", _COHORT_LABELS, "Test or Control")
+    return df
+
+
+def parse_activity(table: RawTable) -> tuple[RawTable, pd.DataFrame]:
+    """Long-form activity; a wide file is first turned into long form (its own lines kept)."""
+    cols = set(table.data.columns)
+    wide = [c for c in table.data.columns if _WIDE_COLUMN.match(c)]
+    if "action" not in cols and "customer_id" in cols and wide:
+        table = _wide_to_long(table, wide)
+    require_columns(table, REQUIRED_COLUMNS["activity"])
+    df = table.data.copy()
+    df["customer_id"] = parse_ids(table)
+    df["task"] = parse_task(table)
+    df["action"] = parse_labels(table, "action", _ACTION_LABELS, "start or complete")
+    df["timestamp"] = parse_timestamps(table, "timestamp")
+    return table, df
+
+
+def _wide_to_long(table: RawTable, wide: list[str]) -> RawTable:
+    data = table.data
+    for col in wide:
+        task = int(_WIDE_COLUMN.match(col).group(1))
+        if task not in TASKS:
+            filled = (data[col].astype(str).str.strip() != "").to_numpy()
+            raise fail(table, col, filled if filled.any() else np.ones(len(data), bool),
+                       f"task outside 1..3: wide column '{col}' is for task {task}; "
+                       "expected task1..task3")
+    parts = []
+    for col in wide:  # a handful of columns, not a loop over customers
+        match = _WIDE_COLUMN.match(col)
+        s = data[col]
+        filled = s.notna() if s.dtype != object else s.astype(str).str.strip() != ""
+        part = pd.DataFrame({
+            "customer_id": data["customer_id"][filled],
+            "task": match.group(1),
+            "action": "start" if match.group(2).startswith("start") else "complete",
+            "timestamp": s[filled],
+            LINE: data[LINE][filled],
+        })
+        parts.append(part)
+    long = pd.concat(parts, ignore_index=True).sort_values(LINE, kind="stable")
+    return RawTable(name=table.name, data=long.reset_index(drop=True), n_read=table.n_read)
+
+
+def parse_help(table: RawTable) -> pd.DataFrame:
+    require_columns(table, REQUIRED_COLUMNS["help"])
+    df = table.data.copy()
+    df["customer_id"] = parse_ids(table)
+    df["task"] = parse_task(table)
+    df["channel"] = parse_labels(table, "channel", _CHANNEL_LABELS, "CS or OTHER")
+    df["timestamp"] = parse_timestamps(table, "timestamp")
+    if "cs_type" in df.columns:
+        df["cs_type"] = df["cs_type"].astype(str).str.strip().str.lower()
+    else:
+        df["cs_type"] = ""
+    return df
+
+
+def parse_conversion(table: RawTable) -> pd.DataFrame:
+    require_columns(table, REQUIRED_COLUMNS["conversion"])
+    df = table.data.copy()
+    df["customer_id"] = parse_ids(table)
+    df["converted"] = parse_labels(table, "converted", _CONVERTED_LABELS,
+                                   "0/1, true/false, t/f or yes/no").astype(bool)
+    return df
+
+
+def _empty_help(name: str) -> RawTable:
+    data = pd.DataFrame({c: pd.Series(dtype=object) for c in REQUIRED_COLUMNS["help"]})
+    data[LINE] = pd.Series(dtype=np.int64)
+    return RawTable(name=name, data=data, n_read=0)
+
+
+def _read_help(path: Path) -> RawTable:
+    try:
+        return read_table(path)
+    except DataError as exc:
+        # A header-only help file is plausible (nobody was flagged); a file without
+        # even a header is not.
+        if exc.n_rows == 0 and "no data rows" in exc.reason:
+            return _empty_help(path.name)
+        raise
+
+
+# ----------------------------------------------------------------------------- entry
+
+
+def load_experiment_with_counts(path: str | Path) -> tuple[ExperimentData, dict[str, int]]:
+    """Like `load_experiment`, also returning the data rows read per file name."""
+    from bayes_ab.data.frame import build_tables
+    from bayes_ab.data.validate import check_experiment, clean_experiment
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(f"not a folder: {folder}", file=str(folder))
+    paths = {key: find_file(folder, stem) for key, stem in EXPERIMENT_FILES.items()}
+    raw = {
+        "cohorts": read_table(paths["cohorts"]),
+        "activity": read_table(paths["activity"]),
+        "help": _read_help(paths["help"]),
+        "conversion": read_table(paths["conversion"]),
+    }
+    cohorts = parse_cohorts(raw["cohorts"])
+    raw["activity"], activity = parse_activity(raw["activity"])
+    help_ = parse_help(raw["help"]) if raw["help"].n_read else _typed_empty_help()
+    conversion = parse_conversion(raw["conversion"])
+
+    cleaned = clean_experiment(
+        cohorts=cohorts, activity=activity, help=help_, conversion=conversion,
+        names={k: t.name for k, t in raw.items()},
+    )
+    frame, episodes, attempts, observation_end = build_tables(
+        cleaned.cohorts, cleaned.activity, cleaned.help, cleaned.conversion,
+    )
+    findings = list(cleaned.findings)
+    if raw["help"].n_read == 0:
+        from bayes_ab.data.schema import Finding
+        findings.append(Finding("no_help_flags", "warning", 0,
+                                f"{raw['help'].name} has no rows: nobody was flagged as stuck"))
+    findings += check_experiment(frame=frame, help_episodes=episodes,
+                                 activity_name=raw["activity"].name,
+                                 help_name=raw["help"].name)
+    data = ExperimentData(
+        frame=frame, help_episodes=episodes, task_attempts=attempts,
+        observation_end=observation_end, findings=tuple(findings),
+        dropped=dict(cleaned.dropped), source=str(folder),
+    )
+    return data, {t.name: t.n_read for t in raw.values()}
+
+
+def load_experiment(path: str | Path) -> ExperimentData:
+    """Load, validate and derive the analysis tables from the experiment's folder.
+
+    Raises `DataError` for fatal problems (see the module docstring); everything
+    else dropped or imputed is in ``.dropped`` and ``.findings``.
+    """
+    return load_experiment_with_counts(path)[0]
+
+
+def _typed_empty_help() -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": pd.Series(dtype=object),
+        "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+        "task": pd.Series(dtype=np.int64),
+        "channel": pd.Series(dtype=object),
+        "cs_type": pd.Series(dtype=object),
+        LINE: pd.Series(dtype=np.int64),
+    })

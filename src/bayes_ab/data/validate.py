@@ -1,0 +1,249 @@
+"""Cross-table validation of the help-widget experiment (DATA_CONTRACT.md section 3).
+
+Runs after `bayes_ab.data.load` has parsed each file (fatal per-file problems are
+raised there). Here:
+
+Fatal (`DataError` naming file, column and first lines)
+    * a customer in both arms of ``test_cohorts`` (column ``cohort``);
+    * a customer twice in one arm with different extra values (column ``customer_id``);
+    * a customer with several different rows in ``conversion`` (column ``converted``).
+
+Non-fatal (dropped or imputed, counted in ``dropped`` under the key given, and
+described by a `Finding` with the check name given)
+    * exact duplicate rows, in any file (identical after normalising labels and
+      timestamps): dropped; ``{stem}_duplicate_rows``, check ``duplicate_rows``;
+    * activity, help or conversion rows of customers not in the cohorts: excluded;
+      ``{stem}_unknown_customer``, check ``unknown_customer``;
+    * a ``complete`` earlier than the customer's first ``start`` of that task: the
+      completion is dropped; ``complete_before_start``;
+    * a ``complete`` with no ``start`` of that task at all: dropped (it cannot be
+      paired with an attempt); ``complete_without_start``;
+    * a cohort customer with no conversion row: taken as not converted (nothing
+      dropped); check ``missing_conversion`` only.
+
+Findings computed on the derived tables (`check_experiment`, nothing dropped)
+    * ``tasks_out_of_series`` (warning): task k started before task k-1 was completed;
+    * ``help_without_start`` (info): a help flag on a task the customer never started;
+    * ``sample_ratio_mismatch`` (warning): the Test share is far from the 30/70 design,
+      chi-square goodness-of-fit p < 0.001; otherwise an info finding ``sample_ratio``
+      with the same test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayes_ab.constants import DESIGN_TEST_SHARE
+from bayes_ab.data.schema import EXPERIMENT_FILES, Finding
+from bayes_ab.errors import DataError
+
+__all__ = ["SRM_ALPHA", "CleanTables", "check_experiment", "clean_experiment",
+           "sample_ratio_test"]
+
+LINE = "_line"
+#: p-value below which the split is reported as a sample-ratio mismatch.
+SRM_ALPHA = 0.001
+_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class CleanTables:
+    """The four parsed tables after the non-fatal problems were dropped."""
+
+    cohorts: pd.DataFrame
+    activity: pd.DataFrame
+    help: pd.DataFrame
+    conversion: pd.DataFrame
+    dropped: dict[str, int]
+    findings: tuple[Finding, ...]
+
+
+def _lines_text(df: pd.DataFrame, mask) -> str:
+    lines = df.loc[np.asarray(mask, dtype=bool), LINE].to_numpy()[:_SHOWN]
+    if len(lines) == 0:
+        return ""
+    return " (first at line(s) " + ", ".join(str(int(x)) for x in lines) + ")"
+
+
+def _error(df: pd.DataFrame, mask, message: str, *, file: str, column: str) -> DataError:
+    mask = np.asarray(mask, dtype=bool)
+    lines = df.loc[mask, LINE].to_numpy()
+    return DataError(message, file=file, column=column, lines=lines[:20], n_rows=int(mask.sum()))
+
+
+class _Ledger:
+    """Collects what was dropped and the findings, in the order they were found."""
+
+    def __init__(self) -> None:
+        self.dropped: dict[str, int] = {}
+        self.findings: list[Finding] = []
+
+    def drop(self, df: pd.DataFrame, mask, *, key: str, check: str, severity: str,
+             message: str) -> pd.DataFrame:
+        mask = np.asarray(mask, dtype=bool)
+        count = int(mask.sum())
+        if count == 0:
+            return df
+        self.dropped[key] = self.dropped.get(key, 0) + count
+        self.findings.append(Finding(check, severity, count,
+                                     message.format(n=count) + _lines_text(df, mask)))
+        return df.loc[~mask]
+
+
+def _value_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c != LINE]
+
+
+def clean_experiment(
+    *,
+    cohorts: pd.DataFrame,
+    activity: pd.DataFrame,
+    help: pd.DataFrame,  # noqa: A002 - the contract's name for the file
+    conversion: pd.DataFrame,
+    names: dict[str, str],
+) -> CleanTables:
+    """Drop (and count) the non-fatal problems; raise on the fatal cross-row ones.
+
+    ``names`` maps "cohorts", "activity", "help", "conversion" to the file names
+    shown in messages. The tables are the parsed ones of `bayes_ab.data.load`.
+    """
+    ledger = _Ledger()
+    stems = EXPERIMENT_FILES
+
+    def dedupe(df: pd.DataFrame, key: str) -> pd.DataFrame:
+        dup = df.duplicated(subset=_value_columns(df), keep="first").to_numpy()
+        return ledger.drop(df, dup, key=f"{stems[key]}_duplicate_rows", check="duplicate_rows",
+                           severity="warning",
+                           message=f"{names[key]}: {{n}} exact duplicate row(s) dropped")
+
+    cohorts = dedupe(cohorts, "cohorts")
+    _check_unique_cohorts(cohorts, names["cohorts"])
+    known = pd.Index(cohorts["customer_id"])
+
+    def exclude_unknown(df: pd.DataFrame, key: str) -> pd.DataFrame:
+        unknown = ~df["customer_id"].isin(known).to_numpy()
+        return ledger.drop(
+            df, unknown, key=f"{stems[key]}_unknown_customer", check="unknown_customer",
+            severity="warning",
+            message=f"{names[key]}: {{n}} row(s) of customers not in {names['cohorts']} excluded",
+        )
+
+    activity = exclude_unknown(dedupe(activity, "activity"), "activity")
+    help = exclude_unknown(dedupe(help, "help"), "help")  # noqa: A001
+    conversion = exclude_unknown(dedupe(conversion, "conversion"), "conversion")
+
+    repeated = conversion["customer_id"].duplicated(keep=False).to_numpy()
+    if repeated.any():
+        raise _error(conversion, repeated,
+                     "a customer has several conversion rows with different values",
+                     file=names["conversion"], column="converted")
+    missing = int((~known.isin(conversion["customer_id"])).sum())
+    if missing:
+        ledger.findings.append(Finding(
+            "missing_conversion", "warning", missing,
+            f"{names['conversion']}: {missing} cohort customer(s) have no conversion row; "
+            "taken as not converted",
+        ))
+
+    activity = _pair_completions(activity, ledger, names["activity"])
+    return CleanTables(cohorts=cohorts, activity=activity, help=help, conversion=conversion,
+                       dropped=ledger.dropped, findings=tuple(ledger.findings))
+
+
+def _check_unique_cohorts(cohorts: pd.DataFrame, name: str) -> None:
+    repeated = cohorts["customer_id"].duplicated(keep=False)
+    if not repeated.any():
+        return
+    arms = cohorts.loc[repeated].groupby("customer_id")["cohort"].nunique()
+    both = cohorts["customer_id"].isin(arms.index[arms > 1]).to_numpy()
+    if both.any():
+        raise _error(cohorts, both, "the same customer is in both arms (Test and Control)",
+                     file=name, column="cohort")
+    raise _error(cohorts, repeated.to_numpy(),
+                 "duplicate customer: listed more than once with different values",
+                 file=name, column="customer_id")
+
+
+def _pair_completions(activity: pd.DataFrame, ledger: _Ledger, name: str) -> pd.DataFrame:
+    """Drop completions that no earlier-or-equal start of the same task can explain."""
+    is_start = (activity["action"] == "start").to_numpy()
+    keys = ["customer_id", "task"]
+    first_start = (activity.loc[is_start].groupby(keys, sort=False)["timestamp"].min()
+                   .rename("_first_start"))
+    completes = activity.loc[~is_start, keys + ["timestamp"]]
+    starts_at = completes.join(first_start, on=keys)["_first_start"]
+    without = pd.Series(False, index=activity.index)
+    without.loc[completes.index] = starts_at.isna().to_numpy()
+    before = pd.Series(False, index=activity.index)
+    before.loc[completes.index] = (completes["timestamp"] < starts_at).to_numpy()
+    activity = ledger.drop(
+        activity, before.to_numpy(), key="complete_before_start", check="complete_before_start",
+        severity="warning",
+        message=f"{name}: {{n}} 'complete' row(s) earlier than the first 'start' of the same "
+                "task dropped",
+    )
+    without = without.loc[activity.index]
+    return ledger.drop(
+        activity, without.to_numpy(), key="complete_without_start",
+        check="complete_without_start", severity="warning",
+        message=f"{name}: {{n}} 'complete' row(s) without any 'start' of the same task dropped",
+    )
+
+
+def sample_ratio_test(n_test: int, n_control: int, *,
+                      test_share: float = DESIGN_TEST_SHARE) -> float:
+    """Chi-square goodness-of-fit p-value of the observed split against the design."""
+    from scipy.stats import chisquare
+
+    total = n_test + n_control
+    if total == 0 or n_test == 0 and n_control == 0:
+        return float("nan")
+    expected = np.array([test_share, 1 - test_share]) * total
+    return float(chisquare([n_test, n_control], f_exp=expected).pvalue)
+
+
+def check_experiment(*, frame: pd.DataFrame, help_episodes: pd.DataFrame,
+                     activity_name: str = "product_activity.csv",
+                     help_name: str = "help_activity.csv") -> list[Finding]:
+    """Findings on the derived tables: series order, help without a start, sample ratio."""
+    findings: list[Finding] = []
+    out_of_series = 0
+    for k in (2, 3):
+        started = frame[f"task{k}_started_at"]
+        prev_done = frame[f"task{k - 1}_completed_at"]
+        out_of_series += int((started.notna() & ~(prev_done <= started)).sum())
+    if out_of_series:
+        findings.append(Finding(
+            "tasks_out_of_series", "warning", out_of_series,
+            f"{activity_name}: {out_of_series} task start(s) before the previous task was "
+            "completed (the tasks are meant to be done in series)",
+        ))
+
+    if len(help_episodes):
+        started = np.stack([frame[f"task{k}_started_at"].notna().to_numpy() for k in (1, 2, 3)],
+                           axis=1)
+        row = pd.Index(frame["customer_id"]).get_indexer(help_episodes["customer_id"])
+        never = ~started[row, help_episodes["task"].to_numpy() - 1]
+        if never.any():
+            findings.append(Finding(
+                "help_without_start", "info", int(never.sum()),
+                f"{help_name}: {int(never.sum())} help flag(s) on a task the customer never "
+                "started",
+            ))
+
+    n_test = int((frame["cohort"] == "Test").sum())
+    n_control = int((frame["cohort"] == "Control").sum())
+    p = sample_ratio_test(n_test, n_control)
+    share = n_test / max(n_test + n_control, 1)
+    text = (f"Test {n_test} / Control {n_control} (Test share {share:.3f}, design "
+            f"{DESIGN_TEST_SHARE:.2f}); chi-square p = {p:.3g}")
+    if p < SRM_ALPHA:
+        findings.append(Finding("sample_ratio_mismatch", "warning", n_test + n_control,
+                                f"sample-ratio mismatch: {text}"))
+    else:
+        findings.append(Finding("sample_ratio", "info", n_test + n_control,
+                                f"split consistent with the design: {text}"))
+    return findings
