@@ -1,0 +1,337 @@
+"""Plain-words sentences and number formats for the report.
+
+Everything here *formats* numbers that are already in results.json; nothing estimates
+anything (ARCHITECTURE.md: the report never recomputes a statistic). The only
+judgements made here are wording ones: whether an interval excludes zero, whether a
+probability is worth calling "clear". Every function accepts ``None`` (a block that was
+not estimated) and says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from bayes_ab.constants import HDI_PROB
+
+NOT_ESTIMATED = "not estimated"
+
+#: What each success metric means, with its denominator (DATA_CONTRACT.md "Metric definitions").
+METRICS: dict[str, dict[str, str]] = {
+    "conversion": {
+        "label": "Conversion",
+        "definition": "customers who converted from trial to subscription within the 30-day trial",
+        "denominator": "all randomized customers of the arm (intention to treat), whether or "
+                       "not they ever started a task or saw the widget",
+        "better": "converts better than",
+        "noun": "conversion rate",
+    },
+    "cs_engagement": {
+        "label": "CS engagement",
+        "definition": "customers with at least one help request answered through a Customer "
+                      "Success channel (article, video, chatbot or agent)",
+        "denominator": "all randomized customers of the arm (intention to treat), not only "
+                       "those the system flagged as stuck",
+        "better": "engages more customers with Customer Success than",
+        "noun": "CS engagement rate",
+    },
+}
+
+#: Short explanations shown at the end of the report.
+GLOSSARY: tuple[tuple[str, str], ...] = (
+    ("Posterior", "What we believe about a quantity after seeing the data, as a probability "
+                  "distribution. Its mean is the single best guess."),
+    ("95% HDI (highest-density interval)", "The narrowest range that holds 95% of the posterior: "
+     "given the model and the data, there is a 95% probability that the true value lies in it."),
+    ("Probability that Test is better", "The share of the posterior in which Test's rate is above "
+     "Control's. 50% means no idea; values near 100% (or 0%) mean a clear winner."),
+    ("Lift", "Test minus Control. Absolute lift is in percentage points (pp); relative lift is "
+             "the absolute lift divided by Control's rate."),
+    ("Expected loss", "For each action, how much of the metric we would give up on average if that "
+     "action turned out to be the wrong one: E[max(0, Control - Test)] for doubling down, "
+     "E[max(0, Test - Control)] for pivoting. It weighs how likely a mistake is by how bad it would "
+     "be, so a small chance of a small mistake costs little."),
+    ("Threshold of caring", "The largest expected loss we are willing to accept. An action whose "
+     "expected loss is below it is safe to take; if neither action is, we keep testing."),
+    ("p-value", "How surprising the observed difference would be if the two arms were truly "
+     "identical. Below 0.05 is called significant at 95% confidence."),
+    ("Holm adjustment", "A correction of the p-values for testing several success metrics at once, "
+     "so that the chance of any false alarm stays at 5%."),
+    ("95% confidence interval", "The frequentist range for the difference: built so that 95% of "
+     "such intervals, over repeated experiments, contain the true difference."),
+    ("Sample-ratio mismatch (SRM)", "A check that the share of customers in Test matches the design "
+     "(30%). A mismatch points to a broken assignment or lost data and undermines every result."),
+    ("r-hat, ESS, divergences", "Health checks of the sampler that computed the posteriors. r-hat "
+     "near 1, a large effective sample size (ESS) and no divergences mean the numbers can be "
+     "trusted."),
+    ("Hazard ratio", "How much faster one group completes than another at any moment: 2 means "
+     "twice the completion rate, 1 means no difference."),
+    ("Compliers / causal effect", "Customers who pick CS only because the widget invited them. "
+     "The random assignment lets us estimate the effect of CS for them, free of the self-selection "
+     "that biases a naive CS-vs-OTHER comparison."),
+)
+
+
+# ------------------------------------------------------------------------------ numbers
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _decimals_for(x: float, *, minimum: int, sig: int = 2) -> int:
+    """Enough decimals to show ``sig`` significant digits of a small number."""
+    if x == 0 or abs(x) >= 1:
+        return minimum
+    return max(minimum, sig - 1 - int(math.floor(math.log10(abs(x)))))
+
+
+def pct(x, *, digits: int = 1, signed: bool = False) -> str:
+    """A proportion as a percentage: 0.1234 -> '12.3%'."""
+    if not _finite(x):
+        return NOT_ESTIMATED
+    return f"{x * 100:{'+' if signed else ''}.{_decimals_for(x * 100, minimum=digits)}f}%"
+
+
+def rel(x) -> str:
+    """A relative lift: 0.175 -> '+17.5%'."""
+    return pct(x, signed=True)
+
+
+def pp(x, *, digits: int = 2, signed: bool = True) -> str:
+    """A difference of proportions in percentage points: 0.0123 -> '+1.23 pp'."""
+    if not _finite(x):
+        return NOT_ESTIMATED
+    d = _decimals_for(x * 100, minimum=digits)
+    return f"{x * 100:{'+' if signed else ''}.{d}f} pp"
+
+
+def num(x, *, digits: int = 2, signed: bool = False) -> str:
+    """A plain number with at least two significant digits."""
+    if not _finite(x):
+        return NOT_ESTIMATED
+    d = _decimals_for(x, minimum=digits)
+    return f"{x:{'+' if signed else ''},.{d}f}"
+
+
+def count(x) -> str:
+    if x is None or isinstance(x, bool):
+        return NOT_ESTIMATED
+    try:
+        return f"{int(x):,}"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def prob(p) -> str:
+    """A probability in words-friendly percent, never a false '100%' or '0%'."""
+    if not _finite(p):
+        return NOT_ESTIMATED
+    if p > 0.999:
+        return "more than 99.9%"
+    if p < 0.001:
+        return "less than 0.1%"
+    if 0.99 < p or p < 0.01:
+        return f"{p * 100:.1f}%"
+    return f"{p * 100:.0f}%"
+
+
+def p_value(p) -> str:
+    if not _finite(p):
+        return NOT_ESTIMATED
+    if p < 0.001:
+        return "< 0.001"
+    return f"{p:.3f}"
+
+
+def p_equals(p) -> str:
+    """'p = 0.006' or 'p < 0.001' for use inside a sentence."""
+    text = p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def yes_no(flag) -> str:
+    if flag is None:
+        return NOT_ESTIMATED
+    return "yes" if flag else "no"
+
+
+def mass_label(iv: Mapping | None, *, kind: str = "HDI") -> str:
+    mass = (iv or {}).get("prob", HDI_PROB) or HDI_PROB
+    return f"{mass * 100:g}% {kind}"
+
+
+def interval(iv: Mapping | None, fmt=pct, *, kind: str = "HDI") -> str:
+    """'12.3% (95% HDI 11.0% to 13.6%)'; 'not estimated' for a missing interval."""
+    if not iv or not _finite(iv.get("mean")):
+        return NOT_ESTIMATED
+    bounds = ""
+    if _finite(iv.get("lower")) and _finite(iv.get("upper")):
+        bounds = f" ({mass_label(iv, kind=kind)} {fmt(iv['lower'])} to {fmt(iv['upper'])})"
+    return f"{fmt(iv['mean'])}{bounds}"
+
+
+def bounds(iv: Mapping | None, fmt=pct) -> str:
+    """Only the bounds: '11.0% to 13.6%'."""
+    if not iv or not (_finite(iv.get("lower")) and _finite(iv.get("upper"))):
+        return NOT_ESTIMATED
+    return f"{fmt(iv['lower'])} to {fmt(iv['upper'])}"
+
+
+def excludes(iv: Mapping | None, value: float = 0.0) -> bool | None:
+    """Whether the interval lies entirely on one side of ``value`` (None when missing)."""
+    if not iv or not (_finite(iv.get("lower")) and _finite(iv.get("upper"))):
+        return None
+    return bool(iv["lower"] > value or iv["upper"] < value)
+
+
+# ---------------------------------------------------------------------------- sentences
+
+
+def metric_info(metric: str) -> dict[str, str]:
+    if metric in METRICS:
+        return METRICS[metric]
+    label = metric.replace("_", " ")
+    return {
+        "label": label[:1].upper() + label[1:],
+        "definition": f"rows whose '{metric}' outcome is 1 (true)",
+        "denominator": "all rows of the arm",
+        "better": f"has a higher {label} rate than",
+        "noun": f"{label} rate",
+    }
+
+
+def probability_sentence(p, *, metric: str, test: str = "Test", control: str = "Control") -> str:
+    """'There is a 97% probability that Test converts better than Control.'"""
+    if not _finite(p):
+        return f"The probability that {test} is better than {control} was not estimated."
+    better = metric_info(metric)["better"]
+    if p > 0.999 or p < 0.001:
+        return f"The probability that {test} {better} {control} is {prob(p)}."
+    text = f"There is a {prob(p)} probability that {test} {better} {control}"
+    if p < 0.5:
+        text += f" (so a {prob(1 - p)} probability that it does not)"
+    return text + "."
+
+
+def bayes_verdict(block: Mapping) -> str | None:
+    """'positive' / 'negative' when the lift's HDI excludes zero, 'unclear' otherwise."""
+    ex = excludes(block.get("lift_abs"))
+    if ex is None:
+        return None
+    if not ex:
+        return "unclear"
+    return "positive" if block["lift_abs"]["mean"] > 0 else "negative"
+
+
+def agreement_sentence(block: Mapping, *, metric: str, test: str = "Test",
+                       control: str = "Control") -> str:
+    """How the Bayesian and frequentist answers agree or why they differ."""
+    freq = block.get("frequentist") or {}
+    sig = freq.get("significant_95")
+    verdict = bayes_verdict(block)
+    label = metric_info(metric)["noun"]
+    if verdict is None or sig is None:
+        return "Only one of the two analyses is available, so they cannot be compared."
+    p_shown = freq.get("p_value_holm", freq.get("p_value"))
+    p_text = p_equals(p_shown) + (" after the Holm adjustment"
+                                         if freq.get("p_value_holm") is not None else "")
+    if verdict != "unclear" and sig:
+        direction = "higher" if verdict == "positive" else "lower"
+        return (f"Both analyses agree: {test}'s {label} is {direction} than {control}'s. The 95% "
+                f"HDI of the lift excludes zero and the difference is significant at 95% "
+                f"confidence ({p_text}).")
+    if verdict == "unclear" and not sig:
+        return (f"Both analyses agree that the data do not establish a difference in {label}: "
+                f"the 95% HDI of the lift includes zero and the difference is not significant "
+                f"at 95% confidence ({p_text}).")
+    if sig:
+        return (f"They differ at the margin: the frequentist test calls the difference "
+                f"significant ({p_text}) while the 95% HDI of the lift still includes zero. "
+                f"The evidence is borderline; the prior and the interval method (HDI vs "
+                f"Newcombe) tip it either way.")
+    return (f"They differ at the margin: the 95% HDI of the lift excludes zero, but the "
+            f"frequentist test is not significant ({p_text}). The Holm adjustment for testing "
+            f"several metrics makes the frequentist bar stricter; treat the effect as probable, "
+            f"not established.")
+
+
+ACTIONS = {
+    "double_down": ("Double down", "make the Test experience the default for everyone"),
+    "pivot": ("Pivot", "switch the Test experience off and keep the default (Control)"),
+    "keep_testing": ("Keep testing", "neither action is safe yet; collect more data before "
+                                     "deciding"),
+}
+
+
+def recommendation_headline(decision: Mapping | None, *, test: str = "Test",
+                            control: str = "Control") -> str:
+    if not decision or decision.get("recommendation") not in ACTIONS:
+        return "No recommendation: the decision was not estimated."
+    name, what = ACTIONS[decision["recommendation"]]
+    if decision["recommendation"] == "double_down" and test != "Test":
+        what = f"ship {test} in place of {control}"
+    if decision["recommendation"] == "pivot" and test != "Test":
+        what = f"drop {test} and keep {control}"
+    return f"{name}: {what}."
+
+
+def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
+                            control: str = "Control") -> list[str]:
+    """The expected losses and threshold, in the metric's units, with what they mean."""
+    if not decision:
+        return []
+    metric = decision.get("metric") or "conversion"
+    noun = metric_info(metric)["noun"]
+    loss = decision.get("expected_loss") or {}
+    rel = decision.get("expected_loss_relative") or {}
+    thr = decision.get("threshold_of_caring")
+    out = []
+    dd, pv = loss.get("double_down"), loss.get("pivot")
+
+    def with_rel(key: str, value) -> str:
+        text = f"{pp(value, signed=False)} of {noun}"
+        if _finite(rel.get(key)):
+            text += f" ({pct(rel[key], digits=2)} of {control}'s rate)"
+        return text
+
+    out.append(
+        f"Judged on the {noun}: if we double down and {test} is in fact worse, we expect to lose "
+        f"{with_rel('double_down', dd)}; if we pivot and {test} is in fact better, we "
+        f"expect to give up {with_rel('pivot', pv)}."
+    )
+    if _finite(thr):
+        out.append(
+            f"The threshold of caring is {pp(thr, signed=False)}: an expected loss below it is "
+            f"too small to matter, so the action is safe to take."
+        )
+    out.append(
+        "Expected loss = how much of the metric we give up on average if the action turns out "
+        "to be the wrong one: the chance of being wrong weighted by how wrong we would be."
+    )
+    if _finite(decision.get("prob_test_better")):
+        out.append(probability_sentence(decision["prob_test_better"], metric=metric, test=test,
+                                        control=control))
+    if decision.get("reason"):
+        out.append(str(decision["reason"]))
+    extra = decision.get("extra_samples_needed")
+    if decision.get("recommendation") == "keep_testing" and extra is not None:
+        if isinstance(extra, Mapping):
+            parts = [f"{count(v)} in {k}" for k, v in extra.items()]
+            out.append("About " + ", ".join(parts) + " more customers are needed to decide.")
+        else:
+            out.append(f"About {count(extra)} more customers are needed to decide.")
+    return out
+
+
+def srm_sentence(srm: Mapping | None) -> str:
+    if not srm:
+        return "The sample-ratio check was not run."
+    exp, obs = srm.get("expected_test_share"), srm.get("observed_test_share")
+    text = (f"The design put {pct(exp)} of customers in Test; {pct(obs)} were observed "
+            f"(chi-square test, {p_equals(srm.get('p_value'))}).")
+    if srm.get("mismatch"):
+        return text + (" This is a sample-ratio mismatch: the assignment or the data export is "
+                       "likely broken, and every comparison below is suspect until it is "
+                       "explained.")
+    return text + " The split matches the design: no sign of a broken assignment."
