@@ -148,3 +148,13 @@ def test_same_seed_same_draws(beta_binomial_fit):
     model, cfg, idata = beta_binomial_fit
     again = sample(model, name="tiny", config=cfg)
     np.testing.assert_array_equal(again.posterior["p"].values, idata.posterior["p"].values)
+
+
+def test_staged_output_has_normal_permissions(tmp_path):
+    import os
+
+    with staged_output_dir(tmp_path / "out") as tmp:
+        (tmp / "x").write_text("1")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert ((tmp_path / "out").stat().st_mode & 0o777) == (0o777 & ~umask)

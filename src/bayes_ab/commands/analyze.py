@@ -1,0 +1,102 @@
+"""`bayes-ab analyze DATA_DIR --out OUT`: the whole help-widget analysis and its report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bayes_ab.commands.common import add_sampler_options, sampler_config
+from bayes_ab.errors import DiagnosticsFailed, OptionError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="analyze a help-widget experiment folder (the four files of the data contract)",
+        description="Bayesian and frequentist analysis of the help-widget experiment: writes "
+        "OUT/results.json, OUT/report.html, OUT/report.md, OUT/figures/ and OUT/idata/*.nc.",
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR", help="folder with test_cohorts, "
+                   "product_activity, help_activity and conversion (.csv, .csv.gz or .parquet)")
+    p.add_argument("--out", required=True, help="output folder (refused if it exists, unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    add_sampler_options(p)
+    p.add_argument("--threshold", type=float, default=None,
+                   help="threshold of caring for the expected loss, in conversion-rate units "
+                   "(default 0.001 = 0.1 percentage point)")
+    p.add_argument("--design-share", type=float, default=0.30,
+                   help="designed share of customers in Test (default 0.30)")
+    p.add_argument("--revenue-per-conversion", type=float, default=None,
+                   help="turn expected losses into money per customer")
+    p.add_argument("--strict", action="store_true",
+                   help="exit with code 3 when any model fails the diagnostic gate")
+    p.add_argument("--no-figures", action="store_true", help="skip the ArviZ figures (faster)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bayes_ab.io import staged_output_dir, write_json
+    from bayes_ab.pipeline import AnalyzeOptions, analyze
+
+    data_dir = Path(args.data_dir)
+    if not data_dir.is_dir():
+        raise OptionError(f"DATA_DIR {data_dir} is not a folder")
+    if args.threshold is not None and not args.threshold > 0:
+        raise OptionError(f"--threshold must be > 0, got {args.threshold}")
+    if not 0 < args.design_share < 1:
+        raise OptionError(f"--design-share must be in (0, 1), got {args.design_share}")
+    options = AnalyzeOptions(
+        sampler=sampler_config(args),
+        threshold_of_caring=args.threshold,
+        design_test_share=args.design_share,
+        revenue_per_conversion=args.revenue_per_conversion,
+        figures=not args.no_figures,
+    )
+    progress = _progress(quiet=args.quiet)
+    with staged_output_dir(args.out, force=args.force) as tmp:
+        run_ = analyze(data_dir, out_dir=tmp, options=options, progress=progress)
+        progress("writing report")
+        write_json(tmp / "results.json", run_.results)
+        from bayes_ab.report import render_report
+
+        # Figures are embedded from the staged folder, which moves into place at the end.
+        render_report(run_.results, figures=run_.figures, out_dir=tmp)
+    _print_summary(run_.results, Path(args.out), quiet=args.quiet)
+    if args.strict and not run_.results["diagnostics"]["passed"]:
+        raise DiagnosticsFailed(
+            "diagnostics failed the gate (see results.json 'diagnostics'); results were "
+            f"written to {args.out} and flagged"
+        )
+    return 0
+
+
+def _progress(*, quiet: bool):
+    if quiet:
+        return lambda _msg: None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
+    def say(msg: str) -> None:
+        console.log(f"[bold cyan]bayes-ab[/] {msg}")
+
+    return say
+
+
+def _print_summary(results: dict, out: Path, *, quiet: bool) -> None:
+    if quiet:
+        return
+    dec = results.get("decision") or {}
+    lines = [f"recommendation: {dec.get('recommendation', 'not available')}"]
+    if dec:
+        el = dec["expected_loss"]
+        lines.append(
+            f"expected loss: double_down {el['double_down']:.5f}, pivot {el['pivot']:.5f} "
+            f"(threshold {dec['threshold_of_caring']}); P(Test better) {dec['prob_test_better']:.3f}"
+        )
+    diag = results["diagnostics"]
+    lines.append("diagnostics: " + ("passed" if diag["passed"] else "FAILED (see report)"))
+    lines.append(f"wrote {out}/results.json, report.html, report.md, figures/, idata/")
+    print("\n".join(lines), file=sys.stdout)

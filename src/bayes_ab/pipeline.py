@@ -1,0 +1,336 @@
+"""`bayes-ab analyze`: from the four files to results.json, figures, posteriors and report.
+
+    data  = load_experiment(DIR)                      # built once (frame + episode tables)
+    stats = <Model>.stats_type.from_experiment(data)  # sufficient statistics per question
+    idata = <Model>(stats).fit(sampler_config)        # nutpie by default, one seed
+    gate  = model.diagnostics(idata)                  # r_hat, ESS, divergences
+    block = model.summarize(idata)                    # the results.json block
+
+A model that cannot be estimated on a given dataset (e.g. no help flags at all) gives a
+null block and an error-severity data-quality finding; it never stops the other answers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayes_ab.constants import DESIGN_TEST_SHARE, SCHEMA_VERSION
+from bayes_ab.data.schema import ExperimentData, Finding
+from bayes_ab.errors import BayesAbError
+from bayes_ab.fit import SamplerConfig
+
+
+@dataclass(frozen=True)
+class ModelStep:
+    """One question of the seed: which model class answers it and how its stats are made."""
+
+    key: str
+    module: str
+    cls: str
+    stats_kwargs: dict = field(default_factory=dict)
+    label: str = ""
+
+
+#: The models of a full analysis, in report order. `key` names files, figures and diagnostics.
+MODEL_STEPS: tuple[ModelStep, ...] = (
+    ModelStep("conversion", "bayes_ab.models.arm_comparison", "ArmComparison",
+              {"metric": "converted"}, "conversion lift"),
+    ModelStep("cs_engagement", "bayes_ab.models.arm_comparison", "ArmComparison",
+              {"metric": "any_cs"}, "CS engagement lift"),
+    ModelStep("help_completion", "bayes_ab.models.help_completion", "HelpCompletion", {},
+              "completion after help, CS vs OTHER"),
+    ModelStep("time_to_completion", "bayes_ab.models.survival", "SurvivalModel", {},
+              "time to completion by channel"),
+    ModelStep("causal_cs", "bayes_ab.models.iv", "IVModel", {},
+              "causal effect of CS help (instrumental variable)"),
+    ModelStep("completions_conversion", "bayes_ab.models.completions_conversion",
+              "CompletionsConversion", {}, "completions and conversion"),
+    ModelStep("time_experience", "bayes_ab.models.time_experience", "TimeExperience", {},
+              "time of day and experience"),
+)
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    sampler: SamplerConfig = SamplerConfig()
+    threshold_of_caring: float | None = None
+    design_test_share: float = DESIGN_TEST_SHARE
+    revenue_per_conversion: float | None = None
+    figures: bool = True
+    forensics: bool = True
+
+
+@dataclass
+class AnalysisRun:
+    """What a run produced (results.json dict plus the files beside it)."""
+
+    results: dict
+    figures: dict[str, Path]
+    idata_paths: dict[str, Path]
+    timings: dict[str, float]
+
+
+Progress = Callable[[str], None]
+
+
+def _model_class(step: ModelStep):
+    module = importlib.import_module(step.module)
+    return getattr(module, step.cls)
+
+
+def _arm_block(summary: dict, test_result) -> dict:
+    block = dict(summary)
+    block["frequentist"] = test_result.to_dict()
+    return block
+
+
+def _counts_of(data: ExperimentData, column: str):
+    from bayes_ab.models.beta_binomial import BinomialCounts
+
+    frame = data.frame
+    out = {}
+    for arm in ("Control", "Test"):
+        sel = frame["cohort"] == arm
+        out[arm] = BinomialCounts(successes=int(frame.loc[sel, column].sum()), trials=int(sel.sum()))
+    return out
+
+
+def _survival_frame(data: ExperimentData):
+    eps = data.help_episodes
+    return eps.assign(duration=eps["minutes"].clip(lower=1e-6), event=(~eps["censored"]).astype(int))
+
+
+def frequentist_checks(data: ExperimentData, *, design_test_share: float) -> dict[str, Any]:
+    """Every classical test of the run, as result objects keyed by question."""
+    from bayes_ab import frequentist as fq
+
+    out: dict[str, Any] = {}
+    out["srm"] = fq.srm_check(data.n_in("Test"), data.n_in("Control"),
+                              expected_test_share=design_test_share)
+    tests = {}
+    for key, column in (("conversion", "converted"), ("cs_engagement", "any_cs")):
+        counts = _counts_of(data, column)
+        tests[key] = fq.two_proportion_test(counts["Control"], counts["Test"], metric=key)
+    out.update(fq.holm_adjust_tests(tests))
+    by_k = data.frame.groupby("n_completed")["converted"].agg(["sum", "count"]).reindex(range(4), fill_value=0)
+    if (by_k["count"] > 0).sum() >= 2:
+        out["completions_trend"] = fq.cochran_armitage_trend(by_k["sum"].to_numpy(), by_k["count"].to_numpy())
+    surv = _survival_frame(data)
+    if surv["channel"].nunique() == 2 and surv["event"].sum() > 0:
+        out["logrank"] = fq.logrank_by_group(surv, group="channel")
+        try:
+            out["cox"] = fq.cox_by_group(surv, group="channel", reference="OTHER", strata=["task"])
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # convergence trouble
+            out["cox_error"] = str(exc)
+    return out
+
+
+def _null_help_channels() -> dict:
+    return {"completion": None, "time_to_completion": None, "causal_effect": None}
+
+
+def _decision(idata, *, n_customers: int, options: AnalyzeOptions):
+    from bayes_ab import decision as dc
+
+    post = idata.posterior
+    rate = post["rate"] if "rate" in post else post[list(post.data_vars)[0]]
+    control = np.asarray(rate.sel(arm="Control")).reshape(-1)
+    test = np.asarray(rate.sel(arm="Test")).reshape(-1)
+    kwargs = {}
+    if options.threshold_of_caring is not None:
+        kwargs["threshold_of_caring"] = options.threshold_of_caring
+    if options.revenue_per_conversion is not None:
+        kwargs["business_value"] = dc.BusinessValue(
+            value_per_unit=options.revenue_per_conversion, customers=float(n_customers),
+            label="revenue per conversion",
+        )
+    config = dc.DecisionConfig(**kwargs)
+    return dc.decide_from_draws(control, test, metric="conversion", config=config,
+                                n_customers=n_customers)
+
+
+def analyze(
+    data_dir: str | Path,
+    *,
+    out_dir: str | Path,
+    options: AnalyzeOptions = AnalyzeOptions(),
+    progress: Progress | None = None,
+) -> AnalysisRun:
+    """Run the whole analysis and write everything into `out_dir` (which must exist)."""
+    from bayes_ab.data.load import load_experiment
+    from bayes_ab.diagnostics import combine
+    from bayes_ab.frequentist import bayes_frequentist_agreement
+
+    say = progress or (lambda _msg: None)
+    out = Path(out_dir)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    say("loading data")
+    data = load_experiment(data_dir)
+    timings["load"] = time.perf_counter() - t0
+    findings: list[Finding] = list(data.findings)
+
+    t = time.perf_counter()
+    say("frequentist cross-checks")
+    freq = frequentist_checks(data, design_test_share=options.design_test_share)
+    timings["frequentist"] = time.perf_counter() - t
+
+    summaries: dict[str, dict | None] = {}
+    diagnostics = []
+    figures: dict[str, Path] = {}
+    idata_paths: dict[str, Path] = {}
+    fitted: dict[str, Any] = {}
+    for offset, step in enumerate(MODEL_STEPS):
+        say(f"model: {step.label}")
+        t = time.perf_counter()
+        try:
+            cls = _model_class(step)
+            stats = cls.stats_type.from_experiment(data, **step.stats_kwargs)
+            model = cls(stats, name=step.key) if step.cls == "ArmComparison" else cls(stats)
+            idata = model.fit(options.sampler.with_seed_offset(offset))
+        except (BayesAbError, ValueError) as exc:
+            summaries[step.key] = None
+            findings.append(Finding(
+                check=f"model_{step.key}", severity="error", count=1,
+                message=f"The {step.label} model could not be estimated on this data: {exc}",
+            ))
+            timings[f"model_{step.key}"] = time.perf_counter() - t
+            continue
+        fitted[step.key] = idata
+        diag = model.diagnostics(idata)
+        diagnostics.append(diag)
+        summaries[step.key] = model.summarize(idata)
+        idata_paths[step.key] = model.save(idata, out / "idata" / f"{step.key}.nc")
+        if options.figures:
+            for kind, path in model.figures(idata, out / "figures").items():
+                figures[f"{step.key}_{kind}" if not kind.startswith(step.key) else kind] = path
+        timings[f"model_{step.key}"] = time.perf_counter() - t
+
+    results = _assemble(data, freq=freq, summaries=summaries, findings=findings, options=options)
+    results["diagnostics"] = combine(diagnostics)
+    for diag in diagnostics:
+        if not diag.passed:
+            results["data_quality"].append(Finding(
+                check=f"diagnostics_{diag.name}", severity="error", count=1,
+                message=f"The {diag.name} posterior failed the convergence gate ("
+                        + "; ".join(diag.problems()) + "): do not act on it without a rerun "
+                        "with more draws.",
+            ).to_dict())
+
+    if "conversion" in fitted:
+        decision = _decision(fitted["conversion"], n_customers=data.n_customers, options=options)
+        results["decision"] = decision.to_dict()
+    else:
+        results["decision"] = None
+
+    results["agreement"] = {}
+    for key in ("conversion", "cs_engagement"):
+        block = results.get(key)
+        if block:
+            agree = bayes_frequentist_agreement(
+                prob_test_better=block["prob_test_better"],
+                p_value=block["frequentist"]["p_value"],
+                p_value_holm=block["frequentist"]["p_value_holm"],
+            )
+            results["agreement"][key] = agree.sentence
+
+    if options.forensics:
+        results["forensics"] = _forensics(data_dir)
+    timings["total"] = time.perf_counter() - t0
+    results["timing_seconds"] = {k: round(v, 3) for k, v in timings.items()}
+    results["sampler"] = options.sampler.to_dict()
+    return AnalysisRun(results=results, figures=figures, idata_paths=idata_paths, timings=timings)
+
+
+def _forensics(data_dir) -> dict | None:
+    try:
+        from bayes_ab.forensics import run_forensics
+    except ImportError:
+        return None
+    try:
+        return run_forensics(data_dir).to_dict()
+    except (BayesAbError, ValueError, KeyError) as exc:
+        return {"verdict": "inconclusive", "evidence": [], "error": str(exc)}
+
+
+def _assemble(data: ExperimentData, *, freq: dict, summaries: dict, findings: list[Finding],
+              options: AnalyzeOptions) -> dict:
+    results: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "input": {
+            "n_customers": data.n_customers,
+            "n_test": data.n_in("Test"),
+            "n_control": data.n_in("Control"),
+            "dropped": dict(data.dropped),
+            "source": str(data.source),
+            "n_help_flags": int(len(data.help_episodes)),
+            "n_task_attempts": int(len(data.task_attempts)),
+            "observation_end": data.observation_end,
+        },
+        "srm": freq["srm"].to_dict(),
+    }
+    for key in ("conversion", "cs_engagement"):
+        results[key] = _arm_block(summaries[key], freq[key]) if summaries.get(key) else None
+    if results["cs_engagement"] is not None:
+        results["cs_engagement"]["among_flagged"] = _engagement_among_flagged(data)
+
+    help_channels = _null_help_channels()
+    if summaries.get("help_completion"):
+        help_channels["completion"] = summaries["help_completion"]
+    if summaries.get("time_to_completion"):
+        block = dict(summaries["time_to_completion"])
+        block["frequentist"] = {
+            "logrank": freq["logrank"].to_dict() if "logrank" in freq else None,
+            "cox": freq["cox"].to_dict() if "cox" in freq else None,
+        }
+        help_channels["time_to_completion"] = block
+    iv = summaries.get("causal_cs")
+    if iv:
+        help_channels["causal_effect"] = iv["causal_effect"]
+        help_channels["causal_effect_details"] = {k: v for k, v in iv.items() if k != "causal_effect"}
+    results["help_channels"] = help_channels
+
+    cc = summaries.get("completions_conversion")
+    if cc is not None:
+        cc = dict(cc)
+        if "completions_trend" in freq:
+            cc["frequentist"] = freq["completions_trend"].to_dict()
+    results["completions_conversion"] = cc
+    results["time_and_experience"] = summaries.get("time_experience")
+    if freq["srm"].mismatch:
+        findings.append(Finding("sample_ratio_mismatch_test", "warning", 1, freq["srm"].sentence()))
+    results["data_quality"] = _unique_findings(findings)
+    return results
+
+
+def _unique_findings(findings: list[Finding]) -> list[dict]:
+    seen, out = set(), []
+    for f in findings:
+        key = (f.check, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f.to_dict())
+    return out
+
+
+def _engagement_among_flagged(data: ExperimentData) -> dict:
+    """CS engagement among customers flagged at least once (secondary definition)."""
+    from bayes_ab.models.beta_binomial import BetaPrior, BinomialCounts, posterior
+
+    frame = data.frame[data.frame["n_help_flags"] > 0]
+    out = {}
+    for arm in ("Control", "Test"):
+        sel = frame[frame["cohort"] == arm]
+        counts = BinomialCounts(successes=int(sel["any_cs"].sum()), trials=int(len(sel)))
+        out[arm.lower()] = (
+            posterior(counts, prior=BetaPrior()).hdi().to_dict() if counts.trials else None
+        )
+        out[f"n_flagged_{arm.lower()}"] = counts.trials
+    return out
