@@ -1,0 +1,54 @@
+"""`bayes-ab forensics DATA_DIR [--out OUT] [--force]`: real or simulated?"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+from bayes_ab.io import staged_output_dir, write_json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "forensics",
+        help="test a data folder for the fingerprints of simulated data",
+        description=(
+            "Run the forensic checks (split exactness, id regularity, timestamp precision, "
+            "dispersion, duration families, missing values, duplicates, outliers, daily and "
+            "weekly rhythm, generated names) on an experiment folder or a lead-funnel folder "
+            "(leads + events) and combine them into a verdict: simulated, real or "
+            "inconclusive."),
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR", help="folder with the data files")
+    p.add_argument("--out", metavar="OUT", default=None,
+                   help="write OUT/forensics.json (folder is created; see --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing OUT folder")
+    p.set_defaults(func=run)
+
+
+def format_table(report) -> str:
+    """A plain-text table of the evidence, one row per check, then the verdict."""
+    lines = [f"{'check':<22} {'hint':<11} {'strength':<8} {'statistic':>12} {'p / score':>10}"]
+    lines.append("-" * len(lines[0]))
+    for e in report.evidence:
+        stat = "" if e.statistic is None else f"{e.statistic:.4g}"
+        ps = e.p_value if e.p_value is not None else e.score
+        pstr = "" if ps is None else f"{ps:.3g}"
+        lines.append(f"{e.check:<22} {e.verdict_hint:<11} {e.strength:<8} {stat:>12} {pstr:>10}")
+        lines.extend(textwrap.wrap(e.message, width=88, initial_indent="    ",
+                                   subsequent_indent="    "))
+    lines.append("")
+    lines.append(report.summary)
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bayes_ab.forensics import run_forensics
+
+    report = run_forensics(args.data_dir)
+    print(format_table(report))
+    if args.out:
+        with staged_output_dir(args.out, force=args.force) as tmp:
+            write_json(tmp / "forensics.json", report.to_dict())
+        print(f"wrote {args.out}/forensics.json")
+    return 0
