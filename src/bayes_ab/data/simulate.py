@@ -425,7 +425,7 @@ def _customer_ids(rng: np.random.Generator, n: int,
 def _timestamps(origin: pd.Timestamp, seconds: np.ndarray) -> pd.Series:
     base = origin.tz_localize(None).to_datetime64().astype("datetime64[s]")
     values = base + np.floor(seconds).astype(np.int64).astype("timedelta64[s]")
-    return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC"), name=None)
+    return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC").as_unit("ns"), name=None)
 
 
 def _build_tables(p: SimParams, paths: _Paths, ids: np.ndarray,
