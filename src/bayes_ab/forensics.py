@@ -804,7 +804,7 @@ def _experiment_evidence(folder: Path) -> list[Evidence]:
     conv_flag = conv.drop_duplicates("customer_id").set_index("customer_id")["converted"]
     conv_flag = conv_flag.str.strip().str.lower().isin(("1", "1.0", "true", "t", "yes", "y"))
     frame = ids_unique.set_index("customer_id")[["cohort"]].copy()
-    frame["converted"] = conv_flag.reindex(frame.index).fillna(False).astype(float)
+    frame["converted"] = conv_flag.reindex(frame.index, fill_value=False).astype(float)
     frame["hour"] = first.reindex(frame.index).dt.hour
     frame = frame.dropna(subset=["hour"])
     group = frame["cohort"].str.strip().str.lower() + ":" + frame["hour"].astype(int).astype(str)
