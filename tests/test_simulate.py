@@ -146,6 +146,15 @@ def test_overrides_and_bad_parameters():
 # ----------------------------------------------------------------------------- files
 
 
+def test_duplicate_rows_option_adds_exact_copies_only():
+    clean = simulate(n=3000, seed=21, truth=False).product_activity
+    dirty = simulate(n=3000, seed=21, truth=False, duplicate_row_rate=0.02).product_activity
+    extra = len(dirty) - len(clean)
+    assert 0.01 * len(clean) < extra < 0.03 * len(clean)
+    assert dirty.duplicated().sum() == extra
+    pd.testing.assert_frame_equal(dirty.drop_duplicates().reset_index(drop=True), clean)
+
+
 def test_split_is_binomial_around_30_70(big):
     n_test = int((big.test_cohorts.cohort == "Test").sum())
     se = np.sqrt(BIG_N * 0.3 * 0.7)

@@ -85,6 +85,7 @@ class SimParams:
     trial_days: float = 30.0  # conversion window after joining
     arrival_hour_weights: tuple[float, ...] = field(default_factory=_default_arrival)
     id_hex_digits: int = 12  # customer ids: "cus_" + random hex
+    duplicate_row_rate: float = 0.0  # imperfection (off by default): activity rows logged twice
 
     # --- getting started
     attempt_logit: float = 1.9  # P(ever start task 1) at ability 0
@@ -169,6 +170,8 @@ def _check_params(p: SimParams) -> None:
         raise bad("arrival_hour_weights", "needs 24 non-negative weights")
     if not 6 <= p.id_hex_digits <= 32:
         raise bad("id_hex_digits", "must be in 6..32")
+    if not 0.0 <= p.duplicate_row_rate < 0.5:
+        raise bad("duplicate_row_rate", "must be in [0, 0.5)")
     if p.flag_tick_seconds < 1:
         raise bad("flag_tick_seconds", "must be >= 1")
     for name in ("task_length", "stuck_logit", "direct_logit", "help_task",
@@ -428,8 +431,8 @@ def _timestamps(origin: pd.Timestamp, seconds: np.ndarray) -> pd.Series:
     return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC").as_unit("ns"), name=None)
 
 
-def _build_tables(p: SimParams, paths: _Paths, ids: np.ndarray,
-                  id_order: np.ndarray) -> dict[str, pd.DataFrame]:
+def _build_tables(p: SimParams, paths: _Paths, ids: np.ndarray, id_order: np.ndarray,
+                  rng: np.random.Generator) -> dict[str, pd.DataFrame]:
     origin = p.start
     cutoff = p.window_days * _SECONDS_PER_DAY
     n = len(ids)
@@ -485,6 +488,11 @@ def _build_tables(p: SimParams, paths: _Paths, ids: np.ndarray,
         "converted_at": conv_at,
     }).iloc[id_order].reset_index(drop=True)  # the export is sorted by customer id
     assert len(conversion) == n
+    if p.duplicate_row_rate > 0:
+        # A retried event upload: exact copies right after the original row.
+        twice = rng.random(len(activity)) < p.duplicate_row_rate
+        activity = activity.iloc[np.repeat(np.arange(len(activity)), 1 + twice)]
+        activity = activity.reset_index(drop=True)
     return {"test_cohorts": cohorts, "product_activity": activity,
             "help_activity": help_df, "conversion": conversion}
 
@@ -721,12 +729,14 @@ def simulate(*, n: int, seed: int, scenario: str = "effect", truth: bool = True,
         raise OptionError("seed must be >= 0")
     p = scenario_params(scenario, **overrides)
     root = np.random.SeedSequence(int(seed))
-    id_seq, path_seq = root.spawn(2)
+    # Spawned children depend only on their index: adding streams keeps the old ones.
+    id_seq, path_seq, quirk_seq = root.spawn(3)
     paths = _simulate_paths(p, int(n), path_seq)
     ids, id_ints = _customer_ids(np.random.Generator(np.random.PCG64(id_seq)), int(n),
                                  p.id_hex_digits)
     # Fixed-width hex sorts like its integer: sort the integers, not the strings.
-    tables = _build_tables(p, paths, ids, np.argsort(id_ints, kind="stable"))
+    tables = _build_tables(p, paths, ids, np.argsort(id_ints, kind="stable"),
+                           np.random.Generator(np.random.PCG64(quirk_seq)))
     estimands = population_truth(p) if truth else None
     doc = _truth_document(p, scenario=scenario, seed=seed, n=n, overrides=overrides,
                           estimands=estimands)
