@@ -113,8 +113,10 @@ def _caption(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def _figure_blocks(figures: Mapping[str, Path], out_dir: Path) -> tuple[dict[str, list], list[str]]:
+def _figure_blocks(figures: Mapping[str, Path], out_dir: Path, *,
+                   section_of=None) -> tuple[dict[str, list], list[str]]:
     """Figure blocks per section; figures that do not exist are listed, not shown."""
+    section_of = section_of or figure_section
     by_section: dict[str, list] = {}
     missing: list[str] = []
     fig_dir = out_dir / "figures"
@@ -130,7 +132,7 @@ def _figure_blocks(figures: Mapping[str, Path], out_dir: Path) -> tuple[dict[str
         if target.resolve() != path.resolve():
             fig_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-        by_section.setdefault(figure_section(str(name)), []).append({
+        by_section.setdefault(section_of(str(name)), []).append({
             "kind": "figure",
             "name": str(name),
             "caption": _caption(str(name)),
@@ -180,7 +182,7 @@ def _recommendation_section(results: Mapping) -> dict:
 
 
 def _arm_comparison_blocks(block: Mapping | None, *, metric: str, control: str | None = None,
-                           test: str | None = None, n_metrics: int | None = None) -> list[dict]:
+                           test: str | None = None, family: str | None = None) -> list[dict]:
     info = T.metric_info(metric)
     blocks = [_para(f"Definition: {info['definition']}. Denominator: {info['denominator']}.",
                     "muted")]
@@ -212,7 +214,7 @@ def _arm_comparison_blocks(block: Mapping | None, *, metric: str, control: str |
                          caption=f"Bayesian estimate of the {info['noun']}"))
     freq = block.get("frequentist")
     if freq:
-        fam = f" across {n_metrics} success metrics" if n_metrics else ""
+        fam = f" across {family}" if family else ""
         rows = [
             ["Test", str(freq.get("test") or T.NOT_ESTIMATED)],
             ["Difference, 95% confidence interval",
@@ -230,7 +232,7 @@ def _arm_comparison_blocks(block: Mapping | None, *, metric: str, control: str |
 def _metric_section(results: Mapping, metric: str, n_metrics: int) -> dict:
     info = T.metric_info(metric)
     block = results.get(metric)
-    blocks = _arm_comparison_blocks(block, metric=metric, n_metrics=n_metrics)
+    blocks = _arm_comparison_blocks(block, metric=metric, family=f"{n_metrics} success metrics")
     if block:
         control, test = _arm_names(block)
         agreement = _get(results, "agreement", metric) or T.agreement_sentence(
@@ -471,8 +473,9 @@ def _summary_lines(results: Mapping) -> list[str]:
 # ------------------------------------------------------------------------ documents
 
 
-def _attach_figures(doc: dict, figures: Mapping[str, Path] | None, out_dir: Path) -> dict:
-    by_section, missing = _figure_blocks(figures or {}, out_dir)
+def _attach_figures(doc: dict, figures: Mapping[str, Path] | None, out_dir: Path,
+                    *, section_of=None) -> dict:
+    by_section, missing = _figure_blocks(figures or {}, out_dir, section_of=section_of)
     ids = {s["id"] for s in doc["sections"]}
     for section in doc["sections"]:
         section["blocks"].extend(by_section.pop(section["id"], []))
@@ -546,12 +549,25 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     n_family = len(arms) or None
     for arm, block in arms.items():
         blocks = _arm_comparison_blocks(block, metric=metric, control=control, test=str(arm),
-                                        n_metrics=None if n_family == 1 else n_family)
+                                        family=None if n_family == 1 else
+                                        f"{n_family} arms compared with {control}")
         if block:
             blocks.append(_para("Bayesian and frequentist answers: " + T.agreement_sentence(
                 block, metric=metric, test=str(arm), control=control)))
         sections.append(_section(f"arm_{re.sub(r'[^A-Za-z0-9_-]', '_', str(arm))}",
                                  f"{arm} vs {control}", blocks))
+    decisions = {arm: b["decision"] for arm, b in arms.items()
+                 if isinstance(b, Mapping) and isinstance(b.get("decision"), Mapping)}
+    if len(decisions) > 1:
+        rows = [[str(arm), T.ACTIONS.get(d.get("recommendation"), ("?",))[0],
+                 T.pp(_get(d, "expected_loss", "double_down"), signed=False),
+                 T.pp(_get(d, "expected_loss", "pivot"), signed=False),
+                 T.prob(d.get("prob_test_better"))] for arm, d in decisions.items()]
+        sections[0]["blocks"].append(_table(
+            ["Arm", "Decision against control", "Expected loss if shipped",
+             "Expected loss if dropped", "P(better than control)"], rows,
+            caption="Each arm against control"))
+    sections.append(_section("figures", "Posterior figures", []))
     sections.append(_diagnostics_section(compare.get("diagnostics")))
     sections.append(_glossary_section())
     return {"title": title or f"A/B comparison of {metric}: each arm against {control}",
@@ -615,5 +631,7 @@ def render_compare_report(compare: Mapping, *, figures: Mapping[str, Path] | Non
     sections go to the appendix, sampler trace/rank plots to the diagnostics section."""
     out_dir = Path(out_dir)
     doc = build_compare_document(compare, title=title)
-    # In a compare report the posterior figures belong beside the arm comparisons.
-    return render_document(_attach_figures(doc, figures, out_dir), out_dir=out_dir)
+    doc = _attach_figures(doc, figures, out_dir, section_of=lambda name: (
+        "diagnostics" if name.endswith(_DIAGNOSTIC_SUFFIXES) else "figures"))
+    doc["sections"] = [s for s in doc["sections"] if s["blocks"]]
+    return render_document(doc, out_dir=out_dir)

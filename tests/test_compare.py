@@ -1,0 +1,268 @@
+"""`bayes-ab compare`: parsing and validation of a plain A/B export, and one end-to-end run
+checked against the conjugate Beta posterior and statsmodels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_ab.cli import main
+from bayes_ab.compare import count_arms, overall_decision, read_groups
+from bayes_ab.errors import DataError
+
+#: arm -> (successes, trials) of the end-to-end export.
+COUNTS = {"control": (30, 300), "variant_b": (52, 310), "variant_c": (21, 290)}
+
+
+def _export(counts: dict[str, tuple[int, int]], *, labels=("1", "0"), seed=0) -> pd.DataFrame:
+    rows = []
+    for arm, (s, n) in counts.items():
+        rows += [(arm, labels[0])] * s + [(arm, labels[1])] * (n - s)
+    df = pd.DataFrame(rows, columns=["Variant", "Clicked"])
+    return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def _write(tmp_path: Path, text: str, name: str = "export.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------------ validation
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="file not found") as exc:
+        read_groups(tmp_path / "nope.csv", group_col="g", outcome_col="y")
+    assert exc.value.file.endswith("nope.csv")
+
+
+def test_missing_column_lists_available(tmp_path):
+    path = _write(tmp_path, "group,converted,extra\nA,1,x\nB,0,y\n")
+    with pytest.raises(DataError) as exc:
+        read_groups(path, group_col="arm", outcome_col="converted")
+    msg = str(exc.value)
+    assert "no column 'arm' (--group-col)" in msg
+    assert "the file has: group, converted, extra" in msg
+    assert exc.value.file == "export.csv" and exc.value.column == "arm"
+
+
+def test_column_names_match_case_insensitively(tmp_path):
+    path = _write(tmp_path, "Group Name,Converted\nA,1\nB,0\n")
+    data = read_groups(path, group_col="group name", outcome_col="CONVERTED")
+    assert data.groups == ("A", "B") and data.outcomes == (1, 0)
+
+
+def test_one_arm_only(tmp_path):
+    path = _write(tmp_path, "g,y\nA,1\nA,0\n")
+    with pytest.raises(DataError, match=r"only one arm \('A'\)"):
+        count_arms(read_groups(path, group_col="g", outcome_col="y"))
+
+
+def test_non_binary_outcome_shows_values_and_lines(tmp_path):
+    path = _write(tmp_path, "g,y\nA,1\nB,2\nA,yes\nB,maybe\nA,\nB,2\n")
+    with pytest.raises(DataError) as exc:
+        read_groups(path, group_col="g", outcome_col="y")
+    err = exc.value
+    assert err.lines == (3, 5, 6, 7)
+    assert err.column == "y"
+    assert "found '2', 'maybe', ''" in str(err)
+
+
+def test_empty_group_label(tmp_path):
+    path = _write(tmp_path, "g,y\nA,1\n  ,0\nB,1\n,1\n")
+    with pytest.raises(DataError, match="empty group label") as exc:
+        read_groups(path, group_col="g", outcome_col="y")
+    assert exc.value.lines == (3, 5)
+
+
+def test_unknown_control(tmp_path):
+    path = _write(tmp_path, "g,y\nA,1\nB,0\n")
+    data = read_groups(path, group_col="g", outcome_col="y")
+    with pytest.raises(DataError, match="--control 'Z' is not one of the arms: A, B"):
+        count_arms(data, control="Z")
+
+
+def test_empty_file(tmp_path):
+    path = _write(tmp_path, "g,y\n")
+    with pytest.raises(DataError, match="empty"):
+        read_groups(path, group_col="g", outcome_col="y")
+
+
+@pytest.mark.parametrize("arms, control, expected, why", [
+    (["B", "Control", "X"], None, "Control", "named control"),
+    (["B", "A", "C"], None, "A", "named A"),
+    (["zeta", "beta", "gamma"], None, "beta", "alphabetical order"),
+    (["zeta", "beta", "gamma"], "gamma", "gamma", "given with --control"),
+    (["zeta", "beta", "gamma"], "GAMMA", "gamma", "given with --control"),
+])
+def test_default_control(tmp_path, arms, control, expected, why):
+    text = "g,y\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(arms * 2))
+    data = read_groups(_write(tmp_path, text), group_col="g", outcome_col="y")
+    counts, note = count_arms(data, control=control)
+    assert counts.arms[0] == expected
+    assert list(counts.arms[1:]) == sorted(a for a in arms if a != expected)
+    assert why in note
+
+
+@pytest.mark.parametrize("labels", [("1", "0"), ("true", "false"), ("TRUE", "FALSE"),
+                                    ("yes", "no"), ("1.0", "0.0")])
+def test_outcome_spellings_give_the_same_counts(tmp_path, labels):
+    df = _export({"A": (7, 20), "B": (11, 25)}, labels=labels)
+    path = tmp_path / "e.csv"
+    df.to_csv(path, index=False)
+    counts, _ = count_arms(read_groups(path, group_col="Variant", outcome_col="Clicked"))
+    assert counts.arms == ("A", "B")
+    assert counts.successes == (7, 11) and counts.trials == (20, 25)
+
+
+def test_parquet_with_bool_outcome(tmp_path):
+    df = _export({"control": (5, 12), "treat": (9, 14)})
+    df["Clicked"] = df["Clicked"] == "1"
+    path = tmp_path / "e.parquet"
+    df.to_parquet(path)
+    data = read_groups(path, group_col="Variant", outcome_col="Clicked")
+    counts, note = count_arms(data)
+    assert data.format == "parquet"
+    assert counts.arms == ("control", "treat")
+    assert counts.successes == (5, 9) and counts.trials == (12, 14)
+
+
+def test_overall_decision_rule():
+    def d(rec, dd, pv, p, mean):
+        return {"recommendation": rec, "expected_loss": {"double_down": dd, "pivot": pv},
+                "prob_test_better": p, "test_mean": mean}
+
+    ship = overall_decision({"B": d("double_down", 1e-4, 0.02, 0.99, 0.2),
+                             "C": d("double_down", 1e-5, 0.03, 0.999, 0.3),
+                             "D": d("keep_testing", 0.01, 0.01, 0.5, 0.1)})
+    assert ship["expected_loss"]["double_down"] == 1e-5
+    pivot = overall_decision({"B": d("pivot", 0.02, 1e-4, 0.01, 0.1),
+                              "C": d("pivot", 0.03, 1e-5, 0.02, 0.1)})
+    assert pivot["recommendation"] == "pivot" and pivot["prob_test_better"] == 0.02
+    wait = overall_decision({"B": d("pivot", 0.02, 1e-4, 0.01, 0.1),
+                             "C": d("keep_testing", 0.003, 0.002, 0.6, 0.1)})
+    assert wait["recommendation"] == "keep_testing" and wait["prob_test_better"] == 0.6
+
+
+def test_cli_reports_bad_input_with_exit_2(tmp_path, capsys):
+    path = _write(tmp_path, "g,y\nA,1\nB,7\n")
+    rc = main(["compare", str(path), "--group-col", "g", "--outcome-col", "y",
+               "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "outcome must be binary" in err and "line(s) 3" in err
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------ end to end
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("compare")
+    path = tmp / "export.csv"
+    _export(COUNTS, labels=("TRUE", "FALSE")).to_csv(path, index=False)
+    out = tmp / "out"
+    rc = main(["compare", str(path), "--group-col", "Variant", "--outcome-col", "Clicked",
+               "--out", str(out), "--draws", "600", "--tune", "400", "--chains", "2",
+               "--seed", "7"])
+    assert rc == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def compare_json(run_dir) -> dict:
+    return json.loads((run_dir / "compare.json").read_text())
+
+
+def test_outputs_written(run_dir, compare_json):
+    assert (run_dir / "report.html").is_file() and (run_dir / "report.md").is_file()
+    assert (run_dir / "idata" / "compare.nc").is_file()
+    assert any((run_dir / "figures").glob("*_posterior.png"))
+    assert compare_json["schema_version"] == 1
+    assert compare_json["control"] == "control"
+    assert set(compare_json["arms"]) == {"variant_b", "variant_c"}
+    assert compare_json["input"]["counts"] == {
+        a: {"successes": s, "trials": n} for a, (s, n) in COUNTS.items()}
+    assert compare_json["input"]["n_rows"] == 900
+    assert "named control" in compare_json["input"]["control_note"]
+
+
+def test_posterior_matches_conjugate_beta(compare_json):
+    from bayes_ab.models.beta_binomial import (
+        BetaPosterior, BinomialCounts, beta_hdi, posterior, prob_greater,
+    )
+
+    def beta(arm) -> BetaPosterior:
+        return posterior(BinomialCounts(*COUNTS[arm]))
+
+    for arm, block in compare_json["arms"].items():
+        for key, name in (("control", "control"), ("test", arm)):
+            exact = beta(name)
+            lo, hi = beta_hdi(exact.alpha, exact.beta)
+            sd = np.sqrt(exact.var)
+            # 1200 draws: Monte-Carlo error of the mean ~ sd / 30; allow ~ 5 of those.
+            assert block[key]["mean"] == pytest.approx(exact.mean, abs=0.15 * sd)
+            assert block[key]["lower"] == pytest.approx(lo, abs=0.3 * sd)
+            assert block[key]["upper"] == pytest.approx(hi, abs=0.3 * sd)
+        exact_p = prob_greater(beta(arm), beta("control"))
+        assert block["prob_test_better"] == pytest.approx(exact_p, abs=0.03)
+        assert block["lift_abs"]["mean"] == pytest.approx(beta(arm).mean - beta("control").mean,
+                                                          abs=0.004)
+
+
+def test_frequentist_matches_statsmodels(compare_json):
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportions_ztest
+
+    raw = {}
+    for arm in ("variant_b", "variant_c"):
+        s = [COUNTS[arm][0], COUNTS["control"][0]]
+        n = [COUNTS[arm][1], COUNTS["control"][1]]
+        raw[arm] = proportions_ztest(s, n)[1]
+        freq = compare_json["arms"][arm]["frequentist"]
+        assert freq["test"] == "two-proportion z"
+        assert freq["p_value"] == pytest.approx(raw[arm], rel=1e-9)
+    holm = multipletests([raw["variant_b"], raw["variant_c"]], method="holm")[1]
+    assert compare_json["arms"]["variant_b"]["frequentist"]["p_value_holm"] == \
+        pytest.approx(holm[0], rel=1e-9)
+    assert compare_json["arms"]["variant_c"]["frequentist"]["p_value_holm"] == \
+        pytest.approx(holm[1], rel=1e-9)
+    # 52/310 vs 30/300: p ~ 0.012 raw, ~0.024 after Holm -> significant.
+    assert compare_json["arms"]["variant_b"]["frequentist"]["significant_95"] is True
+    assert compare_json["arms"]["variant_c"]["frequentist"]["significant_95"] is False
+
+
+def test_decision_and_diagnostics(compare_json):
+    from bayes_ab.decision import decide_from_counts
+    from bayes_ab.models.beta_binomial import BinomialCounts
+
+    dec = compare_json["decision"]
+    exact = decide_from_counts(BinomialCounts(*COUNTS["control"]),
+                               BinomialCounts(*COUNTS["variant_b"]), metric="Clicked", seed=7)
+    # variant_b: P(better) ~ 99%, expected loss of shipping ~ 0.00007 < 0.001: ship it.
+    assert dec["arm"] == "variant_b" and dec["control"] == "control"
+    assert dec["recommendation"] == "double_down"
+    assert compare_json["arms"]["variant_c"]["decision"]["recommendation"] != "double_down"
+    b = compare_json["arms"]["variant_b"]["decision"]
+    assert b["recommendation"] == exact.recommendation
+    assert b["expected_loss"]["double_down"] == pytest.approx(exact.expected_loss.double_down)
+    assert b["expected_loss"]["pivot"] == pytest.approx(exact.expected_loss.pivot)
+    assert compare_json["diagnostics"]["per_model"]["Clicked"]["divergences"] == 0
+    assert compare_json["diagnostics"]["max_r_hat"] < 1.02
+
+
+def test_report_of_compare(run_dir, compare_json):
+    html = (run_dir / "report.html").read_text()
+    md = (run_dir / "report.md").read_text()
+    for text in (html, md):
+        assert "variant\\_b vs control" in text or "variant_b vs control" in text
+        assert "Each arm against control" in text
+    assert html.count("<img src=\"data:image/png;base64,") >= 3
+    assert "named control" in html
+    assert "Holm-adjusted across 2 arms compared with control" in html
