@@ -91,7 +91,13 @@ def test_report_content_and_order(results, tmp_path):
         # SRM, diagnostics, forensics, glossary.
         assert "30.1% were observed" in text
         assert "All models passed" in text
-        assert "Simulated: the timestamps and rates are too regular" in text
+        assert "Is this data real or simulated? Simulated." in text
+        assert "Verdict: simulated (5 point(s) for simulated, 1 for real, from 4 checks)." in text
+        assert "simulated (strong)" in text
+        # Decision extras: ROPE and money.
+        assert ("a difference smaller than 0.20 pp does not matter; the probability that the "
+                "true difference is that small is 4%") in text
+        assert "expected loss of doubling down 0.0021 USD, of pivoting 1.94 USD" in text
         assert "Threshold of caring" in text
     # The optional `agreement` sentence replaces the generated one.
     assert "significant at 95% after the Holm adjustment" in html
@@ -131,6 +137,17 @@ def test_missing_figure_is_listed_not_fatal(results, tmp_path):
     html = html_path.read_text()
     assert "<img" not in html
     assert "Figures listed but not found: conversion_posterior." in html
+
+
+def test_forensics_with_a_sentence_verdict(results, tmp_path):
+    other = copy.deepcopy(results)
+    other["forensics"] = {"verdict": "Simulated: the timestamps are too regular for real data.",
+                          "evidence": [{"check": "gaps", "statistic": 3.0, "p_value": 0.5,
+                                        "message": "fine"}]}
+    html = render_report(other, figures={}, out_dir=tmp_path)[0].read_text()
+    sec = _sections(html)["forensics"]
+    assert "Simulated: the timestamps are too regular for real data." in sec
+    assert "Points to" not in sec
 
 
 def test_figure_sections():

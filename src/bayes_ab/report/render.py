@@ -163,6 +163,7 @@ def _recommendation_section(results: Mapping) -> dict:
     lines = T.expected_loss_sentences(decision, test=test, control=control)
     if not lines:
         lines = ["The decision analysis was not run, so no expected losses are available."]
+    lines += T.decision_extras(decision)
     blocks = [_callout(level, T.recommendation_headline(decision, test=test, control=control),
                        lines)]
     loss = _get(decision, "expected_loss") or {}
@@ -435,13 +436,31 @@ def _data_quality_section(findings) -> dict:
 
 
 def _forensics_section(forensics: Mapping) -> dict:
-    blocks = [_callout("neutral", "Is this data real or simulated?",
-                       [str(forensics.get("verdict") or T.NOT_ESTIMATED)])]
+    verdict = str(forensics.get("verdict") or T.NOT_ESTIMATED)
+    lines = []
+    if forensics.get("summary"):
+        lines.append(str(forensics["summary"]))
+    title = (f"Is this data real or simulated? {verdict[:1].upper()}{verdict[1:]}."
+             if len(verdict) < 40 else "Is this data real or simulated?")
+    if len(verdict) >= 40:
+        lines.insert(0, verdict)
+    blocks = [_callout("neutral", title, lines or [verdict])]
     evidence = forensics.get("evidence") or []
     if evidence:
-        rows = [[str(e.get("check", "")), T.num(e.get("statistic"), digits=3),
-                 T.p_value(e.get("p_value")), str(e.get("message", ""))] for e in evidence]
-        blocks.append(_table(["Check", "Statistic", "p-value", "What it shows"], rows))
+        with_hint = any(e.get("verdict_hint") for e in evidence)
+        rows = []
+        for e in evidence:
+            row = [str(e.get("check", "")), T.num(e.get("statistic"), digits=3),
+                   T.p_value(e.get("p_value"))]
+            if with_hint:
+                hint = str(e.get("verdict_hint") or "")
+                row.append(f"{hint} ({e['strength']})" if e.get("strength") and hint in
+                           ("simulated", "real") else hint)
+            rows.append(row + [str(e.get("message", ""))])
+        cols = ["Check", "Statistic", "p-value"] + (["Points to"] if with_hint else [])
+        blocks.append(_table(cols + ["What it shows"], rows))
+    if forensics.get("rule"):
+        blocks.append(_para(f"Verdict rule: {forensics['rule']}", "muted"))
     return _section("forensics", "Real or simulated?", blocks)
 
 

@@ -324,6 +324,36 @@ def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
     return out
 
 
+def decision_extras(decision: Mapping | None) -> list[str]:
+    """ROPE, non-inferiority and money lines, when the decision has them."""
+    if not decision:
+        return []
+    out = []
+    rope = decision.get("rope")
+    if isinstance(rope, Mapping) and _finite(rope.get("half_width")):
+        verdict = ("so there is no meaningful difference: stop testing"
+                   if rope.get("practically_equivalent") else
+                   f"short of the {prob(rope.get('required_prob'))} needed to call it no "
+                   f"meaningful difference")
+        out.append(f"Region of practical equivalence: a difference smaller than "
+                   f"{pp(rope['half_width'], signed=False)} does not matter; the probability "
+                   f"that the true difference is that small is {prob(rope.get('prob_inside'))}, "
+                   f"{verdict}.")
+    ni = decision.get("non_inferiority")
+    if isinstance(ni, Mapping) and _finite(ni.get("margin")):
+        out.append(f"Non-inferiority: the probability that Test is not worse than Control by "
+                   f"more than {pp(ni['margin'], signed=False)} is "
+                   f"{prob(ni.get('prob_non_inferior'))} (needed: {prob(ni.get('required_prob'))})"
+                   f": {'non-inferior' if ni.get('non_inferior') else 'not shown'}.")
+    money = decision.get("money")
+    if isinstance(money, Mapping) and _finite(money.get("double_down")):
+        cur = str(money.get("currency") or "")
+        out.append(f"In money ({cur}, {num(money.get('customers'), digits=0)} customer(s)): "
+                   f"expected loss of doubling down {num(money['double_down'])} {cur}, of "
+                   f"pivoting {num(money.get('pivot'))} {cur}.")
+    return out
+
+
 def srm_sentence(srm: Mapping | None) -> str:
     if not srm:
         return "The sample-ratio check was not run."
