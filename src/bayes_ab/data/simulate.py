@@ -744,18 +744,32 @@ def simulate(*, n: int, seed: int, scenario: str = "effect", truth: bool = True,
 
 
 def _csv_bytes(df: pd.DataFrame) -> bytes:
-    out = df.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            values = out[col].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(
-                "datetime64[s]")
-            text = np.datetime_as_string(values, unit="s").astype(object)
-            text = np.char.add(text.astype(str), "Z").astype(object)
-            text[pd.isna(out[col]).to_numpy()] = ""
-            out[col] = text
-    buf = io.StringIO()
-    out.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
+    """CSV text, LF line ends, timestamps ``2026-05-05T10:23:45Z``, blanks for missing.
+
+    Arrow's writer is several times faster than pandas' at 10^6 rows. Nothing is
+    quoted: every value here is an id, a label, a number or a timestamp, none of
+    which can hold a comma, a quote or a line break.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    columns = {}
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            values = s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[s]")
+            text = np.datetime_as_string(values, unit="s", timezone="UTC").astype(object)
+            text[pd.isna(s).to_numpy()] = None
+            columns[col] = pa.array(text, type=pa.string())
+        elif s.dtype == object:
+            columns[col] = pa.array(s.to_numpy(), type=pa.string())
+        else:
+            columns[col] = pa.array(s.to_numpy())
+    buf = io.BytesIO()
+    buf.write((",".join(df.columns) + "\n").encode("utf-8"))
+    pacsv.write_csv(pa.table(columns), buf,
+                    pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    return buf.getvalue()
 
 
 def write_simulation(sim: Simulation, out_dir: str | Path, *,
