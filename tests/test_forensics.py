@@ -22,6 +22,7 @@ from bayes_ab.cli import main
 from bayes_ab.errors import DataError
 
 SPATIALOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "spatialos"
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example"
 DAY = pd.Timestamp("2024-05-05", tz="UTC")
 
 
@@ -217,7 +218,7 @@ def test_messy_realistic_folder_is_not_simulated(messy_report):
     assert by["count_dispersion"].verdict_hint == "real"
     assert by["duplicate_rows"].verdict_hint == "real"
     assert by["missing_values"].verdict_hint == "real"
-    assert by["outliers_and_bots"].verdict_hint == "real"
+    assert by["impossible_records"].verdict_hint == "real"  # 7 customers without conversion
     assert by["timestamp_granularity"].verdict_hint == "real"  # a few ms-precision rows
     assert by["split_exactness"].verdict_hint == "neutral"
 
@@ -260,3 +261,19 @@ def test_lead_funnel_data_real_behaviour_anonymised_identities():
     assert by["shared_histories"].score == pytest.approx(255 / 639)
     assert by["weekday_structure"].score == pytest.approx(0.69, abs=0.01)
     assert math.isfinite(by["diurnal_structure"].statistic)
+
+
+@pytest.mark.skipif(not (EXAMPLE / "test_cohorts.csv.gz").exists(), reason="example absent")
+def test_shipped_example_is_caught_by_its_flat_conversion_clock():
+    # The package's simulator is built to look real: binomial split, random hex ids,
+    # lognormal mixtures, an hourly sign-up profile. What gives it away: conversions spread
+    # evenly over the 24 hours, and not one blank, duplicate or impossible record.
+    r = fz.run_forensics(EXAMPLE)
+    by = _by_check(r)
+    assert r.verdict == "simulated"
+    assert (by["diurnal_conversions"].verdict_hint, by["diurnal_conversions"].strength) == (
+        "simulated", "strong")
+    assert by["diurnal_conversions"].p_value == pytest.approx(0.5007, abs=1e-3)
+    assert by["split_exactness"].verdict_hint == "neutral"  # 6092 of 20000: binomial
+    assert by["duration_family"].verdict_hint == "real"  # mixtures reject every family
+    assert r.points == {"simulated": 5, "real": 2}
