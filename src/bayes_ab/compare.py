@@ -43,8 +43,6 @@ from bayes_ab.errors import DataError
 from bayes_ab.fit import SamplerConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    import arviz as az
-
     from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
 
 __all__ = ["CompareRun", "compare_file", "parse_outcome", "read_groups", "run_compare",
