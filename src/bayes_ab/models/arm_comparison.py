@@ -1,0 +1,211 @@
+"""Arm comparison of a binary metric: a Binomial on counts per arm, Beta priors on the rates.
+
+Used for conversion and CS engagement (docs/ESTIMANDS.md: ``conversion.*`` and
+``cs_engagement.*``): intention to treat, every randomized customer of an arm is in
+its denominator. The likelihood is one Binomial term per arm, so the cost does not
+grow with the number of customers. Under the default Beta priors the posterior is
+the conjugate Beta-Binomial one (``bayes_ab.models.beta_binomial`` gives it in
+closed form); the sampled version exists so the same machinery (diagnostics,
+figures, netCDF, PPC) serves every model, and as a cross-check of both.
+
+    stats = ArmCounts.from_experiment(data, metric="converted")
+    model = ArmComparison(stats, priors={"rate": {"alpha": 2, "beta": 20}})
+    idata = model.fit(SamplerConfig(seed=1))
+    block = model.summarize(idata)   # {control, test, lift_abs, lift_rel, prob_test_better, ...}
+
+The first arm of ``ArmCounts.arms`` is the control; every other arm is compared to it
+(not to the best of the rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from bayes_ab.constants import ARMS
+from bayes_ab.errors import DataError, OptionError
+from bayes_ab.intervals import flat, interval, prob_greater
+from bayes_ab.models.base import BayesModel
+
+if TYPE_CHECKING:  # pragma: no cover
+    import arviz as az
+    import pandas as pd
+    import pymc as pm
+
+    from bayes_ab.data.schema import ExperimentData
+
+#: Binary metrics of the analysis frame that an arm comparison can use (DATA_CONTRACT.md).
+FRAME_METRICS = ("converted", "any_cs", "any_other", "completed_all", "attempted")
+
+
+@dataclass(frozen=True)
+class ArmCounts:
+    """Sufficient statistics of a binary metric: successes and trials per arm.
+
+    ``arms[0]`` is the control arm.
+    """
+
+    arms: tuple[str, ...]
+    successes: tuple[int, ...]
+    trials: tuple[int, ...]
+    metric: str = "converted"
+
+    def __post_init__(self) -> None:
+        arms = tuple(str(a) for a in self.arms)
+        s = tuple(int(x) for x in self.successes)
+        n = tuple(int(x) for x in self.trials)
+        if len(arms) < 2:
+            raise DataError(f"an arm comparison needs at least two arms, got {list(arms)}")
+        if len(set(arms)) != len(arms):
+            raise DataError(f"arm names must be distinct, got {list(arms)}")
+        if not len(arms) == len(s) == len(n):
+            raise DataError("arms, successes and trials must have the same length")
+        for arm, si, ni in zip(arms, s, n, strict=True):
+            if ni <= 0:
+                raise DataError(f"arm '{arm}' has no {self.metric} trials (no customers)")
+            if not 0 <= si <= ni:
+                raise DataError(f"arm '{arm}': successes {si} outside 0..{ni}")
+        object.__setattr__(self, "arms", arms)
+        object.__setattr__(self, "successes", s)
+        object.__setattr__(self, "trials", n)
+
+    @property
+    def control(self) -> str:
+        return self.arms[0]
+
+    @property
+    def rates(self) -> tuple[float, ...]:
+        return tuple(si / ni for si, ni in zip(self.successes, self.trials, strict=True))
+
+    def to_dict(self) -> dict:
+        return {"arms": list(self.arms), "successes": list(self.successes),
+                "trials": list(self.trials), "metric": self.metric}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ArmCounts:
+        return cls(arms=tuple(d["arms"]), successes=tuple(d["successes"]),
+                   trials=tuple(d["trials"]), metric=d.get("metric", "converted"))
+
+    @classmethod
+    def from_frame(
+        cls,
+        df: pd.DataFrame,
+        *,
+        group_col: str,
+        outcome_col: str,
+        arms: Sequence[str] | None = None,
+        control: str | None = None,
+    ) -> ArmCounts:
+        """Counts of a 0/1 (or bool) ``outcome_col`` per value of ``group_col``.
+
+        ``arms`` fixes the order (and keeps arms with no rows, which then fail loudly);
+        ``control`` moves that arm first.
+        """
+        for col in (group_col, outcome_col):
+            if col not in df.columns:
+                raise DataError(f"column '{col}' not in the frame", column=col)
+        outcome = df[outcome_col]
+        if outcome.isna().any():
+            raise DataError(f"column '{outcome_col}' has missing values", column=outcome_col)
+        values = outcome.astype("int64")
+        if not values.isin([0, 1]).all():
+            raise DataError(f"column '{outcome_col}' must be binary (0/1)", column=outcome_col)
+        grouped = values.groupby(df[group_col].astype(str), observed=True).agg(["sum", "count"])
+        order = [str(a) for a in arms] if arms is not None else sorted(grouped.index)
+        if control is not None:
+            if str(control) not in order:
+                raise OptionError(f"control arm '{control}' not among arms {order}")
+            order = [str(control)] + [a for a in order if a != str(control)]
+        grouped = grouped.reindex(order, fill_value=0)
+        return cls(arms=tuple(order), successes=tuple(grouped["sum"]),
+                   trials=tuple(grouped["count"]), metric=outcome_col)
+
+    @classmethod
+    def from_experiment(cls, data: ExperimentData, *, metric: str = "converted") -> ArmCounts:
+        """Intention to treat: every randomized customer of an arm counts in its trials.
+
+        ``metric`` is a boolean column of the analysis frame: ``converted`` (conversion) or
+        ``any_cs`` (CS engagement: at least one CS help row).
+        """
+        if metric not in FRAME_METRICS:
+            raise OptionError(f"unknown metric '{metric}'; choose one of {', '.join(FRAME_METRICS)}")
+        return cls.from_frame(data.frame, group_col="cohort", outcome_col=metric, arms=ARMS)
+
+
+class ArmComparison(BayesModel):
+    """Posterior rate per arm, lifts of each arm over control, P(arm better than control)."""
+
+    name: ClassVar[str] = "arm_comparison"
+    stats_type: ClassVar[type] = ArmCounts
+    #: Beta(1, 1): uniform on the rate, and the conjugate prior of the closed form.
+    default_priors: ClassVar[dict] = {"rate": {"dist": "Beta", "alpha": 1.0, "beta": 1.0}}
+    diagnostic_vars: ClassVar[tuple[str, ...]] = ("rate", "lift_abs", "lift_rel")
+
+    def __init__(self, stats: ArmCounts, *, priors: dict | None = None, name: str | None = None):
+        super().__init__(stats, priors=priors)
+        # One class serves several metrics; the name labels figures, files and diagnostics.
+        self.name = name or stats.metric
+        rate = self.priors["rate"]
+        if not (float(rate["alpha"]) > 0 and float(rate["beta"]) > 0):
+            raise OptionError(f"rate prior needs alpha, beta > 0, got {rate}")
+
+    @property
+    def coords(self) -> dict[str, list[str]]:
+        return {"arm": list(self.stats.arms), "treatment": list(self.stats.arms[1:])}
+
+    def build(self) -> pm.Model:
+        import pymc as pm
+
+        s = self.stats
+        prior = self.priors["rate"]
+        with pm.Model(coords=self.coords) as model:
+            rate = pm.Beta("rate", alpha=float(prior["alpha"]), beta=float(prior["beta"]), dims="arm")
+            pm.Binomial("successes", n=np.asarray(s.trials), p=rate,
+                        observed=np.asarray(s.successes), dims="arm")
+            pm.Deterministic("lift_abs", rate[1:] - rate[0], dims="treatment")
+            pm.Deterministic("lift_rel", rate[1:] / rate[0] - 1.0, dims="treatment")
+        return model
+
+    def summarize(self, idata: az.InferenceData) -> dict:
+        """The ARM_COMPARISON block (Bayesian part): control, test, lifts, P(test better).
+
+        With more than two arms ``test`` is the first treatment arm and ``per_arm`` holds
+        every arm; the frequentist sub-block is added by the caller.
+        """
+        post = idata.posterior
+        s = self.stats
+        per_arm: dict[str, dict] = {}
+        for arm in s.arms[1:]:
+            lift_abs = flat(post["lift_abs"].sel(treatment=arm))
+            per_arm[arm] = {
+                "rate": interval(flat(post["rate"].sel(arm=arm))),
+                "lift_abs": interval(lift_abs),
+                "lift_rel": interval(flat(post["lift_rel"].sel(treatment=arm))),
+                "prob_better_than_control": prob_greater(lift_abs),
+            }
+        first = per_arm[s.arms[1]]
+        block = {
+            "control": interval(flat(post["rate"].sel(arm=s.control))),
+            "test": first["rate"],
+            "lift_abs": first["lift_abs"],
+            "lift_rel": first["lift_rel"],
+            "prob_test_better": first["prob_better_than_control"],
+            "metric": s.metric,
+            "arms": {"control": s.control, "test": s.arms[1]},
+            "counts": {a: {"successes": si, "trials": ni}
+                       for a, si, ni in zip(s.arms, s.successes, s.trials, strict=True)},
+        }
+        if len(s.arms) > 2:
+            block["per_arm"] = per_arm
+        return block
+
+    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
+        from bayes_ab.plotting import standard_figures
+
+        return standard_figures(idata, name=self.name, out_dir=out_dir,
+                                var_names=["rate", "lift_abs", "lift_rel"],
+                                forest_vars=["lift_abs"])

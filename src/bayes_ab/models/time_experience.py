@@ -1,0 +1,234 @@
+"""Task success against the hour of the day of the start and against experience.
+
+Estimands (docs/ESTIMANDS.md, ``time_and_experience.*``): the slopes of the population
+logistic fit ``logit P(complete a started task) = c + b_hour * hour + b_exp * task``
+(hour of the day of the start 0..23, task index 1..3): ``hour_effect`` = b_hour (per hour),
+``experience_effect`` = b_exp (per additional task).
+
+Model, on counts of started and completed tasks by start hour x task (72 Binomial cells,
+whatever the number of customers)::
+
+    logit p[h, t] = c + b_hour * (h - 12) + b_exp * (t - 1) + dev[h]
+    dev = sigma_hour * Q z,   z ~ Normal(0, 1)                       (non-centred)
+
+``Q`` is an orthonormal basis of the hour profiles that sum to zero and have zero
+(unweighted) slope in h, so the deviations capture curvature (a lunchtime dip, a late
+night slump) without competing with the intercept or the linear trend. The reported
+``hour_effect``/``experience_effect`` are nevertheless computed per draw as the slopes
+of the count-weighted logistic fit of the model's cell probabilities -- exactly the
+estimand's population fit -- because a zero *unweighted* slope of the deviations is not
+a zero *weighted* logistic slope when starts are unevenly spread over the day. Set the
+``hour_sd`` prior to ``None`` to drop the deviations (the model is then the logistic
+regression itself, and its coefficients are the estimand directly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from bayes_ab.constants import TASKS
+from bayes_ab.errors import DataError, OptionError
+from bayes_ab.intervals import flat, interval, prob_greater
+from bayes_ab.models.base import BayesModel
+from bayes_ab.models.completions_conversion import logistic_fit
+
+if TYPE_CHECKING:  # pragma: no cover
+    import arviz as az
+    import pandas as pd
+    import pymc as pm
+
+    from bayes_ab.data.schema import ExperimentData
+
+HOURS = tuple(range(24))
+#: Hours are centred at noon so that the intercept is the success at midday, task 1.
+HOUR_CENTRE = 12.0
+
+
+@dataclass(frozen=True)
+class TaskAttemptCounts:
+    """Completed and started tasks by start hour (rows, 0..23) and task index (columns)."""
+
+    successes: tuple[tuple[int, ...], ...]
+    trials: tuple[tuple[int, ...], ...]
+    hours: tuple[int, ...] = HOURS
+    tasks: tuple[int, ...] = TASKS
+
+    def __post_init__(self) -> None:
+        s = np.asarray(self.successes, dtype=np.int64)
+        n = np.asarray(self.trials, dtype=np.int64)
+        shape = (len(self.hours), len(self.tasks))
+        if s.shape != shape or n.shape != shape:
+            raise DataError(f"counts must have shape hours x tasks {shape}, got {s.shape}, {n.shape}")
+        if (s < 0).any() or (s > n).any():
+            raise DataError("completed must be in 0..started in every hour x task cell")
+        if (n.sum(axis=1) > 0).sum() < 3 or (n.sum(axis=0) > 0).sum() < 2:
+            raise DataError("time and experience needs started tasks in 3+ hours and 2+ task indices")
+        object.__setattr__(self, "hours", tuple(int(h) for h in self.hours))
+        object.__setattr__(self, "tasks", tuple(int(t) for t in self.tasks))
+        object.__setattr__(self, "successes", tuple(tuple(int(v) for v in r) for r in s))
+        object.__setattr__(self, "trials", tuple(tuple(int(v) for v in r) for r in n))
+
+    @property
+    def successes_array(self) -> np.ndarray:
+        return np.asarray(self.successes, dtype=np.int64)
+
+    @property
+    def trials_array(self) -> np.ndarray:
+        return np.asarray(self.trials, dtype=np.int64)
+
+    def to_dict(self) -> dict:
+        return {"hours": list(self.hours), "tasks": list(self.tasks),
+                "successes": [list(r) for r in self.successes],
+                "trials": [list(r) for r in self.trials]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TaskAttemptCounts:
+        return cls(successes=tuple(map(tuple, d["successes"])), trials=tuple(map(tuple, d["trials"])),
+                   hours=tuple(d.get("hours", HOURS)), tasks=tuple(d.get("tasks", TASKS)))
+
+    @classmethod
+    def from_attempts(cls, attempts: pd.DataFrame, *, hour_col: str = "start_hour",
+                      task_col: str = "task", outcome_col: str = "completed") -> TaskAttemptCounts:
+        """Counts from one row per started (customer, task)."""
+        import pandas as pd
+
+        for col in (hour_col, task_col, outcome_col):
+            if col not in attempts.columns:
+                raise DataError(f"column '{col}' not in the task attempts", column=col)
+        hour = attempts[hour_col].astype("int64")
+        task = attempts[task_col].astype("int64")
+        if not hour.between(0, 23).all():
+            raise DataError(f"'{hour_col}' must be an hour 0..23", column=hour_col)
+        if not task.isin(TASKS).all():
+            raise DataError(f"'{task_col}' must be in 1..3", column=task_col)
+        table = attempts[outcome_col].astype("int64").groupby([hour, task]).agg(["sum", "count"])
+        full = table.reindex(pd.MultiIndex.from_product([HOURS, TASKS]), fill_value=0)
+        s = full["sum"].to_numpy().reshape(len(HOURS), len(TASKS))
+        n = full["count"].to_numpy().reshape(len(HOURS), len(TASKS))
+        return cls(successes=tuple(map(tuple, s)), trials=tuple(map(tuple, n)))
+
+    @classmethod
+    def from_experiment(cls, data: ExperimentData) -> TaskAttemptCounts:
+        """Every started task of every customer, both arms pooled."""
+        return cls.from_attempts(data.task_attempts)
+
+
+def _trend_free_basis(hours: np.ndarray) -> np.ndarray:
+    """Orthonormal columns spanning the hour profiles orthogonal to 1 and (h - centre)."""
+    x = np.column_stack([np.ones_like(hours, dtype=float), hours - HOUR_CENTRE])
+    q, _ = np.linalg.qr(x, mode="complete")
+    return q[:, x.shape[1]:]
+
+
+class TimeExperience(BayesModel):
+    """Logistic model of task success on start hour (linear + curvature) and task index."""
+
+    name: ClassVar[str] = "time_and_experience"
+    stats_type: ClassVar[type] = TaskAttemptCounts
+    default_priors: ClassVar[dict] = {
+        # Log-odds of success at noon on task 1: wide.
+        "intercept": {"dist": "Normal", "mu": 0.0, "sigma": 2.0},
+        # Per hour: 0.1 over 12 hours is a change of 1.2 in log-odds, already large.
+        "hour_slope": {"dist": "Normal", "mu": 0.0, "sigma": 0.1},
+        # Per additional task.
+        "experience": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+        # Scale of the trend-free hour-of-day deviations (None: no deviations).
+        "hour_sd": {"dist": "HalfNormal", "sigma": 0.2},
+    }
+    diagnostic_vars: ClassVar[tuple[str, ...]] = (
+        "intercept", "b_hour", "b_exp", "sigma_hour", "hour_dev",
+    )
+
+    def __init__(self, stats: TaskAttemptCounts, *, priors: dict | None = None) -> None:
+        super().__init__(stats, priors=priors)
+        hs = self.priors["hour_sd"]
+        if hs is not None and not (isinstance(hs, dict) and float(hs.get("sigma", 0)) > 0):
+            raise OptionError(f"hour_sd prior must be None or a HalfNormal with sigma > 0, got {hs}")
+
+    @property
+    def with_deviations(self) -> bool:
+        return self.priors["hour_sd"] is not None
+
+    @property
+    def coords(self) -> dict[str, list]:
+        s = self.stats
+        return {"hour": list(s.hours), "task": list(s.tasks),
+                "hour_basis": list(range(len(s.hours) - 2))}
+
+    def design(self) -> tuple[np.ndarray, np.ndarray]:
+        """Centred hour and task-minus-one of every cell, each (hours, tasks)."""
+        h = np.asarray(self.stats.hours, dtype=float)[:, None] - HOUR_CENTRE
+        t = np.asarray(self.stats.tasks, dtype=float)[None, :] - 1.0
+        return np.broadcast_to(h, (h.shape[0], t.shape[1])), np.broadcast_to(t, (h.shape[0], t.shape[1]))
+
+    def build(self) -> pm.Model:
+        import pymc as pm
+
+        s, pr = self.stats, self.priors
+        h, t = self.design()
+        with pm.Model(coords=self.coords) as model:
+            c = pm.Normal("intercept", mu=pr["intercept"]["mu"], sigma=pr["intercept"]["sigma"])
+            b_hour = pm.Normal("b_hour", mu=pr["hour_slope"]["mu"], sigma=pr["hour_slope"]["sigma"])
+            b_exp = pm.Normal("b_exp", mu=pr["experience"]["mu"], sigma=pr["experience"]["sigma"])
+            eta = c + b_hour * h + b_exp * t
+            if self.with_deviations:
+                sigma = pm.HalfNormal("sigma_hour", sigma=pr["hour_sd"]["sigma"])
+                z = pm.Normal("z_hour", 0.0, 1.0, dims="hour_basis")
+                basis = _trend_free_basis(np.asarray(s.hours, dtype=float))
+                dev = pm.Deterministic("hour_dev", sigma * pm.math.dot(basis, z), dims="hour")
+                eta = eta + dev[:, None]
+            p = pm.Deterministic("p", pm.math.sigmoid(eta), dims=("hour", "task"))
+            pm.Binomial("completed", n=s.trials_array, p=p, observed=s.successes_array,
+                        dims=("hour", "task"))
+        return model
+
+    def population_fit(self, idata: az.InferenceData) -> np.ndarray:
+        """(draws, 3): intercept, per-hour and per-task slopes of the started-task-weighted
+        logistic fit of the model's cell probabilities (the estimand's fit)."""
+        p = idata.posterior["p"].transpose("chain", "draw", "hour", "task").values
+        p = p.reshape(-1, p.shape[2] * p.shape[3])
+        h, t = self.design()
+        x = np.column_stack([np.ones(h.size), h.ravel(), t.ravel()])
+        return logistic_fit(p, x, self.stats.trials_array.ravel())
+
+    def summarize(self, idata: az.InferenceData) -> dict:
+        post = idata.posterior
+        coef = self.population_fit(idata)
+        hour, exp = coef[:, 1], coef[:, 2]
+        p = post["p"]
+        n = self.stats.trials_array
+        # Success by start hour, tasks pooled by the observed task mix of that hour.
+        w_task = n / np.where(n.sum(axis=1, keepdims=True) > 0, n.sum(axis=1, keepdims=True), 1)
+        by_hour = (p * w_task).sum("task")
+        block = {
+            "hour_effect": interval(hour),
+            "experience_effect": interval(exp),
+            "prob_success_rises_with_time": prob_greater(hour),
+            "prob_success_rises_with_experience": prob_greater(exp),
+            "model_coefficients": {
+                "b_hour": interval(flat(post["b_hour"])),
+                "b_exp": interval(flat(post["b_exp"])),
+            },
+            "success_by_hour": {
+                str(hr): interval(flat(by_hour.sel(hour=hr)))
+                for hr, cnt in zip(self.stats.hours, n.sum(axis=1), strict=True) if cnt > 0
+            },
+            "success_by_task": {
+                str(tk): interval(flat((p.sel(task=tk) * n[:, j] / max(n[:, j].sum(), 1)).sum("hour")))
+                for j, tk in enumerate(self.stats.tasks) if n[:, j].sum() > 0
+            },
+        }
+        if self.with_deviations:
+            block["hour_deviation_sd"] = interval(flat(post["sigma_hour"]))
+        return block
+
+    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
+        from bayes_ab.plotting import standard_figures
+
+        var_names = ["intercept", "b_hour", "b_exp"] + (["sigma_hour"] if self.with_deviations else [])
+        return standard_figures(idata, name=self.name, out_dir=out_dir, var_names=var_names,
+                                forest_vars=["hour_dev"] if self.with_deviations else ["b_hour", "b_exp"])
