@@ -49,17 +49,31 @@ def _to_ts(ns: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("M8[ns]")).tz_localize("UTC")
 
 
-def _cohort_categorical(values) -> pd.Categorical:
-    return pd.Categorical(values, categories=list(ARMS))
+def _cohort_of(cohorts: pd.DataFrame, cid: np.ndarray) -> pd.Categorical:
+    """The arm of each customer position, as a categorical (no re-hashing of labels)."""
+    codes = pd.Categorical(cohorts["cohort"], categories=list(ARMS)).codes
+    return pd.Categorical.from_codes(codes[cid], categories=list(ARMS))
 
 
-def _codes(cohorts: pd.DataFrame, ids: pd.Series) -> np.ndarray:
-    return pd.Index(cohorts["customer_id"]).get_indexer(ids)
+def _codes(cohorts: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
+    """Each row's customer position in ``cohorts`` (-1 when absent).
+
+    The loader attaches it as ``_cid`` (computed once per file); plain tables are
+    looked up by ``customer_id``.
+    """
+    if "_cid" in table.columns:
+        return table["_cid"].to_numpy(dtype=np.int64)
+    return pd.Index(cohorts["customer_id"]).get_indexer(table["customer_id"])
 
 
-def observation_end_of(activity: pd.DataFrame, help: pd.DataFrame) -> pd.Timestamp:  # noqa: A002
-    """The latest timestamp seen in the product and help activity (NaT if none)."""
-    stamps = [df["timestamp"].max() for df in (activity, help) if len(df)]
+def observation_end_of(cohorts: pd.DataFrame, activity: pd.DataFrame,
+                       help: pd.DataFrame) -> pd.Timestamp:  # noqa: A002
+    """The latest timestamp of the cohort customers' product and help activity (NaT if none)."""
+    stamps = []
+    for df in (activity, help):
+        known = _codes(cohorts, df) >= 0
+        if known.any():
+            stamps.append(df["timestamp"][known].max())
     stamps = [s for s in stamps if pd.notna(s)]
     return max(stamps) if stamps else pd.NaT
 
@@ -69,7 +83,7 @@ class _Tasks:
 
     def __init__(self, cohorts: pd.DataFrame, activity: pd.DataFrame) -> None:
         n = len(cohorts)
-        cid = _codes(cohorts, activity["customer_id"])
+        cid = _codes(cohorts, activity)
         task = activity["task"].to_numpy(dtype=np.int64)
         ts = _ns(activity["timestamp"])
         is_start = (activity["action"] == "start").to_numpy()
@@ -95,12 +109,12 @@ class _Tasks:
 
 def _help_table(cohorts: pd.DataFrame, help: pd.DataFrame) -> pd.DataFrame:  # noqa: A002
     """Flags with integer customer codes, sorted by customer, time, then file order."""
-    cid = _codes(cohorts, help["customer_id"])
+    cid = _codes(cohorts, help)
     cs_type = help["cs_type"] if "cs_type" in help.columns else pd.Series("", index=help.index)
     out = pd.DataFrame({
         "cid": cid,
         "task": help["task"].to_numpy(dtype=np.int64),
-        "channel": help["channel"].to_numpy(dtype=object),
+        "channel": np.asarray(help["channel"], dtype=object),
         "cs_type": cs_type.fillna("").astype(str).to_numpy(dtype=object),
         "ts": _ns(help["timestamp"]),
         "order": np.arange(len(help)),
@@ -121,7 +135,7 @@ def build_frame(cohorts: pd.DataFrame, activity: pd.DataFrame, help: pd.DataFram
 
     frame = pd.DataFrame({
         "customer_id": cohorts["customer_id"].to_numpy(dtype=object),
-        "cohort": _cohort_categorical(cohorts["cohort"].to_numpy()),
+        "cohort": _cohort_of(cohorts, np.arange(n)),
     })
     has_start = tasks.started != _NAT
     done = tasks.completed != _NAT
@@ -148,14 +162,14 @@ def build_frame(cohorts: pd.DataFrame, activity: pd.DataFrame, help: pd.DataFram
     frame["first_help_channel"] = first_channel
 
     converted = np.zeros(n, dtype=bool)
-    conv_cid = _codes(cohorts, conversion["customer_id"])
+    conv_cid = _codes(cohorts, conversion)
     keep = conv_cid >= 0
     converted[conv_cid[keep]] = conversion["converted"].to_numpy(dtype=bool)[keep]
     frame["converted"] = converted
 
     frame = frame[list(FRAME_COLUMNS)]
     # Extra columns of the cohort file are the customer's segments (e.g. plan, country).
-    reserved = set(FRAME_COLUMNS) | {"_line"}
+    reserved = set(FRAME_COLUMNS) | {"_line", "_cid"}
     for col in cohorts.columns:
         if col not in reserved:
             frame[col] = cohorts[col].to_numpy()
@@ -189,7 +203,7 @@ def build_help_episodes(cohorts: pd.DataFrame, activity: pd.DataFrame,
     cid = flags["cid"].to_numpy()
     out = pd.DataFrame({
         "customer_id": cohorts["customer_id"].to_numpy(dtype=object)[cid],
-        "cohort": _cohort_categorical(cohorts["cohort"].to_numpy()[cid]),
+        "cohort": _cohort_of(cohorts, cid),
         "task": flags["task"].to_numpy(dtype=np.int64),
         "channel": flags["channel"].to_numpy(dtype=object),
         "cs_type": flags["cs_type"].to_numpy(dtype=object),
@@ -249,7 +263,7 @@ def build_task_attempts(cohorts: pd.DataFrame, activity: pd.DataFrame,
     started_at = _to_ts(started)
     out = pd.DataFrame({
         "customer_id": cohorts["customer_id"].to_numpy(dtype=object)[cid],
-        "cohort": _cohort_categorical(cohorts["cohort"].to_numpy()[cid]),
+        "cohort": _cohort_of(cohorts, cid),
         "task": (t_idx + 1).astype(np.int64),
         "started_at": started_at,
         "start_hour": started_at.hour.to_numpy(dtype=np.int64),
@@ -275,9 +289,7 @@ def build_tables(cohorts: pd.DataFrame, activity: pd.DataFrame, help: pd.DataFra
     (customer_id, timestamp, task, channel, optional cs_type) and conversion
     (customer_id, converted bool). Rows of customers not in the cohorts are ignored.
     """
-    activity = activity.loc[activity["customer_id"].isin(cohorts["customer_id"])]
-    help = help.loc[help["customer_id"].isin(cohorts["customer_id"])]  # noqa: A001
-    end = observation_end_of(activity, help)
+    end = observation_end_of(cohorts, activity, help)
     tasks = _Tasks(cohorts, activity)
     flags = _help_table(cohorts, help)
     frame = build_frame(cohorts, activity, help, conversion, _tasks=tasks, _flags=flags)

@@ -67,7 +67,7 @@ _TRUE = ("1", "1.0", "true", "t", "yes", "y")
 _FALSE = ("0", "0.0", "false", "f", "no", "n")
 _CONVERTED_LABELS = {**{v: True for v in _TRUE}, **{v: False for v in _FALSE}}
 _WIDE_COLUMN = re.compile(r"^task_?(\d+)_(start|started|complete|completed)(?:_at)?$")
-_OFFSET = re.compile(r"(?:[Zz]|[+-]\d\d:?\d\d)$")
+_OFFSET = re.compile(r"(?:[Zz]|[+-]\d\d:?\d\d)\s*$")
 _SHOWN_LINES = 20
 
 
@@ -128,6 +128,14 @@ def _read_csv_bytes(data: bytes, name: str) -> pd.DataFrame:
         raise DataError("the file is empty: no header and no rows", file=name, n_rows=0)
     header = data.split(b"\n", 1)[0]
     sep = max((b",", b";", b"\t"), key=header.count).decode()
+    # Arrow's multi-threaded reader is several times faster, but skips blank lines
+    # (which would shift line numbers) and names no line in its parse errors: the
+    # pandas reader handles those cases.
+    if not data.startswith(b"\n") and b"\n\n" not in data:
+        df = _read_csv_arrow(data, header, sep)
+        if df is not None:
+            df[LINE] = np.arange(2, len(df) + 2, dtype=np.int64)
+            return df
     for encoding in ("utf-8", "latin-1"):
         try:
             df = pd.read_csv(
@@ -144,6 +152,39 @@ def _read_csv_bytes(data: bytes, name: str) -> pd.DataFrame:
         df[LINE] = np.arange(2, len(df) + 2, dtype=np.int64)
         return df
     raise AssertionError("unreachable: Latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _read_csv_arrow(data: bytes, header: bytes, sep: str) -> pd.DataFrame | None:
+    """Every column as categorical text (cheap: few distinct values per column), or None."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    for encoding in ("utf-8", "latin-1"):
+        try:
+            names = next(csv.reader([header.decode(encoding)], delimiter=sep))
+        except (UnicodeDecodeError, StopIteration, csv.Error):
+            continue
+        if len(set(names)) != len(names):
+            return None  # let the pandas reader and the column check report it
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8"
+                                               else "latin1"),
+                parse_options=pacsv.ParseOptions(delimiter=sep),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) and encoding == "utf-8":
+                continue
+            return None
+        return table.to_pandas(strings_to_categorical=True)
+    return None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -185,7 +226,7 @@ def _normalise_columns(columns: list, name: str) -> list[str]:
 def _drop_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in df.columns if c != LINE]
     first = df[cols[0]]
-    if first.dtype != object:
+    if pd.api.types.is_datetime64_any_dtype(first) or not len(df):
         return df
     maybe = (first == "").to_numpy()
     if not maybe.any():
@@ -193,7 +234,8 @@ def _drop_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
     blank = maybe.copy()
     for col in cols[1:]:
         s = df[col]
-        blank &= (s == "").to_numpy() if s.dtype == object else s.isna().to_numpy()
+        blank &= s.isna().to_numpy() if pd.api.types.is_datetime64_any_dtype(s) else (
+            (s == "").to_numpy())
     return df.loc[~blank].reset_index(drop=True) if blank.any() else df
 
 
@@ -222,6 +264,7 @@ def _examples(values: pd.Series, mask) -> str:
 
 
 def parse_ids(table: RawTable, column: str = "customer_id") -> pd.Series:
+    """Trimmed customer ids; an empty one is fatal."""
     ids = table.data[column].astype(str).str.strip()
     empty = (ids == "").to_numpy()
     if empty.any():
@@ -229,18 +272,37 @@ def parse_ids(table: RawTable, column: str = "customer_id") -> pd.Series:
     return ids
 
 
+def customer_codes(table: RawTable, known: pd.Index, column: str = "customer_id") -> np.ndarray:
+    """Position of each row's (trimmed) customer id in ``known``, -1 when not there.
+
+    Trims and looks up the distinct ids only: one hash pass over the column.
+    """
+    codes, uniques = pd.factorize(table.data[column], use_na_sentinel=False)
+    trimmed = pd.Index([str(u).strip() for u in uniques], dtype=object)
+    empty = (trimmed == "")[codes] if len(codes) else np.zeros(0, dtype=bool)
+    if empty.any():
+        raise fail(table, column, empty, "empty customer_id")
+    return known.get_indexer(trimmed)[codes].astype(np.int64)
+
+
 def parse_labels(table: RawTable, column: str, labels: dict, expected: str) -> pd.Series:
-    """Map text labels (trimmed, any case) through ``labels``; an unknown one is fatal."""
+    """Map text labels (trimmed, any case) through ``labels``; an unknown one is fatal.
+
+    Returns a categorical Series (cheap to compare, group and de-duplicate).
+    """
     codes, uniques = pd.factorize(table.data[column], use_na_sentinel=False)
     keys = [str(u).strip().lower() for u in uniques]
     known = np.array([k in labels for k in keys], dtype=bool)
-    mapped = np.array([labels.get(k) for k in keys] + [None], dtype=object)
     bad = ~known[codes] if len(codes) else np.zeros(0, dtype=bool)
     if bad.any():
         raise fail(table, column, bad,
                    f"unknown {column} label(s) {_examples(table.data[column], bad)}; "
                    f"expected {expected}")
-    return pd.Series(mapped[codes], index=table.data.index)
+    categories = list(dict.fromkeys(labels.values()))
+    position = {c: i for i, c in enumerate(categories)}
+    recode = np.array([position.get(labels.get(k), -1) for k in keys] or [-1], dtype=np.int64)
+    return pd.Series(pd.Categorical.from_codes(recode[codes] if len(codes) else [], categories),
+                     index=table.data.index)
 
 
 def parse_task(table: RawTable, column: str = "task") -> pd.Series:
@@ -264,8 +326,12 @@ def parse_timestamps(table: RawTable, column: str) -> pd.Series:
         out = s.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(s):
         out = s.dt.tz_localize("UTC")
+    elif isinstance(s.dtype, pd.CategoricalDtype):  # parse each distinct text once
+        codes = s.cat.codes.to_numpy()
+        parsed = _parse_iso_text(pd.Series(s.cat.categories.astype(str), dtype=object))
+        out = pd.Series(parsed.dt.as_unit("ns").array.take(codes), index=s.index)
     else:
-        out = _parse_iso_text(s.astype(str).str.strip())
+        out = _parse_iso_text(s.astype(str))  # the parser ignores surrounding blanks
     out = out.dt.as_unit("ns")
     bad = out.isna().to_numpy()
     if bad.any():
@@ -277,10 +343,14 @@ def parse_timestamps(table: RawTable, column: str) -> pd.Series:
 
 def _parse_iso_text(s: pd.Series) -> pd.Series:
     # pandas' ISO8601 parser shifts a naive value that follows one with an offset by
-    # that offset, so values with and without an offset are parsed apart. An offset
-    # fits in the last 6 characters, which take few distinct values: test those only.
-    codes, tails = pd.factorize(s.str[-6:], use_na_sentinel=False)
-    has_offset = np.array([bool(_OFFSET.search(str(t))) for t in tails], dtype=bool)[codes]
+    # that offset, so values with and without an offset are parsed apart (the regex
+    # runs in pyarrow: a few million values in well under a second).
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    has_offset = pc.match_substring_regex(arr, _OFFSET.pattern).to_numpy(zero_copy_only=False)
+    has_offset = np.asarray(has_offset, dtype=bool)
     if not has_offset.any() or has_offset.all():
         return pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
@@ -301,15 +371,18 @@ def parse_cohorts(table: RawTable) -> pd.DataFrame:
     return df
 
 
-def parse_activity(table: RawTable) -> tuple[RawTable, pd.DataFrame]:
-    """Long-form activity; a wide file is first turned into long form (its own lines kept)."""
+def parse_activity(table: RawTable, known: pd.Index) -> tuple[RawTable, pd.DataFrame]:
+    """Long-form activity; a wide file is first turned into long form (its own lines kept).
+
+    ``known`` holds the cohort customer ids: ``_cid`` is each row's position there.
+    """
     cols = set(table.data.columns)
     wide = [c for c in table.data.columns if _WIDE_COLUMN.match(c)]
     if "action" not in cols and "customer_id" in cols and wide:
         table = _wide_to_long(table, wide)
     require_columns(table, REQUIRED_COLUMNS["activity"])
     df = table.data.copy()
-    df["customer_id"] = parse_ids(table)
+    df["_cid"] = customer_codes(table, known)
     df["task"] = parse_task(table)
     df["action"] = parse_labels(table, "action", _ACTION_LABELS, "start or complete")
     df["timestamp"] = parse_timestamps(table, "timestamp")
@@ -342,24 +415,27 @@ def _wide_to_long(table: RawTable, wide: list[str]) -> RawTable:
     return RawTable(name=table.name, data=long.reset_index(drop=True), n_read=table.n_read)
 
 
-def parse_help(table: RawTable) -> pd.DataFrame:
+def parse_help(table: RawTable, known: pd.Index) -> pd.DataFrame:
     require_columns(table, REQUIRED_COLUMNS["help"])
     df = table.data.copy()
-    df["customer_id"] = parse_ids(table)
+    df["_cid"] = customer_codes(table, known)
     df["task"] = parse_task(table)
     df["channel"] = parse_labels(table, "channel", _CHANNEL_LABELS, "CS or OTHER")
     df["timestamp"] = parse_timestamps(table, "timestamp")
     if "cs_type" in df.columns:
-        df["cs_type"] = df["cs_type"].astype(str).str.strip().str.lower()
+        # Few distinct values: normalise those, not every row.
+        codes, uniques = pd.factorize(df["cs_type"].astype(str), use_na_sentinel=False)
+        norm = np.array([str(u).strip().lower() for u in uniques] or [""], dtype=object)
+        df["cs_type"] = norm[codes]
     else:
         df["cs_type"] = ""
     return df
 
 
-def parse_conversion(table: RawTable) -> pd.DataFrame:
+def parse_conversion(table: RawTable, known: pd.Index) -> pd.DataFrame:
     require_columns(table, REQUIRED_COLUMNS["conversion"])
     df = table.data.copy()
-    df["customer_id"] = parse_ids(table)
+    df["_cid"] = customer_codes(table, known)
     df["converted"] = parse_labels(table, "converted", _CONVERTED_LABELS,
                                    "0/1, true/false, t/f or yes/no").astype(bool)
     return df
@@ -388,7 +464,8 @@ def _read_help(path: Path) -> RawTable:
 def load_experiment_with_counts(path: str | Path) -> tuple[ExperimentData, dict[str, int]]:
     """Like `load_experiment`, also returning the data rows read per file name."""
     from bayes_ab.data.frame import build_tables
-    from bayes_ab.data.validate import check_experiment, clean_experiment
+    from bayes_ab.data.schema import Finding
+    from bayes_ab.data.validate import Ledger, check_experiment, clean_cohorts, clean_events
 
     folder = Path(path)
     if not folder.is_dir():
@@ -400,26 +477,26 @@ def load_experiment_with_counts(path: str | Path) -> tuple[ExperimentData, dict[
         "help": _read_help(paths["help"]),
         "conversion": read_table(paths["conversion"]),
     }
-    cohorts = parse_cohorts(raw["cohorts"])
-    raw["activity"], activity = parse_activity(raw["activity"])
-    help_ = parse_help(raw["help"]) if raw["help"].n_read else _typed_empty_help()
-    conversion = parse_conversion(raw["conversion"])
+    names = {key: table.name for key, table in raw.items()}
+    ledger = Ledger()
+    cohorts = clean_cohorts(parse_cohorts(raw["cohorts"]), name=names["cohorts"], ledger=ledger)
+    known = pd.Index(cohorts["customer_id"])
+    raw["activity"], activity = parse_activity(raw["activity"], known)
+    help_ = (parse_help(raw["help"], known) if raw["help"].n_read
+             else _typed_empty_help())
+    conversion = parse_conversion(raw["conversion"], known)
 
-    cleaned = clean_experiment(
-        cohorts=cohorts, activity=activity, help=help_, conversion=conversion,
-        names={k: t.name for k, t in raw.items()},
-    )
+    cleaned = clean_events(cohorts=cohorts, activity=activity, help=help_,
+                           conversion=conversion, names=names, ledger=ledger)
     frame, episodes, attempts, observation_end = build_tables(
         cleaned.cohorts, cleaned.activity, cleaned.help, cleaned.conversion,
     )
     findings = list(cleaned.findings)
     if raw["help"].n_read == 0:
-        from bayes_ab.data.schema import Finding
         findings.append(Finding("no_help_flags", "warning", 0,
-                                f"{raw['help'].name} has no rows: nobody was flagged as stuck"))
+                                f"{names['help']} has no rows: nobody was flagged as stuck"))
     findings += check_experiment(frame=frame, help_episodes=episodes,
-                                 activity_name=raw["activity"].name,
-                                 help_name=raw["help"].name)
+                                 activity_name=names["activity"], help_name=names["help"])
     data = ExperimentData(
         frame=frame, help_episodes=episodes, task_attempts=attempts,
         observation_end=observation_end, findings=tuple(findings),
@@ -440,9 +517,10 @@ def load_experiment(path: str | Path) -> ExperimentData:
 def _typed_empty_help() -> pd.DataFrame:
     return pd.DataFrame({
         "customer_id": pd.Series(dtype=object),
+        "_cid": pd.Series(dtype=np.int64),
         "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
         "task": pd.Series(dtype=np.int64),
-        "channel": pd.Series(dtype=object),
+        "channel": pd.Series(pd.Categorical([], categories=list(CHANNELS))),
         "cs_type": pd.Series(dtype=object),
         LINE: pd.Series(dtype=np.int64),
     })

@@ -40,8 +40,8 @@ from bayes_ab.constants import DESIGN_TEST_SHARE
 from bayes_ab.data.schema import EXPERIMENT_FILES, Finding
 from bayes_ab.errors import DataError
 
-__all__ = ["SRM_ALPHA", "CleanTables", "check_experiment", "clean_experiment",
-           "sample_ratio_test"]
+__all__ = ["SRM_ALPHA", "CleanTables", "Ledger", "check_experiment", "clean_cohorts",
+           "clean_events", "clean_experiment", "sample_ratio_test"]
 
 LINE = "_line"
 #: p-value below which the split is reported as a sample-ratio mismatch.
@@ -74,8 +74,8 @@ def _error(df: pd.DataFrame, mask, message: str, *, file: str, column: str) -> D
     return DataError(message, file=file, column=column, lines=lines[:20], n_rows=int(mask.sum()))
 
 
-class _Ledger:
-    """Collects what was dropped and the findings, in the order they were found."""
+class Ledger:
+    """Collects what was dropped (``{key: rows}``) and the findings, in order found."""
 
     def __init__(self) -> None:
         self.dropped: dict[str, int] = {}
@@ -83,6 +83,7 @@ class _Ledger:
 
     def drop(self, df: pd.DataFrame, mask, *, key: str, check: str, severity: str,
              message: str) -> pd.DataFrame:
+        """Drop the masked rows, count them under ``key``, describe them (``{n}`` = count)."""
         mask = np.asarray(mask, dtype=bool)
         count = int(mask.sum())
         if count == 0:
@@ -93,71 +94,21 @@ class _Ledger:
         return df.loc[~mask]
 
 
-def _value_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if c != LINE]
+def _dedupe(df: pd.DataFrame, *, stem: str, name: str, ledger: Ledger,
+            ignore: tuple[str, ...] = ()) -> pd.DataFrame:
+    columns = [c for c in df.columns if c != LINE and c not in ignore]
+    dup = df.duplicated(subset=columns, keep="first").to_numpy()
+    return ledger.drop(df, dup, key=f"{stem}_duplicate_rows", check="duplicate_rows",
+                       severity="warning", message=f"{name}: {{n}} exact duplicate row(s) dropped")
 
 
-def clean_experiment(
-    *,
-    cohorts: pd.DataFrame,
-    activity: pd.DataFrame,
-    help: pd.DataFrame,  # noqa: A002 - the contract's name for the file
-    conversion: pd.DataFrame,
-    names: dict[str, str],
-) -> CleanTables:
-    """Drop (and count) the non-fatal problems; raise on the fatal cross-row ones.
-
-    ``names`` maps "cohorts", "activity", "help", "conversion" to the file names
-    shown in messages. The tables are the parsed ones of `bayes_ab.data.load`.
-    """
-    ledger = _Ledger()
-    stems = EXPERIMENT_FILES
-
-    def dedupe(df: pd.DataFrame, key: str) -> pd.DataFrame:
-        dup = df.duplicated(subset=_value_columns(df), keep="first").to_numpy()
-        return ledger.drop(df, dup, key=f"{stems[key]}_duplicate_rows", check="duplicate_rows",
-                           severity="warning",
-                           message=f"{names[key]}: {{n}} exact duplicate row(s) dropped")
-
-    cohorts = dedupe(cohorts, "cohorts")
-    _check_unique_cohorts(cohorts, names["cohorts"])
-    known = pd.Index(cohorts["customer_id"])
-
-    def exclude_unknown(df: pd.DataFrame, key: str) -> pd.DataFrame:
-        unknown = ~df["customer_id"].isin(known).to_numpy()
-        return ledger.drop(
-            df, unknown, key=f"{stems[key]}_unknown_customer", check="unknown_customer",
-            severity="warning",
-            message=f"{names[key]}: {{n}} row(s) of customers not in {names['cohorts']} excluded",
-        )
-
-    activity = exclude_unknown(dedupe(activity, "activity"), "activity")
-    help = exclude_unknown(dedupe(help, "help"), "help")  # noqa: A001
-    conversion = exclude_unknown(dedupe(conversion, "conversion"), "conversion")
-
-    repeated = conversion["customer_id"].duplicated(keep=False).to_numpy()
-    if repeated.any():
-        raise _error(conversion, repeated,
-                     "a customer has several conversion rows with different values",
-                     file=names["conversion"], column="converted")
-    missing = int((~known.isin(conversion["customer_id"])).sum())
-    if missing:
-        ledger.findings.append(Finding(
-            "missing_conversion", "warning", missing,
-            f"{names['conversion']}: {missing} cohort customer(s) have no conversion row; "
-            "taken as not converted",
-        ))
-
-    activity = _pair_completions(activity, ledger, names["activity"])
-    return CleanTables(cohorts=cohorts, activity=activity, help=help, conversion=conversion,
-                       dropped=ledger.dropped, findings=tuple(ledger.findings))
-
-
-def _check_unique_cohorts(cohorts: pd.DataFrame, name: str) -> None:
+def clean_cohorts(cohorts: pd.DataFrame, *, name: str, ledger: Ledger) -> pd.DataFrame:
+    """Drop exact duplicate rows; a customer listed twice otherwise is fatal."""
+    cohorts = _dedupe(cohorts, stem=EXPERIMENT_FILES["cohorts"], name=name, ledger=ledger)
     repeated = cohorts["customer_id"].duplicated(keep=False)
     if not repeated.any():
-        return
-    arms = cohorts.loc[repeated].groupby("customer_id")["cohort"].nunique()
+        return cohorts.reset_index(drop=True)
+    arms = cohorts.loc[repeated].groupby("customer_id", observed=True)["cohort"].nunique()
     both = cohorts["customer_id"].isin(arms.index[arms > 1]).to_numpy()
     if both.any():
         raise _error(cohorts, both, "the same customer is in both arms (Test and Control)",
@@ -167,27 +118,93 @@ def _check_unique_cohorts(cohorts: pd.DataFrame, name: str) -> None:
                  file=name, column="customer_id")
 
 
-def _pair_completions(activity: pd.DataFrame, ledger: _Ledger, name: str) -> pd.DataFrame:
+def clean_events(
+    *,
+    cohorts: pd.DataFrame,
+    activity: pd.DataFrame,
+    help: pd.DataFrame,  # noqa: A002 - the contract's name for the file
+    conversion: pd.DataFrame,
+    names: dict[str, str],
+    ledger: Ledger,
+) -> CleanTables:
+    """Clean activity, help and conversion against already-clean cohorts.
+
+    Each table carries ``_cid``, the row's customer position in ``cohorts`` (-1 when
+    unknown); it is computed from ``customer_id`` when absent.
+    """
+    known = pd.Index(cohorts["customer_id"])
+    stems = EXPERIMENT_FILES
+
+    def prepare(df: pd.DataFrame, key: str) -> pd.DataFrame:
+        if "_cid" not in df.columns:
+            df = df.assign(_cid=known.get_indexer(df["customer_id"].astype(str).str.strip()))
+        df = ledger.drop(
+            df, (df["_cid"] < 0).to_numpy(), key=f"{stems[key]}_unknown_customer",
+            check="unknown_customer", severity="warning",
+            message=f"{names[key]}: {{n}} row(s) of customers not in {names['cohorts']} "
+                    "excluded",
+        )
+        # Duplicates compare the resolved customer, not the raw (untrimmed) id text.
+        return _dedupe(df, stem=stems[key], name=names[key], ledger=ledger,
+                       ignore=("customer_id",))
+
+    activity = prepare(activity, "activity")
+    help = prepare(help, "help")  # noqa: A001
+    conversion = prepare(conversion, "conversion")
+
+    repeated = conversion["_cid"].duplicated(keep=False).to_numpy()
+    if repeated.any():
+        raise _error(conversion, repeated,
+                     "a customer has several conversion rows with different values",
+                     file=names["conversion"], column="converted")
+    missing = len(cohorts) - len(conversion)
+    if missing:
+        ledger.findings.append(Finding(
+            "missing_conversion", "warning", missing,
+            f"{names['conversion']}: {missing} cohort customer(s) have no conversion row; "
+            "taken as not converted",
+        ))
+
+    activity = _pair_completions(activity, ledger, names["activity"])
+    return CleanTables(cohorts=cohorts, activity=activity, help=help, conversion=conversion,
+                       dropped=dict(ledger.dropped), findings=tuple(ledger.findings))
+
+
+def clean_experiment(
+    *,
+    cohorts: pd.DataFrame,
+    activity: pd.DataFrame,
+    help: pd.DataFrame,  # noqa: A002
+    conversion: pd.DataFrame,
+    names: dict[str, str] | None = None,
+) -> CleanTables:
+    """`clean_cohorts` then `clean_events` on parsed tables (each with a ``_line`` column)."""
+    names = names or {k: f"{stem}.csv" for k, stem in EXPERIMENT_FILES.items()}
+    ledger = Ledger()
+    cohorts = clean_cohorts(cohorts, name=names["cohorts"], ledger=ledger)
+    return clean_events(cohorts=cohorts, activity=activity, help=help, conversion=conversion,
+                        names=names, ledger=ledger)
+
+
+def _pair_completions(activity: pd.DataFrame, ledger: Ledger, name: str) -> pd.DataFrame:
     """Drop completions that no earlier-or-equal start of the same task can explain."""
+    key = activity["_cid"].to_numpy(dtype=np.int64) * 3 + activity["task"].to_numpy() - 1
+    ts = activity["timestamp"].dt.tz_convert(None).dt.as_unit("ns").to_numpy().view(np.int64)
     is_start = (activity["action"] == "start").to_numpy()
-    keys = ["customer_id", "task"]
-    first_start = (activity.loc[is_start].groupby(keys, sort=False)["timestamp"].min()
-                   .rename("_first_start"))
-    completes = activity.loc[~is_start, keys + ["timestamp"]]
-    starts_at = completes.join(first_start, on=keys)["_first_start"]
-    without = pd.Series(False, index=activity.index)
-    without.loc[completes.index] = starts_at.isna().to_numpy()
-    before = pd.Series(False, index=activity.index)
-    before.loc[completes.index] = (completes["timestamp"] < starts_at).to_numpy()
+    first_start = pd.Series(ts[is_start]).groupby(key[is_start]).min()
+    start_of = first_start.reindex(key[~is_start])
+    without = np.zeros(len(activity), dtype=bool)
+    before = np.zeros(len(activity), dtype=bool)
+    without[~is_start] = start_of.isna().to_numpy()
+    before[~is_start] = ts[~is_start] < start_of.fillna(np.iinfo(np.int64).min).to_numpy()
     activity = ledger.drop(
-        activity, before.to_numpy(), key="complete_before_start", check="complete_before_start",
+        activity, before, key="complete_before_start", check="complete_before_start",
         severity="warning",
         message=f"{name}: {{n}} 'complete' row(s) earlier than the first 'start' of the same "
                 "task dropped",
     )
-    without = without.loc[activity.index]
     return ledger.drop(
-        activity, without.to_numpy(), key="complete_without_start",
+        activity, without[~before], key="complete_without_start",
         check="complete_without_start", severity="warning",
         message=f"{name}: {{n}} 'complete' row(s) without any 'start' of the same task dropped",
     )
@@ -203,6 +220,17 @@ def sample_ratio_test(n_test: int, n_control: int, *,
         return float("nan")
     expected = np.array([test_share, 1 - test_share]) * total
     return float(chisquare([n_test, n_control], f_exp=expected).pvalue)
+
+
+def _episode_rows(frame: pd.DataFrame, episodes: pd.DataFrame) -> np.ndarray:
+    """Frame row of each help episode; cheap when built together (same customer order)."""
+    counts = frame["n_help_flags"].to_numpy()
+    if counts.sum() == len(episodes):
+        row = np.repeat(np.arange(len(frame)), counts)
+        ids = frame["customer_id"].to_numpy()
+        if (ids[row] == episodes["customer_id"].to_numpy()).all():
+            return row
+    return pd.Index(frame["customer_id"]).get_indexer(episodes["customer_id"])
 
 
 def check_experiment(*, frame: pd.DataFrame, help_episodes: pd.DataFrame,
@@ -225,7 +253,7 @@ def check_experiment(*, frame: pd.DataFrame, help_episodes: pd.DataFrame,
     if len(help_episodes):
         started = np.stack([frame[f"task{k}_started_at"].notna().to_numpy() for k in (1, 2, 3)],
                            axis=1)
-        row = pd.Index(frame["customer_id"]).get_indexer(help_episodes["customer_id"])
+        row = _episode_rows(frame, help_episodes)
         never = ~started[row, help_episodes["task"].to_numpy() - 1]
         if never.any():
             findings.append(Finding(
