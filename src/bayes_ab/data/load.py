@@ -402,7 +402,8 @@ def _wide_to_long(table: RawTable, wide: list[str]) -> RawTable:
     for col in wide:  # a handful of columns, not a loop over customers
         match = _WIDE_COLUMN.match(col)
         s = data[col]
-        filled = s.notna() if s.dtype != object else s.astype(str).str.strip() != ""
+        filled = (s.notna() if pd.api.types.is_datetime64_any_dtype(s)
+                  else s.astype(str).str.strip() != "")
         part = pd.DataFrame({
             "customer_id": data["customer_id"][filled],
             "task": match.group(1),
