@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_ab.constants import ARMS, CHANNELS, TASKS
+from bayes_ab.constants import ARMS, CHANNELS, DESIGN_TEST_SHARE, TASKS
 from bayes_ab.data.schema import EXPERIMENT_FILES, REQUIRED_COLUMNS, ExperimentData
 from bayes_ab.errors import DataError
 
@@ -462,7 +462,9 @@ def _read_help(path: Path) -> RawTable:
 # ----------------------------------------------------------------------------- entry
 
 
-def load_experiment_with_counts(path: str | Path) -> tuple[ExperimentData, dict[str, int]]:
+def load_experiment_with_counts(
+    path: str | Path, *, design_test_share: float = DESIGN_TEST_SHARE,
+) -> tuple[ExperimentData, dict[str, int]]:
     """Like `load_experiment`, also returning the data rows read per file name."""
     from bayes_ab.data.frame import build_tables
     from bayes_ab.data.schema import Finding
@@ -497,7 +499,8 @@ def load_experiment_with_counts(path: str | Path) -> tuple[ExperimentData, dict[
         findings.append(Finding("no_help_flags", "warning", 0,
                                 f"{names['help']} has no rows: nobody was flagged as stuck"))
     findings += check_experiment(frame=frame, help_episodes=episodes,
-                                 activity_name=names["activity"], help_name=names["help"])
+                                 activity_name=names["activity"], help_name=names["help"],
+                                 design_test_share=design_test_share)
     data = ExperimentData(
         frame=frame, help_episodes=episodes, task_attempts=attempts,
         observation_end=observation_end, findings=tuple(findings),
@@ -506,13 +509,15 @@ def load_experiment_with_counts(path: str | Path) -> tuple[ExperimentData, dict[
     return data, {t.name: t.n_read for t in raw.values()}
 
 
-def load_experiment(path: str | Path) -> ExperimentData:
+def load_experiment(path: str | Path, *,
+                    design_test_share: float = DESIGN_TEST_SHARE) -> ExperimentData:
     """Load, validate and derive the analysis tables from the experiment's folder.
 
     Raises `DataError` for fatal problems (see the module docstring); everything
-    else dropped or imputed is in ``.dropped`` and ``.findings``.
+    else dropped or imputed is in ``.dropped`` and ``.findings``. The sample-ratio
+    check compares the Test share with ``design_test_share``.
     """
-    return load_experiment_with_counts(path)[0]
+    return load_experiment_with_counts(path, design_test_share=design_test_share)[0]
 
 
 def _typed_empty_help() -> pd.DataFrame:

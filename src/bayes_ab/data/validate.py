@@ -235,7 +235,8 @@ def _episode_rows(frame: pd.DataFrame, episodes: pd.DataFrame) -> np.ndarray:
 
 def check_experiment(*, frame: pd.DataFrame, help_episodes: pd.DataFrame,
                      activity_name: str = "product_activity.csv",
-                     help_name: str = "help_activity.csv") -> list[Finding]:
+                     help_name: str = "help_activity.csv",
+                     design_test_share: float = DESIGN_TEST_SHARE) -> list[Finding]:
     """Findings on the derived tables: series order, help without a start, sample ratio."""
     findings: list[Finding] = []
     out_of_series = 0
@@ -264,10 +265,10 @@ def check_experiment(*, frame: pd.DataFrame, help_episodes: pd.DataFrame,
 
     n_test = int((frame["cohort"] == "Test").sum())
     n_control = int((frame["cohort"] == "Control").sum())
-    p = sample_ratio_test(n_test, n_control)
+    p = sample_ratio_test(n_test, n_control, test_share=design_test_share)
     share = n_test / max(n_test + n_control, 1)
     text = (f"Test {n_test} / Control {n_control} (Test share {share:.3f}, design "
-            f"{DESIGN_TEST_SHARE:.2f}); chi-square p = {p:.3g}")
+            f"{design_test_share:.2f}); chi-square p = {p:.3g}")
     if p < SRM_ALPHA:
         findings.append(Finding("sample_ratio_mismatch", "warning", n_test + n_control,
                                 f"sample-ratio mismatch: {text}"))
