@@ -381,6 +381,7 @@ class Survival(BayesModel):
                         color=color, ls="--", lw=1, label=f"{ch} Kaplan-Meier")
         ax.axhline(0.5, color="grey", lw=0.5)
         ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(0, self.stats.window_minutes)
         ax.set_xlabel("minutes from the help flag")
         ax.set_ylabel("P(not yet completed)")
         ax.set_title("Time to completion: piecewise-exponential posterior vs Kaplan-Meier")

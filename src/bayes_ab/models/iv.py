@@ -1,0 +1,251 @@
+"""The causal effect of choosing CS help on completing the task: a Bayesian IV model.
+
+Customers choose CS or OTHER themselves, so the naive CS - OTHER completion difference is
+confounded (who picks CS differs from who does not). The random assignment moved CS
+uptake (the Test widget advertises CS) and, by design, nothing else: it is an instrument.
+
+Estimand (docs/ESTIMANDS.md, ``causal_effect_cs``): at each customer's *first* flag, the
+effect of choosing CS (vs OTHER) on completing the flagged task among compliers
+(customers who pick CS only when shown the widget), the local average treatment effect
+on the probability scale. The first flag is used because it happens before the customer
+has seen any widget, so which customers reach it cannot depend on the arm.
+
+Data: per arm Z (Control, Test) x channel D (CS, OTHER) x outcome Y (completed or not),
+8 counts.
+
+Model (principal strata, Imbens & Rubin 1997): every customer is a complier (c),
+always-taker (a) or never-taker (n); monotonicity rules out defiers and the exclusion
+restriction lets the arm change the outcome only through D::
+
+    (pi_c, pi_a, pi_n) ~ Dirichlet(1, 1, 1)
+    eta_c0, eta_c1, eta_a, eta_n ~ Beta(1, 1)        P(Y = 1 | stratum, D)
+    Control: P(CS, y) = pi_a f(y; eta_a);  P(OTHER, y) = pi_c f(y; eta_c0) + pi_n f(y; eta_n)
+    Test:    P(CS, y) = pi_c f(y; eta_c1) + pi_a f(y; eta_a);  P(OTHER, y) = pi_n f(y; eta_n)
+    counts[Z] ~ Multinomial(n[Z], P[Z, D, Y])        f(y; e) = e^y (1 - e)^(1 - y)
+
+The mixture over strata is summed analytically inside each cell, so the likelihood is
+exact on the counts. LATE = eta_c1 - eta_c0. Beside it, in the same model but with their
+own parameters (so they do not inform the strata): the naive difference P(Y | CS) -
+P(Y | OTHER) at the first flag (Beta(1, 1) posteriors on the pooled counts) and the
+unconstrained first stage P(CS | Test) - P(CS | Control) (which, unlike the complier
+share, can show a negative uptake effect that would contradict monotonicity). The Wald
+ratio (ITT on Y / ITT on D) is reported as a frequentist cross-check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from bayes_ab.constants import ARMS, CHANNELS
+from bayes_ab.errors import DataError
+from bayes_ab.intervals import interval, prob_greater
+from bayes_ab.models.base import BayesModel
+
+if TYPE_CHECKING:  # pragma: no cover
+    import arviz as az
+    import pymc as pm
+
+    from bayes_ab.data.schema import ExperimentData
+
+__all__ = ["InstrumentalVariable", "IVStats", "WEAK_FIRST_STAGE"]
+
+#: A first stage below this (absolute share of customers moved to CS), or one whose HDI
+#: includes 0, makes the LATE fragile: it is flagged in the summary.
+WEAK_FIRST_STAGE = 0.02
+
+OUTCOMES = ("not_completed", "completed")
+STRATA = ("complier", "always_taker", "never_taker")
+
+
+@dataclass(frozen=True)
+class IVStats:
+    """Counts of first flags by arm (Control, Test) x channel (CS, OTHER) x outcome
+    (not completed, completed)."""
+
+    counts: tuple
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.counts, dtype=float)
+        if arr.shape != (len(ARMS), len(CHANNELS), len(OUTCOMES)):
+            raise ValueError(f"counts must have shape (arm, channel, outcome) = (2, 2, 2), got {arr.shape}")
+        if np.any(arr < 0) or np.any(arr != np.round(arr)):
+            raise ValueError("counts must be non-negative whole numbers")
+        object.__setattr__(self, "counts", tuple(tuple(tuple(int(v) for v in row) for row in m)
+                                                 for m in arr.astype(np.int64)))
+
+    @property
+    def array(self) -> np.ndarray:
+        return np.asarray(self.counts, dtype=np.int64)
+
+    def to_dict(self) -> dict:
+        return {"counts": [[list(r) for r in m] for m in self.counts]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> IVStats:
+        return cls(counts=d["counts"])
+
+    def wald(self) -> float | None:
+        """(P(Y | Test) - P(Y | Control)) / (P(CS | Test) - P(CS | Control)); None when the
+        first stage is exactly 0 or an arm has no flags."""
+        a = self.array.astype(float)
+        n = a.sum(axis=(1, 2))
+        if np.any(n == 0):
+            return None
+        y = a[:, :, 1].sum(axis=1) / n
+        d = a[:, 0, :].sum(axis=1) / n
+        fs = d[1] - d[0]
+        return None if fs == 0 else float((y[1] - y[0]) / fs)
+
+    @classmethod
+    def from_episodes(cls, episodes) -> IVStats:
+        """Counts at each customer's first flag (``flag_index == 1``, else earliest
+        ``flagged_at``) from a help-episode table."""
+        import pandas as pd
+
+        need = {"customer_id", "cohort", "channel", "completed"}
+        missing = need - set(episodes.columns)
+        if missing:
+            raise DataError(f"help episodes lack column(s) {sorted(missing)}")
+        if "flag_index" in episodes.columns:
+            first = episodes[episodes["flag_index"] == 1]
+        elif "flagged_at" in episodes.columns:
+            first = episodes.sort_values("flagged_at", kind="stable").drop_duplicates("customer_id")
+        else:
+            raise DataError("help episodes need flag_index or flagged_at to find first flags")
+        if first["customer_id"].duplicated().any():
+            raise DataError("more than one first flag for some customer")
+        df = pd.DataFrame({"arm": first["cohort"].astype(str), "channel": first["channel"].astype(str),
+                           "y": first["completed"].astype(bool).astype(int)})
+        bad = ~df["arm"].isin(ARMS) | ~df["channel"].isin(CHANNELS)
+        if bad.any():
+            raise DataError(f"{int(bad.sum())} first flag(s) with unknown cohort or channel")
+        index = pd.MultiIndex.from_product([ARMS, CHANNELS, [0, 1]], names=["arm", "channel", "y"])
+        counts = df.groupby(["arm", "channel", "y"]).size().reindex(index, fill_value=0)
+        return cls(counts=counts.to_numpy().reshape(len(ARMS), len(CHANNELS), 2))
+
+    @classmethod
+    def from_experiment(cls, data: ExperimentData) -> IVStats:
+        if len(data.help_episodes) == 0:
+            raise DataError("no help flags in the data: the IV model needs first flags")
+        return cls.from_episodes(data.help_episodes)
+
+
+class InstrumentalVariable(BayesModel):
+    """Complier average causal effect of CS help at the first flag (module doc)."""
+
+    name: ClassVar[str] = "causal_cs_effect"
+    stats_type: ClassVar[type] = IVStats
+    default_priors: ClassVar[dict] = {
+        "strata": {"a": [1.0, 1.0, 1.0]},
+        "outcome": {"alpha": 1.0, "beta": 1.0},
+        "naive_rate": {"alpha": 1.0, "beta": 1.0},
+        "uptake_rate": {"alpha": 1.0, "beta": 1.0},
+    }
+    diagnostic_vars: ClassVar[tuple[str, ...]] = (
+        "strata_share", "eta_complier", "eta_always", "eta_never", "naive_rate", "uptake_rate",
+    )
+
+    @property
+    def coords(self) -> dict:
+        return {"arm": list(ARMS), "channel": list(CHANNELS), "outcome": list(OUTCOMES),
+                "stratum": list(STRATA), "treatment": ["OTHER", "CS"]}
+
+    def build(self) -> pm.Model:
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        pr = self.priors
+        counts = self.stats.array  # arm x channel(CS, OTHER) x outcome(0, 1)
+        with pm.Model(coords=self.coords) as model:
+            share = pm.Dirichlet("strata_share", a=np.asarray(pr["strata"]["a"], float), dims="stratum")
+            eta_c = pm.Beta("eta_complier", **pr["outcome"], dims="treatment")  # D = OTHER, CS
+            eta_a = pm.Beta("eta_always", **pr["outcome"])
+            eta_n = pm.Beta("eta_never", **pr["outcome"])
+            pi_c, pi_a, pi_n = share[0], share[1], share[2]
+
+            def bern(e):
+                return pt.stack([1.0 - e, e])
+
+            control = pt.stack([pi_a * bern(eta_a), pi_c * bern(eta_c[0]) + pi_n * bern(eta_n)])
+            test = pt.stack([pi_c * bern(eta_c[1]) + pi_a * bern(eta_a), pi_n * bern(eta_n)])
+            cell_p = pm.Deterministic("cell_p", pt.stack([control, test]),
+                                      dims=("arm", "channel", "outcome"))
+            n_arm = counts.sum(axis=(1, 2))
+            pm.Multinomial("cells", n=n_arm, p=cell_p.reshape((2, 4)),
+                           observed=counts.reshape(2, 4))
+            pm.Deterministic("late", eta_c[1] - eta_c[0])
+            pm.Deterministic("itt_completion", pi_c * (eta_c[1] - eta_c[0]))
+
+            # Separate parameters: the observational comparison and the raw first stage.
+            by_channel = counts.sum(axis=0)  # channel x outcome
+            naive = pm.Beta("naive_rate", **pr["naive_rate"], dims="channel")
+            pm.Binomial("completed_by_channel", n=by_channel.sum(axis=1), p=naive,
+                        observed=by_channel[:, 1], dims="channel")
+            pm.Deterministic("naive_difference", naive[0] - naive[1])
+            uptake = pm.Beta("uptake_rate", **pr["uptake_rate"], dims="arm")
+            pm.Binomial("cs_by_arm", n=n_arm, p=uptake, observed=counts[:, 0, :].sum(axis=1),
+                        dims="arm")
+            pm.Deterministic("first_stage", uptake[1] - uptake[0])
+        return model
+
+    def summarize(self, idata: az.InferenceData) -> dict:
+        post = idata.posterior
+        late = post["late"].values
+        first_stage = post["first_stage"].values
+        fs = interval(first_stage)
+        weak = bool(abs(fs["mean"]) < WEAK_FIRST_STAGE or fs["lower"] <= 0 <= fs["upper"])
+        n = self.stats.array
+        return {
+            "causal_effect": interval(late),
+            "prob_cs_causes_completion": prob_greater(late),
+            "naive_difference": interval(post["naive_difference"].values),
+            "wald": self.stats.wald(),
+            "complier_share": interval(post["strata_share"].sel(stratum="complier").values),
+            "first_stage": fs,
+            "itt_completion": interval(post["itt_completion"].values),
+            "weak_instrument": weak,
+            "weak_instrument_note": (
+                f"the assignment moved CS uptake at the first flag by {fs['mean']:.3f} "
+                f"(95% HDI {fs['lower']:.3f} to {fs['upper']:.3f}); with so weak an instrument "
+                "the causal estimate is dominated by its prior and should not be read"
+                if weak else None),
+            "n_first_flags": {arm: int(n[i].sum()) for i, arm in enumerate(ARMS)},
+            "assumptions": "random assignment, exclusion (the widget changes completion only "
+                           "through the channel chosen), monotonicity (no one avoids CS "
+                           "because of the widget)",
+        }
+
+    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
+        from bayes_ab.plotting import standard_figures
+
+        written = standard_figures(
+            idata, name=self.name, out_dir=out_dir,
+            var_names=["strata_share", "eta_complier", "eta_always", "eta_never", "first_stage"],
+            forest_vars=["late", "naive_difference", "itt_completion", "first_stage"],
+        )
+        written["causal_vs_naive"] = self._compare_figure(
+            idata, Path(out_dir) / f"{self.name}_causal_vs_naive.png")
+        return written
+
+    def _compare_figure(self, idata: az.InferenceData, path: Path) -> Path:
+        """The LATE beside the naive difference, as posterior densities with 95% HDIs."""
+        import arviz as az
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        from bayes_ab.constants import HDI_PROB
+
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        az.plot_forest(idata, var_names=["late", "naive_difference"], combined=True,
+                       hdi_prob=HDI_PROB, ax=ax)
+        ax.axvline(0.0, color="grey", lw=0.8)
+        ax.set_title("Effect of CS on completion: causal (IV, compliers) vs naive")
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        return path
