@@ -1,0 +1,28 @@
+"""Shared argument handling of the models/funnel_*.py scripts (not a library module)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "spatialos"
+EXAMPLE = ROOT / "data" / "example_funnel"
+
+
+def parse(description: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    default = REAL if (REAL / "leads.csv.gz").exists() else EXAMPLE
+    suffix = ".csv.gz" if default == REAL else ".csv"
+    p.add_argument("--leads", default=str(default / f"leads{suffix}"))
+    p.add_argument("--events", default=str(default / f"events{suffix}"))
+    p.add_argument("--figures", default=str(ROOT / "figures"))
+    p.add_argument("--posteriors", default=str(ROOT / "results" / "funnel"))
+    p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--seed", type=int, default=20260505)
+    p.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
+    args = p.parse_args()
+    Path(args.figures).mkdir(parents=True, exist_ok=True)
+    Path(args.posteriors).mkdir(parents=True, exist_ok=True)
+    return args
