@@ -180,3 +180,57 @@ def test_plain_tables_without_line_or_codes_match_loader(tiny):
     pd.testing.assert_frame_equal(frame, tiny.frame)
     pd.testing.assert_frame_equal(episodes, tiny.help_episodes)
     pd.testing.assert_frame_equal(attempts, tiny.task_attempts)
+
+
+@pytest.mark.slow
+def test_a_million_customers_load_in_under_a_minute(tmp_path):
+    """Scale: 1M customers, ~3M activity rows, 0.8M flags; counts recovered exactly."""
+    import time
+
+    from bayes_ab.data.load import load_experiment as load
+
+    rng = np.random.default_rng(7)
+    n = 1_000_000
+    ids = np.char.add("cust", np.arange(n).astype(str))
+    pd.DataFrame({"customer_id": ids, "cohort": np.where(rng.random(n) < 0.3, "Test",
+                                                         "Control")}).to_csv(
+        tmp_path / "test_cohorts.csv", index=False)
+    base = np.datetime64("2024-05-05T00:00:00", "s")
+    t = base + rng.integers(0, 86_400, n).astype("timedelta64[s]")
+    alive = rng.random(n) < 0.85
+    parts, n_done = [], np.zeros(n, dtype=int)
+    for k in (1, 2, 3):
+        idx = np.flatnonzero(alive)
+        parts.append(pd.DataFrame({"customer_id": ids[idx], "task": k, "action": "start",
+                                   "timestamp": t[idx]}))
+        done = idx[rng.random(len(idx)) < 0.7]
+        dur = rng.integers(60, 3600, len(done)).astype("timedelta64[s]")
+        parts.append(pd.DataFrame({"customer_id": ids[done], "task": k, "action": "complete",
+                                   "timestamp": t[done] + dur}))
+        t = t.copy()
+        t[done] += dur + np.timedelta64(60, "s")
+        n_done[done] += 1
+        alive = np.zeros(n, dtype=bool)
+        alive[done] = True
+    activity = pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=1)
+    activity["timestamp"] = np.datetime_as_string(activity["timestamp"].to_numpy(), unit="s")
+    activity.to_csv(tmp_path / "product_activity.csv", index=False)
+    m = 800_000
+    pd.DataFrame({
+        "customer_id": ids[rng.integers(0, n, m)],
+        "timestamp": np.datetime_as_string(
+            base + rng.integers(0, 86_400, m).astype("timedelta64[s]"), unit="s"),
+        "task": rng.integers(1, 4, m),
+        "channel": np.where(rng.random(m) < 0.4, "CS", "OTHER"),
+    }).to_csv(tmp_path / "help_activity.csv", index=False)
+    pd.DataFrame({"customer_id": ids, "converted": rng.integers(0, 2, n)}).to_csv(
+        tmp_path / "conversion.csv", index=False)
+
+    start = time.perf_counter()
+    data = load(tmp_path)
+    seconds = time.perf_counter() - start
+    assert seconds < 60, seconds
+    np.testing.assert_array_equal(data.frame["n_completed"].to_numpy(), n_done)
+    assert len(data.task_attempts) == int((activity["action"] == "start").sum())
+    assert data.frame["n_help_flags"].sum() + data.dropped.get(
+        "help_activity_duplicate_rows", 0) == m
