@@ -8,8 +8,11 @@ Reading
     CSV is read as bytes; a UTF-8 BOM is removed, CRLF and CR-only line endings
     become LF, and the text is decoded as UTF-8, falling back to Latin-1 (every
     byte string is valid Latin-1). The delimiter is a comma unless the header line
-    holds more semicolons or tabs. Every column is read as text first and parsed
-    afterwards, so a value that does not parse is reported with its line number:
+    holds more semicolons or tabs. Arrow's multi-threaded reader is used (every
+    column as categorical text, so each distinct label or timestamp is parsed
+    once); files with blank lines or malformed rows go through pandas' reader,
+    which keeps line numbers exact and names the bad line. Every column is read
+    as text first and parsed afterwards, so a value that does not parse is reported with its line number:
     1-based, the header being line 1 (blank lines count, a quoted value spanning
     several lines is counted as one). For Parquet the "line" is the row number + 1,
     as if the table had been written to CSV with a header.
