@@ -46,13 +46,13 @@ MODEL_STEPS: tuple[ModelStep, ...] = (
               {"metric": "any_cs"}, "CS engagement lift"),
     ModelStep("help_completion", "bayes_ab.models.help_completion", "HelpCompletion", {},
               "completion after help, CS vs OTHER"),
-    ModelStep("time_to_completion", "bayes_ab.models.survival", "SurvivalModel", {},
+    ModelStep("time_to_completion", "bayes_ab.models.survival", "Survival", {},
               "time to completion by channel"),
-    ModelStep("causal_cs", "bayes_ab.models.iv", "IVModel", {},
+    ModelStep("causal_cs_effect", "bayes_ab.models.iv", "InstrumentalVariable", {},
               "causal effect of CS help (instrumental variable)"),
     ModelStep("completions_conversion", "bayes_ab.models.completions_conversion",
               "CompletionsConversion", {}, "completions and conversion"),
-    ModelStep("time_experience", "bayes_ab.models.time_experience", "TimeExperience", {},
+    ModelStep("time_and_experience", "bayes_ab.models.time_experience", "TimeExperience", {},
               "time of day and experience"),
 )
 
@@ -173,7 +173,7 @@ def analyze(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     say("loading data")
-    data = load_experiment(data_dir)
+    data = load_experiment(data_dir, design_test_share=options.design_test_share)
     timings["load"] = time.perf_counter() - t0
     findings: list[Finding] = list(data.findings)
 
@@ -210,7 +210,7 @@ def analyze(
         idata_paths[step.key] = model.save(idata, out / "idata" / f"{step.key}.nc")
         if options.figures:
             for kind, path in model.figures(idata, out / "figures").items():
-                figures[f"{step.key}_{kind}" if not kind.startswith(step.key) else kind] = path
+                figures[kind if kind.startswith(step.key) else f"{step.key}_{kind}"] = path
         timings[f"model_{step.key}"] = time.perf_counter() - t
 
     results = _assemble(data, freq=freq, summaries=summaries, findings=findings, options=options)
@@ -291,7 +291,7 @@ def _assemble(data: ExperimentData, *, freq: dict, summaries: dict, findings: li
             "cox": freq["cox"].to_dict() if "cox" in freq else None,
         }
         help_channels["time_to_completion"] = block
-    iv = summaries.get("causal_cs")
+    iv = summaries.get("causal_cs_effect")
     if iv:
         help_channels["causal_effect"] = iv["causal_effect"]
         help_channels["causal_effect_details"] = {k: v for k, v in iv.items() if k != "causal_effect"}
@@ -303,7 +303,7 @@ def _assemble(data: ExperimentData, *, freq: dict, summaries: dict, findings: li
         if "completions_trend" in freq:
             cc["frequentist"] = freq["completions_trend"].to_dict()
     results["completions_conversion"] = cc
-    results["time_and_experience"] = summaries.get("time_experience")
+    results["time_and_experience"] = summaries.get("time_and_experience")
     if freq["srm"].mismatch:
         findings.append(Finding("sample_ratio_mismatch_test", "warning", 1, freq["srm"].sentence()))
     results["data_quality"] = _unique_findings(findings)
