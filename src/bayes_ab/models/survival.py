@@ -357,8 +357,9 @@ class Survival(BayesModel):
 
         written = standard_figures(
             idata, name=self.name, out_dir=out_dir,
-            var_names=["sigma_rw", "beta_cs", "task_effect"],
-            forest_vars=["hazard_ratio", "task_effect", "log_baseline"],
+            # task_free, not task_effect: task 1's effect is the constant 0 (nothing to plot).
+            var_names=["sigma_rw", "beta_cs", "task_free"],
+            forest_vars=["hazard_ratio", "task_free", "log_baseline"],
         )
         written["survival_km"] = self.survival_figure(idata, Path(out_dir) / f"{self.name}_survival_km.png")
         return written
