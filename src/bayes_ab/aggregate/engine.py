@@ -1,0 +1,670 @@
+"""The sufficient statistics of every model, as Ibis expressions over the four files.
+
+Written once, run anywhere Ibis runs (DuckDB embedded by default, PySpark, warehouses).
+Raw rows never reach Python: every query returns at most a few thousand rows (cells of
+the models), plus one table of distinct follow-up times per channel x task for the
+Kaplan-Meier curve and the log-rank / Cox cross-checks (bounded by the number of distinct
+timestamps, not the number of customers).
+
+The derived quantities follow `bayes_ab.data.frame` exactly:
+
+* first ``start`` of each (customer, task); a ``complete`` counts only at or after it
+  (earlier ones: ``complete_before_start``, with no start: ``complete_without_start``);
+* a flag is completed when a valid completion of its task is at or after the flag, with
+  minutes to the first such completion, else censored at ``observation_end`` (the latest
+  cleaned product or help timestamp of a cohort customer);
+* ``n_completed`` counts tasks with a valid completion; ``start_hour`` is the UTC hour of
+  the first start; ``any_cs`` = at least one CS flag; the first flag is the earliest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bayes_ab.constants import ARMS, CHANNELS, DESIGN_TEST_SHARE, TASKS
+from bayes_ab.data.schema import EXPERIMENT_FILES, Finding
+from bayes_ab.errors import DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import ibis.expr.types as ir
+    import pandas as pd
+
+__all__ = ["AggregatedExperiment", "aggregate_experiment", "load_sufficient_stats",
+           "stats_by_step"]
+
+#: Keys of `AggregatedExperiment.stats` (one per statistics dataclass / metric). The
+#: pipeline's step keys are mapped onto them by `AggregatedExperiment.stats_for`.
+STAT_KEYS = ("conversion", "cs_engagement", "help_completion", "time_to_completion",
+             "iv", "completions_conversion", "time_experience")
+_KEY_OF_TYPE = {"HelpCompletionStats": "help_completion", "SurvivalStats": "time_to_completion",
+                "IVStats": "iv", "CompletionCounts": "completions_conversion",
+                "TaskAttemptCounts": "time_experience"}
+_KEY_OF_METRIC = {"converted": "conversion", "any_cs": "cs_engagement"}
+
+
+@dataclass(frozen=True)
+class AggregatedExperiment:
+    """What `bayes-ab analyze` needs, computed by the engine (no per-customer rows).
+
+    ``stats`` maps the pipeline's step keys to the models' statistics dataclasses (a
+    key is missing when its statistics cannot be built, the reason in ``stat_errors``).
+    ``customers`` has one row per (cohort, n_completed, converted, any_cs, flagged)
+    with the count ``n``; ``survival_times`` one row per (channel, task, minutes, event)
+    with the count ``n`` (rebuilds the per-flag durations for log-rank / Cox).
+    """
+
+    stats: dict[str, Any]
+    stat_errors: dict[str, str]
+    customers: pd.DataFrame
+    survival_times: pd.DataFrame
+    n_help_flags: int
+    n_task_attempts: int
+    observation_end: Any
+    findings: tuple[Finding, ...] = ()
+    dropped: dict[str, int] = field(default_factory=dict)
+    source: str = ""
+    backend: str = "duckdb"
+    rows_read: dict[str, int] = field(default_factory=dict)
+
+    def stats_for(self, stats_type: type, **kwargs) -> Any:
+        """The statistics ``stats_type.from_experiment(data, **kwargs)`` would return.
+
+        Raises `DataError` (as ``from_experiment`` does) when they cannot be built.
+        """
+        name = stats_type.__name__
+        if name == "ArmCounts":
+            metric = kwargs.get("metric", "converted")
+            key = _KEY_OF_METRIC.get(metric)
+            if key is None:
+                raise DataError(f"the aggregation engine has no counts of metric '{metric}'")
+        elif name in _KEY_OF_TYPE:
+            key = _KEY_OF_TYPE[name]
+        else:
+            raise DataError(f"the aggregation engine does not build {name}")
+        if key not in self.stats:
+            raise DataError(self.stat_errors.get(key, f"no statistics for {key}"))
+        return self.stats[key]
+
+    @property
+    def n_customers(self) -> int:
+        return int(self.customers["n"].sum())
+
+    def n_in(self, cohort: str) -> int:
+        return int(self.customers.loc[self.customers["cohort"] == cohort, "n"].sum())
+
+    def arm_counts(self, column: str, *, among_flagged: bool = False) -> dict[str, tuple[int, int]]:
+        """{arm: (successes, trials)} of a boolean customer column (``converted``,
+        ``any_cs``), over all customers or those flagged at least once."""
+        df = self.customers
+        if among_flagged:
+            df = df[df["flagged"]]
+        out = {}
+        for arm in ARMS:
+            sel = df[df["cohort"] == arm]
+            out[arm] = (int(sel.loc[sel[column], "n"].sum()), int(sel["n"].sum()))
+        return out
+
+    def converted_by_completions(self) -> pd.DataFrame:
+        """Converted (``sum``) and customers (``count``) by n_completed 0..3."""
+        df = self.customers
+        g = df.assign(s=df["n"] * df["converted"]).groupby("n_completed")[["s", "n"]].sum()
+        return (g.rename(columns={"s": "sum", "n": "count"})
+                .reindex(range(4), fill_value=0).astype("int64"))
+
+    def survival_frame(self):
+        """One row per help flag (``channel, task, duration, event``), rebuilt from the
+        grouped follow-up times: the input of `frequentist.logrank_by_group`/`cox_by_group`."""
+        import pandas as pd
+
+        st = self.survival_times
+        rep = st["n"].to_numpy(dtype=np.int64)
+        return pd.DataFrame({
+            "channel": np.repeat(st["channel"].to_numpy(dtype=object), rep),
+            "task": np.repeat(st["task"].to_numpy(dtype=np.int64), rep),
+            "duration": np.repeat(np.clip(st["minutes"].to_numpy(float), 1e-6, None), rep),
+            "event": np.repeat(st["event"].to_numpy(dtype=np.int64), rep),
+        })
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _scalar(expr) -> Any:
+    value = expr.execute()
+    return None if value is None else value
+
+
+def _fatal_counts(t: ir.Table, key: str) -> dict[str, Any]:
+    checks = {"empty_id": (t.cid == "").sum()}
+    if key == "cohorts":
+        checks["arm"] = t.arm.isnull().sum()
+    elif key == "activity":
+        checks.update(task=t.task.isnull().sum(), action=t.action.isnull().sum(),
+                      ts=t.ts.isnull().sum())
+    elif key == "help":
+        checks.update(task=t.task.isnull().sum(), channel=t.channel.isnull().sum(),
+                      ts=t.ts.isnull().sum())
+    else:
+        checks["converted"] = t.converted.isnull().sum()
+    checks["rows"] = t.count()
+    row = t.aggregate(**checks).execute().iloc[0]
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+_FATAL_TEXT = {
+    "empty_id": ("customer_id", "empty customer_id"),
+    "arm": ("cohort", "unknown cohort label(s); expected Test or Control"),
+    "task": ("task", "task outside 1..3; expected 1, 2 or 3"),
+    "action": ("action", "unknown action label(s); expected start or complete"),
+    "channel": ("channel", "unknown channel label(s); expected CS or OTHER"),
+    "ts": ("timestamp", "unparseable timestamp(s); expected ISO 8601 such as "
+                        "2024-05-05T14:03:00 or 2024-05-05T14:03:00+02:00"),
+    "converted": ("converted", "unknown converted label(s); expected 0/1, true/false, t/f "
+                               "or yes/no"),
+}
+
+
+def _raise_fatal(counts: dict[str, int], name: str) -> None:
+    for check, (column, message) in _FATAL_TEXT.items():
+        k = counts.get(check, 0)
+        if k:
+            raise DataError(f"{message} ({k} row(s); run `bayes-ab validate` for their "
+                            "line numbers)", file=name, column=column, n_rows=k)
+
+
+def _dedupe(t: ir.Table, *, stem: str, name: str, n_rows: int, dropped: dict,
+            findings: list, cache) -> tuple[ir.Table, int]:
+    clean = cache(t.distinct())
+    n_clean = int(clean.count().execute())
+    dup = n_rows - n_clean
+    if dup:
+        dropped[f"{stem}_duplicate_rows"] = dup
+        findings.append(Finding("duplicate_rows", "warning", dup,
+                                f"{name}: {dup} exact duplicate row(s) dropped"))
+    return clean, n_clean
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+def aggregate_experiment(
+    path: str | Path | None = None,
+    *,
+    backend: str = "duckdb",
+    con: Any = None,
+    tables: dict[str, Any] | None = None,
+    design_test_share: float = DESIGN_TEST_SHARE,
+    edges=None,
+    memory_limit: str | None = "3GB",
+) -> AggregatedExperiment:
+    """Validate and reduce the experiment to sufficient statistics with an Ibis backend.
+
+    ``path``: the experiment folder (``test_cohorts``, ``product_activity``,
+    ``help_activity``, ``conversion`` as CSV, CSV.gz or Parquet). ``con``: an Ibis
+    connection (default: `connect(backend)`). ``tables``: instead of a folder, Ibis
+    tables already in the backend (e.g. warehouse tables), keyed ``cohorts``,
+    ``activity``, ``help``, ``conversion``. ``edges``: survival interval edges
+    (default: the model's `bin_edges` of the longest follow-up).
+    """
+    from bayes_ab.aggregate import read
+
+    owned = con is None
+    if owned:
+        con = read.connect(backend, memory_limit=memory_limit)
+    backend = con.name
+    created: list[str] = []
+
+    def cache(t):
+        # Materialise an intermediate table once (it is read by several queries).
+        # DuckDB: a table in the (on-disk, compressed) database; Spark: a cached frame.
+        if backend == "duckdb":
+            import ibis.util
+
+            name = ibis.util.gen_name("bayes_ab_agg")
+            created.append(name)
+            return con.create_table(name, t)
+        return t.cache()
+
+    try:
+        return _aggregate(con, backend, path, tables, cache, design_test_share, edges)
+    finally:
+        for name in created:
+            try:
+                con.drop_table(name, force=True)
+            except Exception:  # pragma: no cover - best effort clean-up
+                pass
+        if owned:
+            read.close(con)
+
+
+def _aggregate(con, backend, path, tables, cache, design_test_share, edges):
+    from bayes_ab.aggregate import read
+
+    if tables is None:
+        if path is None:
+            raise DataError("give an experiment folder or Ibis tables")
+        typed = read.typed_tables(con, read.experiment_paths(path))
+    else:
+        typed = {}
+        for key, t in tables.items():
+            name = EXPERIMENT_FILES[key]
+            raw = read.normalise_columns(t, name)
+            typed[key] = (name, raw, _typed_from_raw(raw, key, name))
+    names = {k: v[0] for k, v in typed.items()}
+
+    dropped: dict[str, int] = {}
+    findings: list[Finding] = []
+    rows_read: dict[str, int] = {}
+    t_ = {}
+    for key, (name, _raw, t) in typed.items():
+        counts = _fatal_counts(t, key)
+        rows_read[name] = counts["rows"]
+        if counts["rows"] == 0 and key != "help":
+            raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
+        _raise_fatal(counts, name)
+        t_[key] = (t, counts["rows"])
+
+    # --- cohorts: exact duplicates dropped; a customer listed twice otherwise is fatal
+    cohorts, n_cust = _dedupe(t_["cohorts"][0], stem=EXPERIMENT_FILES["cohorts"],
+                              name=names["cohorts"], n_rows=t_["cohorts"][1],
+                              dropped=dropped, findings=findings, cache=cache)
+    rep = (cohorts.group_by("cid").aggregate(n=cohorts.count(), arms=cohorts.arm.nunique())
+           .filter(lambda r: r.n > 1))
+    rep_row = rep.aggregate(k=rep.count(), both=(rep.arms > 1).sum()).execute().iloc[0]
+    if int(rep_row["k"] or 0):
+        if int(rep_row["both"] or 0):
+            raise DataError("the same customer is in both arms (Test and Control)",
+                            file=names["cohorts"], column="cohort", n_rows=int(rep_row["both"]))
+        raise DataError("duplicate customer: listed more than once with different values",
+                        file=names["cohorts"], column="customer_id", n_rows=int(rep_row["k"]))
+    ids = cohorts.select(kid=cohorts.cid, karm=cohorts.arm)
+
+    # --- events of unknown customers excluded, then exact duplicates dropped
+    clean = {}
+    for key in ("activity", "help", "conversion"):
+        t, n_rows = t_[key]
+        known = t.join(ids, t.cid == ids.kid, how="semi")
+        n_known = int(known.count().execute()) if n_rows else 0
+        if n_rows - n_known:
+            k = n_rows - n_known
+            dropped[f"{EXPERIMENT_FILES[key]}_unknown_customer"] = k
+            findings.append(Finding(
+                "unknown_customer", "warning", k,
+                f"{names[key]}: {k} row(s) of customers not in {names['cohorts']} excluded"))
+        clean[key], _ = _dedupe(known, stem=EXPERIMENT_FILES[key], name=names[key],
+                                n_rows=n_known, dropped=dropped, findings=findings, cache=cache)
+
+    conv = clean["conversion"]
+    conv_rep = conv.group_by("cid").aggregate(n=conv.count()).filter(lambda r: r.n > 1)
+    n_rep = int(conv_rep.count().execute())
+    if n_rep:
+        raise DataError("a customer has several conversion rows with different values",
+                        file=names["conversion"], column="converted", n_rows=n_rep)
+    n_conv = int(conv.count().execute())
+    if n_cust - n_conv:
+        k = n_cust - n_conv
+        findings.append(Finding(
+            "missing_conversion", "warning", k,
+            f"{names['conversion']}: {k} cohort customer(s) have no conversion row; "
+            "taken as not converted"))
+
+    # --- tasks: first start, completions paired with it
+    act = clean["activity"].mutate(sec=read.epoch_seconds(clean["activity"].ts, backend))
+    starts = act.filter(act.action == "start")
+    first = cache(starts.group_by(["cid", "task"]).aggregate(start=starts.sec.min(),
+                                                             start_ts=starts.ts.min()))
+    comps = act.filter(act.action == "complete").select("cid", "task", "sec")
+    fs = first.select(fcid=first.cid, ftask=first.task, fstart=first.start)
+    paired = comps.join(fs, [comps.cid == fs.fcid, comps.task == fs.ftask], how="left")
+    pair_counts = paired.aggregate(
+        without=paired.fstart.isnull().sum(),
+        before=(paired.fstart.notnull() & (paired.sec < paired.fstart)).sum(),
+    ).execute().iloc[0]
+    for check, text_ in (("before", "complete_before_start"), ("without", "complete_without_start")):
+        k = int(pair_counts[check] or 0)
+        if k:
+            dropped[text_] = k
+            what = ("earlier than the first 'start' of the same task" if check == "before"
+                    else "without any 'start' of the same task")
+            findings.append(Finding(text_, "warning", k,
+                                    f"{names['activity']}: {k} 'complete' row(s) {what} "
+                                    "dropped"))
+    valid = cache(paired.filter(paired.fstart.notnull() & (paired.sec >= paired.fstart))
+                  .select("cid", "task", "sec"))
+    done = valid.group_by(["cid", "task"]).aggregate(done=valid.sec.min())
+    dn = done.select(dcid=done.cid, dtask=done.task, done=done.done)
+    tasks = cache(first.join(dn, [first.cid == dn.dcid, first.task == dn.dtask], how="left")
+                  .select("cid", "task", "start", "start_ts", "done"))
+
+    helpt = clean["help"].mutate(sec=read.epoch_seconds(clean["help"].ts, backend))
+    end_parts = [starts.sec.max(), valid.sec.max(), helpt.sec.max()]
+    end_vals = [_scalar(e) for e in end_parts]
+    end_vals = [float(v) for v in end_vals if v is not None and not _isnan(v)]
+    end_sec = max(end_vals) if end_vals else None
+
+    # --- customers: (cohort, n_completed, converted, any_cs, flagged) -> n
+    per_task = tasks.group_by("cid").aggregate(n_completed=tasks.done.notnull().sum())
+    per_help = helpt.group_by("cid").aggregate(
+        n_cs=(helpt.channel == "CS").sum(), n_flags=helpt.count())
+    pt = per_task.select(tcid=per_task.cid, n_completed=per_task.n_completed)
+    ph = per_help.select(hcid=per_help.cid, n_cs=per_help.n_cs, n_flags=per_help.n_flags)
+    cv = conv.select(vcid=conv.cid, conv=conv.converted)
+    cust = (cohorts.select("cid", "arm")
+            .join(pt, cohorts.cid == pt.tcid, how="left")
+            .join(ph, cohorts.cid == ph.hcid, how="left")
+            .join(cv, cohorts.cid == cv.vcid, how="left"))
+    cust = cust.select(
+        cohort=cust.arm,
+        n_completed=cust.n_completed.fill_null(0).cast("int64"),
+        converted=cust.conv.fill_null(False),
+        any_cs=cust.n_cs.fill_null(0) > 0,
+        flagged=cust.n_flags.fill_null(0) > 0,
+    )
+    customers = (cust.group_by(["cohort", "n_completed", "converted", "any_cs", "flagged"])
+                 .aggregate(n=cust.count()).execute())
+    customers = customers.sort_values(["cohort", "n_completed", "converted", "any_cs",
+                                       "flagged"]).reset_index(drop=True)
+    customers["n"] = customers["n"].astype("int64")
+    for col in ("converted", "any_cs", "flagged"):
+        customers[col] = customers[col].astype(bool)
+
+    # --- help episodes, grouped by (customer, task, channel, time)
+    n_flags = int(helpt.count().execute())
+    flags = helpt.group_by(["cid", "task", "channel", "sec"]).aggregate(n=helpt.count())
+    vc = valid.select(ccid=valid.cid, ctask=valid.task, csec=valid.sec)
+    ep = flags.join(vc, [flags.cid == vc.ccid, flags.task == vc.ctask, vc.csec >= flags.sec],
+                    how="left")
+    ep = ep.group_by(["cid", "task", "channel", "sec", "n"]).aggregate(done=ep.csec.min())
+    end_lit = float(end_sec) if end_sec is not None else float("nan")
+    ep = ep.mutate(event=ep.done.notnull(),
+                   minutes=(ep.done.fill_null(end_lit) - ep.sec) / 60.0)
+    ar = ids.select(acid=ids.kid, cohort=ids.karm)
+    ep = ep.join(ar, ep.cid == ar.acid).drop("acid")
+    ep = cache(ep)
+
+    stats: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    _arm_stats(customers, stats, errors)
+    survival_times = _episode_stats(ep, n_flags=n_flags, edges=edges, stats=stats,
+                                    errors=errors)
+    attempts = tasks.mutate(hour=tasks.start_ts.hour().cast("int64"))
+    by_hour = (attempts.group_by(["hour", "task"])
+               .aggregate(trials=attempts.count(), successes=attempts.done.notnull().sum())
+               .execute())
+    n_attempts = int(by_hour["trials"].sum()) if len(by_hour) else 0
+    _attempt_stats(by_hour, stats, errors)
+
+    if n_flags == 0:
+        findings.append(Finding("no_help_flags", "warning", 0,
+                                f"{names['help']} has no rows: nobody was flagged as stuck"))
+    findings += _derived_findings(tasks, flags, customers, names=names,
+                                  design_test_share=design_test_share)
+    import pandas as pd
+
+    observation_end = (pd.Timestamp(end_sec, unit="s", tz="UTC") if end_sec is not None
+                       else pd.NaT)
+    return AggregatedExperiment(
+        stats=stats, stat_errors=errors, customers=customers, survival_times=survival_times,
+        n_help_flags=n_flags, n_task_attempts=n_attempts, observation_end=observation_end,
+        findings=tuple(findings), dropped=dropped, source=str(path) if path else "",
+        backend=backend, rows_read=rows_read,
+    )
+
+
+def _isnan(v) -> bool:
+    try:
+        return bool(np.isnan(v))
+    except TypeError:
+        return False
+
+
+def _typed_from_raw(raw, key: str, name: str):
+    """Typed columns of a table given directly (warehouse tables): as `typed_tables`."""
+    from bayes_ab.aggregate import read
+    from bayes_ab.data.schema import REQUIRED_COLUMNS
+
+    if key == "help" and "cs_type" not in raw.columns:
+        raw = raw.mutate(cs_type=None)
+    read.require(raw, REQUIRED_COLUMNS[key], name)
+    cols: dict[str, Any] = {"cid": read.text(raw.customer_id)}
+    if key == "cohorts":
+        cols["arm"] = read.label(raw.cohort, read.COHORT_LABELS)
+    elif key == "activity":
+        cols.update(task=read.task(raw.task), action=read.label(raw.action, read.ACTION_LABELS),
+                    ts=read.timestamp(raw.timestamp))
+    elif key == "help":
+        cols.update(task=read.task(raw.task), channel=read.label(raw.channel, read.CHANNEL_LABELS),
+                    cs_type=read.text(raw.cs_type).lower(), ts=read.timestamp(raw.timestamp))
+    else:
+        cols["converted"] = read.label(raw.converted, read.CONVERTED_LABELS)
+    used = set(REQUIRED_COLUMNS[key]) | {"cs_type"}
+    for col in raw.columns:
+        if col not in used:
+            cols[f"x_{col}"] = raw[col].cast("string")
+    return raw.select(**cols)
+
+
+def _arm_stats(customers, stats: dict, errors: dict) -> None:
+    from bayes_ab.models.arm_comparison import ArmCounts
+    from bayes_ab.models.completions_conversion import LEVELS, CompletionCounts
+
+    for key, metric in (("conversion", "converted"), ("cs_engagement", "any_cs")):
+        s, n = [], []
+        for arm in ARMS:
+            sel = customers[customers["cohort"] == arm]
+            s.append(int(sel.loc[sel[metric], "n"].sum()))
+            n.append(int(sel["n"].sum()))
+        try:
+            stats[key] = ArmCounts(arms=ARMS, successes=tuple(s), trials=tuple(n), metric=metric)
+        except (DataError, ValueError) as exc:
+            errors[key] = str(exc)
+    succ = np.zeros((len(ARMS), len(LEVELS)), dtype=np.int64)
+    trials = np.zeros_like(succ)
+    for row in customers.itertuples(index=False):
+        a, k = ARMS.index(row.cohort), int(row.n_completed)
+        trials[a, k] += row.n
+        succ[a, k] += row.n * bool(row.converted)
+    try:
+        stats["completions_conversion"] = CompletionCounts(
+            arms=ARMS, successes=tuple(map(tuple, succ)), trials=tuple(map(tuple, trials)))
+    except (DataError, ValueError) as exc:
+        errors["completions_conversion"] = str(exc)
+
+
+def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
+    """Help completion, IV first-flag cells and survival bins from the episode table."""
+    import ibis
+    import pandas as pd
+
+    from bayes_ab.models.help_completion import HelpCompletionStats
+    from bayes_ab.models.iv import IVStats
+    from bayes_ab.models.survival import SurvivalStats, bin_edges
+
+    empty_times = pd.DataFrame({"channel": pd.Series(dtype=object),
+                                "task": pd.Series(dtype=np.int64),
+                                "minutes": pd.Series(dtype=float),
+                                "event": pd.Series(dtype=np.int64),
+                                "n": pd.Series(dtype=np.int64)})
+    if n_flags == 0:
+        for key, what in (("help_completion", "the help-completion model needs at least one"),
+                          ("time_to_completion", "the time-to-completion model needs some"),
+                          ("iv", "the IV model needs first flags")):
+            errors[key] = f"no help flags in the data: {what}"
+        return empty_times
+
+    cells = (ep.group_by(["channel", "task", "cohort"])
+             .aggregate(flags=ep.n.sum(), completed=(ep.n * ep.event.cast("int64")).sum())
+             .execute())
+    shape = (len(CHANNELS), len(TASKS), len(ARMS))
+    flags_a = np.zeros(shape, dtype=np.int64)
+    comp_a = np.zeros(shape, dtype=np.int64)
+    for r in cells.itertuples(index=False):
+        i = (CHANNELS.index(r.channel), TASKS.index(int(r.task)), ARMS.index(r.cohort))
+        flags_a[i] += int(r.flags)
+        comp_a[i] += int(r.completed)
+    stats["help_completion"] = HelpCompletionStats(flags=flags_a, completed=comp_a)
+
+    # First flag per customer: earliest time; ties (two distinct flags at the same
+    # second) are broken by task then channel (the pandas loader uses file order).
+    w = ibis.window(group_by=ep.cid, order_by=[ep.sec, ep.task, ep.channel])
+    ranked = ep.mutate(rk=ibis.row_number().over(w),
+                       n_at_first=ep.sec.count().over(ibis.window(group_by=[ep.cid, ep.sec])))
+    first = ranked.filter(ranked.rk == 0)
+    iv = (first.group_by(["cohort", "channel", "event"])
+          .aggregate(n=first.count(), ties=(first.n_at_first > 1).sum()).execute())
+    counts = np.zeros((len(ARMS), len(CHANNELS), 2), dtype=np.int64)
+    for r in iv.itertuples(index=False):
+        counts[ARMS.index(r.cohort), CHANNELS.index(r.channel), int(bool(r.event))] += int(r.n)
+    stats["iv"] = IVStats(counts=counts)
+    first_ties = int(iv["ties"].sum()) if len(iv) else 0
+
+    times = (ep.group_by(["channel", "task", "minutes", "event"])
+             .aggregate(n=ep.n.sum()).execute())
+    times["event"] = times["event"].astype(bool).astype(np.int64)
+    times["task"] = times["task"].astype(np.int64)
+    times["n"] = times["n"].astype(np.int64)
+    times = times.sort_values(["channel", "task", "minutes", "event"]).reset_index(drop=True)
+    try:
+        max_min = float(times["minutes"].max())
+        edges = bin_edges(max_min) if edges is None else tuple(edges)
+        nb = len(edges) - 1
+        m, nn = ep.minutes, ep.n.cast("float64")
+        aggs = {}
+        for b in range(nb):
+            lo, hi = float(edges[b]), float(edges[b + 1])
+            aggs[f"x{b}"] = (nn * (m - lo).clip(lower=0.0, upper=hi - lo)).sum()
+            hit = ep.event & (m > lo) & (m <= hi)
+            if b == 0:
+                hit = hit | (ep.event & (m == lo))
+            aggs[f"d{b}"] = (ep.n * hit.cast("int64")).sum()
+        aggs["flags"] = ep.n.sum()
+        binned = ep.group_by(["channel", "task"]).aggregate(**aggs).execute()
+        events = np.zeros((len(CHANNELS), len(TASKS), nb))
+        exposure = np.zeros_like(events)
+        flags2 = np.zeros((len(CHANNELS), len(TASKS)), dtype=np.int64)
+        for r in binned.to_dict("records"):
+            c, t = CHANNELS.index(r["channel"]), TASKS.index(int(r["task"]))
+            events[c, t] = [r[f"d{b}"] or 0 for b in range(nb)]
+            exposure[c, t] = [r[f"x{b}"] or 0.0 for b in range(nb)]
+            flags2[c, t] = int(r["flags"])
+        km_times, km_surv = weighted_kaplan_meier(times, window=edges[-1])
+        stats["time_to_completion"] = SurvivalStats(
+            edges=edges, events=events, exposure=exposure, flags=flags2,
+            km_times=km_times, km_survival=km_surv)
+    except (DataError, ValueError) as exc:
+        errors["time_to_completion"] = str(exc)
+    times.attrs["first_flag_ties"] = first_ties
+    return times
+
+
+def weighted_kaplan_meier(times, *, window: float):
+    """The Kaplan-Meier curve of each channel at the survival model's grid, from
+    grouped follow-up times (same curve as `survival._kaplan_meier` on the raw rows)."""
+    from lifelines import KaplanMeierFitter
+
+    from bayes_ab.models import survival as sv
+
+    grid = np.unique(np.concatenate([
+        np.linspace(0.0, min(window, 120.0), sv._KM_POINTS // 2),
+        np.geomspace(1.0, window, sv._KM_POINTS // 2),
+    ]))
+    curves = []
+    for ch in CHANNELS:
+        sel = times[times["channel"] == ch]
+        if sel.empty:
+            curves.append(np.full(grid.size, np.nan))
+            continue
+        g = sel.groupby(["minutes", "event"], as_index=False)["n"].sum()
+        km = KaplanMeierFitter().fit(g["minutes"].to_numpy(float),
+                                     event_observed=g["event"].to_numpy(bool),
+                                     weights=g["n"].to_numpy(float))
+        curves.append(km.survival_function_at_times(grid).to_numpy())
+    return tuple(grid), np.vstack(curves)
+
+
+def _attempt_stats(by_hour, stats: dict, errors: dict) -> None:
+    from bayes_ab.models.time_experience import HOURS, TaskAttemptCounts
+
+    s = np.zeros((len(HOURS), len(TASKS)), dtype=np.int64)
+    n = np.zeros_like(s)
+    for r in by_hour.itertuples(index=False):
+        s[int(r.hour), TASKS.index(int(r.task))] += int(r.successes)
+        n[int(r.hour), TASKS.index(int(r.task))] += int(r.trials)
+    try:
+        stats["time_experience"] = TaskAttemptCounts(successes=tuple(map(tuple, s)),
+                                                     trials=tuple(map(tuple, n)))
+    except (DataError, ValueError) as exc:
+        errors["time_experience"] = str(exc)
+
+
+def _derived_findings(tasks, flags, customers, *, names: dict,
+                      design_test_share: float) -> list[Finding]:
+    """tasks_out_of_series, help_without_start and the sample-ratio check, as
+    `bayes_ab.data.validate.check_experiment` computes them on the frame."""
+    from bayes_ab.data.validate import SRM_ALPHA, sample_ratio_test
+
+    out: list[Finding] = []
+    prev = tasks.select(pcid=tasks.cid, ptask=tasks.task + 1, pdone=tasks.done)
+    later = tasks.filter(tasks.task > 1).select("cid", "task", "start")
+    j = later.join(prev, [later.cid == prev.pcid, later.task == prev.ptask], how="left")
+    # started task k without task k-1 completed at or before the start
+    n_oos = int(j.filter(~(j.pdone.notnull() & (j.pdone <= j.start)).fill_null(True))
+                .count().execute())
+    if n_oos:
+        out.append(Finding(
+            "tasks_out_of_series", "warning", n_oos,
+            f"{names['activity']}: {n_oos} task start(s) before the previous task was "
+            "completed (the tasks are meant to be done in series)"))
+    st = tasks.select(scid=tasks.cid, stask=tasks.task)
+    hw = flags.join(st, [flags.cid == st.scid, flags.task == st.stask], how="anti")
+    n_hw = int(_scalar(hw.n.sum()) or 0)
+    if n_hw:
+        out.append(Finding(
+            "help_without_start", "info", n_hw,
+            f"{names['help']}: {n_hw} help flag(s) on a task the customer never started"))
+    n_test = int(customers.loc[customers["cohort"] == "Test", "n"].sum())
+    n_control = int(customers.loc[customers["cohort"] == "Control", "n"].sum())
+    p = sample_ratio_test(n_test, n_control, test_share=design_test_share)
+    share = n_test / max(n_test + n_control, 1)
+    text = (f"Test {n_test} / Control {n_control} (Test share {share:.3f}, design "
+            f"{design_test_share:.2f}); chi-square p = {p:.3g}")
+    if p < SRM_ALPHA:
+        out.append(Finding("sample_ratio_mismatch", "warning", n_test + n_control,
+                           f"sample-ratio mismatch: {text}"))
+    else:
+        out.append(Finding("sample_ratio", "info", n_test + n_control,
+                           f"split consistent with the design: {text}"))
+    return out
+
+
+def stats_by_step(agg: AggregatedExperiment) -> dict[str, Any]:
+    """``{pipeline step key: statistics}`` for each step of `bayes_ab.pipeline.MODEL_STEPS`
+    whose statistics could be built (the others are left out)."""
+    import importlib
+
+    from bayes_ab.pipeline import MODEL_STEPS
+
+    out = {}
+    for step in MODEL_STEPS:
+        cls = getattr(importlib.import_module(step.module), step.cls)
+        try:
+            out[step.key] = agg.stats_for(cls.stats_type, **step.stats_kwargs)
+        except DataError:
+            continue
+    return out
+
+
+def load_sufficient_stats(path: str | Path, *, backend: str = "duckdb",
+                          **kwargs) -> dict[str, Any]:
+    """``{pipeline step key: statistics dataclass}`` for every model that can be estimated.
+
+    Keys are those of `bayes_ab.pipeline.MODEL_STEPS` (``conversion``, ``cs_engagement``,
+    ``help_completion``, ...); values are the same dataclasses as
+    ``<Model>.stats_type.from_experiment(load_experiment(path), **step.stats_kwargs)``.
+    ``kwargs`` go to `aggregate_experiment` (``con``, ``tables``, ``edges``, ...).
+    """
+    return stats_by_step(aggregate_experiment(path, backend=backend, **kwargs))

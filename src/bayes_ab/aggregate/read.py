@@ -1,0 +1,210 @@
+"""Open the four experiment files as Ibis tables with normalised, typed columns.
+
+The same expressions run on every Ibis backend: DuckDB (default, embedded), PySpark
+and the SQL warehouses. Nothing here pulls rows into Python: each function returns a
+lazy Ibis table. Only `epoch_seconds` differs by backend (see its docstring).
+
+Column rules follow `bayes_ab.data.load` (names trimmed, lower-cased, spaces and
+hyphens -> underscores; labels trimmed and matched in any case; timestamps ISO 8601,
+naive = UTC, offsets converted). Differences from the pandas loader are listed in
+docs/SCALE.md ("Validation semantics").
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bayes_ab.data.load import SUFFIXES, find_file
+from bayes_ab.data.schema import EXPERIMENT_FILES, REQUIRED_COLUMNS
+from bayes_ab.errors import DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import ibis.expr.types as ir
+
+__all__ = ["connect", "epoch_seconds", "experiment_paths", "open_table", "typed_tables"]
+
+_TRUE = ("1", "1.0", "true", "t", "yes", "y")
+_FALSE = ("0", "0.0", "false", "f", "no", "n")
+COHORT_LABELS = {"control": "Control", "test": "Test"}
+CHANNEL_LABELS = {"cs": "CS", "other": "OTHER"}
+ACTION_LABELS = {"start": "start", "started": "start", "complete": "complete",
+                 "completed": "complete"}
+CONVERTED_LABELS = {**{v: True for v in _TRUE}, **{v: False for v in _FALSE}}
+
+
+def connect(backend: str = "duckdb", *, spark: Any = None, database: str | None = None,
+            memory_limit: str | None = "3GB", threads: int | None = None):
+    """An Ibis connection with the session time zone set to UTC.
+
+    ``backend="duckdb"``: an embedded DuckDB; ``database`` is a file path (``None``: a
+    temporary on-disk database, so cached intermediate tables are compressed and can
+    spill; ``":memory:"``: in memory). ``memory_limit`` bounds DuckDB's buffer pool.
+    ``backend="pyspark"``: ``spark`` is a SparkSession (a local one is made when None).
+    """
+    import ibis
+
+    if backend == "duckdb":
+        import tempfile
+
+        tmp = None
+        if database is None:
+            tmp = Path(tempfile.mkdtemp(prefix="bayes_ab_duckdb_"))
+            database = str(tmp / "aggregate.duckdb")
+        con = ibis.duckdb.connect(database)
+        con._bayes_ab_tmpdir = str(tmp)
+        con.raw_sql("SET TimeZone = 'UTC'")
+        if memory_limit:
+            con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+        if threads:
+            con.raw_sql(f"SET threads = {int(threads)}")
+        # Insertion order is not needed by any aggregate; dropping it saves memory.
+        con.raw_sql("SET preserve_insertion_order = false")
+        return con
+    if backend == "pyspark":
+        if spark is None:
+            from pyspark.sql import SparkSession
+
+            spark = (SparkSession.builder.master("local[2]").appName("bayes_ab")
+                     .config("spark.sql.session.timeZone", "UTC")
+                     .config("spark.sql.ansi.enabled", "false")
+                     .config("spark.ui.enabled", "false").getOrCreate())
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+        return ibis.pyspark.connect(spark)
+    raise DataError(f"unknown aggregation backend '{backend}'; use duckdb or pyspark")
+
+
+def close(con) -> None:
+    """Disconnect; a temporary DuckDB database made by `connect` is deleted."""
+    import shutil
+
+    path = getattr(con, "_bayes_ab_tmpdir", None)
+    try:
+        con.disconnect()
+    except Exception:  # pragma: no cover - best effort
+        pass
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def experiment_paths(folder: str | Path) -> dict[str, Path]:
+    """The four files of the experiment folder (same lookup as the pandas loader)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"not a folder: {folder}", file=str(folder))
+    return {key: find_file(folder, stem) for key, stem in EXPERIMENT_FILES.items()}
+
+
+def open_table(con, path: Path) -> ir.Table:
+    """A CSV / CSV.gz / Parquet file as an Ibis table, CSV values all read as text."""
+    name = path.name.lower()
+    if not any(name.endswith(s) for s in SUFFIXES):  # pragma: no cover - find_file checks
+        raise DataError("unknown file type", file=path.name)
+    try:
+        if name.endswith(".parquet"):
+            return con.read_parquet(str(path))
+        if con.name == "duckdb":
+            return con.read_csv(str(path), all_varchar=True, header=True)
+        return con.read_csv(str(path), header=True, inferSchema=False)
+    except Exception as exc:  # each engine raises its own types for a bad file
+        raise DataError(f"cannot read the file with {con.name}: {exc}", file=path.name) from None
+
+
+def normalise_columns(t: ir.Table, name: str) -> ir.Table:
+    mapping: dict[str, str] = {}
+    for col in t.columns:
+        norm = re.sub(r"[\s\-]+", "_", str(col).replace("\ufeff", "").strip().lower())
+        if norm in mapping:
+            raise DataError(f"column name appears more than once (ignoring case): {norm}",
+                            file=name, column=norm, lines=[1])
+        mapping[norm] = col
+    return t.rename({new: old for new, old in mapping.items() if new != old})
+
+
+def require(t: ir.Table, columns, name: str) -> None:
+    for col in columns:
+        if col not in t.columns:
+            raise DataError(f"missing required column '{col}' (the file has: "
+                            f"{', '.join(t.columns)})", file=name, column=col, lines=[1],
+                            n_rows=1)
+
+
+def text(col) -> Any:
+    """A value as trimmed text; missing -> '' (CSV readers give NULL for empty fields)."""
+    return col.cast("string").fill_null("").strip()
+
+
+def label(col, mapping: dict) -> Any:
+    """Trimmed, lower-cased text mapped through ``mapping``; anything else -> NULL."""
+    import ibis
+
+    kind = "boolean" if all(isinstance(v, bool) for v in mapping.values()) else "string"
+    return text(col).lower().substitute(mapping, else_=ibis.null(kind))
+
+
+def timestamp(col) -> Any:
+    """ISO 8601 text or a typed timestamp -> naive UTC timestamp (NULL when unparseable)."""
+    dtype = col.type()
+    if dtype.is_timestamp():
+        return col.cast("timestamp") if dtype.timezone is None else col.cast("timestamp")
+    # Parsing with a time zone applies any offset; the session time zone is UTC, so
+    # dropping it afterwards leaves UTC wall-clock time (naive values are UTC).
+    return text(col).nullif("").try_cast("timestamp('UTC')").cast("timestamp")
+
+
+def epoch_seconds(ts, backend: str) -> Any:
+    """Seconds since 1970 as float64, sub-second part kept.
+
+    DuckDB's ``epoch()`` is already fractional; Spark's ``unix_timestamp`` floors to
+    whole seconds, so the microseconds within the second are added back there.
+    """
+    if backend == "duckdb":
+        return ts.epoch_seconds().cast("float64")
+    return ts.epoch_seconds().cast("float64") + ts.microsecond().cast("float64") / 1e6
+
+
+def task(col) -> Any:
+    """1, 2 or 3 from text such as "1", " 2 " or "3.0"; anything else -> NULL."""
+    num = text(col).try_cast("float64")
+    import ibis
+
+    return num.cases((1.0, 1), (2.0, 2), (3.0, 3), else_=ibis.null("int64")).cast("int64")
+
+
+def typed_tables(con, paths: dict[str, Path]) -> dict[str, tuple[str, ir.Table, ir.Table]]:
+    """Per file key: (file name, raw table with normalised names, typed table).
+
+    Typed columns: cohorts ``cid, arm``; activity ``cid, task, action, ts``; help ``cid,
+    task, channel, cs_type, ts``; conversion ``cid, converted``. Extra columns are kept
+    under ``x_<name>`` (they take part in the exact-duplicate check, as in pandas).
+    """
+    out = {}
+    for key, path in paths.items():
+        raw = normalise_columns(open_table(con, path), path.name)
+        if key == "activity" and "action" not in raw.columns:
+            wide = [c for c in raw.columns if re.match(r"^task_?\d+_(start|complete)", c)]
+            if wide:
+                raise DataError("a wide product_activity file is not supported by the "
+                                "aggregation engine; use --engine pandas (it converts it)",
+                                file=path.name)
+        if key == "help" and "cs_type" not in raw.columns:
+            raw = raw.mutate(cs_type=None)
+        require(raw, REQUIRED_COLUMNS[key], path.name)
+        cols: dict[str, Any] = {"cid": text(raw.customer_id)}
+        if key == "cohorts":
+            cols["arm"] = label(raw.cohort, COHORT_LABELS)
+        elif key == "activity":
+            cols.update(task=task(raw.task), action=label(raw.action, ACTION_LABELS),
+                        ts=timestamp(raw.timestamp))
+        elif key == "help":
+            cols.update(task=task(raw.task), channel=label(raw.channel, CHANNEL_LABELS),
+                        cs_type=text(raw.cs_type).lower(), ts=timestamp(raw.timestamp))
+        else:
+            cols["converted"] = label(raw.converted, CONVERTED_LABELS)
+        used = set(REQUIRED_COLUMNS[key]) | {"cs_type"}
+        for col in raw.columns:
+            if col not in used:
+                cols[f"x_{col}"] = raw[col].cast("string")
+        out[key] = (path.name, raw, raw.select(**cols))
+    return out
