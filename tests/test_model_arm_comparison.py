@@ -85,11 +85,11 @@ def test_sampling_is_clean(fitted):
 
 def test_save_load_round_trip_rebuilds_same_model(fitted, tmp_path):
     model, idata, block = fitted
-    path = model.save(idata, tmp_path / "idata" / "converted.nc")
+    path = model.save(idata, tmp_path / "idata" / "conversion.nc")
     idata2, model2 = ArmComparison.load(path)
     assert model2.stats == COUNTS
     assert model2.priors == model.priors
-    assert model2.name == "converted"
+    assert model2.name == "conversion"
     assert model2.summarize(idata2) == block
 
 

@@ -40,6 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Binary metrics of the analysis frame that an arm comparison can use (DATA_CONTRACT.md).
 FRAME_METRICS = ("converted", "any_cs", "any_other", "completed_all", "attempted")
+#: The results.json block (and file/figure name) of a metric; other metrics use their column name.
+METRIC_NAMES = {"converted": "conversion", "any_cs": "cs_engagement"}
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class ArmComparison(BayesModel):
     def __init__(self, stats: ArmCounts, *, priors: dict | None = None, name: str | None = None):
         super().__init__(stats, priors=priors)
         # One class serves several metrics; the name labels figures, files and diagnostics.
-        self.name = name or stats.metric
+        self.name = name or METRIC_NAMES.get(stats.metric, stats.metric)
         rate = self.priors["rate"]
         if not (float(rate["alpha"]) > 0 and float(rate["beta"]) > 0):
             raise OptionError(f"rate prior needs alpha, beta > 0, got {rate}")
