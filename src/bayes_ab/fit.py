@@ -8,6 +8,7 @@ netCDF file says exactly how it was made and `load_idata()` can give them back.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -111,10 +112,16 @@ def sample(
             keep = [v for v in idata.posterior.data_vars if v in set(var_names)]
             idata.posterior = idata.posterior[keep]
         if posterior_predictive:
-            pm.sample_posterior_predictive(
-                idata, model=model, random_seed=config.seed, extend_inferencedata=True,
-                progressbar=False,
-            )
+            pymc_log = logging.getLogger("pymc")
+            level = pymc_log.level
+            pymc_log.setLevel(logging.WARNING)  # silence "Sampling: [y]" on every run
+            try:
+                pm.sample_posterior_predictive(
+                    idata, model=model, random_seed=config.seed, extend_inferencedata=True,
+                    progressbar=False,
+                )
+            finally:
+                pymc_log.setLevel(level)
     idata.attrs.update(
         {
             "bayes_ab_model": name,
