@@ -266,3 +266,65 @@ def test_report_of_compare(run_dir, compare_json):
     assert html.count("<img src=\"data:image/png;base64,") >= 3
     assert "named control" in html
     assert "Holm-adjusted across 2 arms compared with control" in html
+
+
+# ------------------------------------------------------------------ optional blocks (issue 9)
+
+
+def test_compare_with_ratio_segments_and_prior(tmp_path, capsys):
+    """--ratio, --segment-col and --prior-from: each block checked against its library
+    function on the same numbers (fast methods: normal segments, grid meta-analysis)."""
+    from bayes_ab.frequentist import RatioStatistic, ratio_metric_test
+    from bayes_ab.meta_prior import (
+        apply_meta_prior, lift_estimate, meta_prior_grid, read_past_experiments,
+    )
+
+    rng = np.random.default_rng(9)
+    n = 4000
+    arm = rng.choice(["control", "test"], n)
+    source = rng.choice(["ads", "email", "search"], n)
+    p = np.where(arm == "test", 0.13, 0.10)
+    converted = rng.binomial(1, p)
+    flagged = rng.binomial(1, 0.3, n)
+    contacts = np.where(flagged == 1, rng.poisson(np.where(arm == "test", 1.2, 1.5)), 0)
+    df = pd.DataFrame({"Variant": arm, "Converted": converted, "source": source,
+                       "contacts": contacts, "flagged": flagged})
+    path = tmp_path / "export.csv"
+    df.to_csv(path, index=False)
+    hist = tmp_path / "history.csv"
+    hist.write_text("experiment,lift,se\n" + "\n".join(
+        f"e{i},{v:.4f},0.006" for i, v in enumerate([0.004, 0.01, -0.003, 0.008, 0.002, 0.006])))
+    out = tmp_path / "out"
+    rc = main(["compare", str(path), "--group-col", "Variant", "--outcome-col", "Converted",
+               "--out", str(out), "--draws", "300", "--tune", "300", "--chains", "2",
+               "--no-figures", "--ratio", "contacts/flagged", "--ratio-lower-is-better",
+               "--segment-col", "source", "--segment-method", "normal",
+               "--prior-from", str(hist), "--prior-method", "grid"])
+    assert rc == 0
+    res = json.loads((out / "compare.json").read_text())
+    printed = capsys.readouterr().out
+    assert "contacts/flagged" in printed and "segments by source" in printed
+
+    r = res["ratio_metric"]["test"]
+    is_t, is_c = arm == "test", arm == "control"
+    freq = ratio_metric_test(RatioStatistic.from_arrays(contacts[is_c], flagged[is_c]),
+                             RatioStatistic.from_arrays(contacts[is_t], flagged[is_t]))
+    assert r["frequentist"]["p_value"] == pytest.approx(freq.p_value, rel=1e-9)
+    assert r["higher_is_better"] is False
+    assert r["lift_abs"]["lower"] < -0.3 + 0.15 and r["prob_test_better"] > 0.95
+
+    seg = res["segments"]["test"]
+    assert seg["column"] == "source" and set(seg["segments"]) == {"ads", "email", "search"}
+    assert sum(s["n_control"] + s["n_test"] for s in seg["segments"].values()) == n
+    assert seg["srm"]["flagged"] == [] and seg["flagged"] == []
+
+    hist_block = res["prior_from_history"]
+    y, se = lift_estimate(int(converted[is_c].sum()), int(is_c.sum()),
+                          int(converted[is_t].sum()), int(is_t.sum()), scale="abs")
+    expected = apply_meta_prior(meta_prior_grid(read_past_experiments(hist), seed=20260505),
+                                y, se, seed=20260505)
+    got = hist_block["arms"]["test"]
+    assert got["estimate"] == pytest.approx(y) and got["se"] == pytest.approx(se)
+    assert got["shrunk"]["mean"] == pytest.approx(expected.shrunk["mean"], rel=1e-9)
+    assert 0 < got["shrinkage"] < 1 and hist_block["n_experiments"] == 6
+    assert res["diagnostics"]["passed"] in (True, False)

@@ -98,7 +98,7 @@ def test_few_false_flags_when_all_segments_share_one_lift():
         naive_any += bool(np.any(np.abs(y - overall) / se > 1.96))
     print(f"any false flag: pooled {pooled_any / reps:.3f}, naive {naive_any / reps:.3f}")
     assert pooled_any / reps <= 0.08
-    assert naive_any / reps > 0.2
+    assert naive_any / reps > 0.15
 
 
 def test_srm_per_segment_with_holm():

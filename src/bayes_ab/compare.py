@@ -12,7 +12,14 @@ What comes out (``compare_file`` returns the compare.json dict)::
     arms            {arm: ARM_COMPARISON}   one per non-control arm (RESULTS_SCHEMA.md),
                                             plus `decision` (that arm against control)
     decision        the overall decision (below), with `arm` = the arm it is about
-    diagnostics     the results.json diagnostics block of the one sampled model
+    diagnostics     the results.json diagnostics block of the sampled models
+
+Optional blocks (docs/BEYOND.md), each keyed by the non-control arm where it is per arm:
+
+    ratio_metric        {arm: ratio comparison}     with ``ratio="NUM/DEN"`` (bayes_ab.ratio)
+    segments            {arm: segment block}        with ``segment_col`` (bayes_ab.segments)
+    prior_from_history  predictive prior + {arms: {arm: shrinkage}}   with ``prior_from``
+                                                    (bayes_ab.meta_prior)
 
 The Bayesian part is one `ArmComparison` (a Binomial on counts, Beta(1, 1) priors, sampled;
 the conjugate Beta posterior is its closed-form check). The frequentist part is a
@@ -224,6 +231,89 @@ def _threshold_check(threshold: float | None) -> None:
         raise OptionError(f"--threshold must be a positive number, got {threshold}")
 
 
+def _extra_column(path: str | Path, name: str, *, option: str) -> np.ndarray:
+    """Another column of the export as stripped text, row-aligned with ``read_groups``
+    (which keeps every row or fails), blank values labelled ``(blank)``."""
+    from bayes_ab.data.load import read_table
+
+    table = read_table(Path(path))
+    col = _column(table, name, option=option)
+    values = table.data[col].astype(str).str.strip()
+    return values.where(values != "", "(blank)").to_numpy(dtype=object)
+
+
+def _ratio_blocks(path, spec: str, data: GroupData, counts: ArmCounts, *,
+                  lower_is_better: bool, seed: int) -> dict[str, dict]:
+    from bayes_ab.ratio import compare_ratio, ratio_by_arm, read_ratio_columns
+
+    num, den, label = read_ratio_columns(path, spec)
+    stats_ = ratio_by_arm(data.groups, num, den, counts.arms)
+    return {arm: compare_ratio(stats_[counts.control], stats_[arm], metric=label,
+                               higher_is_better=not lower_is_better, seed=seed + k,
+                               names=(counts.control, arm)).to_dict()
+            for k, arm in enumerate(counts.arms[1:])}
+
+
+def _segment_blocks(path, column: str, data: GroupData, counts: ArmCounts, *, method: str,
+                    config: SamplerConfig) -> dict[str, dict]:
+    from bayes_ab.segments import SegmentCounts, segment_effects
+
+    segs = _extra_column(path, column, option="--segment-col")
+    out = {}
+    for k, arm in enumerate(counts.arms[1:]):
+        sc = SegmentCounts.from_arrays(data.groups, data.outcomes, segs, control=counts.control,
+                                       test=arm, column=column)
+        out[arm] = segment_effects(sc, method=method,  # type: ignore[arg-type]
+                                   config=config.with_seed_offset(10 + k))
+    return out
+
+
+def _prior_block(prior_from, counts: ArmCounts, *, scale: str, method: str,
+                 config: SamplerConfig) -> dict:
+    from bayes_ab.meta_prior import (
+        fit_meta_prior,
+        lift_estimate,
+        meta_prior_grid,
+        prior_from_history_block,
+        read_past_experiments,
+    )
+
+    past = read_past_experiments(prior_from, scale=scale)  # type: ignore[arg-type]
+    if method == "pymc":
+        from dataclasses import replace
+
+        meta = fit_meta_prior(past, config=replace(config.with_seed_offset(20),
+                                                   target_accept=max(config.target_accept, 0.95)))
+    else:
+        meta = meta_prior_grid(past, seed=config.seed)
+    today = {arm: lift_estimate(counts.successes[0], counts.trials[0], s, n,
+                                scale=scale)  # type: ignore[arg-type]
+             for arm, s, n in zip(counts.arms[1:], counts.successes[1:], counts.trials[1:],
+                                  strict=True)}
+    return prior_from_history_block(meta, today, seed=config.seed, source=str(prior_from))
+
+
+def _option_check(*, prior_scale: str, prior_method: str, segment_method: str) -> None:
+    from bayes_ab.errors import OptionError
+
+    if prior_scale not in ("abs", "rel"):
+        raise OptionError(f"--prior-scale must be abs or rel, got {prior_scale!r}")
+    if prior_method not in ("pymc", "grid"):
+        raise OptionError(f"--prior-method must be pymc or grid, got {prior_method!r}")
+    if segment_method not in ("pymc", "normal"):
+        raise OptionError(f"--segment-method must be pymc or normal, got {segment_method!r}")
+
+
+def _as_diagnostics(name: str, d: dict | None):
+    from bayes_ab.diagnostics import ModelDiagnostics
+
+    if not d:
+        return None
+    return ModelDiagnostics(name=name, max_r_hat=d["max_r_hat"], min_ess_bulk=d["min_ess_bulk"],
+                            divergences=d["divergences"], n_draws=d.get("n_draws", 0),
+                            n_chains=d.get("n_chains", 0))
+
+
 def run_compare(
     path: str | Path,
     *,
@@ -232,12 +322,24 @@ def run_compare(
     control: str | None = None,
     config: SamplerConfig = SamplerConfig(),
     threshold: float | None = None,
+    ratio: str | None = None,
+    ratio_lower_is_better: bool = False,
+    segment_col: str | None = None,
+    segment_method: str = "pymc",
+    prior_from: str | Path | None = None,
+    prior_scale: str = "abs",
+    prior_method: str = "pymc",
 ) -> CompareRun:
-    """Read, count, sample, test and decide; the compare.json dict plus the posterior."""
+    """Read, count, sample, test and decide; the compare.json dict plus the posterior.
+
+    ``ratio`` ("NUM_COL/DEN_COL"), ``segment_col`` and ``prior_from`` (a CSV of past
+    experiments: experiment, lift, se) add the optional blocks of the module docstring."""
     from bayes_ab.diagnostics import combine
     from bayes_ab.models.arm_comparison import ArmComparison
 
     _threshold_check(threshold)
+    _option_check(prior_scale=prior_scale, prior_method=prior_method,
+                  segment_method=segment_method)
     data = read_groups(path, group_col=group_col, outcome_col=outcome_col)
     counts, note = count_arms(data, control=control)
     model: ArmComparison = ArmComparison(counts)
@@ -280,8 +382,23 @@ def run_compare(
         "control": counts.control,
         "arms": arms,
         "decision": overall_decision(decisions),
-        "diagnostics": combine([model.diagnostics(idata)]),
     }
+    diagnostics = [model.diagnostics(idata)]
+    if ratio is not None:
+        results["ratio_metric"] = _ratio_blocks(path, ratio, data, counts,
+                                                lower_is_better=ratio_lower_is_better,
+                                                seed=config.seed)
+    if segment_col is not None:
+        results["segments"] = _segment_blocks(path, segment_col, data, counts,
+                                              method=segment_method, config=config)
+        for arm, block in results["segments"].items():
+            diagnostics.append(_as_diagnostics(f"segments[{arm}]", block["diagnostics"]))
+    if prior_from is not None:
+        results["prior_from_history"] = _prior_block(prior_from, counts, scale=prior_scale,
+                                                     method=prior_method, config=config)
+        diagnostics.append(_as_diagnostics("meta_prior",
+                                           results["prior_from_history"]["diagnostics"]))
+    results["diagnostics"] = combine([d for d in diagnostics if d is not None])
     return CompareRun(results=results, idata=idata, model=model)
 
 

@@ -50,7 +50,7 @@ from bayes_ab.intervals import interval
 
 __all__ = ["DEFAULT_PRIORS", "MetaPrior", "MetaPriors", "PastExperiments", "Shrinkage",
            "apply_meta_prior", "fit_meta_prior", "lift_estimate", "meta_prior_grid",
-           "read_past_experiments"]
+           "prior_from_history_block", "read_past_experiments"]
 
 Scale = Literal["abs", "rel"]
 
@@ -314,14 +314,15 @@ def lift_estimate(x_c: int, n_c: int, x_t: int, n_t: int, *, scale: Scale) -> tu
     return r - 1.0, float(r * np.sqrt((1 - pt) / (n_t * pt) + (1 - pc) / (n_c * pc)))
 
 
-def prior_from_history_block(meta: MetaPrior, estimate: float, se: float, *, seed: int = 0,
-                             source: str | None = None) -> dict:
-    """The compare.json ``prior_from_history`` entry of one arm."""
-    shrink = apply_meta_prior(meta, estimate, se, seed=seed)
+def prior_from_history_block(meta: MetaPrior, today: dict[str, tuple[float, float]], *,
+                             seed: int = 0, source: str | None = None) -> dict:
+    """The compare.json ``prior_from_history`` block: the predictive prior, and per arm
+    today's (estimate, se) before and after it."""
     return {
         "source": source,
         **meta.summary(),
-        "today": shrink.to_dict(),
+        "arms": {arm: apply_meta_prior(meta, y, se, seed=seed).to_dict()
+                 for arm, (y, se) in today.items()},
         "note": ("Extra view: the main posterior keeps its weakly informative Beta(1, 1) "
                  "priors; here today's normal-approximated lift is combined with the "
                  "predictive prior from the past experiments."),
