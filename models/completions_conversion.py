@@ -1,13 +1,15 @@
 """Does completing more tasks go with converting? Hierarchical monotonic model on counts.
 
-    python models/completions_conversion.py [--data data/example] [--seed 1] [--draws 1000] [--chains 4]
-                              [--sampler nutpie|pymc] [--figures figures] [--out results/idata]
+    python models/completions_conversion.py [--data data/example] [--seed 1]
+        [--draws 1000] [--chains 4] [--sampler nutpie|pymc]
+        [--figures figures] [--out results/idata]
 
 P(converted | n_completed = k) for k = 0..3, both arms pooled; the odds ratio per completion
 (population logistic fit); P(the rates rise at every step).
-Prints the results.json block and the diagnostics gate, writes figures/completions_conversion_*.png and
-the posterior (model and sampler config in its attrs) to OUT/completions_conversion.nc. When the data
-folder holds the simulator's truth.json, its population values are printed beside.
+Prints the results.json block and the diagnostics gate, writes
+figures/completions_conversion_*.png and the posterior (model and sampler config in its
+attrs) to OUT/completions_conversion.nc. When the data folder holds the simulator's
+truth.json, its population values are printed beside.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps(model.summarize(idata), indent=2))
     diag = model.diagnostics(idata)
-    print("diagnostics:", json.dumps(diag.to_dict()), "" if diag.passed else "FAILED: " + "; ".join(diag.problems()))
+    verdict = "passed" if diag.passed else "FAILED: " + "; ".join(diag.problems())
+    print("diagnostics:", json.dumps(diag.to_dict()), verdict)
     truth_file = Path(args.data) / "truth.json"
     if truth_file.exists():
         truth = json.loads(truth_file.read_text())["estimands"]

@@ -1,7 +1,8 @@
 """Did the help widget raise CS engagement? Arm comparison on counts (Binomial, Beta priors).
 
-    python models/cs_engagement.py [--data data/example] [--seed 1] [--draws 1000] [--chains 4]
-                              [--sampler nutpie|pymc] [--figures figures] [--out results/idata]
+    python models/cs_engagement.py [--data data/example] [--seed 1]
+        [--draws 1000] [--chains 4] [--sampler nutpie|pymc]
+        [--figures figures] [--out results/idata]
 
 CS engagement = customers with at least one CS help row / all randomized customers of the
 arm (intention to treat). Lift = Test - Control, absolute and relative; P(Test better).
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps(model.summarize(idata), indent=2))
     diag = model.diagnostics(idata)
-    print("diagnostics:", json.dumps(diag.to_dict()), "" if diag.passed else "FAILED: " + "; ".join(diag.problems()))
+    verdict = "passed" if diag.passed else "FAILED: " + "; ".join(diag.problems())
+    print("diagnostics:", json.dumps(diag.to_dict()), verdict)
     truth_file = Path(args.data) / "truth.json"
     if truth_file.exists():
         truth = json.loads(truth_file.read_text())["estimands"]

@@ -1,7 +1,8 @@
 """Does task success rise with the hour of the day and with experience? Logistic model on counts.
 
-    python models/time_and_experience.py [--data data/example] [--seed 1] [--draws 1000] [--chains 4]
-                              [--sampler nutpie|pymc] [--figures figures] [--out results/idata]
+    python models/time_and_experience.py [--data data/example] [--seed 1]
+        [--draws 1000] [--chains 4] [--sampler nutpie|pymc]
+        [--figures figures] [--out results/idata]
 
 Completing a started task against its start hour (linear trend plus trend-free hour
 deviations) and the task index; effects are the slopes of the population logistic fit.
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps(model.summarize(idata), indent=2))
     diag = model.diagnostics(idata)
-    print("diagnostics:", json.dumps(diag.to_dict()), "" if diag.passed else "FAILED: " + "; ".join(diag.problems()))
+    verdict = "passed" if diag.passed else "FAILED: " + "; ".join(diag.problems())
+    print("diagnostics:", json.dumps(diag.to_dict()), verdict)
     truth_file = Path(args.data) / "truth.json"
     if truth_file.exists():
         truth = json.loads(truth_file.read_text())["estimands"]

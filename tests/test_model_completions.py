@@ -115,7 +115,8 @@ def test_prior_overrides_change_the_model():
     counts = _counts(ETA, seed=1)
     default = CompletionsConversion(counts).build()
     assert {v.name for v in default.free_RVs} == {"mu_a", "z_a", "mu_b", "z_b", "step_share"}
-    learned = CompletionsConversion(counts, priors={"slope_sd": {"dist": "HalfNormal", "sigma": 0.3}})
+    learned = CompletionsConversion(counts,
+                                    priors={"slope_sd": {"dist": "HalfNormal", "sigma": 0.3}})
     assert "sigma_b" in {v.name for v in learned.build().free_RVs}
     tight = CompletionsConversion(counts, priors={"slope": {"sigma": 0.1}})
     point = default.initial_point()

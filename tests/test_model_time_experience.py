@@ -137,7 +137,8 @@ def test_counts_from_experiment():
         "start_hour": [9, 9, 9, 23, 0, 9],
         "completed": [True, False, True, True, False, False],
     })
-    data = ExperimentData(frame=pd.DataFrame(), help_episodes=pd.DataFrame(), task_attempts=attempts,
+    data = ExperimentData(frame=pd.DataFrame(), help_episodes=pd.DataFrame(),
+                          task_attempts=attempts,
                           observation_end=pd.Timestamp("2026-05-08", tz="UTC"))
     counts = TaskAttemptCounts.from_experiment(data)
     n, s = counts.trials_array, counts.successes_array

@@ -78,7 +78,8 @@ def test_completions_conversion_covers_the_truth(fitted):
     _, truth, out = fitted
     block, t = out["completions_conversion"][2], truth["completions_conversion"]
     for k, value in t["rate_by_completions"].items():
-        assert _covers(block["rate_by_completions"][k], value), (k, block["rate_by_completions"][k], value)
+        iv = block["rate_by_completions"][k]
+        assert _covers(iv, value), (k, iv, value)
     assert _covers(block["odds_ratio_per_completion"], t["odds_ratio_per_completion"])
     # The simulator's conversion steps are >= 0 and large: the rates rise at every step.
     assert block["prob_monotone_increasing"] > 0.95
@@ -88,5 +89,6 @@ def test_time_and_experience_covers_the_truth(fitted):
     _, truth, out = fitted
     block, t = out["time_and_experience"][2], truth["time_and_experience"]
     assert _covers(block["hour_effect"], t["hour_effect"]), (block["hour_effect"], t)
-    assert _covers(block["experience_effect"], t["experience_effect"]), (block["experience_effect"], t)
+    assert _covers(block["experience_effect"], t["experience_effect"]), (
+        block["experience_effect"], t)
     assert block["prob_success_rises_with_experience"] > 0.99

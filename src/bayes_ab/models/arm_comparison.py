@@ -134,7 +134,8 @@ class ArmCounts:
         ``any_cs`` (CS engagement: at least one CS help row).
         """
         if metric not in FRAME_METRICS:
-            raise OptionError(f"unknown metric '{metric}'; choose one of {', '.join(FRAME_METRICS)}")
+            raise OptionError(
+                f"unknown metric '{metric}'; choose one of {', '.join(FRAME_METRICS)}")
         return cls.from_frame(data.frame, group_col="cohort", outcome_col=metric, arms=ARMS)
 
 
@@ -165,7 +166,8 @@ class ArmComparison(BayesModel):
         s = self.stats
         prior = self.priors["rate"]
         with pm.Model(coords=self.coords) as model:
-            rate = pm.Beta("rate", alpha=float(prior["alpha"]), beta=float(prior["beta"]), dims="arm")
+            rate = pm.Beta("rate", alpha=float(prior["alpha"]), beta=float(prior["beta"]),
+                           dims="arm")
             pm.Binomial("successes", n=np.asarray(s.trials), p=rate,
                         observed=np.asarray(s.successes), dims="arm")
             pm.Deterministic("lift_abs", rate[1:] - rate[0], dims="treatment")

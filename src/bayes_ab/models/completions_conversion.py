@@ -96,7 +96,8 @@ class CompletionCounts:
         n = np.asarray(self.trials, dtype=np.int64)
         shape = (len(arms), len(self.levels))
         if s.shape != shape or n.shape != shape:
-            raise DataError(f"counts must have shape arms x levels {shape}, got {s.shape}, {n.shape}")
+            raise DataError(f"counts must have shape arms x levels {shape}, "
+                            f"got {s.shape}, {n.shape}")
         if (s < 0).any() or (s > n).any():
             raise DataError("successes must be in 0..trials in every arm x n_completed cell")
         if (n.sum(axis=1) == 0).any():
@@ -124,7 +125,8 @@ class CompletionCounts:
     @classmethod
     def from_dict(cls, d: dict) -> CompletionCounts:
         return cls(arms=tuple(d["arms"]), levels=tuple(d.get("levels", LEVELS)),
-                   successes=tuple(map(tuple, d["successes"])), trials=tuple(map(tuple, d["trials"])))
+                   successes=tuple(map(tuple, d["successes"])),
+                   trials=tuple(map(tuple, d["trials"])))
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, arm_col: str = "cohort",

@@ -62,11 +62,13 @@ class TaskAttemptCounts:
         n = np.asarray(self.trials, dtype=np.int64)
         shape = (len(self.hours), len(self.tasks))
         if s.shape != shape or n.shape != shape:
-            raise DataError(f"counts must have shape hours x tasks {shape}, got {s.shape}, {n.shape}")
+            raise DataError(f"counts must have shape hours x tasks {shape}, "
+                            f"got {s.shape}, {n.shape}")
         if (s < 0).any() or (s > n).any():
             raise DataError("completed must be in 0..started in every hour x task cell")
         if (n.sum(axis=1) > 0).sum() < 3 or (n.sum(axis=0) > 0).sum() < 2:
-            raise DataError("time and experience needs started tasks in 3+ hours and 2+ task indices")
+            raise DataError("time and experience needs started tasks in 3+ hours "
+                            "and 2+ task indices")
         object.__setattr__(self, "hours", tuple(int(h) for h in self.hours))
         object.__setattr__(self, "tasks", tuple(int(t) for t in self.tasks))
         object.__setattr__(self, "successes", tuple(tuple(int(v) for v in r) for r in s))
@@ -87,7 +89,8 @@ class TaskAttemptCounts:
 
     @classmethod
     def from_dict(cls, d: dict) -> TaskAttemptCounts:
-        return cls(successes=tuple(map(tuple, d["successes"])), trials=tuple(map(tuple, d["trials"])),
+        return cls(successes=tuple(map(tuple, d["successes"])),
+                   trials=tuple(map(tuple, d["trials"])),
                    hours=tuple(d.get("hours", HOURS)), tasks=tuple(d.get("tasks", TASKS)))
 
     @classmethod
@@ -147,7 +150,8 @@ class TimeExperience(BayesModel):
         super().__init__(stats, priors=priors)
         hs = self.priors["hour_sd"]
         if hs is not None and not (isinstance(hs, dict) and float(hs.get("sigma", 0)) > 0):
-            raise OptionError(f"hour_sd prior must be None or a HalfNormal with sigma > 0, got {hs}")
+            raise OptionError(
+                f"hour_sd prior must be None or a HalfNormal with sigma > 0, got {hs}")
 
     @property
     def with_deviations(self) -> bool:
@@ -163,7 +167,8 @@ class TimeExperience(BayesModel):
         """Centred hour and task-minus-one of every cell, each (hours, tasks)."""
         h = np.asarray(self.stats.hours, dtype=float)[:, None] - HOUR_CENTRE
         t = np.asarray(self.stats.tasks, dtype=float)[None, :] - 1.0
-        return np.broadcast_to(h, (h.shape[0], t.shape[1])), np.broadcast_to(t, (h.shape[0], t.shape[1]))
+        shape = (h.shape[0], t.shape[1])
+        return np.broadcast_to(h, shape), np.broadcast_to(t, shape)
 
     def build(self) -> pm.Model:
         import pymc as pm
@@ -218,7 +223,7 @@ class TimeExperience(BayesModel):
                 for hr, cnt in zip(self.stats.hours, n.sum(axis=1), strict=True) if cnt > 0
             },
             "success_by_task": {
-                str(tk): interval(flat((p.sel(task=tk) * n[:, j] / max(n[:, j].sum(), 1)).sum("hour")))
+                str(tk): interval(flat((p.sel(task=tk) * (n[:, j] / n[:, j].sum())).sum("hour")))
                 for j, tk in enumerate(self.stats.tasks) if n[:, j].sum() > 0
             },
         }
@@ -229,6 +234,7 @@ class TimeExperience(BayesModel):
     def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
         from bayes_ab.plotting import standard_figures
 
-        var_names = ["intercept", "b_hour", "b_exp"] + (["sigma_hour"] if self.with_deviations else [])
+        dev = self.with_deviations
+        var_names = ["intercept", "b_hour", "b_exp"] + (["sigma_hour"] if dev else [])
         return standard_figures(idata, name=self.name, out_dir=out_dir, var_names=var_names,
-                                forest_vars=["hour_dev"] if self.with_deviations else ["b_hour", "b_exp"])
+                                forest_vars=["hour_dev"] if dev else ["b_hour", "b_exp"])
