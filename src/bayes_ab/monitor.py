@@ -45,7 +45,7 @@ p < alpha at a look, or P(Test better) > 1 - alpha at a look.
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -391,19 +391,6 @@ def read_daily_counts(
 
 
 # --------------------------------------------------------------------------- monitor
-
-
-@dataclass(frozen=True)
-class _Looks:
-    d: np.ndarray
-    v: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    p_always_valid: np.ndarray
-    p_naive: np.ndarray
-    prob_better: np.ndarray
-    eligible: np.ndarray
-    extra: dict = field(default_factory=dict)
 
 
 def _first(mask: np.ndarray) -> int | None:
