@@ -241,6 +241,9 @@ def analyze(
             )
             results["agreement"][key] = agree.sentence
 
+    say("ratio metrics and segments")
+    results["ratio_metrics"] = ratio_metrics(data, seed=options.sampler.seed)
+    results["segments"] = segment_blocks(data, options=options, findings=results["data_quality"])
     if options.forensics:
         results["forensics"] = _forensics(data_dir)
     timings["total"] = time.perf_counter() - t0
@@ -333,4 +336,104 @@ def _engagement_among_flagged(data: ExperimentData) -> dict:
             posterior(counts, prior=BetaPrior()).hdi().to_dict() if counts.trials else None
         )
         out[f"n_flagged_{arm.lower()}"] = counts.trials
+    return out
+
+
+#: Ratio metrics of the experiment (issue 9): name -> (numerator, denominator, higher_is_better,
+#: definition). Both are per randomized customer, so the delta method sees their covariance.
+RATIO_METRICS = {
+    "cs_contacts_per_flagged_customer": (
+        "n_cs_flags", "flagged", True,
+        "CS help rows / customers flagged at least once (how much CS help a stuck customer takes)"),
+    "help_flags_per_customer": (
+        "n_help_flags", "one", False,
+        "help flags / all randomized customers (how often customers get stuck; lower is better)"),
+    "minutes_per_completed_task": (
+        "task_minutes", "n_completed", False,
+        "minutes from start to completion summed over completed tasks / completed tasks "
+        "(time on task per completion; lower is better)"),
+}
+
+
+def _ratio_columns(data: ExperimentData):
+    frame = data.frame
+    eps = data.help_episodes
+    n_cs = eps.loc[eps["channel"] == "CS"].groupby("customer_id").size()
+    durations = frame[[f"task{k}_duration_min" for k in (1, 2, 3)]].fillna(0.0).sum(axis=1)
+    return {
+        "n_cs_flags": frame["customer_id"].map(n_cs).fillna(0).to_numpy(dtype=float),
+        "flagged": (frame["n_help_flags"] > 0).to_numpy(dtype=float),
+        "n_help_flags": frame["n_help_flags"].to_numpy(dtype=float),
+        "one": np.ones(len(frame)),
+        "task_minutes": durations.to_numpy(dtype=float),
+        "n_completed": frame["n_completed"].to_numpy(dtype=float),
+    }
+
+
+def ratio_metrics(data: ExperimentData, *, seed: int) -> dict:
+    """Bayesian ratio metrics (exact posterior draws on sufficient statistics) beside the
+    delta-method test, each with its definition; null when a denominator is all zero."""
+    from bayes_ab.frequentist import RatioStatistic
+    from bayes_ab.ratio import compare_ratio
+
+    cols = _ratio_columns(data)
+    arm = data.frame["cohort"].astype(str).to_numpy()
+    out: dict[str, Any] = {}
+    for i, (name, (num, den, higher, definition)) in enumerate(RATIO_METRICS.items()):
+        stats = {}
+        for a in ("Control", "Test"):
+            sel = arm == a
+            stats[a] = RatioStatistic.from_arrays(cols[num][sel], cols[den][sel])
+        if min(stats[a].sum_x for a in stats) <= 0:
+            out[name] = None
+            continue
+        block = compare_ratio(stats["Control"], stats["Test"], metric=name,
+                              higher_is_better=higher, seed=seed + i).to_dict()
+        block["definition"] = definition
+        out[name] = block
+    return out
+
+
+def _segment_columns(frame) -> dict[str, np.ndarray]:
+    """Segments from the cohort file's extra columns; `joined_at` becomes a 6-hour block."""
+    import pandas as pd
+
+    from bayes_ab.data.schema import FRAME_COLUMNS
+
+    out = {}
+    for col in frame.columns:
+        if col in FRAME_COLUMNS:
+            continue
+        values = frame[col]
+        if col == "joined_at":
+            hours = pd.to_datetime(values, utc=True, errors="coerce").dt.hour
+            if hours.notna().mean() < 0.99:
+                continue
+            labels = np.array(["00-06 UTC", "06-12 UTC", "12-18 UTC", "18-24 UTC"])
+            out["join_period"] = labels[(hours.to_numpy() // 6).astype(int)]
+            continue
+        if values.isna().any() or not 2 <= values.nunique() <= 50:
+            continue
+        out[col] = values.astype(str).to_numpy()
+    return out
+
+
+def segment_blocks(data: ExperimentData, *, options: AnalyzeOptions, findings: list) -> dict:
+    """Conversion lift by segment, partially pooled (normal approximation + exact quadrature
+    over the between-segment sd: no sampler), with a sample-ratio check per segment."""
+    from bayes_ab.segments import SegmentCounts, segment_effects
+
+    frame = data.frame
+    groups = frame["cohort"].astype(str).to_numpy()
+    outcomes = frame["converted"].to_numpy(dtype=int)
+    out: dict[str, Any] = {}
+    for col, labels in _segment_columns(frame).items():
+        try:
+            counts = SegmentCounts.from_arrays(groups, outcomes, labels, control="Control",
+                                               test="Test", column=col)
+            out[col] = segment_effects(counts, method="normal", config=options.sampler,
+                                       expected_test_share=options.design_test_share)
+        except (BayesAbError, ValueError) as exc:
+            findings.append(Finding(f"segments_{col}", "info", 1,
+                                    f"segment column '{col}' not analysed: {exc}").to_dict())
     return out
