@@ -295,8 +295,9 @@ class HelpCompletion(BayesModel):
             "prob_cs_better": prob_greater(diff),
             "log_odds_cs_mean": interval(idata.posterior["mu_beta"].values),
             "per_task": per_task,
-            "n_flags": {ch: int(self.stats.flags_array[c].sum()) for c, ch in enumerate(CHANNELS)},
-            "observed_rate": {ch: self.stats.raw_rate(ch) for ch in CHANNELS},
+            "n_flags": {ch.lower(): int(self.stats.flags_array[c].sum())
+                        for c, ch in enumerate(CHANNELS)},
+            "observed_rate": {ch.lower(): self.stats.raw_rate(ch) for ch in CHANNELS},
             "standardization": (
                 "each channel averaged over its own flags' task x arm mix (P(completed | channel))"
                 if self.standardize == "channel" else
