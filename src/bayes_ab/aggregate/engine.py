@@ -134,8 +134,9 @@ class AggregatedExperiment:
 
 
 def _scalar(expr) -> Any:
+    """A scalar result; None for SQL NULL (some backends give NaN for an empty sum)."""
     value = expr.execute()
-    return None if value is None else value
+    return None if value is None or _isnan(value) else value
 
 
 def _fatal_counts(t: ir.Table, key: str) -> dict[str, Any]:

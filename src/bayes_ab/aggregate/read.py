@@ -69,10 +69,20 @@ def connect(backend: str = "duckdb", *, spark: Any = None, database: str | None 
             spark = (SparkSession.builder.master("local[2]").appName("bayes_ab")
                      .config("spark.sql.session.timeZone", "UTC")
                      .config("spark.sql.ansi.enabled", "false")
-                     .config("spark.ui.enabled", "false").getOrCreate())
+                     .config("spark.ui.enabled", "false")
+                     .config("spark.ui.showConsoleProgress", "false")
+                     .config("spark.sql.shuffle.partitions", "8")
+                     .config("spark.sql.warehouse.dir", _spark_warehouse())
+                     .getOrCreate())
         spark.conf.set("spark.sql.session.timeZone", "UTC")
         return ibis.pyspark.connect(spark)
     raise DataError(f"unknown aggregation backend '{backend}'; use duckdb or pyspark")
+
+
+def _spark_warehouse() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="bayes_ab_spark_")
 
 
 def close(con) -> None:
@@ -156,12 +166,13 @@ def timestamp(col) -> Any:
 def epoch_seconds(ts, backend: str) -> Any:
     """Seconds since 1970 as float64, sub-second part kept.
 
-    DuckDB's ``epoch()`` is already fractional; Spark's ``unix_timestamp`` floors to
-    whole seconds, so the microseconds within the second are added back there.
+    DuckDB's ``epoch()`` is fractional; Spark's ``unix_timestamp`` floors to whole
+    seconds, but its ``CAST(timestamp AS DOUBLE)`` keeps the microseconds. Other
+    backends take the DuckDB form (check sub-second data there).
     """
-    if backend == "duckdb":
-        return ts.epoch_seconds().cast("float64")
-    return ts.epoch_seconds().cast("float64") + ts.microsecond().cast("float64") / 1e6
+    if backend == "pyspark":
+        return ts.cast("float64")
+    return ts.epoch_seconds().cast("float64")
 
 
 def task(col) -> Any:
