@@ -64,7 +64,8 @@ def run(model_cls, stats_cls, args: argparse.Namespace) -> int:
     write_json(args.out / f"{model.name}.json",
                {"summary": summary, "diagnostics": diag.to_dict(), "fit_seconds": elapsed})
     figures = model.figures(idata, args.figures)
-    print(f"wrote {path}, {args.out / (model.name + '.json')} and {len(figures)} figures in {args.figures}")
+    print(f"wrote {path}, {args.out / (model.name + '.json')} and {len(figures)} figures "
+          f"in {args.figures}")
     return 0 if diag.passed else 3
 
 

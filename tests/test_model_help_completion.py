@@ -33,7 +33,8 @@ def generate(*, cs_effect: float, seed: int, n: int = 20_000):
     is_test = np.array([0.0, 1.0])[None, None, :]
     p = expit(alpha[None, :, None] + cs_effect * is_cs + gamma * is_test)
     completed = rng.binomial(flags, p)
-    truth = {ch: float((mix[c] * p[c]).sum() / mix[c].sum()) for c, ch in enumerate(("CS", "OTHER"))}
+    truth = {ch: float((mix[c] * p[c]).sum() / mix[c].sum())
+             for c, ch in enumerate(("CS", "OTHER"))}
     truth["diff"] = truth["CS"] - truth["OTHER"]
     return HelpCompletionStats(flags=flags, completed=completed), truth
 
@@ -117,7 +118,8 @@ def test_effect_is_recovered(effect):
     assert s["cs"]["mean"] == pytest.approx(model.stats.raw_rate("CS"), abs=0.01)
     assert set(s["per_task"]) == {"1", "2", "3"}
     for k in "123":
-        assert s["per_task"][k]["log_odds_cs"]["lower"] < 0.35 < s["per_task"][k]["log_odds_cs"]["upper"]
+        log_odds = s["per_task"][k]["log_odds_cs"]
+        assert log_odds["lower"] < 0.35 < log_odds["upper"]
     assert model.diagnostics(idata).divergences == 0
 
 

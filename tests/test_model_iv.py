@@ -129,7 +129,8 @@ def test_weak_instrument_is_flagged():
     strong = dict(draws, first_stage=rng.normal(0.3, 0.01, size=(2, 500)))
     fake = az.from_dict(posterior=strong, dims={"strata_share": ["stratum"]},
                         coords={"stratum": ["complier", "always_taker", "never_taker"]})
-    assert InstrumentalVariable(IVStats.from_episodes(episodes)).summarize(fake)["weak_instrument"] is False
+    model = InstrumentalVariable(IVStats.from_episodes(episodes))
+    assert model.summarize(fake)["weak_instrument"] is False
 
 
 def test_save_load_round_trip_and_figures(effect, tmp_path):

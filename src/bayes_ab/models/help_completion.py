@@ -132,7 +132,8 @@ class HelpCompletionStats:
         bad = ~df["channel"].isin(CHANNELS) | ~df["task"].isin(TASKS) | ~df["cohort"].isin(ARMS)
         if bad.any():
             raise DataError(f"{int(bad.sum())} help episode(s) with unknown channel/task/cohort")
-        index = pd.MultiIndex.from_product([CHANNELS, TASKS, ARMS], names=["channel", "task", "cohort"])
+        index = pd.MultiIndex.from_product([CHANNELS, TASKS, ARMS],
+                                           names=["channel", "task", "cohort"])
         agg = df.groupby(["channel", "task", "cohort"])["completed"].agg(["size", "sum"])
         agg = agg.reindex(index, fill_value=0)
         shape = (len(CHANNELS), len(TASKS), len(ARMS))
@@ -142,7 +143,7 @@ class HelpCompletionStats:
     @classmethod
     def from_experiment(cls, data: ExperimentData) -> HelpCompletionStats:
         if len(data.help_episodes) == 0:
-            raise DataError("no help flags in the data: the help-completion model needs at least one")
+            raise DataError("no help flags in the data: the help-completion model needs some")
         return cls.from_episodes(data.help_episodes)
 
 

@@ -71,7 +71,8 @@ class IVStats:
     def __post_init__(self) -> None:
         arr = np.asarray(self.counts, dtype=float)
         if arr.shape != (len(ARMS), len(CHANNELS), len(OUTCOMES)):
-            raise ValueError(f"counts must have shape (arm, channel, outcome) = (2, 2, 2), got {arr.shape}")
+            raise ValueError("counts must have shape (arm, channel, outcome) = (2, 2, 2), "
+                             f"got {arr.shape}")
         if np.any(arr < 0) or np.any(arr != np.round(arr)):
             raise ValueError("counts must be non-negative whole numbers")
         object.__setattr__(self, "counts", tuple(tuple(tuple(int(v) for v in row) for row in m)
@@ -118,7 +119,8 @@ class IVStats:
             raise DataError("help episodes need flag_index or flagged_at to find first flags")
         if first["customer_id"].duplicated().any():
             raise DataError("more than one first flag for some customer")
-        df = pd.DataFrame({"arm": first["cohort"].astype(str), "channel": first["channel"].astype(str),
+        df = pd.DataFrame({"arm": first["cohort"].astype(str),
+                           "channel": first["channel"].astype(str),
                            "y": first["completed"].astype(bool).astype(int)})
         bad = ~df["arm"].isin(ARMS) | ~df["channel"].isin(CHANNELS)
         if bad.any():
@@ -161,7 +163,8 @@ class InstrumentalVariable(BayesModel):
         pr = self.priors
         counts = self.stats.array  # arm x channel(CS, OTHER) x outcome(0, 1)
         with pm.Model(coords=self.coords) as model:
-            share = pm.Dirichlet("strata_share", a=np.asarray(pr["strata"]["a"], float), dims="stratum")
+            share = pm.Dirichlet("strata_share", a=np.asarray(pr["strata"]["a"], float),
+                                 dims="stratum")
             eta_c = pm.Beta("eta_complier", **pr["outcome"], dims="treatment")  # D = OTHER, CS
             eta_a = pm.Beta("eta_always", **pr["outcome"])
             eta_n = pm.Beta("eta_never", **pr["outcome"])
