@@ -10,16 +10,7 @@ stage and a weak-instrument flag; writes figures/causal_cs_effect_*.png and
     python models/causal_cs_effect.py [--data data/example] [--sampler pymc]
 """
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from help_channel_completion import parse_args, run  # noqa: E402
+from bayes_ab.scripts import run_model_script
 
 if __name__ == "__main__":
-    from bayes_ab.models.iv import InstrumentalVariable, IVStats
-
-    raise SystemExit(run(InstrumentalVariable, IVStats, parse_args(__doc__)))
+    raise SystemExit(run_model_script('causal_cs_effect', __doc__))

@@ -10,16 +10,7 @@ the Kaplan-Meier curves) and <out>/idata/time_to_completion.nc.
     python models/time_to_completion.py [--data data/example] [--sampler pymc]
 """
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from help_channel_completion import parse_args, run  # noqa: E402
+from bayes_ab.scripts import run_model_script
 
 if __name__ == "__main__":
-    from bayes_ab.models.survival import Survival, SurvivalStats
-
-    raise SystemExit(run(Survival, SurvivalStats, parse_args(__doc__)))
+    raise SystemExit(run_model_script('time_to_completion', __doc__))

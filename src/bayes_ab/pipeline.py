@@ -85,6 +85,23 @@ def _model_class(step: ModelStep):
     return getattr(module, step.cls)
 
 
+def step_of(key: str) -> ModelStep:
+    for step in MODEL_STEPS:
+        if step.key == key:
+            return step
+    raise KeyError(f"unknown model {key!r}; known: {', '.join(s.key for s in MODEL_STEPS)}")
+
+
+def build_model(key: str, data: ExperimentData, *, priors: dict | None = None):
+    """The model of step `key`, on the sufficient statistics of `data`."""
+    step = step_of(key)
+    cls = _model_class(step)
+    stats = cls.stats_type.from_experiment(data, **step.stats_kwargs)
+    if step.cls == "ArmComparison":
+        return cls(stats, priors=priors, name=step.key)
+    return cls(stats, priors=priors)
+
+
 def _arm_block(summary: dict, test_result) -> dict:
     block = dict(summary)
     block["frequentist"] = test_result.to_dict()
@@ -191,9 +208,7 @@ def analyze(
         say(f"model: {step.label}")
         t = time.perf_counter()
         try:
-            cls = _model_class(step)
-            stats = cls.stats_type.from_experiment(data, **step.stats_kwargs)
-            model = cls(stats, name=step.key) if step.cls == "ArmComparison" else cls(stats)
+            model = build_model(step.key, data)
             idata = model.fit(options.sampler.with_seed_offset(offset))
         except (BayesAbError, ValueError) as exc:
             summaries[step.key] = None
