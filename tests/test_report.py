@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import html as html_module
 import json
 import re
 from pathlib import Path
@@ -275,8 +276,16 @@ def test_agreement_sentences(block, start):
 def test_document_sections(results):
     doc = build_document(results)
     ids = [s["id"] for s in doc["sections"]]
+    assert ids == ["recommendation", "conversion", "cs_engagement", "ratio_metrics", "segments",
+                   "prior_sensitivity", "help", "completions", "time_experience", "srm",
+                   "data_quality", "forensics", "diagnostics", "glossary"]
+    # Results written before the newer blocks existed render without their sections.
+    old = {k: v for k, v in results.items()
+           if k not in ("ratio_metrics", "segments", "prior_sensitivity")}
+    ids = [s["id"] for s in build_document(old)["sections"]]
     assert ids == ["recommendation", "conversion", "cs_engagement", "help", "completions",
-                   "time_experience", "srm", "diagnostics", "data_quality", "forensics", "glossary"]
+                   "time_experience", "srm", "data_quality", "forensics", "diagnostics",
+                   "glossary"]
 
 
 def test_compare_report(tmp_path):
@@ -298,3 +307,213 @@ def test_compare_report(tmp_path):
     assert "B vs A" in html and "C vs A" in html
     assert "Clicked was not estimated." in html
     assert "There is a 99.6% probability that B has a higher clicked rate than A." in html
+
+
+# ------------------------------------------------------------------ newer result blocks
+
+
+def _render(results, tmp_path) -> tuple[str, str, dict[str, str]]:
+    html_path, md_path = render_report(results, figures={}, out_dir=tmp_path)
+    html = html_path.read_text()
+    return html, md_path.read_text(), _sections(html)
+
+
+def test_fixture_has_the_newer_blocks(results):
+    assert set(results["ratio_metrics"]) == {"cs_contacts_per_flagged_customer",
+                                             "help_flags_per_customer",
+                                             "minutes_per_completed_task"}
+    for block in results["ratio_metrics"].values():
+        assert set(block) >= {"metric", "definition", "control", "test", "lift_abs", "lift_rel",
+                              "prob_test_better", "higher_is_better", "counts", "frequentist",
+                              "decision"}
+        assert set(block["frequentist"]) >= {"test", "ci95_diff", "p_value", "significant_95"}
+    seg = results["segments"]["join_period"]
+    assert set(seg) >= {"column", "n_segments", "overall", "segments", "flagged", "srm"}
+    assert set(seg["srm"]) >= {"per_segment", "flagged"}
+    assert set(results["cs_engagement"]["among_flagged"]) == {
+        "control", "test", "n_flagged_control", "n_flagged_test"}
+    assert set(results["help_channels"]["causal_effect_details"]) >= {
+        "naive_difference", "wald", "first_stage", "complier_share", "weak_instrument",
+        "weak_instrument_note"}
+
+
+def test_ratio_metrics_section(results, tmp_path):
+    html, md, sections = _render(results, tmp_path)
+    sec = sections["ratio_metrics"]
+    for text in (html_module.unescape(sec), md):
+        # Each metric in its own units, with its direction in plain words.
+        assert ("Help flags per customer: Test 0.589 vs Control 0.573 (fewer help flags is "
+                "better). There is a 6% probability that Test's customers get stuck less "
+                "often; the data do not establish a difference (the delta-method test agrees)."
+                ) in text
+        assert ("The probability that Test's customers take more Customer Success help when "
+                "stuck is more than 99.9%; Test is credibly better on this metric") in text
+        assert "Minutes per completed task: Test 41.8 vs Control 41.5" in text
+    # Bayesian interval and the delta-method test side by side, at the metric's scale.
+    assert "+0.016 (95% HDI -0.005 to +0.036); +2.8%" in sec
+    assert "+0.016 (95% CI -0.005 to +0.036), p = 0.132" in sec
+    assert "+0.3 (95% HDI -3.5 to +3.8); +0.86%" in sec
+    assert "p &lt; 0.001" in sec
+    assert "help flags / all randomized customers" in sec  # the definition
+    assert "<details><summary>Definitions</summary>" in sec
+    # The summary under the recommendation names which way each metric went.
+    assert ("Ratio metrics: Test credibly better on CS contacts per flagged customer; no clear "
+            "difference on help flags per customer, minutes per completed task.") in md
+
+
+def test_ratio_metric_credibly_worse_and_missing(results, tmp_path):
+    worse = copy.deepcopy(results)
+    block = worse["ratio_metrics"]["help_flags_per_customer"]
+    block["lift_abs"] = {"mean": 0.03, "lower": 0.01, "upper": 0.05, "prob": 0.95}
+    block["prob_test_better"] = 0.001
+    block["frequentist"]["significant_95"] = False
+    worse["ratio_metrics"]["minutes_per_completed_task"] = None
+    html, md, sections = _render(worse, tmp_path)
+    sec = sections["ratio_metrics"]
+    assert "Test is credibly worse on this metric (the delta-method test disagrees" in sec
+    assert sec.count('<tr class="warn">') == 1
+    assert "Minutes per completed task: not estimated (no denominator in an arm)." in sec
+    assert "credibly worse on help flags per customer" in md
+
+
+def test_segments_section(results, tmp_path):
+    html, md, sections = _render(results, tmp_path)
+    sec = sections["segments"]
+    assert ("None of the 4 segments by join period credibly differs from the overall lift"
+            in sec)
+    assert "Overall lift across the 4 segments: +1.09 pp (95% HDI +0.12 pp to +2.18 pp)." in sec
+    assert ("every one of the 4 segments has a Test share consistent with 30.0% (none at "
+            "Holm-adjusted p &lt; 0.001)") in sec
+    assert "one significance test per segment gives every segment its own chance" in sec
+    # One row per segment: pooled lift, HDI, raw Holm p-value, observed split.
+    assert ("<td>06-12 UTC</td><td>4,219 / 1,849</td><td>+1.50 pp</td>"
+            "<td>-0.12 pp to +3.26 pp</td><td>97%</td><td>no</td><td>0.216</td>"
+            "<td>30.5%</td>") in sec
+    assert '<div class="callout good">' in sec
+    assert "Segments: no segment&#39;s lift credibly differs from the overall lift." in html
+
+
+def test_segments_flagged_and_srm(results, tmp_path):
+    flagged = copy.deepcopy(results)
+    seg = flagged["segments"]["join_period"]
+    seg["flagged"] = ["00-06 UTC"]
+    seg["segments"]["00-06 UTC"]["differs_from_overall"] = True
+    seg["srm"]["flagged"] = ["18-24 UTC"]
+    seg["srm"]["per_segment"]["18-24 UTC"].update({"mismatch": True, "p_value_holm": 2e-5})
+    html, md, sections = _render(flagged, tmp_path)
+    sec = sections["segments"]
+    assert "1 of the 4 segments by join period credibly differ from the overall lift: 00-06 UTC." in sec
+    assert ("the Test share departs from 30.0% in 18-24 UTC (Holm-adjusted p &lt; 0.001)"
+            in sec)
+    assert "31.0%, mismatch (p &lt; 0.001)" in sec
+    assert sec.count('<tr class="warn">') == 2
+    assert '<div class="callout bad">' in sec
+    assert "the lift credibly differs from the overall in 00-06 UTC (join_period)." in md.replace(
+        "\\_", "_")
+
+
+def test_prior_sensitivity_section(results, tmp_path):
+    html, md, sections = _render(results, tmp_path)
+    sec = sections["prior_sensitivity"]
+    assert "No: every conclusion holds under a weaker and a stronger prior" in sec
+    assert "<td>conversion: prob test better</td><td>99.6%</td><td>99.6%</td><td>99.6%</td>" in sec
+    assert "0.131 (95% HDI 0.099 to 0.163)" in sec
+    changed = copy.deepcopy(results)
+    changed["prior_sensitivity"]["help_completion"]["diff"]["conclusion_changes"] = True
+    html, md, sections = _render(changed, tmp_path / "changed")
+    sec = sections["prior_sensitivity"]
+    assert "Yes, for some conclusions" in sec
+    assert "changes the conclusion about: help_completion: diff." in sec
+    assert "Prior: the conclusion changes with the prior for help_completion: diff." in html
+    # Absent (no sensitivity run): no section and no summary line.
+    absent = {k: v for k, v in results.items() if k != "prior_sensitivity"}
+    html, md, sections = _render(absent, tmp_path / "absent")
+    assert "prior_sensitivity" not in sections and "Does the prior matter?" not in html
+
+
+def test_secondary_cs_engagement_and_causal_details(results, tmp_path):
+    html, md, sections = _render(results, tmp_path)
+    cs = sections["cs_engagement"]
+    assert ("among customers flagged as stuck at least once: 53.4% (95% HDI 51.6% to 55.2%) of "
+            "2,957 flagged Test customers engaged with Customer Success, against 23.3% (95% HDI "
+            "22.2% to 24.3%) of 6,682 flagged Control customers") in cs
+    help_ = sections["help"]
+    assert "Probability that CS causes more completions: 99.5%." in help_
+    assert "The naive CS-minus-OTHER difference is +13.10 pp (95% HDI +9.90 pp to +16.30 pp)" in help_
+    assert "<td>Wald (ratio) estimate</td><td>+9.10 pp</td>" in help_
+    assert "<td>Share of compliers</td><td>14.8%</td>" in help_
+    assert "<td>Customers at their first flag</td><td>6,682 in Control, 2,957 in Test</td>" in help_
+    assert "Weak instrument: do not read" not in help_
+    weak = copy.deepcopy(results)
+    weak["help_channels"]["causal_effect_details"].update({
+        "weak_instrument": True,
+        "weak_instrument_note": "the assignment moved CS uptake at the first flag by 0.004"})
+    help_ = _render(weak, tmp_path / "weak")[2]["help"]
+    assert ('<div class="callout bad"><div class="title">Weak instrument: do not read the causal '
+            'effect</div>') in help_
+    assert "The assignment moved CS uptake at the first flag by 0.004." in help_
+
+
+def test_median_minutes_as_intervals(results, tmp_path):
+    # analyze writes the median time to completion as a posterior interval.
+    real = copy.deepcopy(results)
+    ttc = real["help_channels"]["time_to_completion"]
+    ttc["median_minutes"] = {"cs": {"mean": 17.99, "lower": 15.91, "upper": 19.68, "prob": 0.95},
+                             "other": {"mean": 59.93, "lower": 51.6, "upper": 72.35, "prob": 0.95}}
+    ttc["median_reached_prob"] = {"cs": 1.0, "other": 0.3}
+    ttc["frequentist"] = {"logrank": {"p_value": 3.6e-35},
+                          "cox": {"hazard_ratio": {"CS": {"mean": 1.363, "lower": 1.298,
+                                                          "upper": 1.432, "prob": 0.95}}}}
+    help_ = _render(real, tmp_path)[2]["help"]
+    assert ("18 min (95% HDI 16 min to 20 min) with CS, not reached (fewer than half complete) "
+            "with OTHER") in help_
+    assert ("Frequentist cross-check: Cox model hazard ratio 1.36 (95% CI 1.30 to 1.43); "
+            "log-rank test p &lt; 0.001.") in help_
+
+
+def test_figures_headline_collapsed_and_appendix(results, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["help_completion_rates", "time_to_completion_survival_km",
+             "causal_cs_effect_causal_vs_naive", "causal_cs_effect_forest",
+             "help_completion_posterior", "conversion_posterior", "conversion_ppc",
+             "conversion_trace", "conversion_rank"]
+    figs = {}
+    for name in names:
+        fig, ax = plt.subplots(figsize=(1, 1), dpi=30)
+        figs[name] = tmp_path / f"{name}.png"
+        fig.savefig(figs[name])
+        plt.close(fig)
+    html = render_report(results, figures=figs, out_dir=tmp_path / "out")[0].read_text()
+    sections = _sections(html)
+    help_ = sections["help"]
+    head, _, collapsed = help_.partition("<details><summary>More figures")
+    # The plain figures are open, in reading order; forest and raw posteriors are collapsed.
+    assert (head.index('id="fig-help_completion_rates"')
+            < head.index('id="fig-time_to_completion_survival_km"')
+            < head.index('id="fig-causal_cs_effect_causal_vs_naive"'))
+    assert "More figures (2): forest plots, parameter posteriors</summary>" in help_
+    assert 'id="fig-causal_cs_effect_forest"' in collapsed
+    assert 'id="fig-help_completion_posterior"' in collapsed
+    assert "Completion after a help flag, CS vs OTHER, by task" in help_
+    conv = sections["conversion"]
+    assert conv.index('id="fig-conversion_posterior"') < conv.index("<details>")
+    # Sampler plots: collapsed in the appendix near the end, not among the answers.
+    diag = sections["diagnostics"]
+    assert "<h2>Appendix: sampler diagnostics</h2>" in diag
+    assert "<summary>Trace and rank plots (2 figures)</summary>" in diag
+    assert 'id="fig-conversion_trace"' in diag and 'id="fig-conversion_rank"' in diag
+    assert html.index('<section id="forensics">') < html.index('<section id="diagnostics">')
+
+
+def test_long_data_quality_list_is_collapsed(results, tmp_path):
+    many = copy.deepcopy(results)
+    many["data_quality"] = [{"check": f"c{i}", "severity": "error" if i < 2 else "info",
+                             "count": i, "message": f"finding {i}"} for i in range(7)]
+    sec = _render(many, tmp_path)[2]["data_quality"]
+    assert "7 findings: 2 errors, 5 info." in sec
+    assert "<details><summary>All 7 findings</summary>" in sec
+    assert sec.count('<tr class="bad">') == 2

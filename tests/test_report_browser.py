@@ -60,8 +60,10 @@ def rendered(tmp_path_factory) -> dict:
 
     tmp = tmp_path_factory.mktemp("browser")
     figures = {}
+    # help_completion_forest and conversion_trace sit inside collapsed <details>: they must
+    # still decode.
     for name, color in (("conversion_posterior", "tab:blue"), ("help_completion_forest", "tab:red"),
-                        ("extra_diagnostic_plot", "tab:green")):
+                        ("extra_diagnostic_plot", "tab:green"), ("conversion_trace", "tab:gray")):
         fig, ax = plt.subplots(figsize=(4, 2.5), dpi=60)
         ax.fill_between([0, 1, 2, 3], [0, 2, 1, 3], color=color)
         ax.set_title(name)
@@ -86,9 +88,15 @@ def test_key_text_in_rendered_dom(rendered):
     assert "Double down: make the Test experience the default for everyone." in dom
     assert "There is a 99.6% probability that Test converts better than Control." in dom
     for title in ("Success metric: Conversion", "Success metric: CS engagement",
-                  "Exploration: is CS better than OTHER?", "Sampler diagnostics",
+                  "Ratio metrics", "Segments", "Does the prior matter?",
+                  "Exploration: is CS better than OTHER?", "Appendix: sampler diagnostics",
                   "Data-quality findings", "Glossary"):
         assert title in dom
+    assert "None of the 4 segments by join period credibly differs from the overall lift" in dom
+    assert "Help flags per customer: Test 0.589 vs Control 0.573 (fewer help flags is better)." \
+        in dom
+    # Collapsed detail starts closed: the page opens on the answers, not the appendices.
+    assert "<details><summary>Trace and rank plots (1 figure)</summary>" in dom
 
 
 def test_every_image_loads(rendered):

@@ -36,6 +36,9 @@ __all__ = [
 ]
 
 DEFAULT_TITLE = "Help-widget experiment: did the Test experience work?"
+#: Sampler health is for the analyst, not the decision-maker: an appendix near the end
+#: (a failed check still raises a banner above the recommendation).
+DIAGNOSTICS_TITLE = "Appendix: sampler diagnostics"
 TEMPLATES = Path(__file__).parent / "templates"
 
 #: Which report section shows a figure, by the start of its name (first match wins, so the
@@ -59,6 +62,23 @@ FIGURE_SECTIONS: tuple[tuple[str, str], ...] = (
     ("forensics", "forensics"),
 )
 _DIAGNOSTIC_SUFFIXES = ("_trace", "_rank", "_energy")
+_FIGURE_KINDS = (("_forest", "forest plots"), ("_ppc", "posterior predictive checks"),
+                 ("_posterior", "parameter posteriors"))
+#: Longer tables of secondary detail are collapsed under <details>.
+_OPEN_TABLE_ROWS = 5
+
+#: Figures shown open in their section; the others (forest plots, posterior predictive
+#: checks, raw parameter posteriors) go under "More figures" so the page stays a short read.
+#: A name ending in one of these suffixes is a headline figure ...
+_HEADLINE_SUFFIXES = ("_posterior", "_rates", "_survival_km", "_causal_vs_naive")
+#: ... unless listed here: posteriors of internal parameters a decision-maker cannot read
+#: (the same section already has a plainer figure, or the forest plot is plainer).
+_DETAIL_FIGURES = frozenset({
+    "help_completion_posterior", "time_to_completion_posterior", "causal_cs_effect_posterior",
+    "completions_conversion_posterior",
+})
+#: ... and these are headline figures whatever their suffix.
+_HEADLINE_FIGURES = frozenset({"completions_conversion_forest"})
 
 
 # -------------------------------------------------------------------------- blocks
@@ -80,6 +100,11 @@ def _table(columns: list[str], rows: list[list[str]], *, caption: str | None = N
            row_levels: list[str] | None = None) -> dict:
     return {"kind": "table", "columns": list(columns), "rows": [list(map(str, r)) for r in rows],
             "caption": caption, "row_levels": row_levels or [""] * len(rows)}
+
+
+def _details(summary: str, blocks: list[dict], *, open_: bool = False) -> dict:
+    """A collapsed group of blocks (HTML <details>): detail a decision-maker may skip."""
+    return {"kind": "details", "summary": summary, "blocks": list(blocks), "open": open_}
 
 
 def _section(sid: str, title: str, blocks: list[dict]) -> dict:
@@ -107,7 +132,30 @@ def figure_section(name: str) -> str:
     return "appendix"
 
 
+def is_headline_figure(name: str) -> bool:
+    """Whether a figure is shown open in its section (else under "More figures")."""
+    if name in _HEADLINE_FIGURES:
+        return True
+    return name.endswith(_HEADLINE_SUFFIXES) and name not in _DETAIL_FIGURES
+
+
+#: Plain captions of the figures analyze draws (others are named from the file name).
+FIGURE_CAPTIONS = {
+    "conversion_posterior": "Conversion: posterior of each arm's rate and of the lift",
+    "cs_engagement_posterior": "CS engagement: posterior of each arm's rate and of the lift",
+    "help_completion_rates": "Completion after a help flag, CS vs OTHER, by task",
+    "time_to_completion_survival_km": "Time to completion after a help flag: model against "
+                                      "the Kaplan-Meier curves",
+    "causal_cs_effect_causal_vs_naive": "Effect of CS on completion: causal (instrumental "
+                                        "variable) vs naive comparison",
+    "completions_conversion_forest": "Conversion rate by number of completed tasks and arm",
+    "time_and_experience_posterior": "Time of day and experience: posterior of the effects",
+}
+
+
 def _caption(name: str) -> str:
+    if name in FIGURE_CAPTIONS:
+        return FIGURE_CAPTIONS[name]
     words = name.replace("_", " ").replace("ppc", "posterior predictive check")
     words = words.replace("km", "Kaplan-Meier").replace("cs", "CS")
     return words[:1].upper() + words[1:]
@@ -239,7 +287,179 @@ def _metric_section(results: Mapping, metric: str, n_metrics: int) -> dict:
         agreement = _get(results, "agreement", metric) or T.agreement_sentence(
             block, metric=metric, test=test, control=control)
         blocks.append(_para(f"Bayesian and frequentist answers: {agreement}"))
+        flagged = block.get("among_flagged")
+        if metric == "cs_engagement" and isinstance(flagged, Mapping):
+            blocks.append(_para(
+                f"Secondary definition, among customers flagged as stuck at least once: "
+                f"{T.interval(flagged.get('test'))} of {T.count(flagged.get('n_flagged_test'))} "
+                f"flagged {test} customers engaged with Customer Success, against "
+                f"{T.interval(flagged.get('control'))} of "
+                f"{T.count(flagged.get('n_flagged_control'))} flagged {control} customers. "
+                f"This denominator depends on who gets stuck, which the widget may change, so "
+                f"the headline uses all randomized customers."))
     return _section(metric, f"Success metric: {info['label']}", blocks)
+
+
+def _ratio_rows(blocks: Mapping[str, Mapping | None], *, control: str = "Control",
+                test: str = "Test") -> tuple[list[list[str]], list[str], list[str]]:
+    """One table row and one plain sentence per ratio metric; a row level marks the ones
+    where Test is credibly worse."""
+    rows, levels, sentences = [], [], []
+    for name, block in blocks.items():
+        info = T.ratio_info(str(name), higher_is_better=_get(block, "higher_is_better"))
+        if not block:
+            rows.append([info["label"], T.NOT_ESTIMATED, "", "", "", ""])
+            levels.append("")
+            sentences.append(f"{info['label']}: {T.NOT_ESTIMATED} (no denominator in an arm).")
+            continue
+        fmt = T.ratio_formatter(_get(block, "control", "mean"))
+        diff = T.ratio_formatter(_get(block, "control", "mean"), signed=True)
+        freq = block.get("frequentist") or {}
+        lift = block.get("lift_abs")
+        rows.append([
+            info["label"],
+            fmt(_get(block, "control", "mean")),
+            fmt(_get(block, "test", "mean")),
+            f"{T.interval(lift, diff)}; {T.rel(_get(block, 'lift_rel', 'mean'))}",
+            f"{T.interval(freq.get('ci95_diff'), diff, kind='CI')}, "
+            f"{T.p_equals(freq.get('p_value'))}",
+            T.prob(block.get("prob_test_better")),
+        ])
+        higher = block.get("higher_is_better") is not False
+        worse = T.excludes(lift) and (lift["mean"] > 0) != higher
+        levels.append("warn" if worse else "")
+        sentences.append(T.ratio_sentence(block, name=str(name), test=test, control=control))
+    return rows, levels, sentences
+
+
+_RATIO_COLUMNS = ["Metric", "Control", "Test", "Difference (Test - Control); relative",
+                  "Delta-method test", "P(Test better)"]
+
+
+def _ratio_section(results: Mapping) -> dict:
+    ratios = results.get("ratio_metrics")
+    blocks = [_para("Metrics that are one sum divided by another, per randomized customer. "
+                    "Bayesian posterior of the ratio of means beside the delta-method test; "
+                    "'better' follows each metric's direction.", "muted")]
+    if not ratios:
+        blocks.append(_para(f"Ratio metrics: {T.NOT_ESTIMATED}."))
+        return _section("ratio_metrics", "Ratio metrics", blocks)
+    rows, levels, sentences = _ratio_rows(ratios)
+    blocks.append(_list(sentences))
+    blocks.append(_table(_RATIO_COLUMNS, rows, row_levels=levels,
+                         caption="Each metric in its own units (a highlighted row: Test is "
+                                 "credibly worse)"))
+    definitions = []
+    for name, block in ratios.items():
+        label = T.ratio_info(str(name), higher_is_better=_get(block, "higher_is_better"))["label"]
+        if _get(block, "definition"):
+            definitions.append(f"{label}: {block['definition']}.")
+    if definitions:
+        blocks.append(_details("Definitions", [_list(definitions)]))
+    return _section("ratio_metrics", "Ratio metrics", blocks)
+
+
+def _segment_table(block: Mapping) -> dict:
+    srm = _get(block, "srm", "per_segment") or {}
+    rows, levels = [], []
+    for name, seg in (block.get("segments") or {}).items():
+        seg = seg or {}
+        freq = seg.get("frequentist") or {}
+        split = srm.get(name) or {}
+        share = T.pct(split.get("observed_test_share")) if split else T.NOT_ESTIMATED
+        if split.get("mismatch"):
+            share += f", mismatch ({T.p_equals(split.get('p_value_holm'))})"
+        rows.append([
+            str(name),
+            f"{T.count(seg.get('n_control'))} / {T.count(seg.get('n_test'))}",
+            T.pp(_get(seg, "lift_abs", "mean")),
+            T.bounds(seg.get("lift_abs"), T.pp),
+            T.prob(seg.get("prob_lift_positive")),
+            T.yes_no(seg.get("differs_from_overall")),
+            T.p_value(freq.get("p_value_holm")),
+            share,
+        ])
+        bad = bool(seg.get("differs_from_overall")) or bool(split.get("mismatch"))
+        levels.append("warn" if bad else "")
+    column = T.column_words(block.get("column") or "segment")
+    return _table(["Segment", "Control / Test", "Lift", "95% HDI", "P(lift > 0)",
+                   "Differs from overall", "Raw p (Holm)", "Test share"], rows,
+                  row_levels=levels,
+                  caption=f"Conversion lift (Test - Control) by {column}, partially pooled")
+
+
+def _segment_blocks(block: Mapping, *, test: str = "Test", control: str = "Control") -> list[dict]:
+    column = block.get("column") or "segment"
+    overall = _get(block, "overall", "lift_abs")
+    flagged = bool(block.get("flagged"))
+    srm_flagged = bool(_get(block, "srm", "flagged"))
+    lines = [T.segment_verdict(block, test=test),
+             f"Overall lift across the {T.count(block.get('n_segments'))} segments: "
+             f"{T.interval(overall, T.pp)}.",
+             T.segment_srm_sentence(block.get("srm"))]
+    level = "bad" if srm_flagged else "neutral" if flagged else "good"
+    out = [_callout(level, f"By {T.column_words(column)}", lines), _segment_table(block)]
+    if block.get("method") or block.get("flag_rule"):
+        out.append(_para(f"Model: {block.get('method') or T.NOT_ESTIMATED}. A segment is flagged "
+                         f"when {block.get('flag_rule') or 'its lift departs from the overall'}."
+                         f" The raw p-value is one two-proportion test per segment, Holm-"
+                         f"adjusted across segments.", "muted"))
+    return out
+
+
+def _segments_section(results: Mapping) -> dict:
+    segs = results.get("segments")
+    blocks = [_para("Does the conversion lift differ between groups of customers? Lift by "
+                    "segment, partially pooled. " + T.POOLING_WHY, "muted")]
+    if not segs:
+        blocks.append(_para("Segments: no segment column in the data, so none were analysed."
+                            if isinstance(segs, Mapping) else f"Segments: {T.NOT_ESTIMATED}."))
+        return _section("segments", "Segments", blocks)
+    for column, block in segs.items():
+        if not block:
+            blocks.append(_para(f"Segments by {column}: {T.NOT_ESTIMATED}."))
+            continue
+        control = str(block.get("control") or "Control")
+        test = str(block.get("test") or "Test")
+        blocks.extend(_segment_blocks(block, test=test, control=control))
+    return _section("segments", "Segments", blocks)
+
+
+def _sensitivity_rows(sens: Mapping) -> tuple[list[list[str]], list[str], list[str]]:
+    rows, levels, changed = [], [], []
+    for model, quantities in sens.items():
+        if not isinstance(quantities, Mapping):
+            continue
+        for quantity, q in quantities.items():
+            if not isinstance(q, Mapping):
+                continue
+            label = f"{model}: {str(quantity).replace('_', ' ')}"
+            flip = q.get("conclusion_changes")
+            rows.append([label] + [T.sensitivity_value(q.get(k), quantity=str(quantity))
+                                   for k in ("default", "weaker", "stronger")]
+                        + [T.yes_no(flip)])
+            levels.append("warn" if flip else "")
+            if flip:
+                changed.append(label)
+    return rows, levels, changed
+
+
+def _prior_sensitivity_section(sens: Mapping) -> dict:
+    rows, levels, changed = _sensitivity_rows(sens)
+    if not rows:
+        return _section("prior_sensitivity", "Does the prior matter?",
+                        [_para(f"Prior sensitivity: {T.NOT_ESTIMATED}.")])
+    if changed:
+        callout = _callout("bad", "Yes, for some conclusions", [
+            "A weaker or a stronger prior changes the conclusion about: " + ", ".join(changed)
+            + ". These answers lean on the prior, not only on the data: read them with care."])
+    else:
+        callout = _callout("good", "No: every conclusion holds under a weaker and a stronger "
+                                   "prior", ["The data, not the prior, drive the answers above."])
+    table = _table(["Quantity", "Default prior", "Weaker prior", "Stronger prior",
+                    "Conclusion changes"], rows, row_levels=levels)
+    return _section("prior_sensitivity", "Does the prior matter?",
+                    [callout, _details("Estimates under each prior", [table])])
 
 
 def _help_section(results: Mapping) -> dict:
@@ -260,18 +480,39 @@ def _help_section(results: Mapping) -> dict:
     ttc = hc.get("time_to_completion")
     if ttc:
         med = ttc.get("median_minutes") or {}
+        reached = ttc.get("median_reached_prob") or {}
 
-        def minutes(v) -> str:
-            return (f"{T.num(v, digits=0)} min" if isinstance(v, (int, float))
-                    else "not reached (fewer than half complete)")
+        def minutes(key: str) -> str:
+            v = med.get(key)
+            # The median is a posterior interval (older results: a number, or None when
+            # fewer than half complete within the window).
+            if T._finite(reached.get(key)) and reached[key] < 0.5:
+                return "not reached (fewer than half complete)"
+            if isinstance(v, Mapping) and T._finite(v.get("mean")):
+                return T.interval(v, lambda x: f"{T.num(x, digits=0)} min")
+            if T._finite(v):
+                return f"{T.num(v, digits=0)} min"
+            return "not reached (fewer than half complete)"
 
-        blocks.append(_para(
+        text = (
             f"Speed: customers who chose CS complete at {T.interval(ttc.get('hazard_ratio_cs_vs_other'), T.num)}"
             f" times the rate of those who chose OTHER (hazard ratio; above 1 means CS is faster). "
             f"Probability that CS is faster: {T.prob(ttc.get('prob_cs_faster'))}. Median time "
-            f"from the flag to completion: {minutes(med.get('cs'))} with CS, "
-            f"{minutes(med.get('other'))} with OTHER. Customers who never complete count as "
-            f"censored at the end of the day, not dropped."))
+            f"from the flag to completion: {minutes('cs')} with CS, "
+            f"{minutes('other')} with OTHER. Customers who never complete count as "
+            f"censored at the end of observation, not dropped.")
+        if ttc.get("median_note"):
+            text += f" {ttc['median_note']}"
+        blocks.append(_para(text))
+        logrank = _get(ttc, "frequentist", "logrank")
+        cox_hr = _get(ttc, "frequentist", "cox", "hazard_ratio", "CS")
+        if logrank or cox_hr:
+            parts = []
+            if cox_hr:
+                parts.append(f"Cox model hazard ratio {T.interval(cox_hr, T.num, kind='CI')}")
+            if logrank:
+                parts.append(f"log-rank test {T.p_equals(logrank.get('p_value'))}")
+            blocks.append(_para("Frequentist cross-check: " + "; ".join(parts) + ".", "muted"))
     else:
         blocks.append(_para(f"Time to completion by channel: {T.NOT_ESTIMATED}."))
     causal = hc.get("causal_effect")
@@ -280,6 +521,9 @@ def _help_section(results: Mapping) -> dict:
         text = (f"Causal effect of choosing CS on completing (among customers who pick CS only "
                 f"when the widget invites them, using the random assignment as an instrument): "
                 f"{T.interval(causal, T.pp)}.")
+        if T._finite(details.get("prob_cs_causes_completion")):
+            text += (f" Probability that CS causes more completions: "
+                     f"{T.prob(details['prob_cs_causes_completion'])}.")
         naive = details.get("naive_difference")
         if isinstance(naive, Mapping):
             text += (f" The naive CS-minus-OTHER difference is {T.interval(naive, T.pp)}; the gap "
@@ -288,17 +532,33 @@ def _help_section(results: Mapping) -> dict:
             text += (f" The naive CS-minus-OTHER difference is {T.pp(naive)}; the gap between the "
                      f"two is the self-selection of who asks for help.")
         blocks.append(_para(text))
+        if details.get("weak_instrument"):
+            note = details.get("weak_instrument_note") or (
+                "the random assignment barely moved who chose CS")
+            blocks.append(_callout("bad", "Weak instrument: do not read the causal effect", [
+                f"{note[:1].upper()}{note[1:]}."]))
         rows = []
         for key, label, fmt in (("wald", "Wald (ratio) estimate", T.pp),
                                 ("first_stage", "First stage: widget's effect on choosing CS", T.pp),
-                                ("complier_share", "Share of compliers", T.pct)):
+                                ("complier_share", "Share of compliers", T.pct),
+                                ("itt_completion", "Widget's effect on completion (intention "
+                                                   "to treat)", T.pp)):
             v = details.get(key)
             if isinstance(v, Mapping):
                 rows.append([label, T.interval(v, fmt)])
-            elif isinstance(v, (int, float)):
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 rows.append([label, fmt(v)])
+        if "weak_instrument" in details:
+            rows.append(["Weak instrument", T.yes_no(details.get("weak_instrument"))])
+        flags = details.get("n_first_flags")
+        if isinstance(flags, Mapping) and flags:
+            rows.append(["Customers at their first flag", ", ".join(
+                f"{T.count(v)} in {k}" for k, v in flags.items())])
         if rows:
-            blocks.append(_table(["Instrumental-variable detail", ""], rows))
+            inner = [_table(["Instrumental-variable detail", ""], rows)]
+            if details.get("assumptions"):
+                inner.append(_para(f"Assumptions: {details['assumptions']}.", "muted"))
+            blocks.append(_details("How the causal effect was estimated", inner))
     else:
         blocks.append(_para(f"Causal effect of CS on completion: {T.NOT_ESTIMATED}."))
     return _section("help", "Exploration: is CS better than OTHER?", blocks)
@@ -398,7 +658,7 @@ def _diagnostics_section(diag: Mapping | None) -> dict:
     blocks = []
     if not diag:
         blocks.append(_para(f"Sampler diagnostics: {T.NOT_ESTIMATED}."))
-        return _section("diagnostics", "Sampler diagnostics", blocks)
+        return _section("diagnostics", DIAGNOSTICS_TITLE, blocks)
     if diag.get("passed"):
         blocks.append(_callout("good", "All models passed the sampler health checks", [
             f"Largest r-hat {T.num(diag.get('max_r_hat'), digits=3)} (gate {MAX_R_HAT}), smallest "
@@ -420,7 +680,7 @@ def _diagnostics_section(diag: Mapping | None) -> dict:
             levels.append("bad" if name in failed else "")
         blocks.append(_table(["Model", "Max r-hat", "Min bulk ESS", "Divergences", "Passed"],
                              rows, row_levels=levels))
-    return _section("diagnostics", "Sampler diagnostics", blocks)
+    return _section("diagnostics", DIAGNOSTICS_TITLE, blocks)
 
 
 def _data_quality_section(findings) -> dict:
@@ -431,7 +691,21 @@ def _data_quality_section(findings) -> dict:
                  str(f.get("message", ""))] for f in findings]
         levels = [{"error": "bad", "warning": "warn"}.get(str(f.get("severity")), "")
                   for f in findings]
-        blocks = [_table(["Severity", "Check", "Rows", "Finding"], rows, row_levels=levels)]
+        table = _table(["Severity", "Check", "Rows", "Finding"], rows, row_levels=levels)
+        if len(rows) <= _OPEN_TABLE_ROWS:
+            blocks = [table]
+        else:
+            # A long list would push the rest of the page down: count by severity, collapse.
+            by: dict[str, int] = {}
+            for f in findings:
+                sev = str(f.get("severity") or "other")
+                by[sev] = by.get(sev, 0) + 1
+            rank = {"error": 0, "warning": 1, "info": 2}
+            summary = ", ".join(
+                f"{n} {sev}{'s' if n > 1 and sev in ('error', 'warning') else ''}"
+                for sev, n in sorted(by.items(), key=lambda kv: rank.get(kv[0], 3)))
+            blocks = [_para(f"{len(rows)} findings: {summary}."),
+                      _details(f"All {len(rows)} findings", [table])]
     return _section("data_quality", "Data-quality findings", blocks)
 
 
@@ -458,7 +732,8 @@ def _forensics_section(forensics: Mapping) -> dict:
                            ("simulated", "real") else hint)
             rows.append(row + [str(e.get("message", ""))])
         cols = ["Check", "Statistic", "p-value"] + (["Points to"] if with_hint else [])
-        blocks.append(_table(cols + ["What it shows"], rows))
+        blocks.append(_details(f"Evidence ({len(rows)} checks)",
+                               [_table(cols + ["What it shows"], rows)]))
     if forensics.get("rule"):
         blocks.append(_para(f"Verdict rule: {forensics['rule']}", "muted"))
     return _section("forensics", "Real or simulated?", blocks)
@@ -486,10 +761,77 @@ def _summary_lines(results: Mapping) -> list[str]:
                    f"{T.pct(_get(block, 'control', 'mean'))}, lift "
                    f"{T.interval(block.get('lift_abs'), T.pp)}; "
                    f"P({test} better) = {T.prob(block.get('prob_test_better'))}.{sig_text}")
+    ratios = results.get("ratio_metrics")
+    if isinstance(ratios, Mapping) and any(ratios.values()):
+        out.append("Ratio metrics: " + _ratio_summary(ratios) + ".")
+    segs = results.get("segments")
+    if isinstance(segs, Mapping) and any(segs.values()):
+        flagged = [f"{s} ({col})" for col, b in segs.items() if b for s in b.get("flagged") or []]
+        out.append("Segments: " + (
+            "no segment's lift credibly differs from the overall lift." if not flagged else
+            "the lift credibly differs from the overall in " + ", ".join(flagged) + "."))
+    sens = results.get("prior_sensitivity")
+    if isinstance(sens, Mapping) and sens:
+        changed = _sensitivity_rows(sens)[2]
+        out.append("Prior: " + ("every conclusion holds under a weaker and a stronger prior."
+                                if not changed else
+                                "the conclusion changes with the prior for " + ", ".join(changed)
+                                + "."))
     return out
 
 
+def _ratio_summary(ratios: Mapping) -> str:
+    """'Test credibly better on X; credibly worse on Y; no clear difference on Z'."""
+    groups: dict[str, list[str]] = {"better": [], "worse": [], "unclear": []}
+    for name, block in ratios.items():
+        if not block:
+            continue
+        label = T.ratio_info(str(name), higher_is_better=block.get("higher_is_better"))["label"]
+        lift = block.get("lift_abs")
+        ex = T.excludes(lift)
+        if not ex:
+            groups["unclear"].append(T.lower_first(label))
+        else:
+            higher = block.get("higher_is_better") is not False
+            groups["better" if (lift["mean"] > 0) == higher else "worse"].append(
+                T.lower_first(label))
+    parts = []
+    if groups["better"]:
+        parts.append("Test credibly better on " + ", ".join(groups["better"]))
+    if groups["worse"]:
+        parts.append("credibly worse on " + ", ".join(groups["worse"]))
+    if groups["unclear"]:
+        parts.append("no clear difference on " + ", ".join(groups["unclear"]))
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
 # ------------------------------------------------------------------------ documents
+
+
+def _place_figures(figures: list[dict], *, section: str) -> list[dict]:
+    """Headline figures open, the rest collapsed. Sampler figures are all collapsed; a
+    section with no headline figure shows its first one open."""
+    if section == "diagnostics":
+        n = len(figures)
+        return [_details(f"Trace and rank plots ({n} figure{'s' if n > 1 else ''})", figures)] \
+            if figures else []
+    order = list(FIGURE_CAPTIONS)
+    head = sorted((f for f in figures if is_headline_figure(f["name"])),
+                  key=lambda f: order.index(f["name"]) if f["name"] in order else len(order))
+    if not head and figures:
+        head = figures[:1]
+    rest = [f for f in figures if f not in head]
+    out = list(head)
+    if rest:
+        kinds = []
+        for f in rest:
+            kind = next((word for suffix, word in _FIGURE_KINDS if f["name"].endswith(suffix)),
+                        "other figures")
+            if kind not in kinds:
+                kinds.append(kind)
+        out.append(_details(f"More figures ({len(rest)}): {', '.join(kinds)}", rest))
+    return out
 
 
 def _attach_figures(doc: dict, figures: Mapping[str, Path] | None, out_dir: Path,
@@ -497,7 +839,8 @@ def _attach_figures(doc: dict, figures: Mapping[str, Path] | None, out_dir: Path
     by_section, missing = _figure_blocks(figures or {}, out_dir, section_of=section_of)
     ids = {s["id"] for s in doc["sections"]}
     for section in doc["sections"]:
-        section["blocks"].extend(by_section.pop(section["id"], []))
+        placed = _place_figures(by_section.pop(section["id"], []), section=section["id"])
+        section["blocks"].extend(placed)
     leftovers = [f for sid, blocks in by_section.items() if sid not in ids for f in blocks]
     appendix = []
     if leftovers:
@@ -524,12 +867,19 @@ def build_document(results: Mapping, *, title: str = DEFAULT_TITLE) -> dict:
     sections = [_recommendation_section(results)]
     sections[0]["blocks"].append(_list(_summary_lines(results)))
     sections += [_metric_section(results, m, len(metrics)) for m in metrics]
+    # Blocks added after the first schema (ratio metrics, segments, prior sensitivity) are
+    # shown only when results.json has them, so older results still render unchanged.
+    if "ratio_metrics" in results:
+        sections.append(_ratio_section(results))
+    if "segments" in results:
+        sections.append(_segments_section(results))
+    if isinstance(results.get("prior_sensitivity"), Mapping):
+        sections.append(_prior_sensitivity_section(results["prior_sensitivity"]))
     sections += [_help_section(results), _completions_section(results), _time_section(results),
-                 _input_section(results), _diagnostics_section(results.get("diagnostics")),
-                 _data_quality_section(results.get("data_quality"))]
+                 _input_section(results), _data_quality_section(results.get("data_quality"))]
     if results.get("forensics"):
         sections.append(_forensics_section(results["forensics"]))
-    sections.append(_glossary_section())
+    sections += [_diagnostics_section(results.get("diagnostics")), _glossary_section()]
     n = _get(results, "input", "n_customers")
     subtitle = f"{T.count(n)} randomized customers" if n is not None else ""
     return {"title": title, "subtitle": subtitle, "banners": banners, "sections": sections}

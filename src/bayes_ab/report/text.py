@@ -69,6 +69,14 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ("Compliers / causal effect", "Customers who pick CS only because the widget invited them. "
      "The random assignment lets us estimate the effect of CS for them, free of the self-selection "
      "that biases a naive CS-vs-OTHER comparison."),
+    ("Ratio metric, delta method", "A metric that is a sum divided by another sum (CS contacts "
+     "per flagged customer, minutes per completed task), compared with the randomized customer "
+     "as the unit. The delta method is the standard frequentist test for such ratios."),
+    ("Partial pooling", "Estimating every segment's lift together: a small segment's noisy lift "
+     "is pulled toward the overall lift, by as much as the data say segments really differ. It "
+     "avoids the chance 'discoveries' of one test per segment."),
+    ("Prior sensitivity", "The same analysis rerun with a weaker and a stronger prior. If the "
+     "conclusion holds under both, the data, not the prior, drive it."),
 )
 
 
@@ -365,3 +373,159 @@ def srm_sentence(srm: Mapping | None) -> str:
                        "likely broken, and every comparison below is suspect until it is "
                        "explained.")
     return text + " The split matches the design: no sign of a broken assignment."
+
+
+# ------------------------------------------------------------------------- ratio metrics
+
+#: Ratio metrics analyze reports (pipeline.RATIO_METRICS), in plain words. ``better`` says
+#: which direction is good, ``good``/``bad`` finish "Test's customers ..." sentences.
+RATIO_METRICS: dict[str, dict[str, str]] = {
+    "cs_contacts_per_flagged_customer": {
+        "label": "CS contacts per flagged customer",
+        "better": "more CS help per stuck customer is better",
+        "good": "take more Customer Success help when stuck",
+    },
+    "help_flags_per_customer": {
+        "label": "Help flags per customer",
+        "better": "fewer help flags is better",
+        "good": "get stuck less often",
+    },
+    "minutes_per_completed_task": {
+        "label": "Minutes per completed task",
+        "better": "less time per completed task is better",
+        "good": "complete their tasks faster",
+    },
+}
+
+
+def ratio_info(name: str, *, higher_is_better: bool | None = True) -> dict[str, str]:
+    """Label and direction words of a ratio metric (generic words for unknown names)."""
+    known = RATIO_METRICS.get(name)
+    if known:
+        return known
+    label = str(name).replace("_", " ")
+    label = label[:1].upper() + label[1:]
+    higher = higher_is_better is not False
+    return {"label": label,
+            "better": "higher is better" if higher else "lower is better",
+            "good": f"have a {'higher' if higher else 'lower'} {label.lower()}"}
+
+
+def ratio_formatter(scale, *, signed: bool = False):
+    """A formatter with the decimals of the metric's scale (control's ratio): 0.257 and
+    its differences to three decimals, 41.5 minutes and its differences to one."""
+    decimals = 1 if not _finite(scale) or abs(scale) >= 10 else _decimals_for(
+        scale, minimum=2, sig=3)
+
+    def fmt(x) -> str:
+        if not _finite(x):
+            return NOT_ESTIMATED
+        return f"{x:{'+' if signed else ''},.{decimals}f}"
+
+    return fmt
+
+
+def lower_first(label: str) -> str:
+    """'Help flags' -> 'help flags', but 'CS contacts' stays (an acronym)."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
+
+
+def column_words(column: str) -> str:
+    """A data column's name as words: 'join_period' -> 'join period'."""
+    return str(column).replace("_", " ")
+
+
+def ratio_sentence(block: Mapping, *, name: str, test: str = "Test",
+                   control: str = "Control") -> str:
+    """'Help flags per customer: Test 0.588 vs Control 0.573 (fewer help flags is better).
+    There is a 6% probability that Test's customers get stuck less often: ...'"""
+    info = ratio_info(name, higher_is_better=block.get("higher_is_better"))
+    c = (block.get("control") or {}).get("mean")
+    t = (block.get("test") or {}).get("mean")
+    fmt = ratio_formatter(c)
+    text = f"{info['label']}: {test} {fmt(t)} vs {control} {fmt(c)} ({info['better']}). "
+    p = block.get("prob_test_better")
+    if not _finite(p):
+        text += f"The probability that {test}'s customers {info['good']} was not estimated"
+    elif p > 0.999 or p < 0.001:
+        text += f"The probability that {test}'s customers {info['good']} is {prob(p)}"
+    else:
+        text += f"There is a {prob(p)} probability that {test}'s customers {info['good']}"
+    lift = block.get("lift_abs")
+    ex = excludes(lift)
+    higher = block.get("higher_is_better") is not False
+    if ex is None:
+        return text + "."
+    if not ex:
+        verdict = "the data do not establish a difference"
+    else:
+        good = (lift["mean"] > 0) == higher
+        verdict = (f"{test} is credibly better on this metric" if good
+                   else f"{test} is credibly worse on this metric")
+    sig = (block.get("frequentist") or {}).get("significant_95")
+    freq = ("" if sig is None else
+            " (the delta-method test agrees)" if bool(sig) == bool(ex) else
+            " (the delta-method test disagrees: the evidence is borderline)")
+    return text + f"; {verdict}{freq}."
+
+
+# ------------------------------------------------------------------------------ segments
+
+POOLING_WHY = (
+    "Why partial pooling: one significance test per segment gives every segment its own "
+    "chance of a false alarm, so with many segments some 'winner' or 'loser' turns up by "
+    "luck alone; the pooled model pulls each segment's noisy lift toward the overall lift, "
+    "by as much as the data say segments really differ, so a segment is flagged only when "
+    "it stands out from all the others together."
+)
+
+
+def segment_verdict(block: Mapping, *, test: str = "Test") -> str:
+    """Which segments credibly differ from the overall lift (usually none)."""
+    flagged = list(block.get("flagged") or [])
+    column = column_words(block.get("column") or "segment")
+    n = block.get("n_segments")
+    if not flagged:
+        return (f"None of the {count(n)} segments by {column} credibly differs from the overall "
+                f"lift: as far as the data can tell, no group of customers reacts differently "
+                f"to {test}.")
+    names = ", ".join(str(s) for s in flagged)
+    return (f"{len(flagged)} of the {count(n)} segments by {column} credibly differ from the "
+            f"overall lift: {names}. Check that the difference makes sense (a known cause, a "
+            f"large segment) before acting on it.")
+
+
+def segment_srm_sentence(srm: Mapping | None) -> str:
+    if not srm:
+        return "The per-segment sample-ratio check was not run."
+    per = srm.get("per_segment") or {}
+    flagged = list(srm.get("flagged") or [])
+    exp = srm.get("expected_test_share")
+    alpha = srm.get("alpha")
+    rule = f"Holm-adjusted p < {alpha:g}" if _finite(alpha) else "Holm-adjusted p"
+    if flagged:
+        return (f"Sample-ratio check per segment: the Test share departs from {pct(exp)} in "
+                f"{', '.join(map(str, flagged))} ({rule}); the assignment or the data of "
+                f"that segment may be broken, so its lift is suspect.")
+    return (f"Sample-ratio check per segment: every one of the {count(len(per))} segments has "
+            f"a Test share consistent with {pct(exp)} (none at {rule}).")
+
+
+# ------------------------------------------------------------------------ prior sensitivity
+
+
+def sensitivity_value(v, *, quantity: str = "") -> str:
+    """A prior-sensitivity cell: an interval, a probability, a number or a word. The units
+    are the quantity's own (the block does not name them), so numbers are shown plainly."""
+    def three(x) -> str:
+        return num(x, digits=3)
+
+    if isinstance(v, Mapping):
+        return interval(v, three)
+    if isinstance(v, bool):
+        return yes_no(v)
+    if _finite(v):
+        return prob(v) if str(quantity).startswith("prob") else three(v)
+    return NOT_ESTIMATED if v is None else str(v)
