@@ -403,7 +403,7 @@ def test_segments_flagged_and_srm(results, tmp_path):
     html, md, sections = _render(flagged, tmp_path)
     sec = sections["segments"]
     assert "1 of the 4 segments by join period credibly differ from the overall lift: 00-06 UTC." in sec
-    assert ("the Test share departs from 30.0% in 18-24 UTC (Holm-adjusted p &lt; 0.001)"
+    assert ("Test&#39;s share departs from 30.0% in 18-24 UTC (Holm-adjusted p &lt; 0.001)"
             in sec)
     assert "31.0%, mismatch (p &lt; 0.001)" in sec
     assert sec.count('<tr class="warn">') == 2
@@ -517,3 +517,68 @@ def test_long_data_quality_list_is_collapsed(results, tmp_path):
     assert "7 findings: 2 errors, 5 info." in sec
     assert "<details><summary>All 7 findings</summary>" in sec
     assert sec.count('<tr class="bad">') == 2
+
+
+PRIOR_FROM_HISTORY = {
+    "source": "history.csv", "n_experiments": 6, "scale": "abs",
+    "method": "exact quadrature over tau",
+    "priors": {"mu": "Normal(0, 0.05)", "tau": "HalfNormal(0.05)"},
+    "mu": {"mean": 0.0045, "lower": -0.0021, "upper": 0.0108, "prob": 0.95},
+    "tau": {"mean": 0.0040, "lower": 8e-07, "upper": 0.0109, "prob": 0.95},
+    "predictive_prior": {"mean": 0.0044, "lower": -0.0081, "upper": 0.0179, "prob": 0.95,
+                         "sd": 0.0066},
+    "diagnostics": None,
+    "arms": {"B": {"estimate": 0.0215, "se": 0.0122,
+                   "raw": {"mean": 0.0215, "lower": -0.0024, "upper": 0.0455, "prob": 0.95},
+                   "shrunk": {"mean": 0.0073, "lower": -0.0026, "upper": 0.0196, "prob": 0.95},
+                   "prior_mean": 0.0044, "shrinkage": 0.834, "width_ratio": 0.4625,
+                   "prob_positive_raw": 0.9608, "prob_positive_shrunk": 0.9476}},
+    "note": "Extra view: the main posterior keeps its weakly informative Beta(1, 1) priors.",
+}
+
+
+def test_compare_report_optional_blocks(results, tmp_path):
+    ratio = copy.deepcopy(results["ratio_metrics"]["help_flags_per_customer"])
+    ratio["metric"] = "help_flags/customers"
+    seg = copy.deepcopy(results["segments"]["join_period"])
+    seg.update({"control": "A", "test": "B"})
+    compare = {
+        "schema_version": 1,
+        "input": {"file": "export.csv", "group_col": "variant", "outcome_col": "clicked",
+                  "n_rows": 10000},
+        "control": "A",
+        "arms": {"B": copy.deepcopy(results["conversion"])},
+        "ratio_metric": {"B": ratio, "C": None},
+        "segments": {"B": seg},
+        "prior_from_history": PRIOR_FROM_HISTORY,
+        "diagnostics": {"passed": True, "max_r_hat": 1.0, "min_ess_bulk": 900, "divergences": 0,
+                        "per_model": {}},
+    }
+    html_path, md_path = render_compare_report(compare, figures={}, out_dir=tmp_path)
+    html, md = html_path.read_text(), md_path.read_text()
+    sections = _sections(html)
+    assert list(sections) == ["input", "arm_B", "ratio_metric", "segments",
+                              "prior_from_history", "diagnostics", "glossary"]
+    r = html_module.unescape(sections["ratio_metric"])
+    assert "<h2>Ratio metric: Help flags / customers</h2>" in r
+    assert ("Help flags / customers: B 0.589 vs A 0.573 (lower is better). There is a 6% "
+            "probability that B's customers score lower on help flags / customers; the data do "
+            "not establish a difference (the delta-method test agrees). On this metric alone: "
+            "pivot.") in r
+    assert "C vs A: not estimated." in r
+    assert "<td>B</td><td>0.573</td><td>0.589</td>" in r
+    s = html_module.unescape(sections["segments"])
+    assert "<h2>Segments by join period</h2>" in s
+    assert "B vs A, by join period" in s
+    assert "Clicked lift (B - A) by join period, partially pooled" in s
+    assert "a B share consistent with 30.0%" in s
+    p = html_module.unescape(sections["prior_from_history"])
+    assert ("From 6 past experiments (history.csv), the lift of a new experiment is expected "
+            "around +0.44 pp (95% interval -0.81 pp to +1.79 pp)") in p
+    assert "differ from it by about 0.40 pp (between-experiment spread, 95% HDI up to 1.09 pp)" in p
+    assert ("B vs A: today's lift of +2.15 pp moves 83% of the way toward the past "
+            "experiments' +0.44 pp, to +0.73 pp (95% HDI -0.26 pp to +1.96 pp); its interval is "
+            "0.46 times as wide.") in p
+    assert "<td>96% / 95%</td>" in p
+    assert "keeps its weakly informative Beta(1, 1) priors" in p
+    assert "Ratio metric: Help flags / customers" in md

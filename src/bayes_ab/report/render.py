@@ -359,7 +359,8 @@ def _ratio_section(results: Mapping) -> dict:
     return _section("ratio_metrics", "Ratio metrics", blocks)
 
 
-def _segment_table(block: Mapping) -> dict:
+def _segment_table(block: Mapping, *, test: str = "Test", control: str = "Control",
+                   noun: str = "Conversion") -> dict:
     srm = _get(block, "srm", "per_segment") or {}
     rows, levels = [], []
     for name, seg in (block.get("segments") or {}).items():
@@ -382,13 +383,14 @@ def _segment_table(block: Mapping) -> dict:
         bad = bool(seg.get("differs_from_overall")) or bool(split.get("mismatch"))
         levels.append("warn" if bad else "")
     column = T.column_words(block.get("column") or "segment")
-    return _table(["Segment", "Control / Test", "Lift", "95% HDI", "P(lift > 0)",
-                   "Differs from overall", "Raw p (Holm)", "Test share"], rows,
+    return _table(["Segment", f"{control} / {test}", "Lift", "95% HDI", "P(lift > 0)",
+                   "Differs from overall", "Raw p (Holm)", f"{test} share"], rows,
                   row_levels=levels,
-                  caption=f"Conversion lift (Test - Control) by {column}, partially pooled")
+                  caption=f"{noun} lift ({test} - {control}) by {column}, partially pooled")
 
 
-def _segment_blocks(block: Mapping, *, test: str = "Test", control: str = "Control") -> list[dict]:
+def _segment_blocks(block: Mapping, *, test: str = "Test", control: str = "Control",
+                    noun: str = "Conversion", title: str | None = None) -> list[dict]:
     column = block.get("column") or "segment"
     overall = _get(block, "overall", "lift_abs")
     flagged = bool(block.get("flagged"))
@@ -396,9 +398,10 @@ def _segment_blocks(block: Mapping, *, test: str = "Test", control: str = "Contr
     lines = [T.segment_verdict(block, test=test),
              f"Overall lift across the {T.count(block.get('n_segments'))} segments: "
              f"{T.interval(overall, T.pp)}.",
-             T.segment_srm_sentence(block.get("srm"))]
+             T.segment_srm_sentence(block.get("srm"), test=test)]
     level = "bad" if srm_flagged else "neutral" if flagged else "good"
-    out = [_callout(level, f"By {T.column_words(column)}", lines), _segment_table(block)]
+    out = [_callout(level, title or f"By {T.column_words(column)}", lines),
+           _segment_table(block, test=test, control=control, noun=noun)]
     if block.get("method") or block.get("flag_rule"):
         out.append(_para(f"Model: {block.get('method') or T.NOT_ESTIMATED}. A segment is flagged "
                          f"when {block.get('flag_rule') or 'its lift departs from the overall'}."
@@ -936,11 +939,120 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
             ["Arm", "Decision against control", "Expected loss if shipped",
              "Expected loss if dropped", "P(better than control)"], rows,
             caption="Each arm against control"))
+    sections += _compare_extra_sections(compare, control=control, metric=metric)
     sections.append(_section("figures", "Posterior figures", []))
     sections.append(_diagnostics_section(compare.get("diagnostics")))
     sections.append(_glossary_section())
     return {"title": title or f"A/B comparison of {metric}: each arm against {control}",
             "subtitle": f"{len(arms) + 1} arms", "banners": banners, "sections": sections}
+
+
+def _compare_ratio_section(ratios: Mapping, *, control: str) -> dict:
+    first = next((b for b in ratios.values() if b), None) or {}
+    name = str(first.get("metric") or "ratio")
+    info = T.ratio_info(name, higher_is_better=first.get("higher_is_better"))
+    blocks = [_para(f"{info['label']}: sum of the numerator over sum of the denominator per arm, "
+                    f"the row (customer) as the unit; {info['better']}. Bayesian posterior of "
+                    f"the ratio of means beside the delta-method test.", "muted")]
+    rows, levels, sentences = [], [], []
+    for arm, block in ratios.items():
+        if not block:
+            sentences.append(f"{arm} vs {control}: {T.NOT_ESTIMATED}.")
+            continue
+        fmt = T.ratio_formatter(_get(block, "control", "mean"))
+        diff = T.ratio_formatter(_get(block, "control", "mean"), signed=True)
+        freq = block.get("frequentist") or {}
+        lift = block.get("lift_abs")
+        rows.append([str(arm), fmt(_get(block, "control", "mean")), fmt(_get(block, "test", "mean")),
+                     f"{T.interval(lift, diff)}; {T.rel(_get(block, 'lift_rel', 'mean'))}",
+                     f"{T.interval(freq.get('ci95_diff'), diff, kind='CI')}, "
+                     f"{T.p_equals(freq.get('p_value'))}",
+                     T.prob(block.get("prob_test_better"))])
+        higher = block.get("higher_is_better") is not False
+        worse = T.excludes(lift) and (lift["mean"] > 0) != higher
+        levels.append("warn" if worse else "")
+        rec = _get(block, "decision", "recommendation")
+        sentence = T.ratio_sentence(block, name=name, test=str(arm), control=control)
+        if rec in T.ACTIONS:
+            sentence += f" On this metric alone: {T.ACTIONS[rec][0].lower()}."
+        sentences.append(sentence)
+    blocks.append(_list(sentences))
+    if rows:
+        blocks.append(_table(["Arm", control, "Arm's value", "Difference (arm - control); "
+                              "relative", "Delta-method test", "P(arm better)"], rows,
+                             row_levels=levels, caption=f"{info['label']}, each arm against "
+                                                        f"{control}"))
+    return _section("ratio_metric", f"Ratio metric: {info['label']}", blocks)
+
+
+def _compare_segments_section(segs: Mapping, *, control: str, metric: str) -> dict:
+    noun = T.metric_info(metric)["label"]
+    column = next((str(b.get("column")) for b in segs.values() if b and b.get("column")),
+                  "segment")
+    blocks = [_para(f"Does the lift differ between groups of rows (by {T.column_words(column)})? "
+                    + T.POOLING_WHY, "muted")]
+    for arm, block in segs.items():
+        if not block:
+            blocks.append(_para(f"{arm} vs {control} by segment: {T.NOT_ESTIMATED}."))
+            continue
+        blocks.extend(_segment_blocks(block, test=str(arm), control=control, noun=noun,
+                                      title=f"{arm} vs {control}, by "
+                                            f"{T.column_words(column)}"))
+    return _section("segments", f"Segments by {T.column_words(column)}", blocks)
+
+
+def _prior_history_section(ph: Mapping, *, control: str) -> dict:
+    rel = ph.get("scale") == "rel"
+    fmt = T.rel if rel else T.pp
+    unit = "relative lift" if rel else "lift"
+    pred = ph.get("predictive_prior")
+    lines = [f"From {T.count(ph.get('n_experiments'))} past experiments"
+             f"{' (' + str(ph['source']) + ')' if ph.get('source') else ''}, the {unit} of a new "
+             f"experiment is expected around {T.interval(pred, fmt, kind='interval')}; the "
+             f"typical {unit} across experiments is {T.interval(ph.get('mu'), fmt)}, and "
+             f"experiments differ from it by about "
+             f"{fmt(_get(ph, 'tau', 'mean')).lstrip('+')} (between-experiment spread, 95% HDI "
+             f"up to {fmt(_get(ph, 'tau', 'upper')).lstrip('+')})."]
+    blocks = [_callout("neutral", "What past experiments say", lines)]
+    rows, sentences = [], []
+    for arm, a in (ph.get("arms") or {}).items():
+        if not a:
+            continue
+        rows.append([str(arm), T.interval(a.get("raw"), fmt, kind="interval"),
+                     T.interval(a.get("shrunk"), fmt), T.pct(a.get("shrinkage"), digits=0),
+                     T.num(a.get("width_ratio")),
+                     f"{T.prob(a.get('prob_positive_raw'))} / "
+                     f"{T.prob(a.get('prob_positive_shrunk'))}"])
+        sentences.append(
+            f"{arm} vs {control}: today's {unit} of {fmt(_get(a, 'raw', 'mean'))} moves "
+            f"{T.pct(a.get('shrinkage'), digits=0)} of the way toward the past experiments' "
+            f"{fmt(a.get('prior_mean'))}, to {T.interval(a.get('shrunk'), fmt)}; its interval "
+            f"is {T.num(a.get('width_ratio'))} times as wide.")
+    if sentences:
+        blocks.append(_list(sentences))
+    if rows:
+        blocks.append(_table(["Arm", f"Today alone ({unit}, 95% interval)",
+                              "With the prior from history", "Shrinkage", "Width ratio",
+                              "P(lift > 0), today / with prior"], rows))
+    note = ph.get("note") or ("Extra view: the main analysis above keeps its own priors.")
+    method = (f" Model: hierarchical normal, {ph['method']}; hyperpriors mu ~ "
+              f"{_get(ph, 'priors', 'mu', default='?')}, tau ~ "
+              f"{_get(ph, 'priors', 'tau', default='?')}." if ph.get("method") else "")
+    blocks.append(_para(str(note) + method, "muted"))
+    return _section("prior_from_history", "Prior from past experiments", blocks)
+
+
+def _compare_extra_sections(compare: Mapping, *, control: str, metric: str) -> list[dict]:
+    """Optional compare.json blocks (--ratio, --segment-col, --prior-from)."""
+    out = []
+    if isinstance(compare.get("ratio_metric"), Mapping) and compare["ratio_metric"]:
+        out.append(_compare_ratio_section(compare["ratio_metric"], control=control))
+    if isinstance(compare.get("segments"), Mapping) and compare["segments"]:
+        out.append(_compare_segments_section(compare["segments"], control=control,
+                                             metric=metric))
+    if isinstance(compare.get("prior_from_history"), Mapping):
+        out.append(_prior_history_section(compare["prior_from_history"], control=control))
+    return out
 
 
 # -------------------------------------------------------------------------- output

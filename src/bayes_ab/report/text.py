@@ -403,12 +403,13 @@ def ratio_info(name: str, *, higher_is_better: bool | None = True) -> dict[str, 
     known = RATIO_METRICS.get(name)
     if known:
         return known
-    label = str(name).replace("_", " ")
+    label = str(name).replace("_", " ").replace("/", " / ")
+    label = " ".join(label.split())
     label = label[:1].upper() + label[1:]
     higher = higher_is_better is not False
     return {"label": label,
             "better": "higher is better" if higher else "lower is better",
-            "good": f"have a {'higher' if higher else 'lower'} {label.lower()}"}
+            "good": f"score {'higher' if higher else 'lower'} on {lower_first(label)}"}
 
 
 def ratio_formatter(scale, *, signed: bool = False):
@@ -497,7 +498,7 @@ def segment_verdict(block: Mapping, *, test: str = "Test") -> str:
             f"large segment) before acting on it.")
 
 
-def segment_srm_sentence(srm: Mapping | None) -> str:
+def segment_srm_sentence(srm: Mapping | None, *, test: str = "Test") -> str:
     if not srm:
         return "The per-segment sample-ratio check was not run."
     per = srm.get("per_segment") or {}
@@ -506,11 +507,11 @@ def segment_srm_sentence(srm: Mapping | None) -> str:
     alpha = srm.get("alpha")
     rule = f"Holm-adjusted p < {alpha:g}" if _finite(alpha) else "Holm-adjusted p"
     if flagged:
-        return (f"Sample-ratio check per segment: the Test share departs from {pct(exp)} in "
+        return (f"Sample-ratio check per segment: {test}'s share departs from {pct(exp)} in "
                 f"{', '.join(map(str, flagged))} ({rule}); the assignment or the data of "
                 f"that segment may be broken, so its lift is suspect.")
     return (f"Sample-ratio check per segment: every one of the {count(len(per))} segments has "
-            f"a Test share consistent with {pct(exp)} (none at {rule}).")
+            f"a {test} share consistent with {pct(exp)} (none at {rule}).")
 
 
 # ------------------------------------------------------------------------ prior sensitivity
