@@ -582,3 +582,112 @@ def test_compare_report_optional_blocks(results, tmp_path):
     assert "<td>96% / 95%</td>" in p
     assert "keeps its weakly informative Beta(1, 1) priors" in p
     assert "Ratio metric: Help flags / customers" in md
+
+
+# ----------------------------------------------------------------------------- monitor
+
+
+def _look(k, date, nc, xc, nt, xt, lower, upper, p_better, stop):
+    lift = xt / nt - xc / nc
+    return {"look": k, "date": date, "n_control": nc, "successes_control": xc, "n_test": nt,
+            "successes_test": xt, "rate_control": xc / nc, "rate_test": xt / nt,
+            "lift_abs_observed": lift,
+            "confidence_sequence": {"mean": lift, "lower": lower, "upper": upper, "prob": 0.95},
+            "always_valid_p": 0.5, "posterior_lift_abs": {"mean": lift, "lower": lift - 0.01,
+                                                          "upper": lift + 0.01, "prob": 0.95},
+            "prob_test_better": p_better, "naive_p_value": 0.01, "eligible": True,
+            "stop_confidence_sequence": stop, "stop_bayes_calibrated": False}
+
+
+def _rule(name, look=None, date=None, direction="test_better"):
+    return {"rule": name, "description": name, "stopped": look is not None, "look": look,
+            "date": date, "direction": direction if look else None}
+
+
+MONITOR = {
+    "schema_version": 1,
+    "input": {"control": "A", "test": "B", "metric": "converted", "n_looks": 3,
+              "control_note": "Control arm: 'A'."},
+    "settings": {"alpha": 0.05, "tau": 0.0165, "tau_source": "given", "min_events": 5,
+                 "bayes_threshold": 0.9969, "prior": "Beta(1, 1) on each arm's rate",
+                 "calibration": {"n_sims": 4000, "seed": 1, "pooled_rate": 0.11,
+                                 "method": "A/A simulation with this file's look schedule"}},
+    "looks": [_look(1, "2026-04-01", 1000, 100, 1000, 118, -0.02, 0.06, 0.9, False),
+              _look(2, "2026-04-02", 2000, 200, 2000, 250, -0.004, 0.054, 0.995, False),
+              _look(3, "2026-04-03", 3000, 300, 3000, 390, 0.004, 0.056, 0.9999, True)],
+    "stopping": {"confidence_sequence": _rule("cs", 3, "2026-04-03"),
+                 "bayes_calibrated": _rule("bayes"),
+                 "naive_p_value": _rule("p", 1, "2026-04-01"),
+                 "naive_prob_better": _rule("pb", 2, "2026-04-02")},
+    "latest": {"date": "2026-04-03",
+               "confidence_sequence": {"mean": 0.03, "lower": 0.004, "upper": 0.056,
+                                       "prob": 0.95},
+               "always_valid_p": 0.012,
+               "posterior_lift_abs": {"mean": 0.0299, "lower": 0.0138, "upper": 0.046,
+                                      "prob": 0.95},
+               "prob_test_better": 0.9999},
+}
+
+
+def test_monitor_report(tmp_path):
+    from bayes_ab.report import render_monitor_report
+
+    png = tmp_path / "out" / "monitor.png"
+    png.parent.mkdir()
+    png.write_bytes(base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="))
+    html_path, md_path = render_monitor_report(MONITOR, figure=png, out_dir=tmp_path / "out")
+    assert html_path.name == "monitor.html" and md_path.name == "monitor.md"
+    html, md = html_path.read_text(), md_path.read_text()
+    sections = _sections(html)
+    assert list(sections) == ["status", "looks", "method", "glossary"]
+    status = html_module.unescape(sections["status"])
+    assert "Stop: B is better than A." in status
+    assert ("Latest look (2026-04-03): lift in converted rate (B - A) +3.00 pp (95% always-valid "
+            "CS +0.40 pp to +5.60 pp); posterior +2.99 pp (95% HDI +1.38 pp to +4.60 pp); "
+            "probability that B is better: more than 99.9%; always-valid p = 0.012.") in status
+    assert "Confidence-sequence rule: stop, B is better than A (since look 3, 2026-04-03)." in status
+    assert "Calibrated Bayesian rule: keep going, no stop yet." in status
+    # The earliest naive stop that beats the safe rules is called out as peeking.
+    assert ("A naive daily p-value would have stopped already on 2026-04-01 (look 1)"
+            in status)
+    assert '<div class="callout good">' in status
+    # The figure is embedded and, already in the output folder, linked where it is.
+    assert 'id="fig-monitor"' in status and "data:image/png;base64," in status
+    assert "](monitor.png)" in md and not (tmp_path / "out" / "figures").exists()
+    looks = sections["looks"]
+    assert ("<td>2026-04-03</td><td>3,000 / 3,000</td><td>10.0% / 13.0%</td><td>+3.00 pp</td>"
+            "<td>+0.40 pp to +5.60 pp</td><td>more than 99.9%</td><td>yes</td>") in looks
+    assert looks.count('<tr class="warn">') == 1
+    assert "P(better) above 0.9969, from 4,000 simulated experiments" in sections["method"]
+    # Nothing stopped: keep going, neutral.
+    going = copy.deepcopy(MONITOR)
+    going["stopping"]["confidence_sequence"] = _rule("cs")
+    going["stopping"]["naive_p_value"] = _rule("p")
+    going["stopping"]["naive_prob_better"] = _rule("pb")
+    html = render_monitor_report(going, out_dir=tmp_path / "going")[0].read_text()
+    assert "Keep going: no peeking-safe rule says stop yet." in html
+    assert '<div class="callout neutral">' in html and "naive" not in _sections(html)["status"]
+
+
+def test_monitor_cli_writes_the_report(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from bayes_ab.cli import main
+
+    rng = np.random.default_rng(4)
+    n = 2400
+    day = np.sort(rng.integers(0, 8, n))
+    arm = rng.choice(["control", "test"], n)
+    pd.DataFrame({"d": pd.Timestamp("2026-04-01") + pd.to_timedelta(day, "D"), "arm": arm,
+                  "y": rng.binomial(1, 0.1, n)}).to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "mon"
+    assert main(["monitor", str(tmp_path / "m.csv"), "--date-col", "d", "--group-col", "arm",
+                 "--outcome-col", "y", "--out", str(out), "--calibration-sims", "200"]) == 0
+    res = json.loads((out / "monitor.json").read_text())
+    html = (out / "monitor.html").read_text()
+    latest = res["latest"]["confidence_sequence"]
+    assert f"{T.pp(latest['mean'])} (95% always-valid CS {T.pp(latest['lower'])} to " in html
+    assert html.count("data:image/png;base64,") == 1
+    assert "](monitor.png)" in (out / "monitor.md").read_text()

@@ -1,7 +1,8 @@
 """`bayes-ab monitor FILE --date-col D --group-col G --outcome-col Y --out OUT`: daily looks
 at a running experiment without peeking bias.
 
-Writes OUT/monitor.json and OUT/monitor.png (the confidence sequence over time).
+Writes OUT/monitor.json, OUT/monitor.png (the confidence sequence over time) and a short
+report, OUT/monitor.html (self-contained) and OUT/monitor.md.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.io import staged_output_dir, write_json
     from bayes_ab.monitor import MonitorConfig, monitor, plot_monitor, read_daily_counts
+    from bayes_ab.report import render_monitor_report
 
     config = MonitorConfig(alpha=args.alpha, tau=args.tau, min_events=args.min_events,
                            calibration_sims=args.calibration_sims, seed=args.seed)
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         result = monitor(counts, config=config, input_info=info)
         write_json(tmp / "monitor.json", result)
         plot_monitor(result, tmp / "monitor.png")
+        render_monitor_report(result, figure=tmp / "monitor.png", out_dir=tmp)
     latest = result["latest"]
     cs = latest["confidence_sequence"]
     print(info["control_note"])
@@ -80,5 +83,5 @@ def run(args: argparse.Namespace) -> int:
     if naive["stopped"] and not result["stopping"]["confidence_sequence"]["stopped"]:
         print(f"  (a naive daily p-value would have stopped on {naive['date']}: that is the "
               "peeking bias)", file=sys.stderr)
-    print(f"wrote {args.out}/monitor.json, monitor.png")
+    print(f"wrote {args.out}/monitor.json, monitor.png, monitor.html, monitor.md")
     return 0

@@ -1,4 +1,5 @@
-"""The decision-maker's report (HTML and Markdown) of `bayes-ab analyze` and `bayes-ab compare`.
+"""The decision-maker's report (HTML and Markdown) of `bayes-ab analyze`, `compare` and
+`monitor`.
 
     from bayes_ab.report import render_report
     html, md = render_report(results, figures={"conversion_posterior": path}, out_dir=out)
@@ -11,7 +12,9 @@ from bayes_ab.report.render import (
     DEFAULT_TITLE,
     build_compare_document,
     build_document,
+    build_monitor_document,
     render_compare_report,
+    render_monitor_report,
     render_report,
 )
 
@@ -19,6 +22,8 @@ __all__ = [
     "DEFAULT_TITLE",
     "build_compare_document",
     "build_document",
+    "build_monitor_document",
     "render_compare_report",
+    "render_monitor_report",
     "render_report",
 ]
