@@ -332,6 +332,9 @@ def test_fixture_has_the_newer_blocks(results):
     assert set(seg["srm"]) >= {"per_segment", "flagged"}
     assert set(results["cs_engagement"]["among_flagged"]) == {
         "control", "test", "n_flagged_control", "n_flagged_test"}
+    sens = results["prior_sensitivity"]["conversion"]  # bayes_ab.sensitivity's block
+    assert set(sens) >= {"model", "scales", "priors", "quantities", "decision",
+                         "conclusion_changes", "changed", "sentence"}
     assert set(results["help_channels"]["causal_effect_details"]) >= {
         "naive_difference", "wald", "first_stage", "complier_share", "weak_instrument",
         "weak_instrument_note"}
@@ -413,18 +416,48 @@ def test_segments_flagged_and_srm(results, tmp_path):
 
 
 def test_prior_sensitivity_section(results, tmp_path):
+    # The fixture holds bayes_ab.sensitivity.prior_sensitivity's block for the conversion model.
     html, md, sections = _render(results, tmp_path)
     sec = sections["prior_sensitivity"]
     assert "No: every conclusion holds under a weaker and a stronger prior" in sec
-    assert "<td>conversion: prob test better</td><td>99.6%</td><td>99.6%</td><td>99.6%</td>" in sec
-    assert "0.131 (95% HDI 0.099 to 0.163)" in sec
+    assert ("<td>conversion: lift abs</td><td>0.019 (95% HDI 0.0050 to 0.035)</td>"
+            "<td>0.019 (95% HDI 0.0049 to 0.035)</td><td>0.020 (95% HDI 0.0057 to 0.035)</td>"
+            "<td>no</td>") in sec
+    assert "<td>conversion: prob test better</td><td>99%</td><td>99%</td><td>99%</td>" in sec
+    assert ("<td>conversion: decision</td><td>Double down</td><td>Double down</td>"
+            "<td>Double down</td><td>no</td>") in sec
+    # Arm rates have no conclusion to change: not listed.
+    assert "conversion: control" not in sec and "conversion: test<" not in sec
+    assert ("<td>conversion: rate</td><td>Beta(alpha=1, beta=1)</td>"
+            "<td>Beta(alpha=0.25, beta=0.25)</td><td>Beta(alpha=4, beta=4)</td>") in sec
+    assert "Weaker prior: precision x0.25; stronger: x4 (prior precision multiplied" in sec
+    assert "Prior: every conclusion holds under a weaker and a stronger prior." in html
+
     changed = copy.deepcopy(results)
-    changed["prior_sensitivity"]["help_completion"]["diff"]["conclusion_changes"] = True
+    block = changed["prior_sensitivity"]["conversion"]
+    block["decision"].update({"stronger": "keep_testing", "changes": True})
+    block["quantities"]["lift_abs"]["changes"] = True
     html, md, sections = _render(changed, tmp_path / "changed")
     sec = sections["prior_sensitivity"]
     assert "Yes, for some conclusions" in sec
-    assert "changes the conclusion about: help_completion: diff." in sec
-    assert "Prior: the conclusion changes with the prior for help_completion: diff." in html
+    assert ("changes the conclusion about: conversion: lift abs, conversion: decision." in sec)
+    assert sec.count('<tr class="warn">') == 2
+    assert ("Prior: the conclusion changes with the prior for conversion: lift abs, "
+            "conversion: decision.") in html
+
+    # A plain {model: {quantity: {default, weaker, stronger, conclusion_changes}}} also renders.
+    plain = copy.deepcopy(results)
+    plain["prior_sensitivity"] = {"help_completion": {"diff": {
+        "default": {"mean": 0.131, "lower": 0.099, "upper": 0.163, "prob": 0.95},
+        "weaker": {"mean": 0.132, "lower": 0.098, "upper": 0.165, "prob": 0.95},
+        "stronger": {"mean": 0.127, "lower": 0.096, "upper": 0.158, "prob": 0.95},
+        "conclusion_changes": True}}}
+    sec = _render(plain, tmp_path / "plain")[2]["prior_sensitivity"]
+    assert ("<td>help_completion: diff</td><td>0.131 (95% HDI 0.099 to 0.163)</td>"
+            "<td>0.132 (95% HDI 0.098 to 0.165)</td><td>0.127 (95% HDI 0.096 to 0.158)</td>"
+            "<td>yes</td>") in sec
+    assert "Yes, for some conclusions" in sec
+
     # Absent (no sensitivity run): no section and no summary line.
     absent = {k: v for k, v in results.items() if k != "prior_sensitivity"}
     html, md, sections = _render(absent, tmp_path / "absent")

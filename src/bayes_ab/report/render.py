@@ -436,23 +436,56 @@ def _segments_section(results: Mapping) -> dict:
     return _section("segments", "Segments", blocks)
 
 
-def _sensitivity_rows(sens: Mapping) -> tuple[list[list[str]], list[str], list[str]]:
-    rows, levels, changed = [], [], []
-    for model, quantities in sens.items():
-        if not isinstance(quantities, Mapping):
-            continue
-        for quantity, q in quantities.items():
+def _sensitivity_quantities(model: str, m: Mapping):
+    """(label, default, weaker, stronger, changes, key) per quantity of one model's block:
+    the `bayes_ab.sensitivity` shape ({"quantities": {key: {..., "changes"}}, "decision"})
+    or a plain {quantity: {"default", "weaker", "stronger", "conclusion_changes"}}."""
+    name = str(m.get("model") or model)
+    if isinstance(m.get("quantities"), Mapping):
+        for key, q in m["quantities"].items():
             if not isinstance(q, Mapping):
                 continue
-            label = f"{model}: {str(quantity).replace('_', ' ')}"
-            flip = q.get("conclusion_changes")
-            rows.append([label] + [T.sensitivity_value(q.get(k), quantity=str(quantity))
-                                   for k in ("default", "weaker", "stronger")]
-                        + [T.yes_no(flip)])
+            # Arm rates and the like have no conclusion to change: they would only add rows.
+            concl = q.get("conclusion")
+            if isinstance(concl, Mapping) and not any(v is not None for v in concl.values()):
+                continue
+            yield (f"{name}: {T.column_words(key)}", q.get("default"), q.get("weaker"),
+                   q.get("stronger"), q.get("changes"), str(key))
+        dec = m.get("decision")
+        if isinstance(dec, Mapping):
+            def action(v):
+                return T.ACTIONS[v][0] if v in T.ACTIONS else T.NOT_ESTIMATED
+            yield (f"{name}: decision", action(dec.get("default")), action(dec.get("weaker")),
+                   action(dec.get("stronger")), dec.get("changes"), "decision")
+        return
+    for key, q in m.items():
+        if isinstance(q, Mapping):
+            yield (f"{name}: {T.column_words(key)}", q.get("default"), q.get("weaker"),
+                   q.get("stronger"), q.get("conclusion_changes", q.get("changes")), str(key))
+
+
+def _sensitivity_rows(sens: Mapping) -> tuple[list[list[str]], list[str], list[str]]:
+    rows, levels, changed = [], [], []
+    for model, m in sens.items():
+        if not isinstance(m, Mapping):
+            continue
+        for label, d, w, st, flip, key in _sensitivity_quantities(str(model), m):
+            rows.append([label] + [v if isinstance(v, str) and key == "decision"
+                                   else T.sensitivity_value(v, quantity=key)
+                                   for v in (d, w, st)] + [T.yes_no(flip)])
             levels.append("warn" if flip else "")
             if flip:
                 changed.append(label)
     return rows, levels, changed
+
+
+def _prior_words(spec) -> str:
+    """{'dist': 'Beta', 'alpha': 1.0, 'beta': 1.0} -> 'Beta(alpha=1, beta=1)'."""
+    if not isinstance(spec, Mapping):
+        return str(spec)
+    args = ", ".join(f"{k}={v:.4g}" if T._finite(v) else f"{k}={v}" for k, v in spec.items()
+                     if k != "dist")
+    return f"{spec.get('dist', '?')}({args})"
 
 
 def _prior_sensitivity_section(sens: Mapping) -> dict:
@@ -460,17 +493,50 @@ def _prior_sensitivity_section(sens: Mapping) -> dict:
     if not rows:
         return _section("prior_sensitivity", "Does the prior matter?",
                         [_para(f"Prior sensitivity: {T.NOT_ESTIMATED}.")])
+    blocks = [_para("Each model was refitted with a weaker and a stronger prior. If a conclusion "
+                    "(the sign of an effect, whether its interval excludes zero, a probability "
+                    "above 95% or below 5%, the decision) stays the same, the data drive it.",
+                    "muted")]
     if changed:
-        callout = _callout("bad", "Yes, for some conclusions", [
+        blocks.append(_callout("bad", "Yes, for some conclusions", [
             "A weaker or a stronger prior changes the conclusion about: " + ", ".join(changed)
-            + ". These answers lean on the prior, not only on the data: read them with care."])
+            + ". These answers lean on the prior, not only on the data: read them with care."]))
     else:
-        callout = _callout("good", "No: every conclusion holds under a weaker and a stronger "
-                                   "prior", ["The data, not the prior, drive the answers above."])
-    table = _table(["Quantity", "Default prior", "Weaker prior", "Stronger prior",
-                    "Conclusion changes"], rows, row_levels=levels)
-    return _section("prior_sensitivity", "Does the prior matter?",
-                    [callout, _details("Estimates under each prior", [table])])
+        blocks.append(_callout("good", "No: every conclusion holds under a weaker and a "
+                                       "stronger prior",
+                               ["The data, not the prior, drive the answers above."]))
+    inner = [_table(["Quantity", "Default prior", "Weaker prior", "Stronger prior",
+                     "Conclusion changes"], rows, row_levels=levels)]
+    prior_rows = []
+    notes = []
+    for model, m in sens.items():
+        if not isinstance(m, Mapping):
+            continue
+        name = str(m.get("model") or model)
+        priors = m.get("priors")
+        if isinstance(priors, Mapping) and isinstance(priors.get("default"), Mapping):
+            for var in priors["default"]:
+                prior_rows.append([f"{name}: {var}"] + [
+                    _prior_words(_get(priors, label, var)) for label in
+                    ("default", "weaker", "stronger")])
+        scales = m.get("scales")
+        if isinstance(scales, Mapping) and not notes:
+            w, st = scales.get("weaker"), scales.get("stronger")
+            which = (f"Weaker prior: precision x{w:g}; stronger: x{st:g}"
+                     if T._finite(w) and T._finite(st) else "Weaker and stronger priors")
+            notes.append(which + (f" ({m['rule']})." if m.get("rule") else "."))
+        psens = m.get("power_scaling")
+        thr = m.get("power_scaling_threshold")
+        if isinstance(psens, Mapping) and T._finite(thr):
+            high = [k for k, v in psens.items() if T._finite(v) and v > thr]
+            notes.append(f"{name}, power-scaling check: " + (
+                f"prior-sensitive: {', '.join(high)}." if high else
+                f"no parameter above the {T.num(thr)} threshold."))
+    if prior_rows:
+        inner.append(_table(["Prior", "Default", "Weaker", "Stronger"], prior_rows))
+    inner += [_para(n, "muted") for n in notes]
+    blocks.append(_details("Estimates and priors under each variant", inner))
+    return _section("prior_sensitivity", "Does the prior matter?", blocks)
 
 
 def _help_section(results: Mapping) -> dict:
