@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder comes first on sys.path, where benchmarks/coverage.py
+# would hide the `coverage` package that numba imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 #: Posterior variables ranked per model (free parameters plus the headline derived ones).
 VAR_NAMES = {
