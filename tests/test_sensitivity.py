@@ -113,3 +113,13 @@ def test_scales_must_bracket_one():
     stats = ArmCounts(arms=("Control", "Test"), successes=(1, 6), trials=(12, 12))
     with pytest.raises(OptionError):
         prior_sensitivity(ArmComparison, stats, config=TINY, scales=(2.0, 4.0))
+
+
+def test_results_block_collects_models(small, large):
+    from bayes_ab.sensitivity import results_block
+
+    block = results_block({"conversion": small, "cs_engagement": large, "iv": None})
+    assert block["any_conclusion_changes"] is True
+    assert set(block["changed"]) == {"conversion"}
+    assert block["scales"] == {"weaker": 0.25, "stronger": 4.0}
+    assert len(block["sentences"]) == 2 and block["per_model"]["iv"] is None

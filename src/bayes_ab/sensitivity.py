@@ -37,7 +37,7 @@ import numpy as np
 from bayes_ab.errors import OptionError
 from bayes_ab.fit import SamplerConfig
 
-__all__ = ["DEFAULT_SCALES", "headline_quantities", "prior_sensitivity", "scale_priors"]
+__all__ = ["DEFAULT_SCALES", "headline_quantities", "prior_sensitivity", "results_block", "scale_priors"]
 
 #: Prior precision multipliers (weaker, stronger).
 DEFAULT_SCALES = (0.25, 4.0)
@@ -231,4 +231,23 @@ def prior_sensitivity(
         "power_scaling_threshold": PSENS_THRESHOLD if power_scaling else None,
         "diagnostics": diagnostics,
         "sampler": config.to_dict(),
+    }
+
+
+def results_block(per_model: Mapping[str, dict | None]) -> dict:
+    """The results.json ``prior_sensitivity`` block from `prior_sensitivity` outputs keyed
+    by model key (``None`` for a model that could not be refitted)::
+
+        {"scales", "rule", "any_conclusion_changes", "changed": {key: [...]},
+         "sentences": [...], "per_model": {key: block | None}}
+    """
+    done = {k: v for k, v in per_model.items() if v is not None}
+    first = next(iter(done.values()), None)
+    return {
+        "scales": first["scales"] if first else None,
+        "rule": first["rule"] if first else None,
+        "any_conclusion_changes": any(v["conclusion_changes"] for v in done.values()),
+        "changed": {k: v["changed"] for k, v in done.items() if v["changed"]},
+        "sentences": [v["sentence"] for v in done.values()],
+        "per_model": dict(per_model),
     }
