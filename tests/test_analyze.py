@@ -153,3 +153,29 @@ def test_bad_input_exit_2_names_file_and_no_output(tmp_path, capsys, experiment_
     assert "test_cohorts.csv" in err and "cohort" in err and "Traceback" not in err
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_prior_sensitivity_of_the_decision_metrics(analyzed):
+    _, _, results = analyzed
+    block = results["prior_sensitivity"]
+    assert set(block) == {"conversion", "cs_engagement"}
+    for key, entry in block.items():
+        assert entry["model"] == key
+        assert entry["scales"] == {"weaker": 0.25, "stronger": 4.0}
+        assert isinstance(entry["conclusion_changes"], bool)
+        assert entry["sentence"].startswith(key)
+
+
+def test_ratio_metrics_and_segments_blocks(analyzed):
+    _, _, results = analyzed
+    ratios = results["ratio_metrics"]
+    assert set(ratios) == {"cs_contacts_per_flagged_customer", "help_flags_per_customer",
+                           "minutes_per_completed_task"}
+    cs = ratios["cs_contacts_per_flagged_customer"]
+    # The widget raises CS uptake, so CS contacts per flagged customer rise in Test.
+    assert cs["lift_abs"]["lower"] > 0 and cs["frequentist"]["significant_95"] is True
+    assert ratios["help_flags_per_customer"]["higher_is_better"] is False
+    # The simulator writes joined_at: its 6-hour blocks are the segments.
+    seg = results["segments"]["join_period"]
+    assert seg["n_segments"] >= 3
+    assert all("differs_from_overall" in s for s in seg["segments"].values())

@@ -65,6 +65,9 @@ class AnalyzeOptions:
     revenue_per_conversion: float | None = None
     figures: bool = True
     forensics: bool = True
+    #: Refit under weaker and stronger priors: "all" models, only the "decision" metrics
+    #: (conversion, CS engagement), or "none".
+    prior_sensitivity: str = "decision"
 
 
 @dataclass
@@ -256,6 +259,10 @@ def analyze(
             )
             results["agreement"][key] = agree.sentence
 
+    if options.prior_sensitivity != "none":
+        t = time.perf_counter()
+        results["prior_sensitivity"] = _prior_sensitivity(data, fitted, options=options, say=say)
+        timings["prior_sensitivity"] = time.perf_counter() - t
     say("ratio metrics and segments")
     results["ratio_metrics"] = ratio_metrics(data, seed=options.sampler.seed)
     results["segments"] = segment_blocks(data, options=options, findings=results["data_quality"])
@@ -265,6 +272,31 @@ def analyze(
     results["timing_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     results["sampler"] = options.sampler.to_dict()
     return AnalysisRun(results=results, figures=figures, idata_paths=idata_paths, timings=timings)
+
+
+def _prior_sensitivity(data: ExperimentData, fitted: dict, *, options: AnalyzeOptions,
+                       say: Progress) -> dict:
+    """Each fitted model refitted under weaker and stronger priors (bayes_ab.sensitivity):
+    does any conclusion change? Two chains of the run's draws keep the cost down."""
+    from dataclasses import replace
+
+    from bayes_ab.sensitivity import prior_sensitivity
+
+    keys = [s.key for s in MODEL_STEPS if s.key in fitted]
+    if options.prior_sensitivity == "decision":
+        keys = [k for k in keys if k in ("conversion", "cs_engagement")]
+    config = replace(options.sampler, chains=min(2, options.sampler.chains))
+    out: dict[str, Any] = {}
+    for offset, key in enumerate(keys):
+        say(f"prior sensitivity: {key}")
+        model = build_model(key, data)
+        kwargs = {"name": key} if step_of(key).cls == "ArmComparison" else None
+        try:
+            out[key] = prior_sensitivity(type(model), model.stats, model_kwargs=kwargs,
+                                         config=config.with_seed_offset(100 + offset))
+        except (BayesAbError, ValueError) as exc:
+            out[key] = {"model": key, "error": str(exc), "conclusion_changes": None}
+    return out
 
 
 def _forensics(data_dir) -> dict | None:

@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--strict", action="store_true",
                    help="exit with code 3 when any model fails the diagnostic gate")
     p.add_argument("--no-figures", action="store_true", help="skip the ArviZ figures (faster)")
+    p.add_argument("--prior-sensitivity", choices=("all", "decision", "none"), default="decision",
+                   help="refit models under a weaker and a stronger prior: all models, "
+                   "only the decision metrics (conversion, CS engagement; default), or none")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         design_test_share=args.design_share,
         revenue_per_conversion=args.revenue_per_conversion,
         figures=not args.no_figures,
+        prior_sensitivity=args.prior_sensitivity,
     )
     progress = _progress(quiet=args.quiet)
     with staged_output_dir(args.out, force=args.force) as tmp:
