@@ -19,7 +19,7 @@ The derived quantities follow `bayes_ab.data.frame` exactly:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,14 @@ class AggregatedExperiment:
     source: str = ""
     backend: str = "duckdb"
     rows_read: dict[str, int] = field(default_factory=dict)
+    #: ``{(numerator, denominator): {arm: frequentist.RatioStatistic}}`` of the ratio
+    #: metrics' per-customer columns (`RATIO_PAIRS`).
+    ratio_stats: dict = field(default_factory=dict)
+    #: ``{segment column: DataFrame(label, cohort, successes, trials)}`` of conversion.
+    segments: dict = field(default_factory=dict)
+    segment_notes: dict = field(default_factory=dict)
+    #: Seconds per stage of the aggregation (profiling; docs/SCALE.md).
+    timings: dict = field(default_factory=dict)
 
     def stats_for(self, stats_type: type, **kwargs) -> Any:
         """The statistics ``stats_type.from_experiment(data, **kwargs)`` would return.
@@ -177,18 +185,6 @@ def _raise_fatal(counts: dict[str, int], name: str) -> None:
                             "line numbers)", file=name, column=column, n_rows=k)
 
 
-def _dedupe(t: ir.Table, *, stem: str, name: str, n_rows: int, dropped: dict,
-            findings: list, cache) -> tuple[ir.Table, int]:
-    clean = cache(t.distinct())
-    n_clean = int(clean.count().execute())
-    dup = n_rows - n_clean
-    if dup:
-        dropped[f"{stem}_duplicate_rows"] = dup
-        findings.append(Finding("duplicate_rows", "warning", dup,
-                                f"{name}: {dup} exact duplicate row(s) dropped"))
-    return clean, n_clean
-
-
 # ----------------------------------------------------------------------------- engine
 
 
@@ -230,8 +226,23 @@ def aggregate_experiment(
             return con.create_table(name, t)
         return t.cache()
 
+    import contextlib
+    import time
+
+    timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timer(stage: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+
     try:
-        return _aggregate(con, backend, path, tables, cache, design_test_share, edges)
+        agg = _aggregate(con, backend, path, tables, cache, design_test_share, edges, timer)
+        timings["total"] = sum(timings.values())
+        return replace(agg, timings=timings)
     finally:
         for name in created:
             try:
@@ -242,7 +253,9 @@ def aggregate_experiment(
             read.close(con)
 
 
-def _aggregate(con, backend, path, tables, cache, design_test_share, edges):
+def _aggregate(con, backend, path, tables, cache, design_test_share, edges, timer):
+    import ibis
+
     from bayes_ab.aggregate import read
 
     if tables is None:
@@ -261,51 +274,73 @@ def _aggregate(con, backend, path, tables, cache, design_test_share, edges):
     findings: list[Finding] = []
     rows_read: dict[str, int] = {}
     t_ = {}
-    for key, (name, _raw, t) in typed.items():
-        counts = _fatal_counts(t, key)
-        rows_read[name] = counts["rows"]
-        if counts["rows"] == 0 and key != "help":
-            raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
-        _raise_fatal(counts, name)
-        t_[key] = (t, counts["rows"])
+    # --- pass 1 per file: row count and every fatal check in one aggregate
+    with timer("validate (fatal checks, one scan per file)"):
+        for key, (name, _raw, t) in typed.items():
+            counts = _fatal_counts(t, key)
+            rows_read[name] = counts["rows"]
+            if counts["rows"] == 0 and key != "help":
+                raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
+            _raise_fatal(counts, name)
+            t_[key] = (t, counts["rows"])
 
-    # --- cohorts: exact duplicates dropped; a customer listed twice otherwise is fatal
-    cohorts, n_cust = _dedupe(t_["cohorts"][0], stem=EXPERIMENT_FILES["cohorts"],
-                              name=names["cohorts"], n_rows=t_["cohorts"][1],
-                              dropped=dropped, findings=findings, cache=cache)
-    rep = (cohorts.group_by("cid").aggregate(n=cohorts.count(), arms=cohorts.arm.nunique())
-           .filter(lambda r: r.n > 1))
-    rep_row = rep.aggregate(k=rep.count(), both=(rep.arms > 1).sum()).execute().iloc[0]
-    if int(rep_row["k"] or 0):
-        if int(rep_row["both"] or 0):
-            raise DataError("the same customer is in both arms (Test and Control)",
-                            file=names["cohorts"], column="cohort", n_rows=int(rep_row["both"]))
-        raise DataError("duplicate customer: listed more than once with different values",
-                        file=names["cohorts"], column="customer_id", n_rows=int(rep_row["k"]))
-    ids = cohorts.select(kid=cohorts.cid, karm=cohorts.arm)
+    # --- cohorts: exact duplicates dropped (one grouped pass that keeps the
+    # multiplicity), each customer id mapped once to an integer code: every later join
+    # is on 8-byte integers instead of 20-character strings.
+    with timer("cohorts: de-duplicate, integer codes"):
+        coh_t, n_coh_rows = t_["cohorts"]
+        cdist = coh_t.distinct()
+        cohorts = cache(cdist.mutate(code=ibis.row_number().cast("int64")))
+        crow = cohorts.aggregate(n=cohorts.count(), ids=cohorts.cid.nunique()).execute().iloc[0]
+        n_cust, n_ids = int(crow["n"]), int(crow["ids"])
+        _dup_finding(n_coh_rows - n_cust, stem=EXPERIMENT_FILES["cohorts"],
+                     name=names["cohorts"], dropped=dropped, findings=findings)
+        if n_ids < n_cust:
+            rep = (cohorts.group_by("cid").aggregate(n=cohorts.count(), arms=cohorts.arm.nunique())
+                   .filter(lambda r: r.n > 1))
+            rep_row = rep.aggregate(k=rep.count(), both=(rep.arms > 1).sum()).execute().iloc[0]
+            if int(rep_row["both"] or 0):
+                raise DataError("the same customer is in both arms (Test and Control)",
+                                file=names["cohorts"], column="cohort",
+                                n_rows=int(rep_row["both"]))
+            raise DataError("duplicate customer: listed more than once with different values",
+                            file=names["cohorts"], column="customer_id", n_rows=int(rep_row["k"]))
+        ids = cohorts.select(kid=cohorts.cid, kcode=cohorts.code)
+        arms = cohorts.select(acode=cohorts.code, cohort=cohorts.arm)
 
-    # --- events of unknown customers excluded, then exact duplicates dropped
+    # --- events: unknown customers excluded and exact duplicates dropped in ONE pass
+    # per file: an inner join to the codes, grouped by every column with the row count
+    # (sum of counts = known rows, number of groups = rows kept).
     clean = {}
-    for key in ("activity", "help", "conversion"):
-        t, n_rows = t_[key]
-        known = t.join(ids, t.cid == ids.kid, how="semi")
-        n_known = int(known.count().execute()) if n_rows else 0
-        if n_rows - n_known:
-            k = n_rows - n_known
-            dropped[f"{EXPERIMENT_FILES[key]}_unknown_customer"] = k
-            findings.append(Finding(
-                "unknown_customer", "warning", k,
-                f"{names[key]}: {k} row(s) of customers not in {names['cohorts']} excluded"))
-        clean[key], _ = _dedupe(known, stem=EXPERIMENT_FILES[key], name=names[key],
-                                n_rows=n_known, dropped=dropped, findings=findings, cache=cache)
+    with timer("events: unknown customers + duplicates, one pass per file"):
+        for key in ("activity", "help", "conversion"):
+            t, n_rows = t_[key]
+            cols = [c for c in t.columns if c != "cid"]
+            if key in ("activity", "help"):
+                t = t.mutate(sec=read.epoch_seconds(t.ts, backend)).drop("ts")
+                cols = [c if c != "ts" else "sec" for c in cols]
+            j = t.join(ids, t.cid == ids.kid)
+            j = j.select(cid=j.kcode, **{c: j[c] for c in cols})
+            grouped = cache(j.group_by(["cid", *cols]).aggregate(mult=j.count()))
+            row = grouped.aggregate(known=grouped.mult.sum(), kept=grouped.count()).execute().iloc[0]
+            n_known = _int(row["known"]) if n_rows else 0
+            n_kept = _int(row["kept"]) if n_rows else 0
+            if n_rows - n_known:
+                k = n_rows - n_known
+                dropped[f"{EXPERIMENT_FILES[key]}_unknown_customer"] = k
+                findings.append(Finding(
+                    "unknown_customer", "warning", k,
+                    f"{names[key]}: {k} row(s) of customers not in {names['cohorts']} excluded"))
+            _dup_finding(n_known - n_kept, stem=EXPERIMENT_FILES[key], name=names[key],
+                         dropped=dropped, findings=findings)
+            clean[key] = (grouped, n_kept)
 
-    conv = clean["conversion"]
+    conv, n_conv = clean["conversion"]
     conv_rep = conv.group_by("cid").aggregate(n=conv.count()).filter(lambda r: r.n > 1)
-    n_rep = int(conv_rep.count().execute())
+    n_rep = int(conv_rep.count().execute()) if n_conv else 0
     if n_rep:
         raise DataError("a customer has several conversion rows with different values",
                         file=names["conversion"], column="converted", n_rows=n_rep)
-    n_conv = int(conv.count().execute())
     if n_cust - n_conv:
         k = n_cust - n_conv
         findings.append(Finding(
@@ -313,97 +348,120 @@ def _aggregate(con, backend, path, tables, cache, design_test_share, edges):
             f"{names['conversion']}: {k} cohort customer(s) have no conversion row; "
             "taken as not converted"))
 
-    # --- tasks: first start, completions paired with it
-    act = clean["activity"].mutate(sec=read.epoch_seconds(clean["activity"].ts, backend))
-    starts = act.filter(act.action == "start")
-    first = cache(starts.group_by(["cid", "task"]).aggregate(start=starts.sec.min(),
-                                                             start_ts=starts.ts.min()))
-    comps = act.filter(act.action == "complete").select("cid", "task", "sec")
-    fs = first.select(fcid=first.cid, ftask=first.task, fstart=first.start)
-    paired = comps.join(fs, [comps.cid == fs.fcid, comps.task == fs.ftask], how="left")
-    pair_counts = paired.aggregate(
-        without=paired.fstart.isnull().sum(),
-        before=(paired.fstart.notnull() & (paired.sec < paired.fstart)).sum(),
-    ).execute().iloc[0]
-    for check, text_ in (("before", "complete_before_start"), ("without", "complete_without_start")):
-        k = int(pair_counts[check] or 0)
-        if k:
-            dropped[text_] = k
-            what = ("earlier than the first 'start' of the same task" if check == "before"
-                    else "without any 'start' of the same task")
-            findings.append(Finding(text_, "warning", k,
-                                    f"{names['activity']}: {k} 'complete' row(s) {what} "
-                                    "dropped"))
-    valid = cache(paired.filter(paired.fstart.notnull() & (paired.sec >= paired.fstart))
-                  .select("cid", "task", "sec"))
-    done = valid.group_by(["cid", "task"]).aggregate(done=valid.sec.min())
-    dn = done.select(dcid=done.cid, dtask=done.task, done=done.done)
-    tasks = cache(first.join(dn, [first.cid == dn.dcid, first.task == dn.dtask], how="left")
-                  .select("cid", "task", "start", "start_ts", "done"))
+    # --- tasks: first start, completions paired with it (one grouped pass for the first
+    # starts, one join for the completions; both on integer keys)
+    with timer("tasks: first starts, valid completions, per-task table"):
+        act = clean["activity"][0]
+        starts = act.filter(act.action == "start")
+        first = cache(starts.group_by(["cid", "task"]).aggregate(start=starts.sec.min()))
+        comps = act.filter(act.action == "complete").select("cid", "task", "sec")
+        fs = first.select(fcid=first.cid, ftask=first.task, fstart=first.start)
+        paired = comps.join(fs, [comps.cid == fs.fcid, comps.task == fs.ftask], how="left")
+        paired = paired.mutate(
+            ok=paired.fstart.notnull() & (paired.sec >= paired.fstart))
+        valid = cache(paired.filter(paired.ok).select("cid", "task", "sec"))
+        pc = paired.aggregate(
+            without=paired.fstart.isnull().sum(),
+            before=(paired.fstart.notnull() & (paired.sec < paired.fstart)).sum(),
+            last_valid=paired.sec.max(where=paired.ok)).execute().iloc[0]
+        for check, text_ in (("before", "complete_before_start"),
+                             ("without", "complete_without_start")):
+            k = _int(pc[check])
+            if k:
+                dropped[text_] = k
+                what = ("earlier than the first 'start' of the same task" if check == "before"
+                        else "without any 'start' of the same task")
+                findings.append(Finding(text_, "warning", k,
+                                        f"{names['activity']}: {k} 'complete' row(s) {what} "
+                                        "dropped"))
+        done = valid.group_by(["cid", "task"]).aggregate(done=valid.sec.min())
+        dn = done.select(dcid=done.cid, dtask=done.task, done=done.done)
+        tasks = cache(first.join(dn, [first.cid == dn.dcid, first.task == dn.dtask], how="left")
+                      .select("cid", "task", "start", "done"))
 
-    helpt = clean["help"].mutate(sec=read.epoch_seconds(clean["help"].ts, backend))
-    end_parts = [starts.sec.max(), valid.sec.max(), helpt.sec.max()]
-    end_vals = [_scalar(e) for e in end_parts]
-    end_vals = [float(v) for v in end_vals if v is not None and not _isnan(v)]
-    end_sec = max(end_vals) if end_vals else None
+    helpt = clean["help"][0]
+    with timer("observation end"):
+        ends = [first.aggregate(m=first.start.max()).execute().iloc[0]["m"],
+                pc["last_valid"],
+                helpt.aggregate(m=helpt.sec.max()).execute().iloc[0]["m"] if clean["help"][1]
+                else None]
+        end_vals = [float(v) for v in ends if v is not None and not _isnan(v)]
+        end_sec = max(end_vals) if end_vals else None
 
-    # --- customers: (cohort, n_completed, converted, any_cs, flagged) -> n
-    per_task = tasks.group_by("cid").aggregate(n_completed=tasks.done.notnull().sum())
-    per_help = helpt.group_by("cid").aggregate(
-        n_cs=(helpt.channel == "CS").sum(), n_flags=helpt.count())
-    pt = per_task.select(tcid=per_task.cid, n_completed=per_task.n_completed)
-    ph = per_help.select(hcid=per_help.cid, n_cs=per_help.n_cs, n_flags=per_help.n_flags)
-    cv = conv.select(vcid=conv.cid, conv=conv.converted)
-    cust = (cohorts.select("cid", "arm")
-            .join(pt, cohorts.cid == pt.tcid, how="left")
-            .join(ph, cohorts.cid == ph.hcid, how="left")
-            .join(cv, cohorts.cid == cv.vcid, how="left"))
-    cust = cust.select(
-        cohort=cust.arm,
-        n_completed=cust.n_completed.fill_null(0).cast("int64"),
-        converted=cust.conv.fill_null(False),
-        any_cs=cust.n_cs.fill_null(0) > 0,
-        flagged=cust.n_flags.fill_null(0) > 0,
-    )
-    customers = (cust.group_by(["cohort", "n_completed", "converted", "any_cs", "flagged"])
-                 .aggregate(n=cust.count()).execute())
-    customers = customers.sort_values(["cohort", "n_completed", "converted", "any_cs",
-                                       "flagged"]).reset_index(drop=True)
-    customers["n"] = customers["n"].astype("int64")
-    for col in ("converted", "any_cs", "flagged"):
-        customers[col] = customers[col].astype(bool)
+    # --- customers: one grouped pass per event table, joined on the integer code; the
+    # arm / completions / conversion counts, the ratio-metric sums and the segment
+    # counts all come from this one (cached) per-customer table.
+    with timer("per-customer table and its counts"):
+        minutes = ((tasks.done - tasks.start) / 60.0)
+        per_task = tasks.group_by("cid").aggregate(
+            n_completed=tasks.done.notnull().sum(),
+            task_minutes=minutes.sum(where=tasks.done.notnull()))
+        per_help = helpt.group_by("cid").aggregate(
+            n_cs=(helpt.channel == "CS").sum(), n_flags=helpt.count())
+        pt = per_task.select(tcid=per_task.cid, n_completed=per_task.n_completed,
+                             task_minutes=per_task.task_minutes)
+        ph = per_help.select(hcid=per_help.cid, n_cs=per_help.n_cs, n_flags=per_help.n_flags)
+        cv = conv.select(vcid=conv.cid, conv=conv.converted)
+        xcols = [c for c in cohorts.columns if c.startswith("x_")]
+        base = cohorts.select("code", "arm", *xcols)
+        cust = (base.join(pt, base.code == pt.tcid, how="left")
+                .join(ph, base.code == ph.hcid, how="left")
+                .join(cv, base.code == cv.vcid, how="left"))
+        cust = cache(cust.select(
+            cohort=cust.arm,
+            n_completed=cust.n_completed.fill_null(0).cast("int64"),
+            task_minutes=cust.task_minutes.fill_null(0.0).cast("float64"),
+            converted=cust.conv.fill_null(False),
+            n_cs=cust.n_cs.fill_null(0).cast("int64"),
+            n_flags=cust.n_flags.fill_null(0).cast("int64"),
+            **{c: cust[c] for c in xcols},
+        ))
+        cust = cust.mutate(any_cs=cust.n_cs > 0, flagged=cust.n_flags > 0)
+        customers = (cust.group_by(["cohort", "n_completed", "converted", "any_cs", "flagged"])
+                     .aggregate(n=cust.count()).execute())
+        customers = customers.sort_values(["cohort", "n_completed", "converted", "any_cs",
+                                           "flagged"]).reset_index(drop=True)
+        customers["n"] = customers["n"].astype("int64")
+        for col in ("converted", "any_cs", "flagged"):
+            customers[col] = customers[col].astype(bool)
+        ratio_stats = _ratio_sums(cust)
+        segments, segment_notes = _segment_counts(cust, xcols, backend)
 
     # --- help episodes, grouped by (customer, task, channel, time)
-    n_flags = int(helpt.count().execute())
-    flags = helpt.group_by(["cid", "task", "channel", "sec"]).aggregate(n=helpt.count())
-    vc = valid.select(ccid=valid.cid, ctask=valid.task, csec=valid.sec)
-    ep = flags.join(vc, [flags.cid == vc.ccid, flags.task == vc.ctask, vc.csec >= flags.sec],
-                    how="left")
-    ep = ep.group_by(["cid", "task", "channel", "sec", "n"]).aggregate(done=ep.csec.min())
-    end_lit = float(end_sec) if end_sec is not None else float("nan")
-    ep = ep.mutate(event=ep.done.notnull(),
-                   minutes=(ep.done.fill_null(end_lit) - ep.sec) / 60.0)
-    ar = ids.select(acid=ids.kid, cohort=ids.karm)
-    ep = ep.join(ar, ep.cid == ar.acid).drop("acid")
-    ep = cache(ep)
+    with timer("help episodes (flag -> first completion after it)"):
+        n_flags = int(clean["help"][1])
+        flags = helpt.group_by(["cid", "task", "channel", "sec"]).aggregate(n=helpt.count())
+        vc = valid.select(ccid=valid.cid, ctask=valid.task, csec=valid.sec)
+        ep = flags.join(vc, [flags.cid == vc.ccid, flags.task == vc.ctask,
+                             vc.csec >= flags.sec], how="left")
+        ep = ep.group_by(["cid", "task", "channel", "sec", "n"]).aggregate(done=ep.csec.min())
+        end_lit = float(end_sec) if end_sec is not None else float("nan")
+        ep = ep.mutate(event=ep.done.notnull(),
+                       minutes=(ep.done.fill_null(end_lit) - ep.sec) / 60.0)
+        ep = ep.join(arms, ep.cid == arms.acode).drop("acode")
+        ep = cache(ep)
 
     stats: dict[str, Any] = {}
     errors: dict[str, str] = {}
     _arm_stats(customers, stats, errors)
-    survival_times = _episode_stats(ep, n_flags=n_flags, edges=edges, stats=stats,
-                                    errors=errors)
-    attempts = tasks.mutate(hour=tasks.start_ts.hour().cast("int64"))
-    by_hour = (attempts.group_by(["hour", "task"])
-               .aggregate(trials=attempts.count(), successes=attempts.done.notnull().sum())
-               .execute())
-    n_attempts = int(by_hour["trials"].sum()) if len(by_hour) else 0
-    _attempt_stats(by_hour, stats, errors)
+    with timer("episode statistics (cells, first flags, survival bins)"):
+        survival_times = _episode_stats(ep, n_flags=n_flags, edges=edges, stats=stats,
+                                        errors=errors)
+    with timer("attempts by hour"):
+        hour = (((tasks.start / 3600.0).floor().cast("int64")) % 24)
+        attempts = tasks.mutate(hour=hour)
+        by_hour = (attempts.group_by(["hour", "task"])
+                   .aggregate(trials=attempts.count(), successes=attempts.done.notnull().sum())
+                   .execute())
+        n_attempts = int(by_hour["trials"].sum()) if len(by_hour) else 0
+        _attempt_stats(by_hour, stats, errors)
 
     if n_flags == 0:
         findings.append(Finding("no_help_flags", "warning", 0,
                                 f"{names['help']} has no rows: nobody was flagged as stuck"))
-    findings += _derived_findings(tasks, flags, customers, names=names,
-                                  design_test_share=design_test_share)
+    with timer("derived findings (out of series, help without start, SRM)"):
+        findings += _derived_findings(tasks, flags, customers, names=names,
+                                      design_test_share=design_test_share)
     import pandas as pd
 
     observation_end = (pd.Timestamp(end_sec, unit="s", tz="UTC") if end_sec is not None
@@ -412,8 +470,115 @@ def _aggregate(con, backend, path, tables, cache, design_test_share, edges):
         stats=stats, stat_errors=errors, customers=customers, survival_times=survival_times,
         n_help_flags=n_flags, n_task_attempts=n_attempts, observation_end=observation_end,
         findings=tuple(findings), dropped=dropped, source=str(path) if path else "",
-        backend=backend, rows_read=rows_read,
+        backend=backend, rows_read=rows_read, ratio_stats=ratio_stats, segments=segments,
+        segment_notes=segment_notes,
     )
+
+
+def _dup_finding(dup: int, *, stem: str, name: str, dropped: dict, findings: list) -> None:
+    if dup:
+        dropped[f"{stem}_duplicate_rows"] = dup
+        findings.append(Finding("duplicate_rows", "warning", dup,
+                                f"{name}: {dup} exact duplicate row(s) dropped"))
+
+
+#: Per-customer (numerator, denominator) columns of the ratio metrics, as in
+#: `bayes_ab.pipeline.RATIO_METRICS` (``one``: every customer counts 1).
+RATIO_COLUMNS = {"n_cs_flags": "n_cs", "flagged": "flagged", "n_help_flags": "n_flags",
+                 "one": None, "task_minutes": "task_minutes", "n_completed": "n_completed"}
+RATIO_PAIRS = (("n_cs_flags", "flagged"), ("n_help_flags", "one"),
+               ("task_minutes", "n_completed"))
+
+
+def _ratio_sums(cust) -> dict:
+    """``{(num, den): {arm: RatioStatistic}}``: n, sums, sums of squares and the
+    cross-product per arm, all pairs in one grouped pass."""
+    from bayes_ab.frequentist import RatioStatistic
+
+    def col(name):
+        c = RATIO_COLUMNS[name]
+        return None if c is None else cust[c].cast("float64")
+
+    aggs = {"n": cust.count()}
+    for i, (num, den) in enumerate(RATIO_PAIRS):
+        y, x = col(num), col(den)
+        aggs[f"sy{i}"] = y.sum()
+        aggs[f"syy{i}"] = (y * y).sum()
+        if x is None:
+            continue
+        aggs[f"sx{i}"] = x.sum()
+        aggs[f"sxx{i}"] = (x * x).sum()
+        aggs[f"sxy{i}"] = (x * y).sum()
+    rows = cust.group_by("cohort").aggregate(**aggs).execute()
+    out: dict = {}
+    for i, pair in enumerate(RATIO_PAIRS):
+        per_arm = {}
+        for r in rows.to_dict("records"):
+            n = int(r["n"])
+            sy, syy = float(r[f"sy{i}"] or 0.0), float(r[f"syy{i}"] or 0.0)
+            if pair[1] == "one":
+                sx = sxx = float(n)
+                sxy = sy
+            else:
+                sx, sxx, sxy = (float(r[f"{k}{i}"] or 0.0) for k in ("sx", "sxx", "sxy"))
+            per_arm[r["cohort"]] = RatioStatistic(n=n, sum_y=sy, sum_x=sx, sum_y2=syy,
+                                                  sum_x2=sxx, sum_xy=sxy)
+        out[pair] = per_arm
+    return out
+
+
+def _segment_counts(cust, xcols: list[str], backend: str):
+    """Conversion counts per (segment value, arm) of each usable extra cohort column, with
+    the rules of `bayes_ab.pipeline._segment_columns`: ``joined_at`` -> a 6-hour block of
+    its UTC hour (when >= 99% parse), other columns with no missing value and 2-50
+    distinct values. Returns ({column: DataFrame(label, cohort, successes, trials)},
+    {column: why it was left out})."""
+    import ibis
+
+    from bayes_ab.aggregate import read
+
+    if not xcols:
+        return {}, {}
+    labels = {}
+    aggs = {"rows": cust.count()}
+    for c in xcols:
+        if c == "x_joined_at":
+            h = read.timestamp(cust[c]).hour()
+            aggs[f"ok_{c}"] = h.notnull().sum()
+        else:
+            aggs[f"nulls_{c}"] = cust[c].isnull().sum()
+            aggs[f"nu_{c}"] = cust[c].nunique()
+    row = cust.aggregate(**aggs).execute().iloc[0]
+    n = int(row["rows"])
+    notes = {}
+    for c in xcols:
+        col = c[2:]
+        if c == "x_joined_at":
+            if n == 0 or int(row[f"ok_{c}"]) / n < 0.99:
+                continue
+            h = read.timestamp(cust[c]).hour()
+            block = (h / 6).floor().cast("int64")
+            labels["join_period"] = block.cases(
+                (0, "00-06 UTC"), (1, "06-12 UTC"), (2, "12-18 UTC"), (3, "18-24 UTC"),
+                else_=ibis.null("string"))
+            continue
+        if int(row[f"nulls_{c}"]) or not 2 <= int(row[f"nu_{c}"]) <= 50:
+            continue
+        labels[col] = cust[c]
+    out = {}
+    for col, lab in labels.items():
+        t = cust.mutate(label=lab)
+        g = (t.group_by(["label", "cohort"])
+             .aggregate(successes=t.converted.cast("int64").sum(), trials=t.count()).execute())
+        g["successes"] = g["successes"].astype("int64")
+        g["trials"] = g["trials"].astype("int64")
+        out[col] = g.sort_values(["label", "cohort"]).reset_index(drop=True)
+    return out, notes
+
+
+def _int(v) -> int:
+    """An integer from an aggregate (NULL / NaN of an empty input -> 0)."""
+    return 0 if v is None or _isnan(v) else int(v)
 
 
 def _isnan(v) -> bool:
