@@ -107,7 +107,8 @@ def _conclusion(key: str, value) -> Any:
 def _decision(model, idata) -> str | None:
     """Recommendation from an arm comparison's rate draws (None for other models)."""
     post = idata.posterior
-    if "rate" not in post or "arm" not in post["rate"].dims:
+    # Only a per-arm rate vector (the arm comparison), not e.g. rates by arm x n_completed.
+    if "rate" not in post or tuple(post["rate"].dims) != ("chain", "draw", "arm"):
         return None
     arms = list(post["rate"].coords["arm"].values)
     if len(arms) != 2:
@@ -116,7 +117,7 @@ def _decision(model, idata) -> str | None:
 
     control = np.asarray(post["rate"].sel(arm=arms[0])).reshape(-1)
     test = np.asarray(post["rate"].sel(arm=arms[1])).reshape(-1)
-    n = int(sum(getattr(model.stats, "trials", ()) or ())) or None
+    n = int(np.sum(np.asarray(getattr(model.stats, "trials", 0)))) or None
     return decide_from_draws(control, test, metric=model.name, n_customers=n).recommendation
 
 
