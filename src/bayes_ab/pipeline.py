@@ -2,6 +2,9 @@
 
     data  = load_experiment(DIR)                      # built once (frame + episode tables)
     stats = <Model>.stats_type.from_experiment(data)  # sufficient statistics per question
+    # or, for big inputs (--engine duckdb, or auto above ENGINE_AUTO_BYTES / _ROWS):
+    agg   = aggregate_experiment(DIR)                 # DuckDB reduces the files
+    stats = agg.stats_for(<Model>.stats_type)         # the same statistics
     idata = <Model>(stats).fit(sampler_config)        # nutpie by default, one seed
     gate  = model.diagnostics(idata)                  # r_hat, ESS, divergences
     block = model.summarize(idata)                    # the results.json block
@@ -68,6 +71,53 @@ class AnalyzeOptions:
     #: Refit under weaker and stronger priors: "all" models, only the "decision" metrics
     #: (conversion, CS engagement), or "none".
     prior_sensitivity: str = "decision"
+    #: How the files become sufficient statistics: "pandas" (per-customer frame in memory,
+    #: line-numbered errors), "duckdb" (bayes_ab.aggregate: flat memory, big data) or
+    #: "auto" (duckdb above ENGINE_AUTO_BYTES of input or a Parquet file over
+    #: ENGINE_AUTO_ROWS rows, else pandas).
+    engine: str = "auto"
+
+
+ENGINES = ("auto", "pandas", "duckdb")
+#: `engine="auto"` takes DuckDB above this many bytes of input files ...
+ENGINE_AUTO_BYTES = 200 * 1024 * 1024
+#: ... or when a Parquet input has more rows than this.
+ENGINE_AUTO_ROWS = 2_000_000
+#: With the DuckDB engine: Cox regression only up to this many help flags (lifelines on
+#: one row per flag); above it the log-rank test (grouped times) stands alone.
+COX_MAX_FLAGS = 200_000
+#: With the DuckDB engine: forensics (which reads the raw files with pandas) only up to
+#: this many customers.
+FORENSICS_MAX_CUSTOMERS = 200_000
+
+
+def resolve_engine(data_dir: str | Path, engine: str = "auto") -> str:
+    """"pandas" or "duckdb" for the folder (see `AnalyzeOptions.engine`)."""
+    from bayes_ab.errors import OptionError
+
+    if engine not in ENGINES:
+        raise OptionError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine != "auto":
+        return engine
+    files = [f for f in Path(data_dir).iterdir() if f.is_file()
+             and f.name.lower().endswith((".csv", ".csv.gz", ".parquet"))]
+    if sum(f.stat().st_size for f in files) > ENGINE_AUTO_BYTES:
+        return "duckdb"
+    for f in files:
+        if f.name.lower().endswith(".parquet"):
+            try:
+                import pyarrow.parquet as pq
+
+                if pq.ParquetFile(f).metadata.num_rows > ENGINE_AUTO_ROWS:
+                    return "duckdb"
+            except Exception:  # unreadable: let the pandas loader report it
+                continue
+    return "pandas"
+
+
+def _is_agg(data) -> bool:
+    """True for a `bayes_ab.aggregate.AggregatedExperiment` (engine duckdb)."""
+    return hasattr(data, "stats_for")
 
 
 @dataclass
@@ -96,10 +146,14 @@ def step_of(key: str) -> ModelStep:
 
 
 def build_model(key: str, data: ExperimentData, *, priors: dict | None = None):
-    """The model of step `key`, on the sufficient statistics of `data`."""
+    """The model of step `key`, on the sufficient statistics of `data` (an
+    `ExperimentData` or a `bayes_ab.aggregate.AggregatedExperiment`)."""
     step = step_of(key)
     cls = _model_class(step)
-    stats = cls.stats_type.from_experiment(data, **step.stats_kwargs)
+    if _is_agg(data):
+        stats = data.stats_for(cls.stats_type, **step.stats_kwargs)
+    else:
+        stats = cls.stats_type.from_experiment(data, **step.stats_kwargs)
     if step.cls == "ArmComparison":
         return cls(stats, priors=priors, name=step.key)
     return cls(stats, priors=priors)
@@ -114,6 +168,9 @@ def _arm_block(summary: dict, test_result) -> dict:
 def _counts_of(data: ExperimentData, column: str):
     from bayes_ab.models.beta_binomial import BinomialCounts
 
+    if _is_agg(data):
+        return {arm: BinomialCounts(successes=s, trials=n)
+                for arm, (s, n) in data.arm_counts(column).items()}
     frame = data.frame
     out = {}
     for arm in ("Control", "Test"):
@@ -123,6 +180,8 @@ def _counts_of(data: ExperimentData, column: str):
 
 
 def _survival_frame(data: ExperimentData):
+    if _is_agg(data):
+        return data.survival_frame()
     eps = data.help_episodes
     return eps.assign(duration=eps["minutes"].clip(lower=1e-6), event=(~eps["censored"]).astype(int))
 
@@ -139,12 +198,20 @@ def frequentist_checks(data: ExperimentData, *, design_test_share: float) -> dic
         counts = _counts_of(data, column)
         tests[key] = fq.two_proportion_test(counts["Control"], counts["Test"], metric=key)
     out.update(fq.holm_adjust_tests(tests))
-    by_k = data.frame.groupby("n_completed")["converted"].agg(["sum", "count"]).reindex(range(4), fill_value=0)
+    if _is_agg(data):
+        by_k = data.converted_by_completions()
+    else:
+        by_k = data.frame.groupby("n_completed")["converted"].agg(["sum", "count"]).reindex(range(4), fill_value=0)
     if (by_k["count"] > 0).sum() >= 2:
         out["completions_trend"] = fq.cochran_armitage_trend(by_k["sum"].to_numpy(), by_k["count"].to_numpy())
     surv = _survival_frame(data)
     if surv["channel"].nunique() == 2 and surv["event"].sum() > 0:
         out["logrank"] = fq.logrank_by_group(surv, group="channel")
+        if _is_agg(data) and len(surv) > COX_MAX_FLAGS:
+            out["cox_skipped"] = (
+                f"Cox regression skipped: {len(surv)} help flags is over {COX_MAX_FLAGS} "
+                "(engine duckdb); the log-rank test and the Bayesian survival model stand")
+            return out
         try:
             out["cox"] = fq.cox_by_group(surv, group="channel", reference="OTHER", strata=["task"])
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # convergence trouble
@@ -192,8 +259,15 @@ def analyze(
     out = Path(out_dir)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    say("loading data")
-    data = load_experiment(data_dir, design_test_share=options.design_test_share)
+    engine = resolve_engine(data_dir, options.engine)
+    if engine == "duckdb":
+        from bayes_ab.aggregate import aggregate_experiment
+
+        say("aggregating the files (DuckDB engine)")
+        data = aggregate_experiment(data_dir, design_test_share=options.design_test_share)
+    else:
+        say("loading data")
+        data = load_experiment(data_dir, design_test_share=options.design_test_share)
     timings["load"] = time.perf_counter() - t0
     findings: list[Finding] = list(data.findings)
 
@@ -201,6 +275,8 @@ def analyze(
     say("frequentist cross-checks")
     freq = frequentist_checks(data, design_test_share=options.design_test_share)
     timings["frequentist"] = time.perf_counter() - t
+    if "cox_skipped" in freq:
+        findings.append(Finding("cox_skipped", "info", 1, freq["cox_skipped"]))
 
     summaries: dict[str, dict | None] = {}
     diagnostics = []
@@ -267,7 +343,16 @@ def analyze(
     results["ratio_metrics"] = ratio_metrics(data, seed=options.sampler.seed)
     results["segments"] = segment_blocks(data, options=options, findings=results["data_quality"])
     if options.forensics:
-        results["forensics"] = _forensics(data_dir)
+        if _is_agg(data) and data.n_customers > FORENSICS_MAX_CUSTOMERS:
+            note = (f"forensics skipped: {data.n_customers} customers is over "
+                    f"{FORENSICS_MAX_CUSTOMERS} with the duckdb engine (it reads the raw "
+                    "files with pandas); run `bayes-ab forensics` on a sample")
+            results["forensics"] = {"verdict": "inconclusive", "evidence": [], "error": note}
+            results["data_quality"].append(Finding("forensics_skipped", "info", 1,
+                                                   note).to_dict())
+        else:
+            results["forensics"] = _forensics(data_dir)
+    results["input"]["engine"] = engine
     timings["total"] = time.perf_counter() - t0
     results["timing_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     results["sampler"] = options.sampler.to_dict()
@@ -320,8 +405,9 @@ def _assemble(data: ExperimentData, *, freq: dict, summaries: dict, findings: li
             "n_control": data.n_in("Control"),
             "dropped": dict(data.dropped),
             "source": str(data.source),
-            "n_help_flags": int(len(data.help_episodes)),
-            "n_task_attempts": int(len(data.task_attempts)),
+            "n_help_flags": _n_help_flags(data),
+            "n_task_attempts": (int(data.n_task_attempts) if _is_agg(data)
+                                else int(len(data.task_attempts))),
             "observation_end": data.observation_end,
         },
         "srm": freq["srm"].to_dict(),
@@ -370,15 +456,25 @@ def _unique_findings(findings: list[Finding]) -> list[dict]:
     return out
 
 
+def _n_help_flags(data) -> int:
+    return int(data.n_help_flags) if _is_agg(data) else int(len(data.help_episodes))
+
+
 def _engagement_among_flagged(data: ExperimentData) -> dict:
     """CS engagement among customers flagged at least once (secondary definition)."""
     from bayes_ab.models.beta_binomial import BetaPrior, BinomialCounts, posterior
 
-    frame = data.frame[data.frame["n_help_flags"] > 0]
+    if _is_agg(data):
+        by_arm = data.arm_counts("any_cs", among_flagged=True)
+    else:
+        frame = data.frame[data.frame["n_help_flags"] > 0]
+        by_arm = {}
+        for arm in ("Control", "Test"):
+            sel = frame[frame["cohort"] == arm]
+            by_arm[arm] = (int(sel["any_cs"].sum()), int(len(sel)))
     out = {}
     for arm in ("Control", "Test"):
-        sel = frame[frame["cohort"] == arm]
-        counts = BinomialCounts(successes=int(sel["any_cs"].sum()), trials=int(len(sel)))
+        counts = BinomialCounts(successes=by_arm[arm][0], trials=by_arm[arm][1])
         out[arm.lower()] = (
             posterior(counts, prior=BetaPrior()).hdi().to_dict() if counts.trials else None
         )
@@ -423,14 +519,18 @@ def ratio_metrics(data: ExperimentData, *, seed: int) -> dict:
     from bayes_ab.frequentist import RatioStatistic
     from bayes_ab.ratio import compare_ratio
 
-    cols = _ratio_columns(data)
-    arm = data.frame["cohort"].astype(str).to_numpy()
+    if _is_agg(data):  # the engine's per-arm sums (bayes_ab.aggregate.engine.RATIO_PAIRS)
+        by_pair = data.ratio_stats
+    else:
+        cols = _ratio_columns(data)
+        arm = data.frame["cohort"].astype(str).to_numpy()
+        by_pair = {
+            (num, den): {a: RatioStatistic.from_arrays(cols[num][arm == a], cols[den][arm == a])
+                         for a in ("Control", "Test")}
+            for num, den, _h, _d in RATIO_METRICS.values()}
     out: dict[str, Any] = {}
     for i, (name, (num, den, higher, definition)) in enumerate(RATIO_METRICS.items()):
-        stats = {}
-        for a in ("Control", "Test"):
-            sel = arm == a
-            stats[a] = RatioStatistic.from_arrays(cols[num][sel], cols[den][sel])
+        stats = by_pair[(num, den)]
         if min(stats[a].sum_x for a in stats) <= 0:
             out[name] = None
             continue
@@ -470,17 +570,48 @@ def segment_blocks(data: ExperimentData, *, options: AnalyzeOptions, findings: l
     over the between-segment sd: no sampler), with a sample-ratio check per segment."""
     from bayes_ab.segments import SegmentCounts, segment_effects
 
-    frame = data.frame
-    groups = frame["cohort"].astype(str).to_numpy()
-    outcomes = frame["converted"].to_numpy(dtype=int)
+    if _is_agg(data):
+        columns = {col: ("agg", g) for col, g in data.segments.items()}
+    else:
+        frame = data.frame
+        groups = frame["cohort"].astype(str).to_numpy()
+        outcomes = frame["converted"].to_numpy(dtype=int)
+        columns = {col: ("frame", labels) for col, labels in _segment_columns(frame).items()}
     out: dict[str, Any] = {}
-    for col, labels in _segment_columns(frame).items():
+    for col, (kind, labels) in columns.items():
         try:
-            counts = SegmentCounts.from_arrays(groups, outcomes, labels, control="Control",
-                                               test="Test", column=col)
+            if kind == "agg":
+                counts = _segment_counts_from_table(labels, column=col)
+            else:
+                counts = SegmentCounts.from_arrays(groups, outcomes, labels, control="Control",
+                                                   test="Test", column=col)
             out[col] = segment_effects(counts, method="normal", config=options.sampler,
                                        expected_test_share=options.design_test_share)
         except (BayesAbError, ValueError) as exc:
             findings.append(Finding(f"segments_{col}", "info", 1,
                                     f"segment column '{col}' not analysed: {exc}").to_dict())
     return out
+
+
+def _segment_counts_from_table(table, *, column: str):
+    """`SegmentCounts` from the engine's (label, cohort, successes, trials) table, with
+    the checks of `SegmentCounts.from_arrays`."""
+    from bayes_ab.errors import DataError
+    from bayes_ab.segments import MAX_SEGMENTS, SegmentCounts
+
+    names = sorted({str(v) for v in table["label"]})
+    if len(names) > MAX_SEGMENTS:
+        raise DataError(f"{len(names)} distinct values in the segment column: more than "
+                        f"{MAX_SEGMENTS}; bucket it first (e.g. hour of day into 4 blocks)",
+                        column=column)
+    if len(names) < 2:
+        raise DataError("the segment column has fewer than two values", column=column)
+    cell = {(str(r.label), r.cohort): (int(r.successes), int(r.trials))
+            for r in table.itertuples(index=False)}
+
+    def agg(arm: str, i: int) -> tuple[int, ...]:
+        return tuple(cell.get((name, arm), (0, 0))[i] for name in names)
+
+    return SegmentCounts(segments=tuple(names), control="Control", test="Test",
+                         successes_control=agg("Control", 0), trials_control=agg("Control", 1),
+                         successes_test=agg("Test", 0), trials_test=agg("Test", 1), column=column)

@@ -55,6 +55,7 @@ def connect(backend: str = "duckdb", *, spark: Any = None, database: str | None 
         con = ibis.duckdb.connect(database)
         con._bayes_ab_tmpdir = str(tmp)
         con.raw_sql("SET TimeZone = 'UTC'")
+        con.raw_sql("SET enable_progress_bar = false")
         if memory_limit:
             con.raw_sql(f"SET memory_limit = '{memory_limit}'")
         if threads:

@@ -35,6 +35,11 @@ def register(sub) -> None:
     p.add_argument("--prior-sensitivity", choices=("all", "decision", "none"), default="decision",
                    help="refit models under a weaker and a stronger prior: all models, "
                    "only the decision metrics (conversion, CS engagement; default), or none")
+    p.add_argument("--engine", choices=("auto", "pandas", "duckdb"), default="auto",
+                   help="how the files become sufficient statistics: pandas (in memory, "
+                   "line-numbered errors), duckdb (flat memory, millions of customers) or "
+                   "auto (default: duckdb above 200 MB of input or a Parquet file over 2M "
+                   "rows)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -57,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         revenue_per_conversion=args.revenue_per_conversion,
         figures=not args.no_figures,
         prior_sensitivity=args.prior_sensitivity,
+        engine=getattr(args, "engine", "auto"),
     )
     progress = _progress(quiet=args.quiet)
     with staged_output_dir(args.out, force=args.force) as tmp:
