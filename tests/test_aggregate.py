@@ -88,6 +88,25 @@ def assert_equal_paths(folder: Path, agg=None) -> None:
     for arm, counts in agg.arm_counts("converted").items():
         sel = frame[frame["cohort"] == arm]
         assert counts == (int(sel["converted"].sum()), len(sel))
+    # Ratio metrics: the engine's per-arm sums equal the sums over the frame's columns.
+    from bayes_ab.frequentist import RatioStatistic
+    from bayes_ab.pipeline import _ratio_columns, _segment_columns
+
+    cols = _ratio_columns(data)
+    arm = frame["cohort"].astype(str).to_numpy()
+    for (num, den), per_arm in agg.ratio_stats.items():
+        for a, got in per_arm.items():
+            want = RatioStatistic.from_arrays(cols[num][arm == a], cols[den][arm == a])
+            _assert_same(vars(want), vars(got), f"ratio {num}/{den} {a}")
+    # Segments: the same usable columns and the same conversion counts per cell.
+    seg = _segment_columns(frame)
+    assert set(agg.segments) == set(seg)
+    for col, labels in seg.items():
+        want = (pd.DataFrame({"label": labels, "cohort": arm, "y": frame["converted"]})
+                .groupby(["label", "cohort"])["y"].agg(["sum", "count"]))
+        got = agg.segments[col].set_index(["label", "cohort"])
+        assert want["sum"].to_dict() == got["successes"].to_dict(), col
+        assert want["count"].to_dict() == got["trials"].to_dict(), col
     if len(data.help_episodes):
         surv = agg.survival_frame().sort_values(["channel", "task", "duration", "event"])
         eps = data.help_episodes
