@@ -118,7 +118,9 @@ def test_scales_must_bracket_one():
 def test_results_block_collects_models(small, large):
     from bayes_ab.sensitivity import results_block
 
-    block = results_block({"conversion": small, "cs_engagement": large, "iv": None})
+    block = results_block({"conversion": small, "cs_engagement": large, "iv": None,
+                           "survival": {"model": "survival", "error": "no flags",
+                                        "conclusion_changes": None}})
     assert block["any_conclusion_changes"] is True
     assert set(block["changed"]) == {"conversion"}
     assert block["scales"] == {"weaker": 0.25, "stronger": 4.0}

@@ -242,7 +242,9 @@ def results_block(per_model: Mapping[str, dict | None]) -> dict:
         {"scales", "rule", "any_conclusion_changes", "changed": {key: [...]},
          "sentences": [...], "per_model": {key: block | None}}
     """
-    done = {k: v for k, v in per_model.items() if v is not None}
+    # Entries that are None or carry an "error" (a model that could not be refitted) count
+    # as not assessed.
+    done = {k: v for k, v in per_model.items() if v is not None and "changed" in v}
     first = next(iter(done.values()), None)
     return {
         "scales": first["scales"] if first else None,
