@@ -11,7 +11,8 @@ import pytest
 from bayes_ab.cli import main
 from bayes_ab.results_schema import missing_keys
 
-TINY_SAMPLING = ["--draws", "150", "--tune", "150", "--chains", "2", "--seed", "7", "--quiet"]
+TINY_SAMPLING = ["--draws", "150", "--tune", "150", "--chains", "2", "--seed", "7", "--quiet",
+                 "--prior-sensitivity", "decision"]
 
 
 @pytest.fixture(scope="session")
