@@ -527,6 +527,15 @@ def _ratio_sums(cust) -> dict:
     return out
 
 
+def _utc_hour(col, backend: str):
+    """UTC hour of day (0-23) of a typed timestamp or ISO text, NULL when unparseable,
+    from epoch seconds (no per-row time-zone lookup)."""
+    from bayes_ab.aggregate import read
+
+    sec = read.epoch_seconds(read.timestamp(col), backend)
+    return ((sec / 3600.0).floor().cast("int64")) % 24
+
+
 def _segment_counts(cust, xcols: list[str], backend: str):
     """Conversion counts per (segment value, arm) of each usable extra cohort column, with
     the rules of `bayes_ab.pipeline._segment_columns`: ``joined_at`` -> a 6-hour block of
@@ -543,8 +552,7 @@ def _segment_counts(cust, xcols: list[str], backend: str):
     aggs = {"rows": cust.count()}
     for c in xcols:
         if c == "x_joined_at":
-            h = read.timestamp(cust[c]).hour()
-            aggs[f"ok_{c}"] = h.notnull().sum()
+            aggs[f"ok_{c}"] = _utc_hour(cust[c], backend).notnull().sum()
         else:
             aggs[f"nulls_{c}"] = cust[c].isnull().sum()
             aggs[f"nu_{c}"] = cust[c].nunique()
@@ -556,8 +564,7 @@ def _segment_counts(cust, xcols: list[str], backend: str):
         if c == "x_joined_at":
             if n == 0 or int(row[f"ok_{c}"]) / n < 0.99:
                 continue
-            h = read.timestamp(cust[c]).hour()
-            block = (h / 6).floor().cast("int64")
+            block = (_utc_hour(cust[c], backend) / 6).floor().cast("int64")
             labels["join_period"] = block.cases(
                 (0, "00-06 UTC"), (1, "06-12 UTC"), (2, "12-18 UTC"), (3, "18-24 UTC"),
                 else_=ibis.null("string"))
@@ -610,7 +617,7 @@ def _typed_from_raw(raw, key: str, name: str):
     used = set(REQUIRED_COLUMNS[key]) | {"cs_type"}
     for col in raw.columns:
         if col not in used:
-            cols[f"x_{col}"] = raw[col].cast("string")
+            cols[f"x_{col}"] = raw[col]
     return raw.select(**cols)
 
 
