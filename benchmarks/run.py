@@ -15,7 +15,10 @@ that process: pandas, DuckDB and PyTensor all included) is its own. Stages, per 
 * ``pandas load``: the pandas path (`load_experiment` + every ``from_experiment``), only
   up to --pandas-max customers;
 * per model: ``compile`` (PyMC model build + nutpie compile), ``sample`` (nutpie) and
-  ``report`` (summarize + diagnostics) with --draws/--tune/--chains.
+  ``report`` (summarize + diagnostics) with --draws/--tune/--chains (--no-models skips);
+* ``analyze`` end to end: ``bayes-ab analyze DATA --engine auto --no-figures`` in its own
+  process (wall time, its stages from results.json ``timing_seconds``, peak memory);
+* the aggregation's own stages (`AggregatedExperiment.timings`): where its time goes.
 
 Side by side (20k and 200k, one process): the aggregated Binomial conversion model vs a
 per-row Bernoulli PyMC model on the same customers, the closed-form Beta-Binomial, and
@@ -140,9 +143,11 @@ def run_size(label: str, data: Path, *, draws: int, tune: int, chains: int,
     sim = data / "simulate_seconds.txt"
     out["simulate_s"] = float(sim.read_text()) if sim.exists() else None
     out["data_mb"] = round(sum(p.stat().st_size for p in data.iterdir()) / 2**20, 1)
+    out["load_avg_start"] = os.getloadavg()
     t = time.perf_counter()
     agg = aggregate_experiment(data)
     out["aggregate_s"] = time.perf_counter() - t
+    out["aggregate_stages"] = dict(agg.timings)
     out["peak_mb_after_aggregate"] = _peak_mb()
     stats = stats_by_step(agg)
     if SIZES[label] <= pandas_max:
@@ -168,7 +173,26 @@ def run_size(label: str, data: Path, *, draws: int, tune: int, chains: int,
     out["report_s"] = sum(m["report_s"] for m in out["models"].values())
     out["total_s"] = out["aggregate_s"] + out["compile_s"] + out["sample_s"] + out["report_s"]
     out["peak_mb"] = _peak_mb()
+    out["load_avg_end"] = os.getloadavg()
     return out
+
+
+def run_analyze(data: Path, *, draws: int, tune: int, chains: int) -> dict:
+    """`bayes-ab analyze` end to end in this (fresh) process: wall, stages, peak memory."""
+    from bayes_ab.cli import main as cli_main
+
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        rc = cli_main(["analyze", str(data), "--out", str(Path(tmp) / "out"), "--quiet",
+                       "--no-figures", "--engine", "auto", "--draws", str(draws), "--tune",
+                       str(tune), "--chains", str(chains), "--seed", "1"])
+        wall = time.perf_counter() - t
+        res = json.loads((Path(tmp) / "out" / "results.json").read_text())
+    timing = res["timing_seconds"]
+    return {"rc": rc, "wall_s": wall, "engine": res["input"]["engine"], "timing": timing,
+            "report_s": wall - timing["total"], "peak_mb": _peak_mb(), "load_avg_start": load,
+            "load_avg_end": os.getloadavg()}
 
 
 # ----------------------------------------------------------------------------- side by side
@@ -270,7 +294,37 @@ def _f(x, digits=1) -> str:
 def write_markdown(results: dict, path: Path) -> str:
     lines = ["# Benchmarks", "", f"Machine: {results['machine']}", "",
              f"Command: `{results['command']}`; sampler settings per model: "
-             f"{results['settings']}.", "",
+             f"{results['settings']}.", ""]
+    if any(r.get("analyze") for r in results["sizes"]):
+        lines += ["## `bayes-ab analyze` end to end (seconds; own process; `--engine auto "
+                  "--no-figures`)", "",
+                  "| customers | engine | load avg (1 min) | load / aggregate | frequentist | "
+                  "7 models (compile + sample) | prior sensitivity | ratio, segments, "
+                  "forensics, report | total wall | peak memory (MB) |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in results["sizes"]:
+            a = r.get("analyze")
+            if not a:
+                continue
+            tm = a["timing"]
+            models = sum(v for k, v in tm.items() if k.startswith("model_"))
+            rest = a["wall_s"] - tm["load"] - tm["frequentist"] - models - tm.get(
+                "prior_sensitivity", 0.0)
+            lines.append(f"| {r['size']} | {a['engine']} | {a['load_avg_start'][0]:.1f} | "
+                         f"{tm['load']:.1f} | {tm['frequentist']:.1f} | {models:.1f} | "
+                         f"{tm.get('prior_sensitivity', 0.0):.1f} | {rest:.1f} | "
+                         f"{a['wall_s']:.1f} | {a['peak_mb']:.0f} |")
+        lines.append("")
+    if any(r.get("aggregate_stages") for r in results["sizes"]):
+        stages = [k for k in results["sizes"][0].get("aggregate_stages", {}) if k != "total"]
+        lines += ["## Where the aggregation's time goes (seconds, DuckDB, 2 threads)", "",
+                  "| stage | " + " | ".join(r["size"] for r in results["sizes"]) + " |",
+                  "|---|" + "---|" * len(results["sizes"])]
+        for k in [*stages, "total"]:
+            lines.append(f"| {k} | " + " | ".join(
+                _f(r.get("aggregate_stages", {}).get(k), 2) for r in results["sizes"]) + " |")
+        lines.append("")
+    lines += [
              "## `analyze` stages by size (seconds; peak memory of the size's own process)", "",
              "| customers | data (MB) | simulate | aggregate (DuckDB) | pandas load | compile "
              "| sample | report | total (aggregate..report) | peak memory (MB) |",
@@ -297,6 +351,8 @@ def write_markdown(results: dict, path: Path) -> str:
                   "| customers | closed-form Beta-Binomial | aggregated, nutpie (compile + sample)"
                   " | aggregated, PyMC NUTS | per-row Bernoulli, nutpie | per-row / aggregated "
                   "| PyMC / nutpie (aggregated) |", "|---|---|---|---|---|---|---|"]
+        if results.get("side_by_side_from_previous_run"):
+            lines[-2:-2] = ["(not rerun: from the previous run of this script)", ""]
         for s in results["side_by_side"]:
             a, p, r = s["aggregated_nutpie"], s["aggregated_pymc"], s["per_row_nutpie"]
             lines.append(
@@ -313,7 +369,10 @@ def write_markdown(results: dict, path: Path) -> str:
             f"{s['per_row_nutpie']['mean_control']:.4f} / {s['per_row_nutpie']['mean_test']:.4f}"
             for s in results["side_by_side"]) + "."]
     if results.get("cold_start"):
-        lines += ["", "## Cold start (seconds)", "", "| what | seconds |", "|---|---|"]
+        lines += ["", "## Cold start (seconds)", ""]
+        if results.get("cold_start_from_previous_run"):
+            lines += ["(not rerun: from the previous run of this script)", ""]
+        lines += ["| what | seconds |", "|---|---|"]
         lines += [f"| {k} | {v:.2f} |" for k, v in results["cold_start"].items()]
     text = "\n".join(lines) + "\n"
     path.write_text(text)
@@ -334,10 +393,16 @@ def main(argv=None) -> int:
     ap.add_argument("--no-cold-start", action="store_true")
     ap.add_argument("--data-dir", default=str(Path(tempfile.gettempdir()) / "bayes_ab_bench"))
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--no-analyze", action="store_true", help="skip `analyze` end to end")
     ap.add_argument("--one-size", help=argparse.SUPPRESS)  # internal: child process
+    ap.add_argument("--one-analyze", help=argparse.SUPPRESS)  # internal: child process
     args = ap.parse_args(argv)
 
     settings = dict(draws=args.draws, tune=args.tune, chains=args.chains)
+    if args.one_analyze:
+        res = run_analyze(dataset(args.one_analyze, Path(args.data_dir)), **settings)
+        print("RESULT " + json.dumps(res))
+        return 0
     if args.one_size:
         label = args.one_size
         res = run_size(label, dataset(label, Path(args.data_dir)), pandas_max=args.pandas_max,
@@ -368,13 +433,38 @@ def main(argv=None) -> int:
         results["sizes"].append(json.loads(line[len("RESULT "):]))
         print(json.dumps({k: v for k, v in results["sizes"][-1].items() if k != "models"}),
               flush=True)
+        if not args.no_analyze:
+            print(f"analyze {label} ...", flush=True)
+            cmd = [sys.executable, __file__, "--one-analyze", label, "--draws",
+                   str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains),
+                   "--data-dir", args.data_dir]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            line = next((x for x in r.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                print(r.stdout[-2000:], r.stderr[-4000:], file=sys.stderr)
+            else:
+                results["sizes"][-1]["analyze"] = json.loads(line[len("RESULT "):])
+                print(json.dumps(results["sizes"][-1]["analyze"]), flush=True)
+    # Sections not rerun (--side-by-side "", --no-cold-start) are kept from the last run.
+    previous = {}
+    if (out / "benchmarks.json").exists():
+        try:
+            previous = json.loads((out / "benchmarks.json").read_text())
+        except ValueError:
+            previous = {}
     results["side_by_side"] = []
     for label in [s for s in args.side_by_side.split(",") if s]:
         print(f"side by side {label} ...", flush=True)
         results["side_by_side"].append(side_by_side(SIZES[label], **settings))
+    if not results["side_by_side"] and previous.get("side_by_side"):
+        results["side_by_side"] = previous["side_by_side"]
+        results["side_by_side_from_previous_run"] = True
     if not args.no_cold_start:
         print("cold start ...", flush=True)
         results["cold_start"] = cold_start()
+    elif previous.get("cold_start"):
+        results["cold_start"] = previous["cold_start"]
+        results["cold_start_from_previous_run"] = True
     (out / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str))
     print(write_markdown(results, out / "benchmarks.md"))
     return 0
