@@ -149,3 +149,20 @@ def test_figures_are_written(effect, tmp_path):
     written = model.figures(idata, tmp_path)
     assert {"trace", "forest", "rates"} <= set(written)
     assert all(p.stat().st_size > 1000 for p in written.values())
+
+
+def test_between_task_sds_fixed_by_default_learned_on_request():
+    """Fixed sds by default (no funnel with three tasks); a learned HalfNormal on request."""
+    stats = HelpCompletionStats(
+        flags=[[[300, 200]] * 3, [[600, 250]] * 3],
+        completed=[[[200, 140]] * 3, [[330, 150]] * 3],
+    )
+    default = HelpCompletion(stats)
+    assert default.fixed_sds
+    free = {rv.name for rv in default.build().free_RVs}
+    assert free == {"mu_alpha", "alpha", "mu_beta", "beta", "gamma"}
+    learned = HelpCompletion(stats, priors={"cs_effect_sd": {"sigma": 0.5},
+                                            "task_intercept_sd": {"sigma": 1.0}})
+    assert not learned.fixed_sds
+    free = {rv.name for rv in learned.build().free_RVs}
+    assert {"sigma_alpha", "sigma_beta", "z_beta"} <= free

@@ -29,12 +29,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def merge_priors(defaults: dict, overrides: dict | None) -> dict:
-    """Defaults updated by the user's overrides, one level deep; unknown names are an error."""
+    """Defaults updated by the user's overrides; unknown names are an error.
+
+    An override that only names parameters the default has (``{"sigma": 2}``) updates
+    it; one that brings other parameters (``{"sigma": 0.5}`` for a fixed ``{"value":
+    0.25}``, or a new ``dist``) is a different prior and replaces it whole.
+    """
     merged = copy.deepcopy(defaults)
     for key, value in (overrides or {}).items():
         if key not in merged:
             raise OptionError(f"unknown prior '{key}'; known priors: {', '.join(sorted(merged))}")
-        if isinstance(merged[key], dict) and isinstance(value, dict):
+        same_family = value.get("dist", merged[key].get("dist")) == merged[key].get("dist") \
+            if isinstance(merged[key], dict) and isinstance(value, dict) else False
+        if same_family and set(value) <= set(merged[key]):
             merged[key].update(value)
         else:
             merged[key] = value
