@@ -330,10 +330,15 @@ def write_markdown(results: dict, path: Path) -> str:
              "| sample | report | total (aggregate..report) | peak memory (MB) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results["sizes"]:
+        if not r.get("models"):  # --no-models: no per-model compile / sample here
+            r = {**r, "compile_s": None, "sample_s": None, "report_s": None}
         lines.append(f"| {r['size']} | {r['data_mb']} | {_f(r['simulate_s'])} | "
                      f"{_f(r['aggregate_s'])} | {_f(r.get('pandas_load_s'))} | "
                      f"{_f(r['compile_s'])} | {_f(r['sample_s'])} | {_f(r['report_s'], 2)} | "
                      f"{_f(r['total_s'])} | {r['peak_mb']:.0f} |")
+    if results["sizes"] and not results["sizes"][0].get("models"):
+        lines += ["", "(run with --no-models: the models' compile and sample times are in the "
+                  "`analyze` table above)"]
     if results["sizes"] and results["sizes"][0].get("models"):
         lines += ["", "### Per model (seconds: compile / sample), by size", "",
                   "| model | " + " | ".join(r["size"] for r in results["sizes"]) + " |",
