@@ -70,7 +70,7 @@ class AnalyzeOptions:
     forensics: bool = True
     #: Refit under weaker and stronger priors: "all" models, only the "decision" metrics
     #: (conversion, CS engagement), or "none".
-    prior_sensitivity: str = "all"
+    prior_sensitivity: str = "decision"
     #: How the files become sufficient statistics: "pandas" (per-customer frame in memory,
     #: line-numbered errors), "duckdb" (bayes_ab.aggregate: flat memory, big data) or
     #: "auto" (duckdb above ENGINE_AUTO_BYTES of input or a Parquet file over

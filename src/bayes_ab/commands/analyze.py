@@ -32,9 +32,9 @@ def register(sub) -> None:
     p.add_argument("--strict", action="store_true",
                    help="exit with code 3 when any model fails the diagnostic gate")
     p.add_argument("--no-figures", action="store_true", help="skip the ArviZ figures (faster)")
-    p.add_argument("--prior-sensitivity", choices=("all", "decision", "none"), default="all",
-                   help="refit models under a weaker and a stronger prior: all models (default), "
-                   "only the decision metrics (conversion, CS engagement), or none")
+    p.add_argument("--prior-sensitivity", choices=("all", "decision", "none"), default="decision",
+                   help="refit models under a weaker and a stronger prior: all models, "
+                   "only the decision metrics (conversion, CS engagement; default), or none")
     p.add_argument("--engine", choices=("auto", "pandas", "duckdb"), default="auto",
                    help="how the files become sufficient statistics: pandas (in memory, "
                    "line-numbered errors), duckdb (flat memory, millions of customers) or "
