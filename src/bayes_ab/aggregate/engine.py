@@ -778,7 +778,7 @@ def _derived_findings(tasks, flags, customers, *, names: dict,
                       design_test_share: float) -> list[Finding]:
     """tasks_out_of_series, help_without_start and the sample-ratio check, as
     `bayes_ab.data.validate.check_experiment` computes them on the frame."""
-    from bayes_ab.data.validate import SRM_ALPHA, sample_ratio_test
+    from bayes_ab.data.validate import sample_ratio_finding
 
     out: list[Finding] = []
     prev = tasks.select(pcid=tasks.cid, ptask=tasks.task + 1, pdone=tasks.done)
@@ -801,16 +801,7 @@ def _derived_findings(tasks, flags, customers, *, names: dict,
             f"{names['help']}: {n_hw} help flag(s) on a task the customer never started"))
     n_test = int(customers.loc[customers["cohort"] == "Test", "n"].sum())
     n_control = int(customers.loc[customers["cohort"] == "Control", "n"].sum())
-    p = sample_ratio_test(n_test, n_control, test_share=design_test_share)
-    share = n_test / max(n_test + n_control, 1)
-    text = (f"Test {n_test} / Control {n_control} (Test share {share:.3f}, design "
-            f"{design_test_share:.2f}); chi-square p = {p:.3g}")
-    if p < SRM_ALPHA:
-        out.append(Finding("sample_ratio_mismatch", "warning", n_test + n_control,
-                           f"sample-ratio mismatch: {text}"))
-    else:
-        out.append(Finding("sample_ratio", "info", n_test + n_control,
-                           f"split consistent with the design: {text}"))
+    out.append(sample_ratio_finding(n_test, n_control, design_test_share=design_test_share))
     return out
 
 

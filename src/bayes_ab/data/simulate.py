@@ -431,6 +431,22 @@ def _timestamps(origin: pd.Timestamp, seconds: np.ndarray) -> pd.Series:
     return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC").as_unit("ns"), name=None)
 
 
+def _help_rows(paths, cutoff):
+    """The flags raised before the cut-off, as flat arrays (customer, task, seconds, CS?,
+    cs_type) and the order that sorts them by time, customer, task."""
+    cust_h, task_h, secs_h, cs_h, type_h = [], [], [], [], []
+    for k in range(3):
+        idx = np.flatnonzero(paths.flag[k] < cutoff)
+        cust_h.append(idx)
+        task_h.append(np.full(idx.size, k + 1, np.int64))
+        secs_h.append(paths.flag[k][idx])
+        cs_h.append(paths.cs[k][idx])
+        type_h.append(paths.cs_type[k][idx])
+    cust_b, task_b, secs_b, cs_b, type_b = (np.concatenate(v) for v in
+                                            (cust_h, task_h, secs_h, cs_h, type_h))
+    return cust_b, task_b, secs_b, cs_b, type_b, np.lexsort((task_b, cust_b, secs_b))
+
+
 def _build_tables(p: SimParams, paths: _Paths, ids: np.ndarray, id_order: np.ndarray,
                   rng: np.random.Generator) -> dict[str, pd.DataFrame]:
     origin = p.start
@@ -461,17 +477,7 @@ def _build_tables(p: SimParams, paths: _Paths, ids: np.ndarray, id_order: np.nda
         "timestamp": _timestamps(origin, secs_a[o]),
     })
 
-    cust_h, task_h, secs_h, cs_h, type_h = [], [], [], [], []
-    for k in range(3):
-        idx = np.flatnonzero(paths.flag[k] < cutoff)
-        cust_h.append(idx)
-        task_h.append(np.full(idx.size, k + 1, np.int64))
-        secs_h.append(paths.flag[k][idx])
-        cs_h.append(paths.cs[k][idx])
-        type_h.append(paths.cs_type[k][idx])
-    cust_b, task_b, secs_b, cs_b, type_b = (np.concatenate(v) for v in
-                                            (cust_h, task_h, secs_h, cs_h, type_h))
-    o = np.lexsort((task_b, cust_b, secs_b))
+    cust_b, task_b, secs_b, cs_b, type_b, o = _help_rows(paths, cutoff)
     help_df = pd.DataFrame({
         "customer_id": ids[cust_b[o]],
         "timestamp": _timestamps(origin, secs_b[o]),
@@ -883,17 +889,7 @@ def _arrow_chunk(p: SimParams, n: int, seed: int, chunk: int) -> dict:
         "timestamp": stamps(secs_a[o]),
     })
 
-    cust_h, task_h, secs_h, cs_h, type_h = [], [], [], [], []
-    for k in range(3):
-        idx = np.flatnonzero(paths.flag[k] < cutoff)
-        cust_h.append(idx)
-        task_h.append(np.full(idx.size, k + 1, np.int64))
-        secs_h.append(paths.flag[k][idx])
-        cs_h.append(paths.cs[k][idx])
-        type_h.append(paths.cs_type[k][idx])
-    cust_b, task_b, secs_b, cs_b, type_b = (np.concatenate(v) for v in
-                                            (cust_h, task_h, secs_h, cs_h, type_h))
-    o = np.lexsort((task_b, cust_b, secs_b))
+    cust_b, task_b, secs_b, cs_b, type_b, o = _help_rows(paths, cutoff)
     cs_o = cs_b[o]
     help_tbl = pa.table({
         "customer_id": ids.take(pa.array(cust_b[o])),

@@ -265,14 +265,18 @@ def check_experiment(*, frame: pd.DataFrame, help_episodes: pd.DataFrame,
 
     n_test = int((frame["cohort"] == "Test").sum())
     n_control = int((frame["cohort"] == "Control").sum())
+    findings.append(sample_ratio_finding(n_test, n_control, design_test_share=design_test_share))
+    return findings
+
+
+def sample_ratio_finding(n_test: int, n_control: int, *, design_test_share: float) -> Finding:
+    """The split check as a data-quality finding: a warning below SRM_ALPHA, else info."""
     p = sample_ratio_test(n_test, n_control, test_share=design_test_share)
     share = n_test / max(n_test + n_control, 1)
     text = (f"Test {n_test} / Control {n_control} (Test share {share:.3f}, design "
             f"{design_test_share:.2f}); chi-square p = {p:.3g}")
     if p < SRM_ALPHA:
-        findings.append(Finding("sample_ratio_mismatch", "warning", n_test + n_control,
-                                f"sample-ratio mismatch: {text}"))
-    else:
-        findings.append(Finding("sample_ratio", "info", n_test + n_control,
-                                f"split consistent with the design: {text}"))
-    return findings
+        return Finding("sample_ratio_mismatch", "warning", n_test + n_control,
+                       f"sample-ratio mismatch: {text}")
+    return Finding("sample_ratio", "info", n_test + n_control,
+                   f"split consistent with the design: {text}")
