@@ -148,3 +148,24 @@ def test_counts_from_experiment():
     assert TaskAttemptCounts.from_dict(counts.to_dict()) == counts
     with pytest.raises(DataError):
         TaskAttemptCounts.from_attempts(attempts.assign(start_hour=[9, 9, 9, 24, 0, 9]))
+
+
+def test_hour_deviations_centred_only_on_very_large_data():
+    """Non-centred hour deviations by default; centred once every hour has >= 100k started
+    tasks (measured: the non-centred form mixes poorly at 10M customers, better below)."""
+    from bayes_ab.models.time_experience import CENTERED_MIN_TRIALS_PER_HOUR
+
+    hours, tasks = tuple(range(24)), (1, 2, 3)
+
+    def counts(per_cell):
+        trials = [[per_cell] * 3 for _ in hours]
+        successes = [[int(per_cell * 0.8)] * 3 for _ in hours]
+        return TaskAttemptCounts(successes=successes, trials=trials, hours=hours, tasks=tasks)
+
+    small = TimeExperience(counts(200))
+    assert not small.centered_deviations
+    assert "z_hour" in {rv.name for rv in small.build().free_RVs}
+    big = TimeExperience(counts(CENTERED_MIN_TRIALS_PER_HOUR // 3 + 1))
+    assert big.centered_deviations
+    free = {rv.name for rv in big.build().free_RVs}
+    assert "w_hour" in free and "z_hour" not in free

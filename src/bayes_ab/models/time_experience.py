@@ -9,7 +9,8 @@ Model, on counts of started and completed tasks by start hour x task (72 Binomia
 whatever the number of customers)::
 
     logit p[h, t] = c + b_hour * (h - 12) + b_exp * (t - 1) + dev[h]
-    dev = sigma_hour * Q z,   z ~ Normal(0, 1)                       (non-centred)
+    dev = sigma_hour * Q z,   z ~ Normal(0, 1)       (non-centred; centred, Q w with
+                                                  w ~ Normal(0, sigma_hour), on very large data)
 
 ``Q`` is an orthonormal basis of the hour profiles that sum to zero and have zero
 (unweighted) slope in h, so the deviations capture curvature (a lunchtime dip, a late
@@ -46,6 +47,9 @@ if TYPE_CHECKING:  # pragma: no cover
 HOURS = tuple(range(24))
 #: Hours are centred at noon so that the intercept is the success at midday, task 1.
 HOUR_CENTRE = 12.0
+
+#: Started tasks per hour from which the hour deviations are centred (see `centered_deviations`).
+CENTERED_MIN_TRIALS_PER_HOUR = 100_000
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,15 @@ class TimeExperience(BayesModel):
         shape = (h.shape[0], t.shape[1])
         return np.broadcast_to(h, shape), np.broadcast_to(t, shape)
 
+    @property
+    def centered_deviations(self) -> bool:
+        """Centred hour deviations once every hour has CENTERED_MIN_TRIALS_PER_HOUR started
+        tasks: the data then pin each deviation and the non-centred form becomes a ridge.
+        Measured (4 x 1000 draws, two seeds): 10M customers (>= 311k per hour) non-centred
+        min ESS 450-533, r_hat up to 1.009 (1.012 in one run); centred ESS > 4200. At 1M
+        (31k per hour) and 20k (621) the non-centred form is the better one."""
+        return bool(self.stats.trials_array.sum(axis=1).min() >= CENTERED_MIN_TRIALS_PER_HOUR)
+
     def build(self) -> pm.Model:
         import pymc as pm
 
@@ -182,9 +195,14 @@ class TimeExperience(BayesModel):
             eta = c + b_hour * h + b_exp * t
             if self.with_deviations:
                 sigma = pm.HalfNormal("sigma_hour", sigma=pr["hour_sd"]["sigma"])
-                z = pm.Normal("z_hour", 0.0, 1.0, dims="hour_basis")
                 basis = _trend_free_basis(np.asarray(s.hours, dtype=float))
-                dev = pm.Deterministic("hour_dev", sigma * pm.math.dot(basis, z), dims="hour")
+                if self.centered_deviations:
+                    # Basis is orthonormal: Q w with w ~ N(0, sigma) is sigma * Q z.
+                    w = pm.Normal("w_hour", 0.0, sigma, dims="hour_basis")
+                    dev = pm.Deterministic("hour_dev", pm.math.dot(basis, w), dims="hour")
+                else:
+                    z = pm.Normal("z_hour", 0.0, 1.0, dims="hour_basis")
+                    dev = pm.Deterministic("hour_dev", sigma * pm.math.dot(basis, z), dims="hour")
                 eta = eta + dev[:, None]
             p = pm.Deterministic("p", pm.math.sigmoid(eta), dims=("hour", "task"))
             pm.Binomial("completed", n=s.trials_array, p=p, observed=s.successes_array,
