@@ -13,9 +13,10 @@ EXAMPLE = ROOT / "data" / "example_funnel"
 def parse(description: str) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description)
     default = REAL if (REAL / "leads.csv.gz").exists() else EXAMPLE
-    suffix = ".csv.gz" if default == REAL else ".csv"
-    p.add_argument("--leads", default=str(default / f"leads{suffix}"))
-    p.add_argument("--events", default=str(default / f"events{suffix}"))
+    names = ("leads.csv.gz", "events.csv.gz") if default == REAL else (
+        "sim_leads.csv", "sim_events.csv")
+    p.add_argument("--leads", default=str(default / names[0]))
+    p.add_argument("--events", default=str(default / names[1]))
     p.add_argument("--figures", default=str(ROOT / "figures"))
     p.add_argument("--posteriors", default=str(ROOT / "results" / "funnel"))
     p.add_argument("--draws", type=int, default=1000)

@@ -11,7 +11,13 @@ import pytest
 
 from bayes_ab.funnel import claims, heuristics, reproduce, timeline
 from bayes_ab.funnel.load import load_funnel
-from bayes_ab.funnel.simulate import FunnelSimParams, simulate_funnel, write_funnel
+from bayes_ab.funnel.simulate import (
+    SIM_EVENTS,
+    SIM_LEADS,
+    FunnelSimParams,
+    simulate_funnel,
+    write_funnel,
+)
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "spatialos"
 needs_real = pytest.mark.skipif(not (REAL / "leads.csv.gz").exists(),
@@ -96,13 +102,13 @@ def test_simulator_same_seed_same_bytes(tmp_path):
     p = FunnelSimParams(n_leads=60, seed=3)
     write_funnel(tmp_path / "a", p)
     write_funnel(tmp_path / "b", p)
-    for name in ("leads.csv", "events.csv", "truth.json"):
+    for name in (SIM_LEADS, SIM_EVENTS, "truth.json"):
         ha = hashlib.sha256((tmp_path / "a" / name).read_bytes()).hexdigest()
         hb = hashlib.sha256((tmp_path / "b" / name).read_bytes()).hexdigest()
         assert ha == hb, name
-    raw = (tmp_path / "a" / "leads.csv").read_bytes()
+    raw = (tmp_path / "a" / SIM_LEADS).read_bytes()
     assert b"\n" not in raw and b"\r" in raw  # CR-only like the published file
-    d = load_funnel(tmp_path / "a" / "leads.csv", tmp_path / "a" / "events.csv")
+    d = load_funnel(tmp_path / "a" / SIM_LEADS, tmp_path / "a" / SIM_EVENTS)
     assert d.n_leads == 60 and d.n_events_raw > d.n_events_distinct
 
 
@@ -122,5 +128,5 @@ def test_simulator_truth_recovered_empirically():
 def test_shipped_example_is_the_simulator_output(tmp_path):
     shipped = Path(__file__).resolve().parents[1] / "data" / "example_funnel"
     write_funnel(tmp_path, FunnelSimParams())
-    for name in ("leads.csv", "events.csv"):
+    for name in (SIM_LEADS, SIM_EVENTS):
         assert (shipped / name).read_bytes() == (tmp_path / name).read_bytes(), name

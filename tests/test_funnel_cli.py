@@ -22,7 +22,7 @@ SCHEMA_KEYS = ("schema_version", "n_leads", "n_leads_with_events", "n_events_raw
 @pytest.fixture(scope="session")
 def example_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("funnel") / "out"
-    rc = main(["funnel", str(EXAMPLE / "leads.csv"), str(EXAMPLE / "events.csv"),
+    rc = main(["funnel", str(EXAMPLE / "sim_leads.csv"), str(EXAMPLE / "sim_events.csv"),
                "--out", str(out), "--draws", "150", "--chains", "2", "--seed", "7",
                "--quiet"])
     assert rc == 0
@@ -87,7 +87,7 @@ def test_report_and_figures(example_run):
 
 def test_existing_output_refused_without_force(example_run, capsys):
     out, _ = example_run
-    rc = main(["funnel", str(EXAMPLE / "leads.csv"), str(EXAMPLE / "events.csv"),
+    rc = main(["funnel", str(EXAMPLE / "sim_leads.csv"), str(EXAMPLE / "sim_events.csv"),
                "--out", str(out), "--quiet"])
     assert rc == 2
     assert "already exists" in capsys.readouterr().err
@@ -95,12 +95,12 @@ def test_existing_output_refused_without_force(example_run, capsys):
 
 def test_bad_input_exit_2_with_message(tmp_path, capsys):
     (tmp_path / "leads.csv").write_text("email,industry,status\na,VR,Lost\n")
-    rc = main(["funnel", str(tmp_path / "leads.csv"), str(EXAMPLE / "events.csv"),
+    rc = main(["funnel", str(tmp_path / "leads.csv"), str(EXAMPLE / "sim_events.csv"),
                "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert rc == 2 and "unknown status" in err and "line(s) 2" in err
     assert "Traceback" not in err
-    rc = main(["funnel", str(tmp_path / "missing.csv"), str(EXAMPLE / "events.csv"),
+    rc = main(["funnel", str(tmp_path / "missing.csv"), str(EXAMPLE / "sim_events.csv"),
                "--out", str(tmp_path / "out")])
     assert rc == 2 and "file not found" in capsys.readouterr().err
 

@@ -159,14 +159,20 @@ def simulate_funnel(params: FunnelSimParams = FunnelSimParams()) -> tuple[pd.Dat
     return leads, events, truth
 
 
+#: File names of the simulated funnel (never the real data's names).
+SIM_LEADS, SIM_EVENTS = "sim_leads.csv", "sim_events.csv"
+
+
 def write_funnel(out_dir: str | Path, params: FunnelSimParams = FunnelSimParams()) -> dict:
-    """Write leads.csv (Latin-1, CR-only), events.csv (UTF-8, LF) and truth.json."""
+    """Write sim_leads.csv (Latin-1, CR-only, like the published leads file),
+    sim_events.csv (UTF-8, LF) and truth.json. The ``sim_`` prefix keeps simulated
+    files apart from the real ``leads.csv`` / ``events.csv`` of shared/data."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     leads, events, truth = simulate_funnel(params)
     text = leads.to_csv(index=False, lineterminator="\r")
-    (out / "leads.csv").write_bytes(text.encode("latin-1"))
-    (out / "events.csv").write_bytes(events.to_csv(index=False, lineterminator="\n")
+    (out / SIM_LEADS).write_bytes(text.encode("latin-1"))
+    (out / SIM_EVENTS).write_bytes(events.to_csv(index=False, lineterminator="\n")
                                      .encode("utf-8"))
     (out / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n",
                                     encoding="utf-8")
