@@ -292,3 +292,13 @@ def test_chunked_simulator_output_is_seeded_and_matches(tmp_path):
     ids = pd.read_parquet(tmp_path / "a" / "test_cohorts.parquet")["customer_id"]
     assert ids.is_unique and set(ids.str[4:8]) == {"0000", "0001", "0002"}
     assert_equal_paths(tmp_path / "a", agg)
+
+
+def test_out_of_memory_is_a_clear_resource_error():
+    """An engine that runs out of memory gives one message and exit code 4, no traceback."""
+    from bayes_ab.aggregate import aggregate_experiment
+    from bayes_ab.errors import ResourceError
+
+    with pytest.raises(ResourceError, match="ran out of memory") as info:
+        aggregate_experiment(EXAMPLE, memory_limit="1MB")
+    assert info.value.exit_code == 4

@@ -62,3 +62,10 @@ class DiagnosticsFailed(BayesAbError):
     """Raised by `--strict` runs whose samplers failed the diagnostic gates."""
 
     exit_code = 3
+
+
+class ResourceError(BayesAbError):
+    """The machine ran out of a resource (e.g. DuckDB's memory budget): not a data error,
+    so a distinct exit code (4) and a message saying what to change."""
+
+    exit_code = 4

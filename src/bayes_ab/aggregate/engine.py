@@ -240,7 +240,17 @@ def aggregate_experiment(
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
 
     try:
-        agg = _aggregate(con, backend, path, tables, cache, design_test_share, edges, timer)
+        try:
+            agg = _aggregate(con, backend, path, tables, cache, design_test_share, edges, timer)
+        except Exception as exc:  # the engine's own out-of-memory type differs per backend
+            if "out of memory" not in str(exc).lower():
+                raise
+            from bayes_ab.errors import ResourceError
+
+            raise ResourceError(
+                f"the {backend} engine ran out of memory (memory_limit {memory_limit}) while "
+                f"aggregating {path}: give it more memory, or run the aggregation where the "
+                "data lives (Spark / a warehouse, see docs/SCALE.md)") from exc
         timings["total"] = sum(timings.values())
         return replace(agg, timings=timings)
     finally:
