@@ -96,3 +96,27 @@ class BayesModel:
         idata, model_config, _ = load_idata(path)
         stats = cls.stats_type.from_dict(model_config["stats"])
         return idata, cls(stats, priors=model_config.get("priors"))
+
+
+class CountGrid:
+    """Shared plumbing of the frozen 2-D count tables (rows x columns of successes out of
+    trials): freezing validated arrays into nested int tuples, and the arrays back."""
+
+    successes: tuple
+    trials: tuple
+
+    def _freeze_counts(self, successes, trials) -> None:
+        object.__setattr__(self, "successes", tuple(tuple(int(v) for v in r) for r in successes))
+        object.__setattr__(self, "trials", tuple(tuple(int(v) for v in r) for r in trials))
+
+    @property
+    def successes_array(self):
+        import numpy as np
+
+        return np.asarray(self.successes, dtype=np.int64)
+
+    @property
+    def trials_array(self):
+        import numpy as np
+
+        return np.asarray(self.trials, dtype=np.int64)

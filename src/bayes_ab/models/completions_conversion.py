@@ -36,7 +36,7 @@ import numpy as np
 from bayes_ab.constants import ARMS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.intervals import flat, interval, prob_greater
-from bayes_ab.models.base import BayesModel
+from bayes_ab.models.base import BayesModel, CountGrid
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
@@ -82,7 +82,7 @@ def logistic_fit(p: np.ndarray, x: np.ndarray, w: np.ndarray, *, max_iter: int =
 
 
 @dataclass(frozen=True)
-class CompletionCounts:
+class CompletionCounts(CountGrid):
     """Converted customers and customers, per arm (rows) and n_completed (columns)."""
 
     arms: tuple[str, ...]
@@ -106,16 +106,7 @@ class CompletionCounts:
             raise DataError("conversion against completions needs customers at two or more levels")
         object.__setattr__(self, "arms", arms)
         object.__setattr__(self, "levels", tuple(int(k) for k in self.levels))
-        object.__setattr__(self, "successes", tuple(tuple(int(v) for v in r) for r in s))
-        object.__setattr__(self, "trials", tuple(tuple(int(v) for v in r) for r in n))
-
-    @property
-    def successes_array(self) -> np.ndarray:
-        return np.asarray(self.successes, dtype=np.int64)
-
-    @property
-    def trials_array(self) -> np.ndarray:
-        return np.asarray(self.trials, dtype=np.int64)
+        self._freeze_counts(s, n)
 
     def to_dict(self) -> dict:
         return {"arms": list(self.arms), "levels": list(self.levels),

@@ -34,7 +34,7 @@ import numpy as np
 from bayes_ab.constants import TASKS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.intervals import flat, interval, prob_greater
-from bayes_ab.models.base import BayesModel
+from bayes_ab.models.base import BayesModel, CountGrid
 from bayes_ab.models.completions_conversion import logistic_fit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,7 +53,7 @@ CENTERED_MIN_TRIALS_PER_HOUR = 100_000
 
 
 @dataclass(frozen=True)
-class TaskAttemptCounts:
+class TaskAttemptCounts(CountGrid):
     """Completed and started tasks by start hour (rows, 0..23) and task index (columns)."""
 
     successes: tuple[tuple[int, ...], ...]
@@ -75,16 +75,7 @@ class TaskAttemptCounts:
                             "and 2+ task indices")
         object.__setattr__(self, "hours", tuple(int(h) for h in self.hours))
         object.__setattr__(self, "tasks", tuple(int(t) for t in self.tasks))
-        object.__setattr__(self, "successes", tuple(tuple(int(v) for v in r) for r in s))
-        object.__setattr__(self, "trials", tuple(tuple(int(v) for v in r) for r in n))
-
-    @property
-    def successes_array(self) -> np.ndarray:
-        return np.asarray(self.successes, dtype=np.int64)
-
-    @property
-    def trials_array(self) -> np.ndarray:
-        return np.asarray(self.trials, dtype=np.int64)
+        self._freeze_counts(s, n)
 
     def to_dict(self) -> dict:
         return {"hours": list(self.hours), "tasks": list(self.tasks),
