@@ -19,6 +19,7 @@ The derived quantities follow `bayes_ab.data.frame` exactly:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ from bayes_ab.errors import DataError
 if TYPE_CHECKING:  # pragma: no cover
     import ibis.expr.types as ir
     import pandas as pd
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["AggregatedExperiment", "aggregate_experiment", "load_sufficient_stats",
            "stats_by_step"]
@@ -226,6 +229,21 @@ def aggregate_experiment(
             return con.create_table(name, t)
         return t.cache()
 
+    def stage(t):
+        # DuckDB: materialise a join before grouping it. A hash join feeding a hash
+        # aggregate in one pipeline cannot spill both (out of memory at 10M customers
+        # under a 300 MB limit, 100M under 3 GB); as two statements each one spills.
+        return cache(t) if backend == "duckdb" else t
+
+    def release(t):
+        # Drop a materialised intermediate as soon as it is no longer read.
+        if backend != "duckdb":
+            return
+        name = t.get_name()
+        if name in created:
+            con.drop_table(name, force=True)
+            created.remove(name)
+
     import contextlib
     import time
 
@@ -233,15 +251,18 @@ def aggregate_experiment(
 
     @contextlib.contextmanager
     def timer(stage: str):
+        _log.debug("aggregation stage: %s", stage)
         t0 = time.perf_counter()
         try:
             yield
         finally:
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+            _log.debug("aggregation stage done in %.2f s: %s", timings[stage], stage)
 
     try:
         try:
-            agg = _aggregate(con, backend, path, tables, cache, design_test_share, edges, timer)
+            agg = _aggregate(con, backend, path, tables, (cache, stage, release),
+                             design_test_share, edges, timer)
         except Exception as exc:  # the engine's own out-of-memory type differs per backend
             if "out of memory" not in str(exc).lower():
                 raise
@@ -263,8 +284,10 @@ def aggregate_experiment(
             read.close(con)
 
 
-def _aggregate(con, backend, path, tables, cache, design_test_share, edges, timer):
+def _aggregate(con, backend, path, tables, caching, design_test_share, edges, timer):
     import ibis
+
+    cache, stage, release = caching
 
     from bayes_ab.aggregate import read
 
@@ -331,7 +354,10 @@ def _aggregate(con, backend, path, tables, cache, design_test_share, edges, time
                 cols = [c if c != "ts" else "sec" for c in cols]
             j = t.join(ids, t.cid == ids.kid)
             j = j.select(cid=j.kcode, **{c: j[c] for c in cols})
+            j = stage(j)
             grouped = cache(j.group_by(["cid", *cols]).aggregate(mult=j.count()))
+            release(j)
+            _log.debug("%s: unknown customers and duplicates counted", key)
             row = grouped.aggregate(known=grouped.mult.sum(), kept=grouped.count()).execute().iloc[0]
             n_known = _int(row["known"]) if n_rows else 0
             n_kept = _int(row["kept"]) if n_rows else 0
@@ -364,12 +390,14 @@ def _aggregate(con, backend, path, tables, cache, design_test_share, edges, time
         act = clean["activity"][0]
         starts = act.filter(act.action == "start")
         first = cache(starts.group_by(["cid", "task"]).aggregate(start=starts.sec.min()))
+        _log.debug("first starts cached")
         comps = act.filter(act.action == "complete").select("cid", "task", "sec")
         fs = first.select(fcid=first.cid, ftask=first.task, fstart=first.start)
         paired = comps.join(fs, [comps.cid == fs.fcid, comps.task == fs.ftask], how="left")
         paired = paired.mutate(
             ok=paired.fstart.notnull() & (paired.sec >= paired.fstart))
         valid = cache(paired.filter(paired.ok).select("cid", "task", "sec"))
+        _log.debug("valid completions cached")
         pc = paired.aggregate(
             without=paired.fstart.isnull().sum(),
             before=(paired.fstart.notnull() & (paired.sec < paired.fstart)).sum(),
@@ -388,6 +416,7 @@ def _aggregate(con, backend, path, tables, cache, design_test_share, edges, time
         dn = done.select(dcid=done.cid, dtask=done.task, done=done.done)
         tasks = cache(first.join(dn, [first.cid == dn.dcid, first.task == dn.dtask], how="left")
                       .select("cid", "task", "start", "done"))
+        _log.debug("per-task table cached")
 
     helpt = clean["help"][0]
     with timer("observation end"):
@@ -440,16 +469,18 @@ def _aggregate(con, backend, path, tables, cache, design_test_share, edges, time
     # --- help episodes, grouped by (customer, task, channel, time)
     with timer("help episodes (flag -> first completion after it)"):
         n_flags = int(clean["help"][1])
-        flags = helpt.group_by(["cid", "task", "channel", "sec"]).aggregate(n=helpt.count())
+        flags = stage(helpt.group_by(["cid", "task", "channel", "sec"])
+                      .aggregate(n=helpt.count()))
         vc = valid.select(ccid=valid.cid, ctask=valid.task, csec=valid.sec)
-        ep = flags.join(vc, [flags.cid == vc.ccid, flags.task == vc.ctask,
-                             vc.csec >= flags.sec], how="left")
-        ep = ep.group_by(["cid", "task", "channel", "sec", "n"]).aggregate(done=ep.csec.min())
+        pairs = stage(flags.join(vc, [flags.cid == vc.ccid, flags.task == vc.ctask,
+                                      vc.csec >= flags.sec], how="left"))
+        ep = pairs.group_by(["cid", "task", "channel", "sec", "n"]).aggregate(
+            done=pairs.csec.min())
         end_lit = float(end_sec) if end_sec is not None else float("nan")
-        ep = ep.mutate(event=ep.done.notnull(),
-                       minutes=(ep.done.fill_null(end_lit) - ep.sec) / 60.0)
-        ep = ep.join(arms, ep.cid == arms.acode).drop("acode")
-        ep = cache(ep)
+        ep = stage(ep.mutate(event=ep.done.notnull(),
+                             minutes=(ep.done.fill_null(end_lit) - ep.sec) / 60.0))
+        release(pairs)
+        ep = cache(ep.join(arms, ep.cid == arms.acode).drop("acode"))
 
     stats: dict[str, Any] = {}
     errors: dict[str, str] = {}
