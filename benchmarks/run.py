@@ -1,35 +1,29 @@
-"""Scale and speed benchmarks of bayes_ab: one command, one results table.
+"""Scale and speed benchmarks of bayes_ab: one command writes the README's tables.
 
-    python benchmarks/run.py                      # 20k, 1M, 10M customers
-    python benchmarks/run.py --sizes 20k,1M       # quicker
-    python benchmarks/run.py --full               # adds 100M (simulated straight to Parquet)
+    python benchmarks/run.py --full               # 20k, 1M, 10M and 100M customers
+    python benchmarks/run.py                      # 20k, 1M, 10M
+    python benchmarks/run.py --sizes 20k,1M --side-by-side 20k --no-cold-start  # quick
 
-Writes benchmarks/results/benchmarks.md (machine, tables) and benchmarks/results/
-benchmarks.json. Each size runs in its own process, so its peak memory (ru_maxrss of
-that process: pandas, DuckDB and PyTensor all included) is its own. Stages, per size:
+Writes benchmarks/results/benchmarks.md and .json, and rewrites the README's section
+between the ``benchmarks:start`` / ``benchmarks:end`` markers (``--readme ''``: not).
 
-* ``simulate``: `write_simulation_chunked` to Parquet (not part of analyze; cached in
-  --data-dir between runs). 20k uses the shipped data/example (CSV.gz).
-* ``aggregate``: `bayes_ab.aggregate.aggregate_experiment` (Ibis + DuckDB), files ->
-  sufficient statistics of every model, validation included;
-* ``pandas load``: the pandas path (`load_experiment` + every ``from_experiment``), only
-  up to --pandas-max customers;
-* per model: ``compile`` (PyMC model build + nutpie compile), ``sample`` (nutpie) and
-  ``report`` (summarize + diagnostics) with --draws/--tune/--chains (--no-models skips);
-* ``analyze`` end to end: ``bayes-ab analyze DATA --engine auto --no-figures`` in its own
-  process (wall time, its stages from results.json ``timing_seconds``, peak memory);
-* the aggregation's own stages (`AggregatedExperiment.timings`): where its time goes.
-
-Side by side (20k and 200k, one process): the aggregated Binomial conversion model vs a
-per-row Bernoulli PyMC model on the same customers, the closed-form Beta-Binomial, and
-nutpie vs PyMC's NUTS. Cold start: ``import bayes_ab`` and compile with an empty vs a
-warm PyTensor compile directory.
+* Per size: the data is simulated once (seed 1, `write_simulation_chunked` to Parquet,
+  cached in --data-dir; 20k is the shipped data/example, CSV.gz), then ``bayes-ab
+  analyze DATA --no-figures`` runs end to end in its own process with the command's
+  default settings: wall time, its stages (load + aggregate, frequentist, compile and
+  sample of each model, summaries, prior sensitivity, the rest: ratio metrics, segments,
+  report), the aggregation engine's own stages, and the process's peak memory.
+* Side by side (20k and 200k customers, one process): conversion by the closed-form
+  Beta-Binomial, the aggregated Binomial model and a per-row Bernoulli model; the hazard
+  ratio by the aggregated piecewise-exponential model and its per-flag twin; each PyMC
+  model on nutpie, PyMC's NUTS and numpyro (when JAX is installed), posteriors compared.
+* Cold start: import costs, and every model's compile with an empty vs a warm PyTensor
+  compile directory, in fresh processes.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
@@ -39,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 # Other scripts here (e.g. coverage.py) would shadow real packages (numba imports coverage).
@@ -73,7 +69,7 @@ def machine() -> str:
     return (f"{cpu}; {os.cpu_count()} cores visible; {mem:.1f} GiB RAM; Python "
             f"{platform.python_version()}; PyMC {pymc.__version__}, nutpie {nutpie.__version__}, "
             f"DuckDB {duckdb.__version__}, Ibis {ibis.__version__}; load average at start "
-            f"{load:.1f} (a shared machine: other jobs were running)")
+            f"{load:.1f}" + (" (other jobs were running: times are inflated)" if load > 0.7 else ""))
 
 
 # ----------------------------------------------------------------------------- data
@@ -98,143 +94,121 @@ def dataset(label: str, data_dir: Path) -> Path:
 
 # ----------------------------------------------------------------------------- one size
 
-
-def fit_model(step, stats, *, draws: int, tune: int, chains: int, sampler: str = "nutpie"):
-    """(compile s, sample s, report s, diagnostics passed) of one pipeline step."""
-    import nutpie
-    import pymc as pm
-
-    from bayes_ab.fit import SamplerConfig
-
-    cls = getattr(importlib.import_module(step.module), step.cls)
-    model = cls(stats, name=step.key) if step.cls == "ArmComparison" else cls(stats)
-    t = time.perf_counter()
-    pm_model = model.build()
-    if sampler == "nutpie":
-        compiled = nutpie.compile_pymc_model(pm_model)
-    t_compile = time.perf_counter() - t
-    t = time.perf_counter()
-    if sampler == "nutpie":
-        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=1,
-                              progress_bar=False, cores=min(chains, os.cpu_count() or 1))
-    else:
-        with pm_model:
-            idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=1,
-                              progressbar=False, cores=min(chains, os.cpu_count() or 1),
-                              compute_convergence_checks=False)
-    t_sample = time.perf_counter() - t
-    t = time.perf_counter()
-    try:
-        model.summarize(idata)
-        passed = bool(model.diagnostics(idata).passed)
-    except Exception as exc:  # noqa: BLE001 - a benchmark records, it does not stop
-        passed = f"summary failed: {exc}"
-    t_report = time.perf_counter() - t
-    del SamplerConfig
-    return t_compile, t_sample, t_report, passed
+#: Targets of issue 7 (2 cores): seconds end to end, and peak memory at every size.
+TARGET_S = {"1M": 120, "10M": 300, "100M": 1800}
+TARGET_PEAK_MB = 4096
 
 
-def run_size(label: str, data: Path, *, draws: int, tune: int, chains: int,
-             pandas_max: int, models: bool) -> dict:
-    from bayes_ab.aggregate import aggregate_experiment, stats_by_step
-    from bayes_ab.pipeline import MODEL_STEPS
+def run_analyze(data: Path, *, sampler_args: list[str]) -> dict:
+    """`bayes-ab analyze` end to end in this (fresh) process: wall, stages, peak memory.
 
-    out: dict = {"size": label, "n": SIZES[label], "data": str(data)}
-    sim = data / "simulate_seconds.txt"
-    out["simulate_s"] = float(sim.read_text()) if sim.exists() else None
-    out["data_mb"] = round(sum(p.stat().st_size for p in data.iterdir()) / 2**20, 1)
-    out["load_avg_start"] = os.getloadavg()
-    t = time.perf_counter()
-    agg = aggregate_experiment(data)
-    out["aggregate_s"] = time.perf_counter() - t
-    out["aggregate_stages"] = dict(agg.timings)
-    out["peak_mb_after_aggregate"] = _peak_mb()
-    stats = stats_by_step(agg)
-    if SIZES[label] <= pandas_max:
-        from bayes_ab.data.load import load_experiment
-
-        t = time.perf_counter()
-        d = load_experiment(data)
-        for step in MODEL_STEPS:
-            cls = getattr(importlib.import_module(step.module), step.cls)
-            cls.stats_type.from_experiment(d, **step.stats_kwargs)
-        out["pandas_load_s"] = time.perf_counter() - t
-        del d
-    out["models"] = {}
-    if models:
-        for step in MODEL_STEPS:
-            if step.key not in stats:
-                continue
-            c, s, r, ok = fit_model(step, stats[step.key], draws=draws, tune=tune, chains=chains)
-            out["models"][step.key] = {"compile_s": c, "sample_s": s, "report_s": r,
-                                       "diagnostics_passed": ok}
-    out["compile_s"] = sum(m["compile_s"] for m in out["models"].values())
-    out["sample_s"] = sum(m["sample_s"] for m in out["models"].values())
-    out["report_s"] = sum(m["report_s"] for m in out["models"].values())
-    out["total_s"] = out["aggregate_s"] + out["compile_s"] + out["sample_s"] + out["report_s"]
-    out["peak_mb"] = _peak_mb()
-    out["load_avg_end"] = os.getloadavg()
-    return out
-
-
-def run_analyze(data: Path, *, draws: int, tune: int, chains: int) -> dict:
-    """`bayes-ab analyze` end to end in this (fresh) process: wall, stages, peak memory."""
+    With no ``sampler_args`` the command's defaults (4 chains x 1000 draws after 1000
+    tuning steps, prior sensitivity of the decision metrics): what a user runs."""
     from bayes_ab.cli import main as cli_main
 
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         rc = cli_main(["analyze", str(data), "--out", str(Path(tmp) / "out"), "--quiet",
-                       "--no-figures", "--engine", "auto", "--draws", str(draws), "--tune",
-                       str(tune), "--chains", str(chains), "--seed", "1"])
+                       "--no-figures", "--engine", "auto", "--seed", "1", *sampler_args])
         wall = time.perf_counter() - t
         res = json.loads((Path(tmp) / "out" / "results.json").read_text())
-    timing = res["timing_seconds"]
-    return {"rc": rc, "wall_s": wall, "engine": res["input"]["engine"], "timing": timing,
-            "report_s": wall - timing["total"], "peak_mb": _peak_mb(), "load_avg_start": load,
-            "load_avg_end": os.getloadavg()}
+    return {"rc": rc, "wall_s": wall, "engine": res["input"]["engine"],
+            "timing": res["timing_seconds"], "sampler": res.get("sampler"),
+            "gate_passed": bool(res["diagnostics"]["passed"]),
+            "recommendation": (res.get("decision") or {}).get("recommendation"),
+            "peak_mb": _peak_mb(), "load_avg_start": load, "load_avg_end": os.getloadavg()}
 
 
 # ----------------------------------------------------------------------------- side by side
 
 
-def side_by_side(n: int, *, draws: int, tune: int, chains: int) -> dict:
-    """Conversion on the same n customers: aggregated vs per-row, nutpie vs PyMC, closed form."""
-    import numpy as np
+def _samplers() -> list[str]:
+    """nutpie and PyMC always; numpyro where JAX and numpyro are installed."""
+    out = ["nutpie", "pymc"]
+    try:
+        import jax  # noqa: F401
+        import numpyro  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        out.append("numpyro")
+    return out
+
+
+def _timed_fit(build, sampler: str, *, draws: int, tune: int, chains: int) -> tuple:
+    """(idata, compile s, sample s) of a model built by ``build()``. PyMC and numpyro
+    compile inside ``pm.sample``: their compile time is in the sampling time."""
     import nutpie
     import pymc as pm
 
-    from bayes_ab.data.simulate import simulate
+    t = time.perf_counter()
+    model = build()
+    if sampler == "nutpie":
+        compiled = nutpie.compile_pymc_model(model)
+        tc = time.perf_counter() - t
+        t = time.perf_counter()
+        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=1,
+                              progress_bar=False, cores=min(chains, os.cpu_count() or 1))
+    else:
+        tc = 0.0
+        kwargs = {"nuts_sampler": "numpyro", "chain_method": "sequential"} \
+            if sampler == "numpyro" else {"cores": min(chains, os.cpu_count() or 1)}
+        with model:
+            idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=1,
+                              progressbar=False, compute_convergence_checks=False, **kwargs)
+    return idata, tc, time.perf_counter() - t
+
+
+def _fit_row(idata, tc: float, ts: float, var: str, index) -> dict:
+    import arviz as az
+
+    x = idata.posterior[var]
+    flat = x.values.reshape(x.sizes["chain"] * x.sizes["draw"], -1)[:, index]
+    summ = az.summary(idata, var_names=[var])
+    divergences = int(idata.sample_stats["diverging"].sum()) \
+        if "diverging" in idata.sample_stats else 0
+    return {"compile_s": tc, "sample_s": ts, "total_s": tc + ts,
+            "mean": [float(v) for v in np.atleast_1d(flat.mean(axis=0))],
+            "sd": [float(v) for v in np.atleast_1d(flat.std(axis=0))],
+            "mcse": [float(v) for v in summ["mcse_mean"].to_numpy()[np.atleast_1d(index)]]
+            if len(summ) > 1 else [float(summ["mcse_mean"].iloc[0])],
+            "max_r_hat": float(summ["r_hat"].max()), "min_ess_bulk": float(summ["ess_bulk"].min()),
+            "divergences": divergences}
+
+
+def side_by_side(n: int, *, draws: int, tune: int, chains: int,
+                 per_row_max: int = 1_000_000) -> dict:
+    """The same n simulated customers, two questions, every way of fitting them.
+
+    Conversion by arm: the closed-form Beta-Binomial, the aggregated Binomial model (2
+    cells) and a per-row Bernoulli model (n rows). Time to completion by channel: the
+    aggregated piecewise-exponential model (events and exposure per channel x task x
+    interval) and a per-flag model with the same likelihood written on one row per flag
+    and interval at risk. Each PyMC model with nutpie, PyMC's NUTS and numpyro (when
+    installed); posterior means and sds are compared, so "correct" is checked, not assumed.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from bayes_ab.data.load import load_experiment
+    from bayes_ab.data.simulate import simulate, write_simulation
     from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
     from bayes_ab.models.beta_binomial import BetaPrior, BinomialCounts, posterior
+    from bayes_ab.models.survival import Survival, SurvivalStats
 
     sim = simulate(n=n, seed=3, truth=False)
-    df = sim.test_cohorts[["customer_id", "cohort"]].merge(sim.conversion, on="customer_id")
-    arm = (df["cohort"] == "Test").to_numpy().astype(np.int64)
-    y = df["converted"].to_numpy().astype(np.int64)
-    stats = ArmCounts.from_frame(df, group_col="cohort", outcome_col="converted",
+    with tempfile.TemporaryDirectory() as tmp:
+        write_simulation(sim, tmp, fmt="parquet")
+        data = load_experiment(tmp)
+    frame = data.frame
+    arm = (frame["cohort"].astype(str) == "Test").to_numpy().astype(np.int64)
+    y = frame["converted"].to_numpy().astype(np.int64)
+    stats = ArmCounts.from_frame(frame, group_col="cohort", outcome_col="converted",
                                  arms=("Control", "Test"))
-    out: dict = {"n": n}
-
-    def timed(build, sampler):
-        t = time.perf_counter()
-        model = build()
-        if sampler == "nutpie":
-            compiled = nutpie.compile_pymc_model(model)
-            tc = time.perf_counter() - t
-            t = time.perf_counter()
-            idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=1,
-                                  progress_bar=False)
-        else:
-            tc = 0.0
-            with model:
-                idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=1,
-                                  progressbar=False, compute_convergence_checks=False,
-                                  cores=min(chains, os.cpu_count() or 1))
-        ts = time.perf_counter() - t
-        rate = idata.posterior["rate"].values.reshape(-1, 2)
-        return {"compile_s": tc, "sample_s": ts, "total_s": tc + ts,
-                "mean_control": float(rate[:, 0].mean()), "mean_test": float(rate[:, 1].mean())}
+    fit = dict(draws=draws, tune=tune, chains=chains)
+    out: dict = {"n": n, "n_flags": int(len(data.help_episodes)), "conversion": {},
+                 "survival": {}}
 
     def per_row():
         with pm.Model(coords={"arm": ["Control", "Test"]}) as m:
@@ -242,45 +216,113 @@ def side_by_side(n: int, *, draws: int, tune: int, chains: int) -> dict:
             pm.Bernoulli("y", p=rate[arm], observed=y)
         return m
 
-    out["aggregated_nutpie"] = timed(lambda: ArmComparison(stats).build(), "nutpie")
-    out["aggregated_pymc"] = timed(lambda: ArmComparison(stats).build(), "pymc")
-    out["per_row_nutpie"] = timed(per_row, "nutpie")
     t = time.perf_counter()
     prior = BetaPrior()
     post = [posterior(BinomialCounts(successes=s, trials=k), prior=prior)
             for s, k in zip(stats.successes, stats.trials, strict=True)]
-    means = [p.hdi().to_dict()["mean"] for p in post]
-    out["closed_form"] = {"total_s": time.perf_counter() - t, "mean_control": means[0],
-                          "mean_test": means[1]}
+    cf = [p.hdi().to_dict() for p in post]
+    out["conversion"]["closed form"] = {
+        "total_s": time.perf_counter() - t, "mean": [c["mean"] for c in cf],
+        "sd": [float(np.sqrt(p.alpha * p.beta / ((p.alpha + p.beta) ** 2
+                                                 * (p.alpha + p.beta + 1)))) for p in post]}
+    for sampler in _samplers():
+        idata, tc, ts = _timed_fit(lambda: ArmComparison(stats).build(), sampler, **fit)
+        out["conversion"][f"aggregated, {sampler}"] = _fit_row(idata, tc, ts, "rate", [0, 1])
+    if n <= per_row_max:
+        for sampler in _samplers():
+            idata, tc, ts = _timed_fit(per_row, sampler, **fit)
+            out["conversion"][f"per row, {sampler}"] = _fit_row(idata, tc, ts, "rate", [0, 1])
+
+    # Survival: the model's own (aggregated) build, and the per-flag twin with the
+    # same priors and parameters (an identical posterior: the Poisson terms differ by
+    # log d! = 0 for 0/1 events).
+    sstats = SurvivalStats.from_experiment(data)
+    model = Survival(sstats)
+    ep = data.help_episodes
+    edges = np.asarray(sstats.edges)
+    minutes = ep["minutes"].to_numpy(float)
+    event = ~ep["censored"].to_numpy(bool)
+    cs = (ep["channel"].astype(str) == "CS").to_numpy().astype(float)
+    task = ep["task"].astype(int).to_numpy() - 1
+    lo, hi = edges[:-1], edges[1:]
+    expo = np.clip(minutes[:, None] - lo[None, :], 0.0, hi - lo)  # flags x intervals
+    hit = event[:, None] & (minutes[:, None] > lo) & (minutes[:, None] <= hi)
+    hit[:, 0] |= event & (minutes == 0)
+    fi, ji = np.nonzero(expo > 0)
+    out["survival"]["rows"] = int(fi.size)
+
+    def per_flag():
+        agg = model.build()
+        pr = model.priors
+        crude = np.log(max(sstats.events_array.sum(), 0.5) / sstats.exposure_array.sum())
+        with pm.Model(coords=agg.coords) as m:
+            sigma_rw = pm.HalfNormal("sigma_rw", **pr["random_walk_sd"])
+            start = pr["log_baseline_start"]
+            log_baseline = pm.GaussianRandomWalk(
+                "log_baseline", mu=0.0, sigma=sigma_rw,
+                init_dist=pm.Normal.dist(crude + start["mu"], start["sigma"]),
+                steps=len(lo) - 1, dims="interval")
+            beta_cs = pm.Normal("beta_cs", **pr["log_hr_cs"])
+            task_free = pm.Normal("task_free", dims="task_vs_first", **pr["task_effect"])
+            task_effect = pt.concatenate([pt.zeros(1), task_free])
+            log_mu = (np.log(expo[fi, ji]) + log_baseline[ji] + beta_cs * cs[fi]
+                      + task_effect[task[fi]])
+            pm.Poisson("events", mu=pt.exp(log_mu), observed=hit[fi, ji].astype(np.int64))
+        return m
+
+    for sampler in _samplers():
+        idata, tc, ts = _timed_fit(model.build, sampler, **fit)
+        out["survival"][f"aggregated, {sampler}"] = _fit_row(idata, tc, ts, "beta_cs", [0])
+    if n <= per_row_max:
+        for sampler in ("nutpie",):
+            idata, tc, ts = _timed_fit(per_flag, sampler, **fit)
+            out["survival"][f"per flag, {sampler}"] = _fit_row(idata, tc, ts, "beta_cs", [0])
     return out
 
 
 # ----------------------------------------------------------------------------- cold start
 
+_COMPILE_ALL = """
+import json, time, warnings
+warnings.simplefilter("ignore")
+import nutpie
+from bayes_ab.data.load import load_experiment
+from bayes_ab.pipeline import MODEL_STEPS, build_model
+data = load_experiment({example!r})
+out = {{}}
+for step in MODEL_STEPS:
+    model = build_model(step.key, data)
+    t = time.perf_counter()
+    nutpie.compile_pymc_model(model.build())
+    out[step.key] = time.perf_counter() - t
+print("RESULT " + json.dumps(out))
+"""
+
 
 def cold_start() -> dict:
-    out = {}
+    """Import costs (best of 3 fresh processes) and every model's build + nutpie compile
+    in a fresh process, with an empty and with a warm PyTensor compile directory."""
+    out: dict = {"import": {}, "compile_empty_dir": {}, "compile_warm_dir": {}}
     code = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
-    for mod in ("bayes_ab", "bayes_ab.cli", "bayes_ab.aggregate"):
+    for mod in ("bayes_ab", "bayes_ab.cli", "bayes_ab.aggregate", "pymc", "nutpie"):
         times = []
         for _ in range(3):
             r = subprocess.run([sys.executable, "-c", code.format(m=mod)], capture_output=True,
                                text=True, check=True)
             times.append(float(r.stdout.strip().splitlines()[-1]))
-        out[f"import {mod}"] = min(times)
-    # One model compiled in a fresh process: empty PyTensor compile dir vs the warm one.
-    script = ("import time; from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts;"
-              "import nutpie; s = ArmCounts(arms=('Control','Test'), successes=(10, 12),"
-              " trials=(100, 100)); t = time.perf_counter();"
-              " nutpie.compile_pymc_model(ArmComparison(s).build());"
-              " print(time.perf_counter() - t)")
-    with tempfile.TemporaryDirectory() as empty:
-        env = dict(os.environ, PYTENSOR_FLAGS=f"compiledir={empty}")
+        out["import"][mod] = min(times)
+    script = _COMPILE_ALL.format(example=str(EXAMPLE))
+
+    def compile_all(env) -> dict:
         r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                            env=env, check=True)
-        out["compile ArmComparison, empty compile dir"] = float(r.stdout.strip().splitlines()[-1])
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    out["compile ArmComparison, warm compile dir"] = float(r.stdout.strip().splitlines()[-1])
+        line = next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))
+        return json.loads(line[len("RESULT "):])
+
+    with tempfile.TemporaryDirectory() as empty:
+        out["compile_empty_dir"] = compile_all(dict(os.environ,
+                                                    PYTENSOR_FLAGS=f"compiledir={empty}"))
+    out["compile_warm_dir"] = compile_all(dict(os.environ))
     return out
 
 
@@ -291,127 +333,226 @@ def _f(x, digits=1) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def _analyze_split(a: dict) -> dict:
+    """The end-to-end run cut into the issue's stages (seconds)."""
+    tm = a["timing"]
+    models = sum(v for k, v in tm.items() if k.startswith("model_"))
+    compile_ = sum(v for k, v in tm.items() if k.startswith("compile_"))
+    sample = sum(v for k, v in tm.items() if k.startswith("sample_"))
+    sens = tm.get("prior_sensitivity", 0.0)
+    return {"load": tm["load"], "frequentist": tm["frequentist"], "compile": compile_,
+            "sample": sample, "summaries": models - compile_ - sample, "sensitivity": sens,
+            "report": a["wall_s"] - tm["load"] - tm["frequentist"] - models - sens,
+            "wall": a["wall_s"]}
+
+
+def end_to_end_table(results: dict) -> list[str]:
+    rows = [r for r in results["sizes"] if r.get("analyze")]
+    if not rows:
+        return []
+    sampler = rows[0]["analyze"].get("sampler") or {}
+    lines = [
+        "`bayes-ab analyze DATA --no-figures` end to end, one process per size, sampler "
+        f"{sampler.get('sampler', '?')} with {sampler.get('chains', '?')} chains x "
+        f"{sampler.get('draws', '?')} draws after {sampler.get('tune', '?')} tuning steps "
+        "(the defaults unless the command line says otherwise), `--engine auto` (pandas "
+        "below 200k customers, DuckDB above). Seconds; peak memory is the process's "
+        "maximum resident set (DuckDB's pool, pandas, PyTensor, numba all included).", "",
+        "| customers | data (MB) | simulate | load + aggregate | frequentist | compile "
+        "(7 models) | sample (7 models) | summaries, idata | prior sensitivity | ratio, "
+        "segments, report | total | target | peak memory (MB) | gate |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        a = r["analyze"]
+        x = _analyze_split(a)
+        target = TARGET_S.get(r["size"])
+        verdict = "-" if target is None else (
+            f"< {target // 60} min: " + ("met" if x["wall"] < target else "**not met**"))
+        mem = f"{a['peak_mb']:.0f}" + ("" if a["peak_mb"] < TARGET_PEAK_MB else " (**over 4 GB**)")
+        lines.append(
+            f"| {r['size']} | {r['data_mb']} | {_f(r['simulate_s'])} | {x['load']:.1f} | "
+            f"{x['frequentist']:.1f} | {x['compile']:.1f} | {x['sample']:.1f} | "
+            f"{x['summaries']:.1f} | {x['sensitivity']:.1f} | {x['report']:.1f} | "
+            f"{x['wall']:.1f} | {verdict} | {mem} | "
+            f"{'passed' if a['gate_passed'] else 'flagged'} |")
+    loads = ", ".join(f"{r['size']} {r['analyze']['load_avg_start'][0]:.1f}" for r in rows)
+    lines += ["", f"1-minute load average when each size started: {loads} (2 cores)."]
+    return lines
+
+
+def per_model_table(results: dict) -> list[str]:
+    rows = [r for r in results["sizes"] if r.get("analyze")]
+    if not rows:
+        return []
+    keys = [k[len("compile_"):] for k in rows[0]["analyze"]["timing"] if k.startswith("compile_")]
+    lines = ["Compile / sample seconds of each model inside those runs (sampling is flat "
+             "in the number of customers: the models see sufficient statistics only):", "",
+             "| model | " + " | ".join(r["size"] for r in rows) + " |",
+             "|---|" + "---|" * len(rows)]
+    for key in keys:
+        cells = []
+        for r in rows:
+            tm = r["analyze"]["timing"]
+            c, s_ = tm.get(f"compile_{key}"), tm.get(f"sample_{key}")
+            cells.append("-" if c is None else f"{c:.1f} / {s_:.1f}")
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def aggregation_table(results: dict) -> list[str]:
+    rows = [r for r in results["sizes"] if r.get("analyze")]
+    stages: list[str] = []
+    for r in rows:
+        for k in r["analyze"]["timing"]:
+            if k.startswith("load: ") and k not in stages:
+                stages.append(k)
+    if not stages:
+        return []
+    lines = ["Where load + aggregate goes (seconds; the engine's own stages; 20k on the "
+             "pandas engine has none):", "",
+             "| stage | " + " | ".join(r["size"] for r in rows) + " |",
+             "|---|" + "---|" * len(rows)]
+    for k in stages:
+        lines.append(f"| {k[len('load: '):]} | " + " | ".join(
+            _f(r["analyze"]["timing"].get(k), 1) for r in rows) + " |")
+    return lines
+
+
+def _agree(row: dict, ref: dict) -> str:
+    """Every posterior mean within 4 Monte-Carlo standard errors of the reference's
+    (the closed form has none); a real disagreement, not sampling noise."""
+    if "mean" not in row or "mean" not in ref:
+        return "-"
+    ref_se = ref.get("mcse", [0.0] * len(ref["mean"]))
+    ok = all(abs(m - r) <= 4 * float(np.hypot(se, rse)) for m, r, se, rse in
+             zip(row["mean"], ref["mean"], row.get("mcse", [0.0] * len(row["mean"])),
+                 ref_se, strict=True))
+    return "yes" if ok else "**no**"
+
+
+def side_by_side_tables(results: dict) -> list[str]:
+    blocks = results.get("side_by_side") or []
+    if not blocks:
+        return []
+    lines = ["Side by side, same simulated customers (seconds; nutpie compiles before "
+             "sampling, PyMC and numpyro inside `pm.sample`, so their compile time is in "
+             "their sampling time). *vs aggregated nutpie*: total time relative to the "
+             "aggregated model on nutpie. *agrees*: every posterior mean within 4 "
+             "Monte-Carlo standard errors of the reference (closed form for conversion, aggregated "
+             "nutpie for the hazard ratio).", ""]
+    if results.get("side_by_side_from_previous_run"):
+        lines += ["(not rerun: from the previous run of this script)", ""]
+    lines += ["| customers | question | method | compile | sample | total | vs aggregated "
+              "nutpie | posterior mean | max r_hat | min ESS | divergences | agrees |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for blk in blocks:
+        for question, label, var in (("conversion", "conversion rate (Control, Test)", None),
+                                     ("survival", "log hazard ratio CS vs OTHER", None)):
+            methods = {k: v for k, v in blk.get(question, {}).items() if isinstance(v, dict)}
+            if not methods:
+                continue
+            ref_key = "closed form" if question == "conversion" else "aggregated, nutpie"
+            ref = methods.get(ref_key, {})
+            base = methods.get("aggregated, nutpie", {}).get("total_s")
+            what = label if question == "conversion" else (
+                f"{label} ({blk['n_flags']:,} flags, {blk['survival'].get('rows', 0):,} "
+                "flag x interval rows per flag model)")
+            for name, m in methods.items():
+                ratio = "-" if not base else f"{m['total_s'] / base:.2g}x"
+                mean = ", ".join(f"{v:.4f}" for v in m.get("mean", []))
+                lines.append(
+                    f"| {blk['n']:,} | {what} | {name} | {_f(m.get('compile_s'))} | "
+                    f"{_f(m.get('sample_s'))} | {m['total_s']:.{1 if m['total_s'] >= 0.1 else 4}f}"
+                    f" | {ratio} | {mean} | {_f(m.get('max_r_hat'), 3)} | "
+                    f"{_f(m.get('min_ess_bulk'), 0)} | {m.get('divergences', '-')} | "
+                    f"{'reference' if name == ref_key else _agree(m, ref)} |")
+    return lines
+
+
+def cold_start_table(results: dict) -> list[str]:
+    cs = results.get("cold_start")
+    if not cs or "import" not in cs:
+        return []
+    lines = []
+    if results.get("cold_start_from_previous_run"):
+        lines += ["(not rerun: from the previous run of this script)", ""]
+    lines += ["Cold start, fresh processes (seconds): imports (best of 3), and each model's "
+              "build + nutpie compile with an empty and with a warm PyTensor compile "
+              "directory.", "", "| what | seconds |", "|---|---|"]
+    lines += [f"| import {k} | {v:.2f} |" for k, v in cs["import"].items()]
+    lines += ["", "| model | compile, empty dir | compile, warm dir |", "|---|---|---|"]
+    for k, v in cs["compile_empty_dir"].items():
+        lines.append(f"| {k} | {v:.1f} | {cs['compile_warm_dir'].get(k, float('nan')):.1f} |")
+    tot_e = sum(cs["compile_empty_dir"].values())
+    tot_w = sum(cs["compile_warm_dir"].values())
+    lines.append(f"| all seven | {tot_e:.1f} | {tot_w:.1f} |")
+    return lines
+
+
 def write_markdown(results: dict, path: Path) -> str:
     lines = ["# Benchmarks", "", f"Machine: {results['machine']}", "",
-             f"Command: `{results['command']}`; sampler settings per model: "
-             f"{results['settings']}.", ""]
-    if any(r.get("analyze") for r in results["sizes"]):
-        lines += ["## `bayes-ab analyze` end to end (seconds; own process; `--engine auto "
-                  "--no-figures`)", "",
-                  "| customers | engine | load avg (1 min) | load / aggregate | frequentist | "
-                  "7 models (compile + sample) | prior sensitivity | ratio, segments, "
-                  "forensics, report | total wall | peak memory (MB) |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for r in results["sizes"]:
-            a = r.get("analyze")
-            if not a:
-                continue
-            tm = a["timing"]
-            models = sum(v for k, v in tm.items() if k.startswith("model_"))
-            rest = a["wall_s"] - tm["load"] - tm["frequentist"] - models - tm.get(
-                "prior_sensitivity", 0.0)
-            lines.append(f"| {r['size']} | {a['engine']} | {a['load_avg_start'][0]:.1f} | "
-                         f"{tm['load']:.1f} | {tm['frequentist']:.1f} | {models:.1f} | "
-                         f"{tm.get('prior_sensitivity', 0.0):.1f} | {rest:.1f} | "
-                         f"{a['wall_s']:.1f} | {a['peak_mb']:.0f} |")
-        lines.append("")
-    if any(r.get("aggregate_stages") for r in results["sizes"]):
-        stages = [k for k in results["sizes"][0].get("aggregate_stages", {}) if k != "total"]
-        lines += ["## Where the aggregation's time goes (seconds, DuckDB, 2 threads)", "",
-                  "| stage | " + " | ".join(r["size"] for r in results["sizes"]) + " |",
-                  "|---|" + "---|" * len(results["sizes"])]
-        for k in [*stages, "total"]:
-            lines.append(f"| {k} | " + " | ".join(
-                _f(r.get("aggregate_stages", {}).get(k), 2) for r in results["sizes"]) + " |")
-        lines.append("")
-    lines += [
-             "## `analyze` stages by size (seconds; peak memory of the size's own process)", "",
-             "| customers | data (MB) | simulate | aggregate (DuckDB) | pandas load | compile "
-             "| sample | report | total (aggregate..report) | peak memory (MB) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results["sizes"]:
-        if not r.get("models"):  # --no-models: no per-model compile / sample here
-            r = {**r, "compile_s": None, "sample_s": None, "report_s": None}
-        lines.append(f"| {r['size']} | {r['data_mb']} | {_f(r['simulate_s'])} | "
-                     f"{_f(r['aggregate_s'])} | {_f(r.get('pandas_load_s'))} | "
-                     f"{_f(r['compile_s'])} | {_f(r['sample_s'])} | {_f(r['report_s'], 2)} | "
-                     f"{_f(r['total_s'])} | {r['peak_mb']:.0f} |")
-    if results["sizes"] and not results["sizes"][0].get("models"):
-        lines += ["", "(run with --no-models: the models' compile and sample times are in the "
-                  "`analyze` table above)"]
-    if results["sizes"] and results["sizes"][0].get("models"):
-        lines += ["", "### Per model (seconds: compile / sample), by size", "",
-                  "| model | " + " | ".join(r["size"] for r in results["sizes"]) + " |",
-                  "|---|" + "---|" * len(results["sizes"])]
-        for key in results["sizes"][0]["models"]:
-            cells = []
-            for r in results["sizes"]:
-                m = r["models"].get(key)
-                cells.append("-" if m is None else
-                             f"{m['compile_s']:.1f} / {m['sample_s']:.1f}"
-                             + ("" if m["diagnostics_passed"] is True else " (gate failed)"))
-            lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    if results.get("side_by_side"):
-        lines += ["", "## Conversion, same customers: aggregated vs per-row (seconds)", "",
-                  "| customers | closed-form Beta-Binomial | aggregated, nutpie (compile + sample)"
-                  " | aggregated, PyMC NUTS | per-row Bernoulli, nutpie | per-row / aggregated "
-                  "| PyMC / nutpie (aggregated) |", "|---|---|---|---|---|---|---|"]
-        if results.get("side_by_side_from_previous_run"):
-            lines[-2:-2] = ["(not rerun: from the previous run of this script)", ""]
-        for s in results["side_by_side"]:
-            a, p, r = s["aggregated_nutpie"], s["aggregated_pymc"], s["per_row_nutpie"]
-            lines.append(
-                f"| {s['n']:,} | {s['closed_form']['total_s']:.4f} | {a['total_s']:.1f} "
-                f"({a['compile_s']:.1f} + {a['sample_s']:.1f}) | {p['total_s']:.1f} | "
-                f"{r['total_s']:.1f} ({r['compile_s']:.1f} + {r['sample_s']:.1f}) | "
-                f"{r['sample_s'] / a['sample_s']:.0f}x sampling | "
-                f"{p['total_s'] / a['total_s']:.1f}x |")
-        lines += ["", "Posterior means agree (control / test): " + "; ".join(
-            f"n={s['n']:,}: closed form {s['closed_form']['mean_control']:.4f} / "
-            f"{s['closed_form']['mean_test']:.4f}, aggregated "
-            f"{s['aggregated_nutpie']['mean_control']:.4f} / "
-            f"{s['aggregated_nutpie']['mean_test']:.4f}, per-row "
-            f"{s['per_row_nutpie']['mean_control']:.4f} / {s['per_row_nutpie']['mean_test']:.4f}"
-            for s in results["side_by_side"]) + "."]
-    if results.get("cold_start"):
-        lines += ["", "## Cold start (seconds)", ""]
-        if results.get("cold_start_from_previous_run"):
-            lines += ["(not rerun: from the previous run of this script)", ""]
-        lines += ["| what | seconds |", "|---|---|"]
-        lines += [f"| {k} | {v:.2f} |" for k, v in results["cold_start"].items()]
-    text = "\n".join(lines) + "\n"
+             f"Command: `{results['command']}`.", ""]
+    for title, block in (("`bayes-ab analyze` end to end", end_to_end_table(results)),
+                         ("Models, per size", per_model_table(results)),
+                         ("Aggregation profile", aggregation_table(results)),
+                         ("Aggregated vs per-row; nutpie vs PyMC vs numpyro",
+                          side_by_side_tables(results)),
+                         ("Cold start", cold_start_table(results))):
+        if block:
+            lines += [f"## {title}", "", *block, ""]
+    text = "\n".join(lines)
     path.write_text(text)
     return text
+
+
+README_START = "<!-- benchmarks:start (written by `python benchmarks/run.py`; do not edit) -->"
+README_END = "<!-- benchmarks:end -->"
+
+
+def write_readme(results: dict, readme: Path) -> bool:
+    """Replace the README's benchmark section (between the markers) with this run's tables."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        print(f"{readme}: no benchmark markers; README not changed", file=sys.stderr)
+        return False
+    body = [f"Machine: {results['machine']}. Command: `{results['command']}`.", ""]
+    for block in (end_to_end_table(results), per_model_table(results),
+                  side_by_side_tables(results), cold_start_table(results)):
+        if block:
+            body += [*block, ""]
+    body.append("The aggregation's profile by stage: "
+                "[benchmarks/results/benchmarks.md](benchmarks/results/benchmarks.md).")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(head + README_START + "\n\n" + "\n".join(body) + "\n\n" + README_END
+                      + tail)
+    return True
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="20k,1M,10M")
     ap.add_argument("--full", action="store_true", help="add 100M customers")
-    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--draws", type=int, default=1000,
+                    help="side by side: draws per chain (analyze runs with its defaults)")
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--chains", type=int, default=2)
-    ap.add_argument("--pandas-max", type=int, default=1_000_000,
-                    help="run the pandas path up to this many customers")
+    ap.add_argument("--analyze-args", default="",
+                    help="extra `bayes-ab analyze` options, e.g. '--chains 2' (default: none)")
     ap.add_argument("--side-by-side", default="20k,200k")
-    ap.add_argument("--no-models", action="store_true")
     ap.add_argument("--no-cold-start", action="store_true")
     ap.add_argument("--data-dir", default=str(Path(tempfile.gettempdir()) / "bayes_ab_bench"))
     ap.add_argument("--out", default=str(HERE / "results"))
-    ap.add_argument("--no-analyze", action="store_true", help="skip `analyze` end to end")
-    ap.add_argument("--one-size", help=argparse.SUPPRESS)  # internal: child process
+    ap.add_argument("--readme", default=str(ROOT / "README.md"),
+                    help="README whose benchmark section is rewritten ('' : none)")
     ap.add_argument("--one-analyze", help=argparse.SUPPRESS)  # internal: child process
     args = ap.parse_args(argv)
 
+    sampler_args = args.analyze_args.split()
     settings = dict(draws=args.draws, tune=args.tune, chains=args.chains)
     if args.one_analyze:
-        res = run_analyze(dataset(args.one_analyze, Path(args.data_dir)), **settings)
-        print("RESULT " + json.dumps(res))
-        return 0
-    if args.one_size:
-        label = args.one_size
-        res = run_size(label, dataset(label, Path(args.data_dir)), pandas_max=args.pandas_max,
-                       models=not args.no_models, **settings)
+        res = run_analyze(dataset(args.one_analyze, Path(args.data_dir)),
+                          sampler_args=sampler_args)
         print("RESULT " + json.dumps(res))
         return 0
 
@@ -423,33 +564,23 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for label in sizes:
-        dataset(label, Path(args.data_dir))  # simulate outside the measured process
-        cmd = [sys.executable, __file__, "--one-size", label, "--draws", str(args.draws),
-               "--tune", str(args.tune), "--chains", str(args.chains), "--pandas-max",
-               str(args.pandas_max), "--data-dir", args.data_dir]
-        if args.no_models:
-            cmd.append("--no-models")
-        print(f"size {label} ...", flush=True)
+        data = dataset(label, Path(args.data_dir))  # simulated outside the measured process
+        sim = data / "simulate_seconds.txt"
+        row = {"size": label, "n": SIZES[label], "data": str(data),
+               "simulate_s": float(sim.read_text()) if sim.exists() else None,
+               "data_mb": round(sum(p.stat().st_size for p in data.iterdir()) / 2**20, 1)}
+        print(f"analyze {label} ...", flush=True)
+        cmd = [sys.executable, __file__, "--one-analyze", label, "--data-dir", args.data_dir,
+               "--analyze-args", args.analyze_args]
         r = subprocess.run(cmd, capture_output=True, text=True)
         line = next((x for x in r.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
             print(r.stdout[-2000:], r.stderr[-4000:], file=sys.stderr)
-            continue
-        results["sizes"].append(json.loads(line[len("RESULT "):]))
-        print(json.dumps({k: v for k, v in results["sizes"][-1].items() if k != "models"}),
-              flush=True)
-        if not args.no_analyze:
-            print(f"analyze {label} ...", flush=True)
-            cmd = [sys.executable, __file__, "--one-analyze", label, "--draws",
-                   str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains),
-                   "--data-dir", args.data_dir]
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            line = next((x for x in r.stdout.splitlines() if x.startswith("RESULT ")), None)
-            if line is None:
-                print(r.stdout[-2000:], r.stderr[-4000:], file=sys.stderr)
-            else:
-                results["sizes"][-1]["analyze"] = json.loads(line[len("RESULT "):])
-                print(json.dumps(results["sizes"][-1]["analyze"]), flush=True)
+            row["error"] = (r.stderr or r.stdout)[-500:]
+        else:
+            row["analyze"] = json.loads(line[len("RESULT "):])
+            print(json.dumps(row["analyze"]), flush=True)
+        results["sizes"].append(row)
     # Sections not rerun (--side-by-side "", --no-cold-start) are kept from the last run.
     previous = {}
     if (out / "benchmarks.json").exists():
@@ -472,6 +603,8 @@ def main(argv=None) -> int:
         results["cold_start_from_previous_run"] = True
     (out / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str))
     print(write_markdown(results, out / "benchmarks.md"))
+    if args.readme:
+        write_readme(results, Path(args.readme))
     return 0
 
 

@@ -74,14 +74,20 @@ def sample(
     Unconstrained helper variables (names ending in ``__``) are dropped from the
     posterior so that summaries and plots show only the model's own quantities.
     """
+    import time
+
     import pymc as pm
 
+    t_compile = 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
         if config.sampler == "nutpie":
             import nutpie
 
             compiled = nutpie.compile_pymc_model(model)
+            t_compile = time.perf_counter() - t0
+            t0 = time.perf_counter()
             idata = nutpie.sample(
                 compiled,
                 draws=config.draws,
@@ -105,6 +111,8 @@ def sample(
                 progressbar=config.progress,
                 compute_convergence_checks=False,
             )
+        # PyMC compiles inside pm.sample: its compile time is counted as sampling.
+        t_sample = time.perf_counter() - t0
         helper_vars = [v for v in idata.posterior.data_vars if str(v).endswith("__")]
         if helper_vars:
             idata.posterior = idata.posterior.drop_vars(helper_vars)
@@ -127,6 +135,8 @@ def sample(
             "bayes_ab_model": name,
             "model_config": json.dumps(model_config or {}, default=str),
             "sampler_config": json.dumps(config.to_dict()),
+            "compile_seconds": round(t_compile, 3),
+            "sample_seconds": round(t_sample, 3),
         }
     )
     # Observed data is useful for PPC plots; pm.sample adds it, nutpie does not.

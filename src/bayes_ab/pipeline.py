@@ -269,6 +269,9 @@ def analyze(
         say("loading data")
         data = load_experiment(data_dir, design_test_share=options.design_test_share)
     timings["load"] = time.perf_counter() - t0
+    for stage, seconds in getattr(data, "timings", {}).items():
+        if stage != "total":  # where the engine's time went (benchmarks, docs/SCALE.md)
+            timings[f"load: {stage}"] = seconds
     findings: list[Finding] = list(data.findings)
 
     t = time.perf_counter()
@@ -298,6 +301,9 @@ def analyze(
             timings[f"model_{step.key}"] = time.perf_counter() - t
             continue
         fitted[step.key] = idata
+        for part in ("compile", "sample"):
+            if f"{part}_seconds" in idata.attrs:
+                timings[f"{part}_{step.key}"] = float(idata.attrs[f"{part}_seconds"])
         diag = model.diagnostics(idata)
         diagnostics.append(diag)
         summaries[step.key] = model.summarize(idata)
