@@ -203,6 +203,25 @@ def test_logrank_matches_hand_computation(survival_frame: pd.DataFrame) -> None:
     assert sum(full.n) == len(survival_frame)
 
 
+def test_logrank_from_grouped_counts_equals_per_row(survival_frame: pd.DataFrame) -> None:
+    """The engine's grouped follow-up times (one row per group x duration x event with a
+    count) give lifelines' per-row statistic, with two groups and with three."""
+    per_row = logrank_by_group(survival_frame)
+    grouped = (survival_frame.groupby(["channel", "duration", "event"]).size()
+               .rename("n").reset_index())
+    assert len(grouped) < len(survival_frame)  # ties (times rounded to 0.1 min) collapse
+    g = logrank_by_group(grouped, weight="n")
+    assert (g.groups, g.n, g.events) == (per_row.groups, per_row.n, per_row.events)
+    assert g.statistic == pytest.approx(per_row.statistic, rel=1e-10)
+    assert g.statistic == pytest.approx(_hand_logrank(survival_frame), rel=1e-8)
+    three = survival_frame.assign(channel=survival_frame["task"].map({1: "a", 2: "b", 3: "c"}))
+    g3 = logrank_by_group(three.groupby(["channel", "duration", "event"]).size()
+                          .rename("n").reset_index(), weight="n")
+    r3 = logrank_by_group(three)
+    assert g3.statistic == pytest.approx(r3.statistic, rel=1e-10)
+    assert g3.p_value == pytest.approx(r3.p_value, rel=1e-8)
+
+
 def test_cox_recovers_hazard_ratio_with_task_strata(survival_frame: pd.DataFrame) -> None:
     r = cox_by_group(survival_frame, strata=["task"])
     hr = r.hazard_ratios["CS"]

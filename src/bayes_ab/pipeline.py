@@ -204,14 +204,25 @@ def frequentist_checks(data: ExperimentData, *, design_test_share: float) -> dic
         by_k = data.frame.groupby("n_completed")["converted"].agg(["sum", "count"]).reindex(range(4), fill_value=0)
     if (by_k["count"] > 0).sum() >= 2:
         out["completions_trend"] = fq.cochran_armitage_trend(by_k["sum"].to_numpy(), by_k["count"].to_numpy())
+    if _is_agg(data):
+        # Grouped follow-up times (one row per channel x task x minutes x event with its
+        # count): the log-rank test straight from the counts, never one row per flag.
+        grouped = data.survival_times.assign(
+            duration=data.survival_times["minutes"].clip(lower=1e-6))
+        if grouped["channel"].nunique() == 2 and grouped.loc[grouped["event"].astype(bool), "n"].sum() > 0:
+            out["logrank"] = fq.logrank_by_group(grouped, group="channel", weight="n")
+            if data.n_help_flags > COX_MAX_FLAGS:
+                out["cox_skipped"] = (
+                    f"Cox regression skipped: {data.n_help_flags} help flags is over "
+                    f"{COX_MAX_FLAGS} (engine duckdb); the log-rank test and the Bayesian "
+                    "survival model stand")
+                return out
+        else:
+            return out
     surv = _survival_frame(data)
     if surv["channel"].nunique() == 2 and surv["event"].sum() > 0:
-        out["logrank"] = fq.logrank_by_group(surv, group="channel")
-        if _is_agg(data) and len(surv) > COX_MAX_FLAGS:
-            out["cox_skipped"] = (
-                f"Cox regression skipped: {len(surv)} help flags is over {COX_MAX_FLAGS} "
-                "(engine duckdb); the log-rank test and the Bayesian survival model stand")
-            return out
+        if not _is_agg(data):
+            out["logrank"] = fq.logrank_by_group(surv, group="channel")
         try:
             out["cox"] = fq.cox_by_group(surv, group="channel", reference="OTHER", strata=["task"])
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # convergence trouble
