@@ -432,11 +432,13 @@ def _aggregate(con, backend, path, tables, caching, design_test_share, edges, ti
     # counts all come from this one (cached) per-customer table.
     with timer("per-customer table and its counts"):
         minutes = ((tasks.done - tasks.start) / 60.0)
-        per_task = tasks.group_by("cid").aggregate(
+        # Materialised (DuckDB) before the joins below: their hash tables then build
+        # from stored tables, and no aggregate has to hold memory while a join does.
+        per_task = stage(tasks.group_by("cid").aggregate(
             n_completed=tasks.done.notnull().sum(),
-            task_minutes=minutes.sum(where=tasks.done.notnull()))
-        per_help = helpt.group_by("cid").aggregate(
-            n_cs=(helpt.channel == "CS").sum(), n_flags=helpt.count())
+            task_minutes=minutes.sum(where=tasks.done.notnull())))
+        per_help = stage(helpt.group_by("cid").aggregate(
+            n_cs=(helpt.channel == "CS").sum(), n_flags=helpt.count()))
         pt = per_task.select(tcid=per_task.cid, n_completed=per_task.n_completed,
                              task_minutes=per_task.task_minutes)
         ph = per_help.select(hcid=per_help.cid, n_cs=per_help.n_cs, n_flags=per_help.n_flags)
