@@ -122,3 +122,32 @@ def test_auto_engine_parquet_rows(tmp_path, monkeypatch):
     assert pipeline.resolve_engine(tmp_path) == "pandas"
     monkeypatch.setattr(pipeline, "ENGINE_AUTO_ROWS", 2)
     assert pipeline.resolve_engine(tmp_path) == "duckdb"
+
+
+def test_engine_memory_option(runs, tmp_path, capsys):
+    """`--engine-memory` reaches DuckDB: a cap too small for the data is a clear exit 4
+    naming the option (nothing written), a malformed size an exit 2 before any work."""
+    folder, _ = runs
+    dest = tmp_path / "out"
+    rc = main(["analyze", str(folder), "--out", str(dest), "--engine", "duckdb",
+               "--engine-memory", "1MB", *TINY])
+    err = capsys.readouterr().err
+    assert rc == 4
+    assert "ran out of memory (memory_limit 1MB)" in err and "--engine-memory" in err
+    assert "Traceback" not in err and not dest.exists()
+    rc = main(["analyze", str(folder), "--out", str(dest), "--engine-memory", "lots", *TINY])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--engine-memory must be a size such as 3GB" in err
+    assert not dest.exists()
+
+
+def test_engine_memory_sizes():
+    from bayes_ab.commands.analyze import _memory_size
+    from bayes_ab.errors import OptionError
+
+    assert _memory_size("3GB") == "3GB"
+    assert _memory_size(" 800 mb ") == "800MB"
+    assert _memory_size("1.5gib") == "1.5GiB"
+    for bad in ("0GB", "3", "GB", "-1GB", "3 GBs"):
+        with pytest.raises(OptionError):
+            _memory_size(bad)

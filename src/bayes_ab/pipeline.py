@@ -76,6 +76,8 @@ class AnalyzeOptions:
     #: "auto" (duckdb above ENGINE_AUTO_BYTES of input or a Parquet file over
     #: ENGINE_AUTO_ROWS rows, else pandas).
     engine: str = "auto"
+    #: DuckDB engine: memory cap of its buffer pool (it spills to disk above it).
+    engine_memory: str = "3GB"
 
 
 ENGINES = ("auto", "pandas", "duckdb")
@@ -275,7 +277,8 @@ def analyze(
         from bayes_ab.aggregate import aggregate_experiment
 
         say("aggregating the files (DuckDB engine)")
-        data = aggregate_experiment(data_dir, design_test_share=options.design_test_share)
+        data = aggregate_experiment(data_dir, design_test_share=options.design_test_share,
+                                    memory_limit=options.engine_memory)
     else:
         say("loading data")
         data = load_experiment(data_dir, design_test_share=options.design_test_share)

@@ -270,8 +270,9 @@ def aggregate_experiment(
 
             raise ResourceError(
                 f"the {backend} engine ran out of memory (memory_limit {memory_limit}) while "
-                f"aggregating {path}: give it more memory, or run the aggregation where the "
-                "data lives (Spark / a warehouse, see docs/SCALE.md)") from exc
+                f"aggregating {path}: give it more memory (`bayes-ab analyze --engine-memory "
+                "6GB`), or run the aggregation where the data lives (Spark / a warehouse, "
+                "see docs/SCALE.md)") from exc
         timings["total"] = sum(timings.values())
         return replace(agg, timings=timings)
     finally:

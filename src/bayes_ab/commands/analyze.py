@@ -40,6 +40,9 @@ def register(sub) -> None:
                    "line-numbered errors), duckdb (flat memory, millions of customers) or "
                    "auto (default: duckdb above 200 MB of input or a Parquet file over 2M "
                    "rows)")
+    p.add_argument("--engine-memory", default="3GB", metavar="SIZE",
+                   help="DuckDB engine: memory cap of its buffer pool, e.g. 3GB (default) or "
+                   "800MB; above it the engine spills to a temporary database under TMPDIR")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         figures=not args.no_figures,
         prior_sensitivity=args.prior_sensitivity,
         engine=getattr(args, "engine", "auto"),
+        engine_memory=_memory_size(getattr(args, "engine_memory", "3GB")),
     )
     progress = _progress(quiet=args.quiet)
     with staged_output_dir(args.out, force=args.force) as tmp:
@@ -110,3 +114,14 @@ def _print_summary(results: dict, out: Path, *, quiet: bool) -> None:
     lines.append("diagnostics: " + ("passed" if diag["passed"] else "FAILED (see report)"))
     lines.append(f"wrote {out}/results.json, report.html, report.md, figures/, idata/")
     print("\n".join(lines), file=sys.stdout)
+
+
+def _memory_size(text: str) -> str:
+    """A DuckDB memory size (``3GB``, ``800MB``, ``1.5GiB``), checked before the run."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", str(text),
+                     flags=re.IGNORECASE)
+    if not m or float(m.group(1)) <= 0:
+        raise OptionError(f"--engine-memory must be a size such as 3GB or 800MB, got {text!r}")
+    return f"{m.group(1)}{m.group(2).upper().replace('I', 'i')}"
