@@ -356,3 +356,32 @@ def test_cli_writes_refuses_existing_and_reads_set(tmp_path, capsys):
     assert main(["simulate", "--n", "10", "--seed", "1", "--out", str(tmp_path / "x"),
                  "--set", "bogus=1"]) == 2
     assert re.search(r"unknown simulator parameter 'bogus'", capsys.readouterr().err)
+
+
+def test_cli_large_n_writes_parquet_in_chunks(tmp_path, capsys, monkeypatch):
+    """Above IN_MEMORY_MAX trialers the CLI writes Parquet chunk by chunk (bounded memory;
+    the same files whatever --workers) and refuses CSV with a clear message."""
+    import pandas as pd
+
+    from bayes_ab.commands import simulate as cmd
+
+    monkeypatch.setattr(cmd, "IN_MEMORY_MAX", 1000)
+    outs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"big{workers}"
+        assert main(["simulate", "--n", "2500", "--seed", "3", "--out", str(out), "--format",
+                     "parquet", "--no-truth", "--workers", workers]) == 0
+        outs[workers] = out
+    assert "in chunks straight to Parquet" in capsys.readouterr().out
+    cohorts = pd.read_parquet(outs["1"] / "test_cohorts.parquet")
+    assert len(cohorts) == 2500 and cohorts["customer_id"].is_unique
+    for stem in FILE_STEMS:
+        assert ((outs["1"] / f"{stem}.parquet").read_bytes()
+                == (outs["2"] / f"{stem}.parquet").read_bytes()), stem
+    assert json.loads((outs["1"] / "truth.json").read_text())["chunked"]["n_chunks"] == 5
+    assert main(["simulate", "--n", "2500", "--seed", "3", "--out", str(tmp_path / "c")]) == 2
+    assert "use --format parquet" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+    assert main(["simulate", "--n", "10", "--seed", "3", "--out", str(tmp_path / "w"),
+                 "--workers", "0"]) == 2
+    assert "--workers must be >= 1" in capsys.readouterr().err
