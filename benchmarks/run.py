@@ -171,8 +171,7 @@ def _fit_row(idata, tc: float, ts: float, var: str, index) -> dict:
     return {"compile_s": tc, "sample_s": ts, "total_s": tc + ts,
             "mean": [float(v) for v in np.atleast_1d(flat.mean(axis=0))],
             "sd": [float(v) for v in np.atleast_1d(flat.std(axis=0))],
-            "mcse": [float(v) for v in summ["mcse_mean"].to_numpy()[np.atleast_1d(index)]]
-            if len(summ) > 1 else [float(summ["mcse_mean"].iloc[0])],
+            "mcse": [float(v) for v in summ["mcse_mean"].to_numpy()[np.atleast_1d(index)]],
             "max_r_hat": float(summ["r_hat"].max()), "min_ess_bulk": float(summ["ess_bulk"].min()),
             "divergences": divergences}
 
@@ -258,10 +257,9 @@ def side_by_side(n: int, *, draws: int, tune: int, chains: int,
     out["survival"]["rows"] = int(fi.size)
 
     def per_flag():
-        agg = model.build()
         pr = model.priors
         crude = np.log(max(sstats.events_array.sum(), 0.5) / sstats.exposure_array.sum())
-        with pm.Model(coords=agg.coords) as m:
+        with pm.Model(coords=model.coords) as m:
             sigma_rw = pm.HalfNormal("sigma_rw", **pr["random_walk_sd"])
             start = pr["log_baseline_start"]
             log_baseline = pm.GaussianRandomWalk(

@@ -473,8 +473,8 @@ def logrank_from_counts(duration, event, group, count) -> LogRankResult:
     labels, gi = np.unique(np.asarray(group).astype(str), return_inverse=True)
     if labels.size < 2:
         raise ValueError(f"need at least two groups, got {labels.tolist()}")
-    ut, ti = np.unique(duration, return_inverse=True)
-    k, m = labels.size, ut.size
+    times, ti = np.unique(duration, return_inverse=True)
+    k, m = labels.size, times.size
     flat = ti * k + gi
     exits = np.bincount(flat, weights=count, minlength=m * k).reshape(m, k)
     deaths = np.bincount(flat, weights=count * event, minlength=m * k).reshape(m, k)
@@ -485,14 +485,13 @@ def logrank_from_counts(duration, event, group, count) -> LogRankResult:
     observed_minus_expected = (dj - nj * (d / n)[:, None]).sum(axis=0)
     factor = np.where(n > 1, d * (n - d) / np.maximum(n - 1, 1), 0.0) / n**2
     # V_jl = sum_t factor * n_j (n delta_jl - n_l)
-    cov = (np.einsum("t,tj,tl->jl", factor * n, nj, np.ones_like(nj)) * np.eye(k)
-           - np.einsum("t,tj,tl->jl", factor, nj, nj))
+    cov = np.diag((factor * n) @ nj) - (nj * factor[:, None]).T @ nj
     u, v = observed_minus_expected[:-1], cov[:-1, :-1]
     statistic = float(u @ np.linalg.solve(v, u))
     return LogRankResult(
         groups=tuple(labels.tolist()),
-        n=tuple(int(count[gi == j].sum()) for j in range(k)),
-        events=tuple(int(count[(gi == j) & event].sum()) for j in range(k)),
+        n=tuple(int(x) for x in exits.sum(axis=0)),
+        events=tuple(int(x) for x in deaths.sum(axis=0)),
         statistic=statistic,
         p_value=float(st.chi2.sf(statistic, k - 1)),
     )

@@ -182,8 +182,7 @@ def _counts_of(data: ExperimentData, column: str):
 
 
 def _survival_frame(data: ExperimentData):
-    if _is_agg(data):
-        return data.survival_frame()
+    """One row per help flag (channel, task, duration, event) of the pandas loader."""
     eps = data.help_episodes
     return eps.assign(duration=eps["minutes"].clip(lower=1e-6), event=(~eps["censored"]).astype(int))
 
@@ -207,28 +206,31 @@ def frequentist_checks(data: ExperimentData, *, design_test_share: float) -> dic
     if (by_k["count"] > 0).sum() >= 2:
         out["completions_trend"] = fq.cochran_armitage_trend(by_k["sum"].to_numpy(), by_k["count"].to_numpy())
     if _is_agg(data):
-        # Grouped follow-up times (one row per channel x task x minutes x event with its
-        # count): the log-rank test straight from the counts, never one row per flag.
-        grouped = data.survival_times.assign(
-            duration=data.survival_times["minutes"].clip(lower=1e-6))
-        if grouped["channel"].nunique() == 2 and grouped.loc[grouped["event"].astype(bool), "n"].sum() > 0:
-            out["logrank"] = fq.logrank_by_group(grouped, group="channel", weight="n")
-            if data.n_help_flags > COX_MAX_FLAGS:
-                out["cox_skipped"] = (
-                    f"Cox regression skipped: {data.n_help_flags} help flags is over "
-                    f"{COX_MAX_FLAGS} (engine duckdb); the log-rank test and the Bayesian "
-                    "survival model stand")
-                return out
-        else:
+        # The engine's grouped follow-up times (one row per channel x task x minutes x
+        # event, with its count n): the log-rank test from the counts, never one row per
+        # flag; the per-flag rows are rebuilt only for Cox, up to COX_MAX_FLAGS.
+        times = data.survival_times
+        grouped = times.assign(duration=times["minutes"].clip(lower=1e-6))
+        n_events = int((grouped["event"] * grouped["n"]).sum())
+        if grouped["channel"].nunique() != 2 or n_events == 0:
             return out
-    surv = _survival_frame(data)
-    if surv["channel"].nunique() == 2 and surv["event"].sum() > 0:
-        if not _is_agg(data):
-            out["logrank"] = fq.logrank_by_group(surv, group="channel")
-        try:
-            out["cox"] = fq.cox_by_group(surv, group="channel", reference="OTHER", strata=["task"])
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # convergence trouble
-            out["cox_error"] = str(exc)
+        out["logrank"] = fq.logrank_by_group(grouped, group="channel", weight="n")
+        if data.n_help_flags > COX_MAX_FLAGS:
+            out["cox_skipped"] = (
+                f"Cox regression skipped: {data.n_help_flags} help flags is over "
+                f"{COX_MAX_FLAGS} (engine duckdb); the log-rank test and the Bayesian "
+                "survival model stand")
+            return out
+        surv = data.survival_frame()
+    else:
+        surv = _survival_frame(data)
+        if surv["channel"].nunique() != 2 or surv["event"].sum() == 0:
+            return out
+        out["logrank"] = fq.logrank_by_group(surv, group="channel")
+    try:
+        out["cox"] = fq.cox_by_group(surv, group="channel", reference="OTHER", strata=["task"])
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # convergence trouble
+        out["cox_error"] = str(exc)
     return out
 
 
@@ -616,16 +618,9 @@ def segment_blocks(data: ExperimentData, *, options: AnalyzeOptions, findings: l
 def _segment_counts_from_table(table, *, column: str):
     """`SegmentCounts` from the engine's (label, cohort, successes, trials) table, with
     the checks of `SegmentCounts.from_arrays`."""
-    from bayes_ab.errors import DataError
-    from bayes_ab.segments import MAX_SEGMENTS, SegmentCounts
+    from bayes_ab.segments import SegmentCounts, checked_segment_names
 
-    names = sorted({str(v) for v in table["label"]})
-    if len(names) > MAX_SEGMENTS:
-        raise DataError(f"{len(names)} distinct values in the segment column: more than "
-                        f"{MAX_SEGMENTS}; bucket it first (e.g. hour of day into 4 blocks)",
-                        column=column)
-    if len(names) < 2:
-        raise DataError("the segment column has fewer than two values", column=column)
+    names = checked_segment_names((str(v) for v in table["label"]), column=column)
     cell = {(str(r.label), r.cohort): (int(r.successes), int(r.trials))
             for r in table.itertuples(index=False)}
 

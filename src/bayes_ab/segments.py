@@ -43,12 +43,25 @@ from bayes_ab.errors import DataError, OptionError
 from bayes_ab.fit import SamplerConfig
 from bayes_ab.intervals import interval
 
-__all__ = ["MAX_SEGMENTS", "SegmentCounts", "segment_effects", "segment_srm"]
+__all__ = ["MAX_SEGMENTS", "SegmentCounts", "checked_segment_names", "segment_effects", "segment_srm"]
 
 #: More distinct values than this is a continuous column: bucket it first.
 MAX_SEGMENTS = 50
 
 Method = Literal["pymc", "normal"]
+
+
+def checked_segment_names(values, *, column: str) -> list:
+    """The sorted distinct segment values; a `DataError` naming ``column`` when there are
+    more than `MAX_SEGMENTS` or fewer than two."""
+    names = sorted(set(values))
+    if len(names) > MAX_SEGMENTS:
+        raise DataError(f"{len(names)} distinct values in the segment column: more than "
+                        f"{MAX_SEGMENTS}; bucket it first (e.g. hour of day into 4 blocks)",
+                        column=column)
+    if len(names) < 2:
+        raise DataError("the segment column has fewer than two values", column=column)
+    return names
 
 
 @dataclass(frozen=True)
@@ -70,13 +83,7 @@ class SegmentCounts:
         g = np.asarray(groups, dtype=object)
         y = np.asarray(outcomes, dtype=np.int64)
         s = np.asarray(segments, dtype=object)
-        names = sorted(set(s[(g == control) | (g == test)].tolist()))
-        if len(names) > MAX_SEGMENTS:
-            raise DataError(f"{len(names)} distinct values in the segment column: more than "
-                            f"{MAX_SEGMENTS}; bucket it first (e.g. hour of day into 4 blocks)",
-                            column=column)
-        if len(names) < 2:
-            raise DataError("the segment column has fewer than two values", column=column)
+        names = checked_segment_names(s[(g == control) | (g == test)].tolist(), column=column)
 
         def agg(arm: str, f) -> tuple[int, ...]:
             return tuple(int(f(y[(g == arm) & (s == name)])) for name in names)

@@ -391,14 +391,12 @@ def _aggregate(con, backend, path, tables, caching, design_test_share, edges, ti
         act = clean["activity"][0]
         starts = act.filter(act.action == "start")
         first = cache(starts.group_by(["cid", "task"]).aggregate(start=starts.sec.min()))
-        _log.debug("first starts cached")
         comps = act.filter(act.action == "complete").select("cid", "task", "sec")
         fs = first.select(fcid=first.cid, ftask=first.task, fstart=first.start)
         paired = comps.join(fs, [comps.cid == fs.fcid, comps.task == fs.ftask], how="left")
         paired = paired.mutate(
             ok=paired.fstart.notnull() & (paired.sec >= paired.fstart))
         valid = cache(paired.filter(paired.ok).select("cid", "task", "sec"))
-        _log.debug("valid completions cached")
         pc = paired.aggregate(
             without=paired.fstart.isnull().sum(),
             before=(paired.fstart.notnull() & (paired.sec < paired.fstart)).sum(),
@@ -417,7 +415,6 @@ def _aggregate(con, backend, path, tables, caching, design_test_share, edges, ti
         dn = done.select(dcid=done.cid, dtask=done.task, done=done.done)
         tasks = cache(first.join(dn, [first.cid == dn.dcid, first.task == dn.dtask], how="left")
                       .select("cid", "task", "start", "done"))
-        _log.debug("per-task table cached")
 
     helpt = clean["help"][0]
     with timer("observation end"):
@@ -587,8 +584,6 @@ def _segment_counts(cust, xcols: list[str], backend: str):
     distinct values. Returns ({column: DataFrame(label, cohort, successes, trials)},
     {column: why it was left out})."""
     import ibis
-
-    from bayes_ab.aggregate import read
 
     if not xcols:
         return {}, {}
