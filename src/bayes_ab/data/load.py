@@ -186,7 +186,7 @@ def read_table(path: str | Path) -> RawTable:
             raise DataError("cannot read the file: the gzip stream is truncated (the file "
                             "was cut short)", file=name) from None
         except (OSError, zlib.error) as exc:
-            raise DataError(f"cannot read the file: {_short(exc)}", file=name) from None
+            raise DataError(f"cannot read the file: {short_text(exc)}", file=name) from None
         df = _read_csv_bytes(data, name)
     df, notes = _normalise_frame(df, name)
     df = _drop_blank_rows(df)
@@ -195,7 +195,7 @@ def read_table(path: str | Path) -> RawTable:
     return RawTable(name=name, data=df, n_read=len(df), notes=notes)
 
 
-def _short(exc: BaseException, limit: int = 100) -> str:
+def short_text(exc: BaseException, limit: int = 100) -> str:
     """The first line of an exception's message, at most ``limit`` characters."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text if len(text) <= limit else text[:limit] + "..."
@@ -292,13 +292,17 @@ def csv_head(head: bytes, name: str) -> CsvHead:
     return CsvHead(encoding=encoding, sep=sep, names=names)
 
 
-def _ragged(name: str, line: int, found: int, expected: int) -> DataError:
-    return DataError(f"line {line} has {found} field(s) where the header has {expected} (a "
-                     "ragged row: check for a separator or a line break inside an unquoted "
-                     "value)", file=name, lines=[line], n_rows=1)
+def ragged_row_error(name: str, line: int, found: int, expected: int) -> DataError:
+    """A row with more or fewer fields than the header. (DuckDB stops counting at the
+    first field too many, so a long row is worded without its count on both engines.)"""
+    what = (f"more fields than the header ({expected})" if found > expected
+            else f"{found} field(s), fewer than the header ({expected})")
+    return DataError(f"line {line} has {what}: a ragged row (check for a separator or a "
+                     "line break inside an unquoted value)", file=name, lines=[line],
+                     n_rows=1)
 
 
-def _unclosed_quote(name: str, line: int) -> DataError:
+def unclosed_quote_error(name: str, line: int) -> DataError:
     return DataError(f"unbalanced quote: the quoted value that starts on line {line} is "
                      "never closed", file=name, lines=[line], n_rows=1)
 
@@ -352,11 +356,11 @@ def _parser_error(exc: Exception, name: str) -> DataError:
     text = str(exc)
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
     if m:
-        return _ragged(name, int(m.group(2)), int(m.group(3)), int(m.group(1)))
+        return ragged_row_error(name, int(m.group(2)), int(m.group(3)), int(m.group(1)))
     m = re.search(r"EOF inside string starting at row (\d+)", text)
     if m:
-        return _unclosed_quote(name, int(m.group(1)) + 1)
-    return DataError(f"cannot parse the file as CSV: {_short(exc)}", file=name)
+        return unclosed_quote_error(name, int(m.group(1)) + 1)
+    return DataError(f"cannot parse the file as CSV: {short_text(exc)}", file=name)
 
 
 def _check_field_counts(data: bytes, encoding: str, sep: str, n_fields: int,
@@ -367,9 +371,9 @@ def _check_field_counts(data: bytes, encoding: str, sep: str, n_fields: int,
     try:
         for line, record in enumerate(csv.reader(text, delimiter=sep), start=1):
             if record and len(record) != n_fields:
-                raise _ragged(name, line, len(record), n_fields)
+                raise ragged_row_error(name, line, len(record), n_fields)
     except csv.Error as exc:
-        raise DataError(f"cannot parse the file as CSV at line {line + 1}: {_short(exc)} "
+        raise DataError(f"cannot parse the file as CSV at line {line + 1}: {short_text(exc)} "
                         "(an unbalanced quote?)", file=name, lines=[line + 1],
                         n_rows=1) from None
 
@@ -412,7 +416,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         df = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         _parquet_range_error(path)
-        raise DataError(f"cannot read the Parquet file: {_short(exc)}", file=path.name) from None
+        raise DataError(f"cannot read the Parquet file: {short_text(exc)}", file=path.name) from None
     df = df.reset_index(drop=True)
     for col in df.columns:
         s = df[col]
@@ -478,7 +482,8 @@ def repeated_column_error(name: str, norm: str, positions: list[int], *, lines=(
                           n_rows: int | None = None) -> DataError:
     cols = ", ".join(str(i + 1) for i in positions)
     return DataError(f"column name {excerpt(norm)} appears {len(positions)} times (header "
-                     f"columns {cols}, ignoring case) with different values: keep one",
+                     f"columns {cols}, ignoring case) with different values in {n_rows} "
+                     "row(s): keep one",
                      file=name, column=norm[:EXCERPT], lines=lines, n_rows=n_rows)
 
 
