@@ -316,7 +316,8 @@ def _read_csv_bytes(data: bytes, name: str) -> pd.DataFrame:
         data = data[3:]
     if b"\r" in data:  # CRLF and old-Mac CR-only endings both become LF
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    data = data.rstrip(b"\n") + b"\n"  # blank lines at the end change no line number
+    if data.endswith(b"\n\n"):  # blank lines at the end change no line number
+        data = data.rstrip(b"\n") + b"\n"
     sep = head.sep
     header = data.split(b"\n", 1)[0]
     # Arrow's multi-threaded reader is several times faster, but skips blank lines
@@ -415,9 +416,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
-        _parquet_range_error(path)
         raise DataError(f"cannot read the Parquet file: {short_text(exc)}", file=path.name) from None
     df = df.reset_index(drop=True)
+    _check_typed_range(df, path.name)
     for col in df.columns:
         s = df[col]
         if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s):
@@ -430,28 +431,23 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return df
 
 
-def _parquet_range_error(path: Path) -> None:
-    """Raise a `DataError` naming the typed timestamp column (and rows) of a Parquet
-    file whose values pandas cannot hold; return when there is none."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except Exception:  # noqa: BLE001 - the caller reports the file as unreadable
-        return
-    for i, field in enumerate(table.schema):
-        if not pa.types.is_timestamp(field.type):
+def _check_typed_range(df: pd.DataFrame, name: str) -> None:
+    """A typed (Parquet) timestamp column whose values pandas' nanosecond timestamps cannot
+    hold (pandas keeps the file's unit, e.g. microseconds) is a `DataError`."""
+    for i, col in enumerate(df.columns):
+        s = df[col]
+        if not pd.api.types.is_datetime64_any_dtype(s):
             continue
-        per_ns = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[field.type.unit]
-        raw = table.column(i).cast(pa.int64()).to_numpy(zero_copy_only=False)
-        raw = np.nan_to_num(np.asarray(raw, dtype=float), nan=0.0)
-        bound = np.iinfo(np.int64).max / per_ns
-        bad = np.abs(raw) > bound
+        per_ns = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[s.dt.unit]
+        if per_ns == 1:
+            continue
+        raw = s.array.asi8
+        bad = (np.abs(raw) > np.iinfo(np.int64).max // per_ns) & s.notna().to_numpy()
         if bad.any():
             lines = np.flatnonzero(bad)[:_SHOWN_LINES] + 2
-            raise DataError(f"timestamp(s) {TS_RANGE_TEXT}", file=path.name,
-                            column=normalise_name(field.name, i + 1), lines=lines,
+            raise DataError(f"timestamp(s) {TS_RANGE_TEXT}: a placeholder date such as "
+                            "9999-12-31 is not an event time", file=name,
+                            column=normalise_name(col, i + 1), lines=lines,
                             n_rows=int(bad.sum()))
 
 
