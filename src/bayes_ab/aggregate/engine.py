@@ -160,20 +160,27 @@ def _outside(ts, backend: str):
 
 
 def _fatal_counts(t: ir.Table, key: str, backend: str = "duckdb") -> dict[str, Any]:
+    from bayes_ab.aggregate import read
+
     checks = {"empty_id": (t.cid == "").sum()}
     if key == "cohorts":
         checks["arm"] = t.arm.isnull().sum()
     elif key == "activity":
         checks.update(task=t.task.isnull().sum(), action=t.action.isnull().sum(),
-                      ts=t.ts.isnull().sum(), ts_range=_outside(t.ts, backend).sum())
+                      ts=t.ts.isnull().sum(), ts_range=_outside(t.ts, backend).sum(),
+                      ts_min=read.epoch_seconds(t.ts, backend).min())
     elif key == "help":
+        from bayes_ab.data.validate import CS_TYPES
+
         checks.update(task=t.task.isnull().sum(), channel=t.channel.isnull().sum(),
-                      ts=t.ts.isnull().sum(), ts_range=_outside(t.ts, backend).sum())
+                      ts=t.ts.isnull().sum(), ts_range=_outside(t.ts, backend).sum(),
+                      cs_unknown=(~t.cs_type.fill_null("").isin(["", *CS_TYPES])).sum())
     else:
         checks["converted"] = t.converted.isnull().sum()
     checks["rows"] = t.count()
     row = t.aggregate(**checks).execute().iloc[0]
-    return {k: int(v or 0) for k, v in row.items()}
+    # ts_min: the earliest activity (epoch seconds, for `_input_findings`), kept as is.
+    return {k: (v if k == "ts_min" else _int(v)) for k, v in row.items()}
 
 
 _FATAL_TEXT = {
@@ -193,9 +200,10 @@ _TS_MIN_SEC = TS_MIN.value / 1e9
 _TS_MAX_SEC = TS_MAX.value / 1e9
 
 
-def _input_findings(typed: dict, names: dict, backend: str) -> list[Finding]:
+def _input_findings(typed: dict, names: dict, backend: str, fatal: dict) -> list[Finding]:
     """`bayes_ab.data.validate.input_findings` on the engine: the same checks, counts and
-    examples over every row of each file, without line numbers."""
+    examples over every row of each file, without line numbers. ``fatal``: the counts of
+    `_fatal_counts` per file (unknown cs_type, earliest activity)."""
     import pandas as pd
 
     from bayes_ab.aggregate import read
@@ -221,7 +229,7 @@ def _input_findings(typed: dict, names: dict, backend: str) -> list[Finding]:
     out: list[Finding] = []
     helpt = typed["help"]
     unknown = ~helpt.cs_type.fill_null("").isin(["", *CS_TYPES])
-    k = _int(_scalar(unknown.cast("int64").sum()))
+    k = fatal["help"].get("cs_unknown", 0)
     if k:
         out.append(unknown_cs_type_finding(names["help"], k,
                                            examples(helpt, unknown, helpt.cs_type)))
@@ -243,8 +251,7 @@ def _input_findings(typed: dict, names: dict, backend: str) -> list[Finding]:
         if _int(row["bad"]):
             out.append(bad_optional_timestamp_finding(names[key], col, _int(row["bad"]),
                                                       examples(t, bad, value)))
-    act = typed["activity"]
-    act_min = _scalar(read.epoch_seconds(act.ts, backend).min())
+    act_min = fatal["activity"].get("ts_min")
     start, reference = experiment_start_reference(
         stamp(mins.get("joined_at")), stamp(act_min), cohorts_name=names["cohorts"],
         activity_name=names["activity"])
@@ -406,6 +413,7 @@ def _aggregate(con, backend, path, tables, caching, design_test_share, edges, ti
     findings: list[Finding] = []
     rows_read: dict[str, int] = {}
     t_ = {}
+    fatal: dict[str, dict] = {}
     # --- pass 1 per file: row count and every fatal check in one aggregate
     with timer("validate (fatal checks, one scan per file)"):
         for key, (name, _raw, t) in typed.items():
@@ -415,9 +423,10 @@ def _aggregate(con, backend, path, tables, caching, design_test_share, edges, ti
                 raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
             _raise_fatal(counts, name)
             t_[key] = (t, counts["rows"])
+            fatal[key] = counts
     with timer("validate (optional columns, dates)"):
         findings += notes + _input_findings({k: v[2] for k, v in typed.items()}, names,
-                                            backend)
+                                            backend, fatal)
 
     # --- cohorts: exact duplicates dropped (one grouped pass that keeps the
     # multiplicity), each customer id mapped once to an integer code: every later join
