@@ -5,13 +5,15 @@ The folder holds ``test_cohorts``, ``product_activity``, ``help_activity`` and
 ``.csv.gz`` or ``.parquet``, found by stem, case-insensitively.
 
 Reading
-    CSV is read as bytes; a UTF-8 BOM is removed, CRLF and CR-only line endings
-    become LF, and the text is decoded as UTF-8, falling back to Latin-1 (every
-    byte string is valid Latin-1). The delimiter is a comma unless the header line
-    holds more semicolons or tabs. Arrow's multi-threaded reader is used (every
-    column as categorical text, so each distinct label or timestamp is parsed
-    once); files with blank lines or malformed rows go through pandas' reader,
-    which keeps line numbers exact and names the bad line. Every column is read
+    CSV is read as bytes; a UTF-8 BOM is removed, UTF-16 (byte-order mark, or NUL
+    bytes in every other position) and UTF-32 (byte-order mark) are decoded, CRLF
+    and CR-only line endings become LF, and the text is decoded as UTF-8, falling
+    back to Latin-1 (every byte string is valid Latin-1). The delimiter is a comma
+    unless the header line holds more semicolons or tabs. Arrow's multi-threaded
+    reader is used (every column as categorical text, so each distinct label or
+    timestamp is parsed once); files with blank lines, an odd number of quote
+    characters or malformed rows go through pandas' reader, which keeps line numbers
+    exact and names the bad line. Every column is read
     as text first and parsed afterwards, so a value that does not parse is reported with its line number:
     1-based, the header being line 1 (blank lines count, a quoted value spanning
     several lines is counted as one). For Parquet the "line" is the row number + 1,
@@ -30,12 +32,22 @@ Reading
     Timestamps are ISO 8601; naive ones are UTC, ones with an offset are converted.
 
 Fatal problems (a `DataError` naming file, column and first lines; exit 2 in the CLI)
-    missing file, two files with the same stem, unreadable or empty file (no data
-    rows; a header-only ``help_activity`` is allowed: nobody was flagged), missing
+    missing file, two files with the same stem, a symbolic link that leaves the data
+    folder (or is broken), unreadable or empty file (no data rows; a header-only
+    ``help_activity`` is allowed: nobody was flagged), binary data (NUL or control
+    bytes: random bytes, a gzip or Parquet file under a .csv name), a truncated or
+    non-gzip ``.gz``, a blank first line, a row with more or fewer fields than the
+    header, a quote that is never closed, a column name repeated (ignoring case) with
+    different values (identical copies: a ``duplicate_columns`` warning), missing
     column, empty ``customer_id``, unknown cohort / channel / action label, task not
-    1, 2 or 3, unparseable timestamp, unparseable ``converted``, a customer listed
-    twice in the cohorts (in both arms, or twice in one arm with different values),
-    a customer with several different conversion rows.
+    1, 2 or 3, unparseable timestamp, a timestamp outside pandas' range (1677-09-21
+    to 2262-04-11, e.g. a 9999-12-31 placeholder: named as such, not "unparseable"),
+    unparseable ``converted``, a customer listed twice in the cohorts (in both arms,
+    or twice in one arm with different values), a customer with several different
+    conversion rows. No message shows more than `EXCERPT` (60) characters of a value.
+
+Entry points: `load_experiment` (the folder), `read_experiment_file` (one file of the
+folder, found by stem, every per-file check above), `read_table` (one file by path).
 
 Non-fatal problems (the rows are dropped or the value imputed, counted in
 ``ExperimentData.dropped`` and described in ``ExperimentData.findings``) are
@@ -544,8 +556,13 @@ def require_columns(table: RawTable, columns) -> None:
 
 
 def columns_text(columns: list, shown: int = 8) -> str:
-    """Column names as a short list: at most ``shown`` names, each a short excerpt."""
-    text = ", ".join(excerpt(c, 30) for c in columns[:shown])
+    """Column names as a short list: at most ``shown`` names, each cut to 30 characters
+    (control characters escaped)."""
+    def short(col) -> str:
+        col = str(col) if str(col).isprintable() else repr(str(col))[1:-1]
+        return col if len(col) <= 30 else col[:30] + "..."
+
+    text = ", ".join(short(c) for c in columns[:shown])
     return text + (f", ... ({len(columns)} columns)" if len(columns) > shown else "")
 
 

@@ -21,6 +21,17 @@ described by a `Finding` with the check name given)
     * a cohort customer with no conversion row: taken as not converted (nothing
       dropped); check ``missing_conversion`` only.
 
+Findings on the values as parsed (`input_findings`, every row of each file, nothing
+dropped; all warnings)
+    * ``unknown_cs_type``: a ``cs_type`` other than article, video, chatbot, agent or blank;
+    * ``unparseable_optional_timestamp``: a non-blank ``joined_at`` / ``converted_at``
+      that is not ISO 8601 in pandas' range;
+    * ``dated_before_experiment``: a help flag or a ``converted_at`` more than 1 day
+      before the experiment's start (the earliest ``joined_at``, else the earliest
+      product activity);
+    * ``converted_at_without_conversion``: ``converted`` = 0 with a ``converted_at``;
+    * (from the loader) ``duplicate_columns``: a column name repeated with identical values.
+
 Findings computed on the derived tables (`check_experiment`, nothing dropped)
     * ``tasks_out_of_series`` (warning): task k started before task k-1 was completed;
     * ``help_without_start`` (info): a help flag on a task the customer never started;
