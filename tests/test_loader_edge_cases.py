@@ -453,3 +453,26 @@ def test_clean_folder_has_none_of_the_new_findings(engine):
     new = {"unknown_cs_type", "unparseable_optional_timestamp", "dated_before_experiment",
            "converted_at_without_conversion", "duplicate_columns"}
     assert not new & {f.check for f in data.findings}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_line_of_spaces_is_a_ragged_row(write_folder, engine):
+    files = read_tiny()
+    files["conversion.csv"] = files["conversion.csv"].replace("c3,true\n", "c3,true\n   \n")
+    err = load_error(engine, write_folder(files))
+    assert err.file == "conversion.csv" and list(err.lines) == [5]
+    assert "line 5 has 1 field(s), fewer than the header (2)" in err.reason
+
+
+def test_non_utf8_bytes_after_the_head(write_folder, tmp_path, capsys):
+    """pandas falls back to Latin-1 for the whole file; DuckDB decides the encoding from
+    the first 64 KB and names the line where that encoding breaks."""
+    files = read_tiny()
+    rows = [f"x{i},Control,basic" for i in range(5000)] + ["x5000,Control,Zürich"]
+    files["test_cohorts.csv"] = files["test_cohorts.csv"] + "\n".join(rows) + "\n"
+    folder = write_folder(files, encoding="latin-1")
+    assert load_experiment(folder).frame["plan"].iloc[-1] == "Zürich"
+    err = load_error("duckdb", folder)
+    assert err.file == "test_cohorts.csv" and list(err.lines) == [6 + 5001]
+    assert "not valid UTF-8" in err.reason and "--engine pandas" in err.reason
+    assert "Zürich" not in cli_error("duckdb", folder, tmp_path, capsys)

@@ -207,8 +207,9 @@ def engine_error(exc: BaseException, files: dict[str, str], engine: str = "duckd
     if line and "unterminated quote" in text:
         return unclosed_quote_error(name, int(line.group(1)))
     if line and "Invalid unicode" in text:
-        return DataError(f"line {line.group(1)} holds bytes that are not valid text in the "
-                         "encoding of the file's start: convert the file to UTF-8",
+        return DataError(f"line {line.group(1)} holds bytes that are not valid UTF-8 while "
+                         "the start of the file is UTF-8: convert the whole file to UTF-8, "
+                         "or use --engine pandas (it then reads the file as Latin-1)",
                          file=name, lines=[int(line.group(1))], n_rows=1)
     if line and "Maximum line size" in text:
         return DataError(f"line {line.group(1)} is longer than the engine's maximum line "
