@@ -476,3 +476,23 @@ def test_non_utf8_bytes_after_the_head(write_folder, tmp_path, capsys):
     assert err.file == "test_cohorts.csv" and list(err.lines) == [6 + 5001]
     assert "not valid UTF-8" in err.reason and "--engine pandas" in err.reason
     assert "Zürich" not in cli_error("duckdb", folder, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("variant", ["crlf", "cr", "semicolon", "tab", "blank_lines", "bom"])
+def test_duckdb_reads_the_dialects_the_loader_reads(write_folder, variant, reference_agg):
+    """The engine takes the loader's dialect (no sniffing): line endings, delimiters,
+    blank lines and a UTF-8 BOM give the same statistics as the plain files."""
+    files = read_tiny()
+    if variant == "crlf":
+        files = {k: v.replace("\n", "\r\n") for k, v in files.items()}
+    elif variant == "cr":
+        files = {k: v.replace("\n", "\r") for k, v in files.items()}
+    elif variant in ("semicolon", "tab"):
+        sep = ";" if variant == "semicolon" else "\t"
+        files = {k: v.replace(",", sep) for k, v in files.items()}
+    elif variant == "blank_lines":
+        files = {k: v.replace("\n", "\n\n", 2) + "\n\n" for k, v in files.items()}
+    folder = write_folder(files, encoding="utf-8-sig" if variant == "bom" else "utf-8")
+    agg = aggregate_experiment(folder)
+    pd.testing.assert_frame_equal(agg.customers, reference_agg.customers)
+    pd.testing.assert_frame_equal(agg.survival_times, reference_agg.survival_times)
