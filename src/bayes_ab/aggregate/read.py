@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any
 from bayes_ab.data.load import (
     HEAD_BYTES,
     SUFFIXES,
-    ragged_row_error,
-    short_text,
-    unclosed_quote_error,
     columns_text,
     csv_head,
     find_file,
     normalise_name,
+    ragged_row_error,
     repeated_column_error,
     repeated_column_note,
     repeated_names,
+    short_text,
+    unclosed_quote_error,
 )
 from bayes_ab.data.schema import EXPERIMENT_FILES, REQUIRED_COLUMNS
 from bayes_ab.errors import DataError
@@ -153,7 +153,8 @@ def open_table(con, path: Path, *, findings: list | None = None) -> ir.Table:
         raise
     except Exception as exc:  # each engine raises its own types for a bad file
         raise engine_error(exc, {str(path): path.name}, con.name) or DataError(
-            f"cannot read the file with {con.name}: {short_text(exc)}", file=path.name) from None
+            f"cannot read the file with {con.name}: {short_text(exc)}",
+            file=path.name) from None
     return unique_columns(t, header if header is not None else list(t.columns), path.name,
                           findings)
 
@@ -203,7 +204,8 @@ def engine_error(exc: BaseException, files: dict[str, str], engine: str = "duckd
     line = re.search(r"CSV Error on Line: (\d+)", text)
     count = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
     if line and count:
-        return ragged_row_error(name, int(line.group(1)), int(count.group(2)), int(count.group(1)))
+        return ragged_row_error(name, int(line.group(1)), int(count.group(2)),
+                                int(count.group(1)))
     if line and "unterminated quote" in text:
         return unclosed_quote_error(name, int(line.group(1)))
     if line and "Invalid unicode" in text:

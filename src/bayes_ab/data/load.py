@@ -428,7 +428,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
-        raise DataError(f"cannot read the Parquet file: {short_text(exc)}", file=path.name) from None
+        raise DataError(f"cannot read the Parquet file: {short_text(exc)}",
+                        file=path.name) from None
     df = df.reset_index(drop=True)
     _check_typed_range(df, path.name)
     for col in df.columns:
