@@ -496,3 +496,18 @@ def test_duckdb_reads_the_dialects_the_loader_reads(write_folder, variant, refer
     agg = aggregate_experiment(folder)
     pd.testing.assert_frame_equal(agg.customers, reference_agg.customers)
     pd.testing.assert_frame_equal(agg.survival_times, reference_agg.survival_times)
+
+
+def test_read_experiment_file_header_only(write_folder):
+    """A header-only help file is allowed (nobody was flagged), as in the loader; any
+    other header-only file is an error unless ``allow_empty``."""
+    files = read_tiny()
+    files["help_activity.csv"] = "customer_id,timestamp,task,channel\n"
+    files["conversion.csv"] = "customer_id,converted\n"
+    folder = write_folder(files)
+    table = read_experiment_file(folder, "help_activity")
+    assert table.n_read == 0 and list(table.data.columns) == [
+        "customer_id", "timestamp", "task", "channel", "_line"]
+    with pytest.raises(DataError, match="the file is empty: it has no data rows"):
+        read_experiment_file(folder, "conversion")
+    assert read_experiment_file(folder, "conversion", allow_empty=True).n_read == 0

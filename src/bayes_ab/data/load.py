@@ -164,17 +164,22 @@ def check_link(path: Path, folder: Path) -> None:
                         "file", file=path.name)
 
 
-def read_experiment_file(folder: str | Path, stem: str) -> RawTable:
+def read_experiment_file(folder: str | Path, stem: str, *,
+                         allow_empty: bool | None = None) -> RawTable:
     """`find_file` then `read_table`: one experiment file, every per-file check applied.
 
     The entry point for anything that reads the experiment's files (``stem`` is
     ``test_cohorts``, ``product_activity``, ``help_activity`` or ``conversion``); it
     raises the same `DataError` s as `bayes-ab validate` (exit 2 in the CLI).
+    ``allow_empty`` (default: only for ``help_activity``, as the loader): a file with a
+    header and no rows gives an empty table (``n_read`` 0) instead of an error.
     """
-    return read_table(find_file(Path(folder), stem))
+    if allow_empty is None:
+        allow_empty = stem == EXPERIMENT_FILES["help"]
+    return read_table(find_file(Path(folder), stem), allow_empty=allow_empty)
 
 
-def read_table(path: str | Path) -> RawTable:
+def read_table(path: str | Path, *, allow_empty: bool = False) -> RawTable:
     """Read one CSV / CSV.gz / Parquet file with text values and normalised column names.
 
     Raises `DataError` (file, line where known) for a file that cannot be read as a
@@ -202,7 +207,7 @@ def read_table(path: str | Path) -> RawTable:
         df = _read_csv_bytes(data, name)
     df, notes = _normalise_frame(df, name)
     df = _drop_blank_rows(df)
-    if len(df) == 0:
+    if len(df) == 0 and not allow_empty:
         raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
     return RawTable(name=name, data=df, n_read=len(df), notes=notes)
 
