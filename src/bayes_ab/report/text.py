@@ -310,7 +310,9 @@ def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
     def given_wrong(key: str, who: str) -> str:
         if not (_finite(p_wrong.get(key)) and _finite(wrong.get(key))):
             return ""
-        return (f" {test} is {who} with probability {prob(p_wrong[key])}, and if it is, "
+        pw = p_wrong[key]
+        p_text = prob(pw) if pw > 0.999 or pw < 0.001 else pct(pw, digits=1)
+        return (f" {test} is {who} with probability {p_text}, and if it is, "
                 f"by {pp(wrong[key], signed=False)} on average.")
 
     out.append(
