@@ -524,3 +524,30 @@ def test_cli_refuses_a_negative_cs_cost(tmp_path, capsys) -> None:
     assert rc == 2
     assert "--cost-per-cs-contact" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_joint_tables_agree_across_engines() -> None:
+    from conftest import TINY
+
+    from bayes_ab.aggregate import aggregate_experiment
+    from bayes_ab.data.load import load_experiment
+    from bayes_ab.pipeline import _joint_tables
+
+    frame = load_experiment(TINY)
+    pandas_tables, duck_tables = _joint_tables(frame), _joint_tables(aggregate_experiment(TINY))
+    for arm in ("Control", "Test"):
+        np.testing.assert_array_equal(pandas_tables[arm], duck_tables[arm])
+        assert pandas_tables[arm].sum() == frame.n_in(arm)
+        assert pandas_tables[arm][1].sum() == frame.frame.loc[
+            frame.frame["cohort"] == arm, "converted"].sum()
+
+
+def test_report_table_shows_the_loss_if_wrong(tmp_path) -> None:
+    from bayes_ab.report.render import _recommendation_section
+
+    dec = decide_from_counts(EXAMPLE_CONTROL, EXAMPLE_TEST, metric="conversion").to_dict()
+    section = _recommendation_section({"decision": dec})
+    table = next(b for b in section["blocks"] if b.get("kind") == "table")
+    assert table["columns"][-2:] == ["P(action is wrong)", "Loss if wrong"]
+    assert table["rows"][0][-2:] == ["1.7%", "0.18 pp"]
+    assert table["rows"][1][-2:] == ["98.3%", "1.09 pp"]

@@ -233,8 +233,8 @@ def _recommendation_section(results: Mapping) -> dict:
             safe = (T.yes_no(value < thr) if isinstance(value, (int, float))
                     and isinstance(thr, (int, float)) else T.NOT_ESTIMATED)
             rows.append([T.ACTIONS[key][0], T.pp(value, signed=False), T.pp(thr, signed=False),
-                         safe, T.prob(p_wrong.get(key)) if p_wrong.get(key) is not None
-                         else T.NOT_ESTIMATED, T.pp(if_wrong.get(key), signed=False)])
+                         safe, T.prob_1dp(p_wrong.get(key)),
+                         T.pp(if_wrong.get(key), signed=False)])
         blocks.append(_table(["Action", "Expected loss", "Threshold of caring", "Below threshold",
                               "P(action is wrong)", "Loss if wrong"],
                              rows, caption=f"Expected loss of each action (averaged over the "

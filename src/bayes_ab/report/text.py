@@ -145,6 +145,13 @@ def prob(p) -> str:
     return f"{p * 100:.0f}%"
 
 
+def prob_1dp(p) -> str:
+    """A probability to one decimal of a percent (1.7%, 98.3%), never a false '100%'."""
+    if not _finite(p) or p > 0.999 or p < 0.001:
+        return prob(p)
+    return pct(p, digits=1)
+
+
 def p_value(p) -> str:
     if not _finite(p):
         return NOT_ESTIMATED
@@ -310,9 +317,7 @@ def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
     def given_wrong(key: str, who: str) -> str:
         if not (_finite(p_wrong.get(key)) and _finite(wrong.get(key))):
             return ""
-        pw = p_wrong[key]
-        p_text = prob(pw) if pw > 0.999 or pw < 0.001 else pct(pw, digits=1)
-        return (f" {test} is {who} with probability {p_text}, and if it is, "
+        return (f" {test} is {who} with probability {prob_1dp(p_wrong[key])}, and if it is, "
                 f"by {pp(wrong[key], signed=False)} on average.")
 
     out.append(
@@ -396,6 +401,7 @@ def cs_cost_sentences(cs: Mapping | None, *, test: str = "Test") -> list[str]:
 
     def money(x) -> str:
         return f"{num(x)} {cur}".strip()
+
     if _finite(p_up) and p_up <= 0.025:
         out.append(f"{test} lowers CS engagement, so at any cost per CS contact the CS cost "
                    f"favours doubling down.")
