@@ -551,3 +551,24 @@ def test_report_table_shows_the_loss_if_wrong(tmp_path) -> None:
     assert table["columns"][-2:] == ["P(action is wrong)", "Loss if wrong"]
     assert table["rows"][0][-2:] == ["1.7%", "0.18 pp"]
     assert table["rows"][1][-2:] == ["98.3%", "1.09 pp"]
+
+
+def test_cli_passes_the_cs_cost_to_the_analysis(tmp_path, monkeypatch) -> None:
+    import bayes_ab.pipeline as pipeline
+    from bayes_ab.cli import main
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_analyze(data_dir, *, out_dir, options, progress=None):
+        seen["options"] = options
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "analyze", fake_analyze)
+    with pytest.raises(Stop):
+        main(["analyze", str(tmp_path), "--out", str(tmp_path / "out"), "--quiet",
+              "--revenue-per-conversion", "100", "--cost-per-cs-contact", "5"])
+    assert seen["options"].cost_per_cs_contact == 5.0
+    assert seen["options"].revenue_per_conversion == 100.0
