@@ -219,22 +219,29 @@ def _recommendation_section(results: Mapping) -> dict:
     lines = T.expected_loss_sentences(decision, test=test, control=control)
     if not lines:
         lines = ["The decision analysis was not run, so no expected losses are available."]
-    lines += T.decision_extras(decision)
+    lines += T.decision_extras(decision, test=test)
     blocks = [_callout(level, T.recommendation_headline(decision, test=test, control=control),
                        lines)]
     loss = _get(decision, "expected_loss") or {}
     if loss:
         thr = _get(decision, "threshold_of_caring")
+        p_wrong = _get(decision, "prob_wrong") or {}
+        if_wrong = _get(decision, "expected_loss_if_wrong") or {}
         rows = []
         for key in ("double_down", "pivot"):
             value = loss.get(key)
             safe = (T.yes_no(value < thr) if isinstance(value, (int, float))
                     and isinstance(thr, (int, float)) else T.NOT_ESTIMATED)
             rows.append([T.ACTIONS[key][0], T.pp(value, signed=False), T.pp(thr, signed=False),
-                         safe])
-        blocks.append(_table(["Action", "Expected loss", "Threshold of caring", "Below threshold"],
-                             rows, caption=f"Expected loss of each action, in percentage points "
-                                           f"of {T.metric_info(metric)['noun']}"))
+                         safe, T.prob_1dp(p_wrong.get(key)),
+                         T.pp(if_wrong.get(key), signed=False)])
+        blocks.append(_table(["Action", "Expected loss", "Threshold of caring", "Below threshold",
+                              "P(action is wrong)", "Loss if wrong"],
+                             rows, caption=f"Expected loss of each action (averaged over the "
+                                           f"posterior, zero where the action is right), in "
+                                           f"percentage points of "
+                                           f"{T.metric_info(metric)['noun']}; loss if wrong = "
+                                           f"expected loss / P(action is wrong)"))
     return _section("recommendation", "Recommendation", blocks)
 
 
