@@ -914,7 +914,7 @@ def peeking_simulation(
     *, looks: int = 30, per_look_control: int = 700, per_look_test: int = 300,
     rate: float = 0.10, alpha: float = round(1.0 - HDI_PROB, 12), n_sims: int = 2000,
     seed: int = 0, effect: float = 0.0,
-    min_events: int = DEFAULT_MIN_EVENTS, calibration_sims: int = 4000,
+    min_events: int = DEFAULT_MIN_EVENTS, calibration_sims: int = MonitorConfig.calibration_sims,
 ) -> PeekingResult:
     """Simulate A/A experiments (Bernoulli streams, ``rate`` in both arms, a look after
     every ``per_look_*`` customers) and count how often each rule ever declares a
