@@ -124,9 +124,11 @@ class Plan:
     n_total_frequentist_same_level: int  # z-test, one-sided at `one_sided_level`
     n_total_bayesian_power: int | None  # simulated, bisection
     n_total_bayesian_power_normal: float  # closed form, normal approximation, flat prior
+    bayesian_power_mc_rel_se: float | None  # Monte-Carlo relative se of the simulated n
     design_sd: float  # absolute lift units
     design_prior_ceiling: float  # P(lift in the planned direction) under the design prior
     n_total_assurance: int | None
+    assurance_mc_rel_se: float | None
     n_total_frequentist_assurance: int | None
     n_total_loss_null: int | None  # smallest n on the grid with A/A expected loss <= threshold
     loss_threshold: float
@@ -165,53 +167,72 @@ class Plan:
                 "loss_threshold": self.loss_threshold,
                 "n_sims": self.n_sims, "seed": self.seed, "method": self.method,
                 "n_total_bayesian_power": self.n_total_bayesian_power,
+                "n_total_bayesian_power_mc_rel_se": self.bayesian_power_mc_rel_se,
                 "n_total_bayesian_power_normal_approximation":
                     self.n_total_bayesian_power_normal,
                 "design_prior": {"distribution": "Normal", "mean": self.mde_abs,
                                  "sd": self.design_sd, "ceiling": self.design_prior_ceiling},
                 "n_total_assurance": self.n_total_assurance,
+                "n_total_assurance_mc_rel_se": self.assurance_mc_rel_se,
                 "n_total_loss_null": self.n_total_loss_null,
             },
             "curve": [p.to_dict() for p in self.curve],
         }
 
     def summary(self) -> str:
-        def n(v, why: str = "not reached") -> str:
-            return f"{v:,} customers" if v is not None else why
+        def simulated(v, rel_se, why: str) -> str:
+            if v is None:
+                return why
+            about = f"about {float(f'{v:.3g}'):,.0f} customers"
+            return about + (f" (Monte Carlo +/- {rel_se:.1%})" if rel_se else "")
 
         side = "two-sided" if self.two_sided else "one-sided"
+        level = self.one_sided_level
+        matched = bool(np.isclose(level, self.alpha / 2 if self.two_sided else self.alpha))
+        thr = f"P(Test better) > {self.prob_threshold:g}"
         lines = [
             f"Control {self.baseline:.4f} vs Test {self.target:.4f} (lift {self.mde_abs:+.4f}, "
             f"{self.mde_rel:+.1%}), {self.split:.0%} of customers in Test.",
-            f"Frequentist z-test, {side} alpha {self.alpha:g}, power {self.power:.0%}: "
-            f"{self.n_total:,} customers ({self.n_test:,} Test + {self.n_control:,} Control); "
-            f"statsmodels (arcsine h): {self.n_total_statsmodels:,.0f}.",
         ]
-        level = self.one_sided_level
-        matched = np.isclose(level, self.alpha / 2 if self.two_sided else self.alpha)
+        if matched:
+            lines.append(
+                f"Error rate: {side} alpha {self.alpha:g}, i.e. {level:.3g} in the planned "
+                f"direction; the Bayesian rule at the same rate is posterior {thr} (with a "
+                "flat prior, P(Test better) > c is the one-sided z-test at 1 - c).")
+        else:
+            lines.append(
+                f"Error rate: the z-test is {side} at alpha {self.alpha:g}; the Bayesian rule "
+                f"posterior {thr} (given) is a one-sided {level:.3g} rule, so it is compared "
+                f"with the one-sided z-test at {level:.3g}, not with the {side} test.")
+        lines.append(f"Power {self.power:.0%} at a lift of exactly {self.mde_abs:+.4f}:")
+        lines.append(f"  z-test, {side} {self.alpha:g}: {self.n_total:,} customers "
+                     f"({self.n_test:,} Test + {self.n_control:,} Control); statsmodels, "
+                     f"arcsine h: {self.n_total_statsmodels:,.0f}")
+        if not matched:
+            lines.append(f"  z-test, one-sided {level:.3g} (the Bayesian rule's level): "
+                         f"{self.n_total_frequentist_same_level:,} customers")
         lines.append(
-            f"Same error rate, {level:.3g} in the planned direction: the Bayesian rule is "
-            f"posterior P(Test better) > {self.prob_threshold:g} ({self.prob_threshold_source})"
-            + ("." if matched else
-               f"; that is a one-sided {level:.3g} rule, so compare it with the one-sided "
-               f"z-test at {level:.3g}: {self.n_total_frequentist_same_level:,} customers, "
-               f"not with the {side} {self.alpha:g} test above."))
-        lines.append(
-            f"Bayesian power {self.power:.0%} (lift exactly {self.mde_abs:+.4f}, flat Beta"
-            f"{self.prior} priors): {n(self.n_total_bayesian_power, 'beyond the largest n tried')}"
-            f" (normal approximation {self.n_total_bayesian_power_normal:,.0f}; the z-test at "
-            f"the same level: {self.n_total_frequentist_same_level:,}).")
+            f"  Bayesian power, {thr}: "
+            + simulated(self.n_total_bayesian_power, self.bayesian_power_mc_rel_se,
+                        "beyond the largest n tried")
+            + f"; normal approximation {self.n_total_bayesian_power_normal:,.0f}")
         ceiling = f"{self.design_prior_ceiling:.1%}"
-        never = f"never (the design prior puts only {ceiling} on a lift in this direction)"
+        never = (f"never (at most {ceiling}, the design prior's chance of a lift in this "
+                 "direction)")
         lines.append(
-            f"Assurance {self.power:.0%} (lift drawn from a design prior Normal("
-            f"{self.mde_abs:+.4f}, sd {self.design_sd:.4f}), at most {ceiling}): Bayesian rule "
-            f"{n(self.n_total_assurance, never)}; z-test at the same level "
-            f"{n(self.n_total_frequentist_assurance, never)}.")
+            f"Assurance {self.power:.0%}, the lift drawn from a design prior Normal("
+            f"{self.mde_abs:+.4f}, sd {self.design_sd:.4f}) (at most {ceiling}, the prior's "
+            "chance of a lift in this direction):")
         lines.append(
-            f"Expected loss: under no lift (A/A) the best action's expected loss falls under "
-            f"{self.loss_threshold:g} at about "
-            f"{n(self.n_total_loss_null, 'more customers than the grid holds')}.")
+            f"  z-test at the same level: "
+            + (f"{self.n_total_frequentist_assurance:,} customers"
+               if self.n_total_frequentist_assurance is not None else never))
+        lines.append(f"  Bayesian, {thr}: "
+                     + simulated(self.n_total_assurance, self.assurance_mc_rel_se, never))
+        lo = (f"about {self.n_total_loss_null:,} customers" if self.n_total_loss_null
+              is not None else "more customers than the grid holds")
+        lines.append(f"Expected loss: under no lift (A/A) the best action's expected loss "
+                     f"falls under {self.loss_threshold:g} at {lo}.")
         return "\n".join(lines)
 
 
@@ -346,6 +367,19 @@ def _first_crossing(ns: np.ndarray, values: np.ndarray, level: float, *, above: 
     v0, v1 = values[i - 1], values[i]
     frac = (level - v0) / (v1 - v0) if v1 != v0 else 1.0
     return int(math.ceil(ns[i - 1] + frac * (ns[i] - ns[i - 1])))
+
+
+def _mc_rel_se(ns: np.ndarray, values: np.ndarray, n_cross: int | None, level: float,
+               n_sims: int) -> float | None:
+    """Monte-Carlo relative standard error of a simulated crossing n: the binomial se of
+    the curve at ``level`` over its slope in log n (from the grid points around n)."""
+    if n_cross is None or ns.size < 2:
+        return None
+    i = int(np.clip(np.searchsorted(ns, n_cross), 1, ns.size - 1))
+    slope = (values[i] - values[i - 1]) / math.log(ns[i] / ns[i - 1])
+    if not slope > 0:
+        return None
+    return float(math.sqrt(level * (1 - level) / n_sims) / slope)
 
 
 def _solve_n(f, level: float, *, start: int, rel_tol: float = 1e-3) -> int | None:
@@ -486,6 +520,8 @@ def plan_sample_size(
     n_normal = bayesian_power_total_n_normal(baseline, target, split=split,
                                              prob_threshold=prob_threshold, power=power)
     reachable = power < ceiling
+    n_bayes = _solve_n(lambda n: bayes_power(n)[0], power, start=max(2, int(n_normal)))
+    n_assur = _solve_n(assurance, power, start=max(2, int(n_normal))) if reachable else None
     return Plan(
         baseline=float(baseline), target=float(target), mde_abs=float(mde_abs),
         mde_rel=float(mde_abs / baseline), split=float(split), alpha=float(alpha),
@@ -495,12 +531,13 @@ def plan_sample_size(
                                                 power=power, two_sided=two_sided),
         prob_threshold=float(prob_threshold), prob_threshold_source=threshold_source,
         one_sided_level=float(level), n_total_frequentist_same_level=n_same,
-        n_total_bayesian_power=_solve_n(lambda n: bayes_power(n)[0], power,
-                                        start=max(2, int(n_normal))),
-        n_total_bayesian_power_normal=float(n_normal),
+        n_total_bayesian_power=n_bayes, n_total_bayesian_power_normal=float(n_normal),
+        bayesian_power_mc_rel_se=_mc_rel_se(
+            ns, np.array([p.bayesian_power for p in points]), n_bayes, power, n_sims),
         design_sd=float(sd_abs), design_prior_ceiling=ceiling,
-        n_total_assurance=(_solve_n(assurance, power, start=max(2, int(n_normal)))
-                           if reachable else None),
+        n_total_assurance=n_assur,
+        assurance_mc_rel_se=_mc_rel_se(
+            ns, np.array([p.assurance for p in points]), n_assur, power, n_sims),
         n_total_frequentist_assurance=(_solve_n(freq_assurance, power,
                                                 start=max(2, int(n_same)), rel_tol=1e-6)
                                        if reachable else None),
