@@ -189,7 +189,8 @@ class Plan:
         side = "two-sided" if self.two_sided else "one-sided"
         level = self.one_sided_level
         matched = bool(np.isclose(level, self.alpha / 2 if self.two_sided else self.alpha))
-        thr = f"P(Test better) > {self.prob_threshold:g}"
+        # "Better" is in the direction of the planned lift.
+        thr = f"P(Test {'better' if self.mde_abs > 0 else 'worse'}) > {self.prob_threshold:g}"
         lines = [
             f"Control {self.baseline:.4f} vs Test {self.target:.4f} (lift {self.mde_abs:+.4f}, "
             f"{self.mde_rel:+.1%}), {self.split:.0%} of customers in Test.",
@@ -198,7 +199,7 @@ class Plan:
             lines.append(
                 f"Error rate: {side} alpha {self.alpha:g}, i.e. {level:.3g} in the planned "
                 f"direction; the Bayesian rule at the same rate is posterior {thr} (with a "
-                "flat prior, P(Test better) > c is the one-sided z-test at 1 - c).")
+                "flat prior, posterior P > c is the one-sided z-test at 1 - c).")
         else:
             lines.append(
                 f"Error rate: the z-test is {side} at alpha {self.alpha:g}; the Bayesian rule "
