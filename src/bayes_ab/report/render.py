@@ -1147,8 +1147,9 @@ _MONITOR_GLOSSARY = (
      "stopping at the first success: with 30 looks this declares a winner in about a quarter of "
      "experiments where there is none."),
     ("Calibrated Bayesian rule", "Stop when P(Test better) (or worse) passes a threshold chosen "
-     "by simulating experiments with no difference and this file's look schedule, so that the "
-     "false-positive rate stays at the promised level."),
+     "by simulating experiments with no difference and the planned look schedule (a plan file "
+     "fixed on the first run and reused), so that the false-positive rate stays at the "
+     "promised level however often the monitor is rerun."),
 )
 
 
@@ -1156,6 +1157,8 @@ def _stop_line(rule: Mapping | None, *, name: str, test: str, control: str) -> t
     """(sentence, level) for one stopping rule."""
     if not rule:
         return f"{name}: {T.NOT_ESTIMATED}.", "neutral"
+    if rule.get("available") is False:
+        return f"{name}: not computed, {rule.get('reason')}.", "neutral"
     if not rule.get("stopped"):
         return f"{name}: keep going, no stop yet.", "neutral"
     better = rule.get("direction") == "test_better"
@@ -1214,9 +1217,10 @@ def build_monitor_document(result: Mapping, *, title: str | None = None) -> dict
                      f"{T.count(rule.get('look'))}): calling it that early is the peeking "
                      f"bias these rules avoid.")
     blocks = [_callout(level, headline, lines),
-              _para("Both rules keep their promised error rate "
+              _para("The confidence-sequence rule keeps its promised error rate "
                     f"({T.pct(settings.get('alpha'), digits=0)} false positives) however often "
-                    "you look, including unplanned looks; a daily p-value or P(better) > 95% "
+                    "you look, including unplanned looks; the calibrated Bayesian rule keeps it "
+                    "over the planned looks of its plan; a daily p-value or P(better) > 95% "
                     "does not.", "muted")]
     sections = [_section("status", "Where the experiment stands", blocks)]
     if looks:
@@ -1240,11 +1244,12 @@ def build_monitor_document(result: Mapping, *, title: str | None = None) -> dict
                       f"{T.pp(settings.get('tau'), signed=False)}; set from: "
                       f"{settings.get('tau_source')}.")
         cal = settings.get("calibration") or {}
-        method.append(f"Calibrated Bayesian threshold: P(better) above "
-                      f"{T.num(settings.get('bayes_threshold'), digits=4)}, from "
-                      f"{T.count(cal.get('n_sims'))} simulated experiments with no difference "
-                      f"({cal.get('method', 'A/A simulation')}). Prior: "
-                      f"{settings.get('prior', T.NOT_ESTIMATED)}.")
+        if settings.get("bayes_threshold") is not None:
+            method.append(f"Calibrated Bayesian threshold: P(better) above "
+                          f"{T.num(settings.get('bayes_threshold'), digits=4)}, from "
+                          f"{T.count(cal.get('n_sims'))} simulated experiments with no "
+                          f"difference ({cal.get('method', 'A/A simulation')}).")
+        method.append(f"Prior: {settings.get('prior', T.NOT_ESTIMATED)}.")
         method.append(f"A look may stop only once each arm has {T.count(settings.get('min_events'))}"
                       f" successes and failures.")
     if inp.get("control_note"):
