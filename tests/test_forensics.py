@@ -277,3 +277,76 @@ def test_shipped_example_is_caught_by_its_flat_conversion_clock():
     assert by["split_exactness"].verdict_hint == "neutral"  # 6092 of 20000: binomial
     assert by["duration_family"].verdict_hint == "real"  # mixtures reject every family
     assert r.points == {"simulated": 5, "real": 2}
+
+
+# ------------------------------------------------------------------ unreadable input (issue 13)
+
+
+def _bad_folders(tmp_path: Path, tiny: dict[str, str]) -> dict[str, Path]:
+    """Copies of the tiny experiment with one broken file each."""
+    import gzip
+
+    rng = np.random.default_rng(13)
+    good_cohorts = tiny["test_cohorts.csv"]
+    cases: dict[str, dict[str, bytes]] = {
+        "ragged": {"product_activity.csv": (tiny["product_activity.csv"].rstrip("\n")
+                                            + "\nC1,1,start,2024-05-05T10:00:00,x,y,z\n"
+                                            ).encode()},
+        "unbalanced_quote": {"test_cohorts.csv": (good_cohorts.rstrip("\n")
+                                                  + '\n"C9,Test\nC10,Control\n').encode()},
+        "random_bytes": {"conversion.csv": rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()},
+        "truncated_gzip": {"test_cohorts.csv.gz": gzip.compress(good_cohorts.encode())[:-12]},
+    }
+    out = {}
+    for name, replace in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for fname, text in tiny.items():
+            stem = fname.split(".")[0]
+            if not any(r.split(".")[0] == stem for r in replace):
+                (folder / fname).write_text(text)
+        for fname, data in replace.items():
+            (folder / fname).write_bytes(data)
+        out[name] = folder
+    # A link to a file that is not a table (binary, outside the folder).
+    target = tmp_path / "picture.png"
+    target.write_bytes(b"\x89PNG\r\n\x1a\n" + rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    folder = tmp_path / "symlink"
+    folder.mkdir()
+    for fname, text in tiny.items():
+        if fname != "help_activity.csv":
+            (folder / fname).write_text(text)
+    (folder / "help_activity.csv").symlink_to(target)
+    out["symlink_to_binary"] = folder
+    return out
+
+
+def test_unreadable_files_exit_2_with_the_validate_message(tmp_path, tiny_files, capsys):
+    """forensics reads through the loaders: same exit code and message as validate."""
+    for name, folder in _bad_folders(tmp_path, tiny_files).items():
+        assert main(["validate", str(folder)]) == 2, name
+        expected = capsys.readouterr().err.replace("bayes-ab validate: ", "")
+        assert main(["forensics", str(folder)]) == 2, name
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert err.replace("bayes-ab forensics: ", "") == expected, name
+        assert expected.startswith("error: file "), (name, expected)
+
+
+def test_library_reader_raises_data_errors_not_parser_errors(tmp_path, tiny_files):
+    # Without the validation gate the raw reader is still the loader's: a DataError.
+    for name, folder in _bad_folders(tmp_path, tiny_files).items():
+        with pytest.raises(DataError):
+            fz.run_forensics(folder)
+
+
+def test_truncated_gzip_lead_funnel_exits_2(tmp_path, capsys):
+    import gzip
+
+    (tmp_path / "leads.csv").write_text("email,name,company,city,industry,status\n"
+                                        "a@x,A B,Co,City,Games,2 - Contact attempted\n")
+    body = "email,received_at,source,event\n" + "a@x,2017-01-02T10:00:00Z,web,docs\n" * 50
+    (tmp_path / "events.csv.gz").write_bytes(gzip.compress(body.encode())[:-20])
+    assert main(["forensics", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "events.csv.gz" in err

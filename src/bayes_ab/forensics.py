@@ -19,9 +19,13 @@ data, so they say nothing about whether the behaviour is real). The verdict is
 ``simulated`` when the simulated side leads by at least `VERDICT_MARGIN` points and
 holds at least one strong hint, ``real`` symmetrically, otherwise ``inconclusive``.
 
-The raw files are read here as text (not through the analysis loaders) because the
-checks look at exactly what a loader would clean away: duplicates, blanks, the
-precision of the timestamps, the shape of the ids.
+The files are read by the analysis loader's reader (`bayes_ab.data.load.read_table`),
+so an unreadable file fails with the same message as ``bayes-ab validate``, but the
+checks see the rows *before* cleaning, because they look at exactly what the loader
+cleans away: duplicates, blanks, the precision of the timestamps, the shape of the ids.
+With ``validate=True`` (what the ``forensics`` command does) the folder is first loaded
+through the full loader (`load_experiment` / `load_funnel`), so a folder ``validate``
+refuses is refused here with the same exit-2 message.
 
 What the checks cannot do: a generator written to look real (overdispersed counts,
 mixtures instead of single distributions, an empirical hour profile, injected
@@ -30,8 +34,6 @@ duplicates and blanks) passes most of them; see docs/FORENSICS.md.
 
 from __future__ import annotations
 
-import gzip
-import io
 import math
 import re
 from collections.abc import Iterable
@@ -197,39 +199,37 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def read_raw(path: str | Path) -> pd.DataFrame:
-    """A file's cells as text ('' when blank), column names trimmed and lower-cased.
+def read_raw(path: str | Path, *, header_only_ok: bool = False) -> pd.DataFrame:
+    """A file's cells as text ('' when blank), column names normalised as the loader does.
 
-    Gzip, UTF-8 or Latin-1, LF / CRLF / CR-only endings; Parquet columns become text
-    too so every check sees the same thing whatever the format.
+    The file is read by the analysis loader's own reader (`bayes_ab.data.load.read_table`),
+    so a ragged or unparseable CSV, random bytes, a truncated gzip or a link to something
+    that is not a table fails with the same `DataError` (exit 2) as `bayes-ab validate`.
+    Nothing is cleaned beyond dropping wholly blank lines: duplicates, blank cells and the
+    precision of the timestamps are what the checks look at. Parquet timestamps become
+    ISO text so every check sees the same thing whatever the format. With
+    ``header_only_ok`` a file with a header and no rows gives an empty frame (the
+    contract allows that for ``help_activity``).
     """
+    from bayes_ab.data.load import LINE, read_table
+
     path = Path(path)
-    if path.name.lower().endswith(".parquet"):
-        df = pd.read_parquet(path)
-        for col in df.columns:
-            s = df[col]
-            if isinstance(s.dtype, pd.DatetimeTZDtype):
-                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-            if pd.api.types.is_datetime64_dtype(s):
-                txt = s.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
-                df[col] = txt.where(s.notna(), "")
-            else:
-                df[col] = s.astype(object).where(s.notna(), "").astype(str)
-    else:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")  # every byte string is valid Latin-1
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if not text.strip():
-            raise DataError("the file is empty", file=path.name)
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                         na_filter=False)
-    df.columns = [re.sub(r"[\s\-]+", "_", str(c).strip().lower()) for c in df.columns]
-    return df
+    try:
+        table = read_table(path)
+    except DataError as exc:
+        if header_only_ok and exc.n_rows == 0 and "no data rows" in exc.reason:
+            return pd.DataFrame()
+        raise
+    df = table.data.drop(columns=[LINE])
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        if pd.api.types.is_datetime64_dtype(s):
+            df[col] = s.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").where(s.notna(), "")
+        else:
+            df[col] = s.astype(object).where(s.notna(), "").astype(str)
+    return df.reset_index(drop=True)
 
 
 def detect_kind(path: str | Path) -> Literal["experiment", "lead_funnel"]:
@@ -777,7 +777,8 @@ def _experiment_evidence(folder: Path) -> list[Evidence]:
     missing = [s for s, p in paths.items() if p is None and s != "help_activity"]
     if missing:
         raise DataError(f"missing file(s): {', '.join(missing)}", file=str(folder))
-    raw = {stem: (read_raw(p) if p else pd.DataFrame()) for stem, p in paths.items()}
+    raw = {stem: (read_raw(p, header_only_ok=stem == "help_activity") if p else pd.DataFrame())
+           for stem, p in paths.items()}
     cohorts, activity = raw["test_cohorts"], raw["product_activity"]
     help_, conv = raw["help_activity"], raw["conversion"]
     for stem, cols in (("test_cohorts", ("customer_id", "cohort")),
@@ -990,10 +991,28 @@ def _lead_evidence(folder: Path) -> list[Evidence]:
     return ev
 
 
-def run_forensics(path: str | Path) -> ForensicsReport:
-    """Run every check that applies to the folder and combine them by `VERDICT_RULE`."""
+def validate_folder(folder: Path, kind: str) -> None:
+    """Load the folder through the analysis loaders: their `DataError` if they refuse it."""
+    if kind == "experiment":
+        from bayes_ab.data.load import load_experiment
+
+        load_experiment(folder)
+    else:
+        from bayes_ab.funnel.load import load_funnel
+
+        load_funnel(_find(folder, "leads"), _find(folder, "events"))
+
+
+def run_forensics(path: str | Path, *, validate: bool = False) -> ForensicsReport:
+    """Run every check that applies to the folder and combine them by `VERDICT_RULE`.
+
+    ``validate=True`` first loads the folder through the analysis loaders, so anything
+    ``bayes-ab validate`` (or ``funnel``) refuses is refused with the same `DataError`.
+    """
     folder = Path(path)
     kind = detect_kind(folder)
+    if validate:
+        validate_folder(folder, kind)
     evidence = _experiment_evidence(folder) if kind == "experiment" else _lead_evidence(folder)
     verdict, pts = combine(evidence)
     anonymised = any(e.verdict_hint == "anonymised" for e in evidence)

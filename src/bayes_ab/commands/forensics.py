@@ -45,7 +45,7 @@ def format_table(report) -> str:
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.forensics import run_forensics
 
-    report = run_forensics(args.data_dir)
+    report = run_forensics(args.data_dir, validate=True)
     print(format_table(report))
     if args.out:
         with staged_output_dir(args.out, force=args.force) as tmp:
