@@ -495,3 +495,18 @@ def test_every_real_window_is_called_real(tmp_path):
     for name, folder in windows.items():
         r = fz.run_forensics(folder)
         assert r.verdict == "real", (name, r.log10_lr_total)
+
+
+def test_report_section_shows_each_checks_log10_lr(textbook_report, tmp_path):
+    from bayes_ab.report import render_report
+
+    results = json.loads((Path(__file__).parent / "fixtures" / "results_example.json")
+                         .read_text())
+    results["forensics"] = textbook_report.to_dict()
+    html = render_report(results, figures={}, out_dir=tmp_path)[0].read_text()
+    section = html[html.index('<section id="forensics">'):]
+    section = section[:section.index("</section>")]
+    assert "log10 LR (simulated:real)" in section
+    split = _by_check(textbook_report)["split_exactness"].log10_lr
+    assert f"{split:+.2f}" in section
+    assert "P(simulated) = " in section and "posterior odds" in section

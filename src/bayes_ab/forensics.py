@@ -901,10 +901,11 @@ def check_daily_volume(ts: pd.Series, *, table: str, what: str,
                          freq="D")
     inner = ts[(ts >= first_day + pd.Timedelta(days=1)) & (ts < last_day)]
     counts = inner.dt.floor("D").value_counts().reindex(days, fill_value=0)
-    if len(days) < min_days or counts.mean() < 5:
+    if len(days) < min_days or not counts.mean() >= 5:
         return Evidence("daily_volume", table, None, "pearson_dispersion", None, None,
                         "neutral", "none",
-                        f"{what}: {len(days)} whole day(s), {counts.mean():.1f} per day; "
+                        f"{what}: {len(days)} whole day(s), "
+                        f"{counts.mean() if len(days) else 0:.1f} per day; "
                         f"day-to-day variation needs {min_days} days of 5 or more. Not "
                         "applicable.")
     import statsmodels.api as sm  # lazy: statsmodels is slow to import
