@@ -8,20 +8,22 @@
 
 and runs a battery of checks for the fingerprints that generators leave and real
 logs do not (or the other way round). Each check returns an `Evidence`: a statistic,
-a p-value or a score, a hint (``simulated``, ``real``, ``neutral`` or ``anonymised``),
-a strength (``strong`` / ``weak``) and one plain sentence.
+a p-value or a score, a hint (``simulated``, ``real``, ``neutral`` or ``anonymised``)
+and one plain sentence; `weigh` adds its calibrated log10 likelihood ratio.
 
 The verdict combines the checks on a stated scale (`VERDICT_RULE`, also written into
 forensics.json). Each check's outcome (its hint: ``simulated``, ``neutral`` or ``real``;
 ``anonymised`` counts as neutral) carries a log10 likelihood ratio, simulated : real,
-calibrated on data sets whose origin is known (`CALIBRATION`: seeds of generators that
-are not this package's simulator and of the simulator, and time windows of real event
-logs; models/forensics.py ``--calibrate`` recomputes it). The log-LRs are summed (as if
-the checks were independent, which they are not quite: see docs/FORENSICS.md), added to
-the log10 prior odds (1:1 unless given) and the verdict is ``simulated`` when the
-posterior odds are at least `VERDICT_CUTOFF_LOG10` (19:1, P(simulated) >= 0.95),
-``real`` when at most 1:19, otherwise ``inconclusive``. A check's ``strength`` is its calibrated weight:
-``strong`` for \|log10 LR\| >= 1, ``weak`` for >= 0.3, else ``none``.
+calibrated on data sets whose origin is known (`CALIBRATED_LOG10_LR`,
+`CALIBRATION_SOURCES`: seeds of two generators that are not this package's simulator
+and of the simulator, and time windows of a real event log; ``python models/forensics.py
+--calibrate`` recomputes it). Checks with one cause (`CHECK_GROUPS`) count once each way;
+the log-LRs are summed (as if the checks were independent, which they are not quite: see
+docs/FORENSICS.md) and added to the log10 prior odds (1:1 unless given). The verdict is
+``simulated`` when the posterior odds are at least 19:1 (`VERDICT_CUTOFF_LOG10`,
+P(simulated) >= 0.95), ``real`` when at most 1:19, otherwise ``inconclusive``. A check's
+``strength`` is its calibrated weight: ``strong`` for |log10 LR| >= 1, ``weak`` for
+>= 0.3, else ``none``.
 
 The files are read by the analysis loader's reader (`bayes_ab.data.load.read_table`),
 so an unreadable file fails with the same message as ``bayes-ab validate``, but the
