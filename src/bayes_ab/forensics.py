@@ -99,7 +99,7 @@ VERDICT_RULE = (
 #: (pasted here so the verdict does not depend on data the user may not have).
 CALIBRATED_LOG10_LR: dict[str, dict[str, float]] = {
     "benford_first_digit": {"simulated": 0.0, "real": 0.0},
-    "binomial_dispersion": {"simulated": 0.74, "real": -0.86},
+    "binomial_dispersion": {"simulated": 0.0, "real": -0.86},
     "count_dispersion": {"simulated": 0.35, "real": -0.35},
     "daily_volume": {"simulated": 0.35, "real": -0.81},
     "diurnal_conversions": {"simulated": 0.73, "real": -0.43},
@@ -327,7 +327,8 @@ def log10_lr_table(sim: Mapping[str, Mapping[str, int]], real: Mapping[str, Mapp
         ns, nr = sum(s.values()), sum(r.values())
         row = {}
         for o in OUTCOMES:
-            never_seen = s.get(o, 0) + r.get(o, 0) == 0 and check not in assumed_real
+            never_seen = (s.get(o, 0) + r.get(o, 0) == 0
+                          and not assumed_real.get(check, {}).get(o, 0.0))
             if ns == 0 or (nr == 0 and check not in assumed_real) or never_seen:
                 row[o] = 0.0  # nothing to calibrate on: no vote
                 continue
