@@ -806,6 +806,7 @@ def _forensics_section(forensics: Mapping) -> dict:
     evidence = forensics.get("evidence") or []
     if evidence:
         with_hint = any(e.get("verdict_hint") for e in evidence)
+        with_llr = any(e.get("log10_lr") is not None for e in evidence)
         rows = []
         for e in evidence:
             row = [str(e.get("check", "")), T.num(e.get("statistic"), digits=3),
@@ -814,8 +815,15 @@ def _forensics_section(forensics: Mapping) -> dict:
                 hint = str(e.get("verdict_hint") or "")
                 row.append(f"{hint} ({e['strength']})" if e.get("strength") and hint in
                            ("simulated", "real") else hint)
+            if with_llr:
+                llr, counted = e.get("log10_lr"), e.get("log10_lr_counted")
+                text = "" if llr is None else f"{llr:+.2f}"
+                if llr is not None and counted is not None and counted != llr:
+                    text += " (not counted: same cause as a stronger check)"
+                row.append(text)
             rows.append(row + [str(e.get("message", ""))])
-        cols = ["Check", "Statistic", "p-value"] + (["Points to"] if with_hint else [])
+        cols = (["Check", "Statistic", "p-value"] + (["Points to"] if with_hint else [])
+                + (["log10 LR (simulated:real)"] if with_llr else []))
         blocks.append(_details(f"Evidence ({len(rows)} checks)",
                                [_table(cols + ["What it shows"], rows)]))
     if forensics.get("rule"):
