@@ -962,6 +962,65 @@ def build_document(results: Mapping, *, title: str = DEFAULT_TITLE) -> dict:
     return {"title": title, "subtitle": subtitle, "banners": banners, "sections": sections}
 
 
+def _compare_srm_lines(srm: Mapping) -> list[str]:
+    observed = srm.get("observed") or {}
+    exp = srm.get("expected_shares") or {}
+    obs_sh = srm.get("observed_shares") or {}
+    parts = [f"{arm} {T.count(n)} ({T.pct(obs_sh.get(arm), digits=2)}; design "
+             f"{T.pct(exp.get(arm), digits=2)})" for arm, n in observed.items()]
+    verdict = ("Sample-ratio mismatch: the arm sizes do not match the design"
+               if srm.get("mismatch") else "No sample-ratio mismatch")
+    line = (f"{verdict}: {'; '.join(parts)}; chi-square {T.p_equals(srm.get('p_value'))} "
+            f"(flagged below {T.num(srm.get('alpha'))}).")
+    if srm.get("mismatch"):
+        line += (" The assignment or the logging is broken somewhere, and every comparison "
+                 "below may be biased: find the cause before acting on these results.")
+    return [line]
+
+
+def _compare_glossary(compare: Mapping) -> dict:
+    """Only the terms this compare report uses (no hazard ratios, compliers or priors
+    that `compare` never shows)."""
+    keep = {"Posterior", "95% HDI (highest-density interval)", "Lift", "Expected loss",
+            "Threshold of caring", "p-value", "95% confidence interval"}
+    items = [(k, v) for k, v in T.GLOSSARY if k in keep]
+    items.insert(2, ("Probability that an arm is better", "The share of the posterior in which "
+                     "the arm's rate is above control's (exact for these Beta posteriors). 50% "
+                     "means no idea; values near 100% (or 0%) mean a clear winner."))
+    if len(compare.get("prob_best") or {}) > 2:
+        items += [("P(best)", "The probability that an arm has the highest rate of all arms, "
+                   "control included."),
+                  ("Loss of choosing an arm", "E[best rate of all arms - this arm's rate]: how "
+                   "much of the outcome we expect to give up, averaged over the posterior, by "
+                   "choosing this arm rather than the (unknown) best one. The decision takes "
+                   "the arm with the smallest loss when it is under the threshold of caring.")]
+    items.append(("Holm adjustment", "A correction of the p-values for testing several "
+                  "comparisons at once (every arm against control, on every metric of the "
+                  "run), so that the chance of any false alarm stays at 5%."))
+    items.append(("Sample-ratio mismatch (SRM)", "A check that each arm's share of the rows "
+                  "matches the design (--split; equal shares unless given). A mismatch points "
+                  "to a broken assignment or lost data and undermines every result."))
+    dec = compare.get("decision") or {}
+    if dec.get("rope") or any((b.get("decision") or {}).get("rope")
+                              for b in (compare.get("arms") or {}).values()):
+        items.append(("ROPE (region of practical equivalence)", "Differences smaller than "
+                      "this half-width do not matter; when 95% of the posterior of the "
+                      "difference lies inside it, testing longer cannot change the choice in a "
+                      "way that matters."))
+    if dec.get("non_inferiority") or any((b.get("decision") or {}).get("non_inferiority")
+                                         for b in (compare.get("arms") or {}).values()):
+        items.append(("Non-inferiority margin", "An arm may ship when it is, with 95% "
+                      "probability, not worse than control by more than this margin (e.g. a "
+                      "cheaper variant)."))
+    if compare.get("ratio_metric"):
+        items += [(k, v) for k, v in T.GLOSSARY if k.startswith("Ratio metric")]
+    if compare.get("segments"):
+        items += [(k, v) for k, v in T.GLOSSARY if k == "Partial pooling"]
+    if (compare.get("diagnostics") or {}).get("sampled", True):
+        items += [(k, v) for k, v in T.GLOSSARY if k.startswith("r-hat")]
+    return _section("glossary", "Glossary", [{"kind": "glossary", "items": items}])
+
+
 def build_compare_document(compare: Mapping, *, title: str | None = None) -> dict:
     """The report of `bayes-ab compare`: one arm comparison per non-control arm."""
     control = str(compare.get("control", "control"))
@@ -969,7 +1028,12 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     metric = str(inp.get("outcome_col") or "outcome")
     arms = compare.get("arms") or {}
     banners = []
-    diag_banner = _diagnostics_banner(compare.get("diagnostics"))
+    srm = compare.get("srm")
+    if isinstance(srm, Mapping) and srm.get("mismatch"):
+        banners.append({"level": "danger", "title": "Sample-ratio mismatch",
+                        "lines": _compare_srm_lines(srm)})
+    diag = compare.get("diagnostics")
+    diag_banner = _diagnostics_banner(diag)
     if diag_banner:
         banners.append(diag_banner)
     sections = []
@@ -978,7 +1042,25 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
         dec = dict(decision)
         dec.setdefault("metric", metric)
         dec.setdefault("control", control)
-        sections.append(_recommendation_section({"decision": dec}))
+        rec = _recommendation_section({"decision": dec})
+        if dec.get("rule", "").startswith("k arms") and dec.get("reason"):
+            lines = [line for line in rec["blocks"][0]["lines"] if line != dec["reason"]]
+            if lines:
+                lines[0] = f"{dec.get('arm')} against {control} alone: " + lines[0]
+            rec["blocks"][0]["lines"] = [str(dec["reason"])] + lines
+        sections.append(rec)
+    pbest = compare.get("prob_best") or {}
+    loss = compare.get("loss_of_choosing") or {}
+    if sections and len(pbest) > 2:
+        rows = [[str(a), T.prob(p), T.pp(loss.get(a), signed=False)]
+                for a, p in pbest.items()]
+        sections[0]["blocks"].append(_table(
+            ["Arm", "P(best of all arms)", "Loss of choosing it"], rows,
+            caption="Every arm, control included: the probability that it is the best, and the "
+                    "expected loss of choosing it against the best of all (exact)"))
+    if sections and isinstance(srm, Mapping) and not srm.get("mismatch"):
+        sections[0]["blocks"].append(_para(" ".join(_compare_srm_lines(srm)),
+                                           "" if srm.get("mismatch") else "muted"))
     input_lines = []
     if inp.get("file"):
         input_lines.append(f"File: {inp['file']}.")
@@ -990,13 +1072,18 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     n_rows = inp.get("n_rows")
     if n_rows is not None:
         input_lines.append(f"{T.count(n_rows)} rows.")
+    method = compare.get("method") or {}
+    if method.get("bayesian"):
+        input_lines.append(f"Bayesian: {method['bayesian']}.")
     if input_lines:
         sections.append(_section("input", "Data", [_para(" ".join(input_lines))]))
-    n_family = len(arms) or None
+    family = next((b.get("frequentist", {}).get("family_size") for b in arms.values()
+                   if isinstance(b, Mapping)), None) or len(arms) or None
     for arm, block in arms.items():
         blocks = _arm_comparison_blocks(block, metric=metric, control=control, test=str(arm),
-                                        family=None if n_family == 1 else
-                                        f"{n_family} arms compared with {control}")
+                                        family=None if family == 1 else
+                                        f"{family} comparisons (every arm against {control}"
+                                        f"{', on every metric' if compare.get('ratio_metric') else ''})")
         if block:
             blocks.append(_para("Bayesian and frequentist answers: " + T.agreement_sentence(
                 block, metric=metric, test=str(arm), control=control)))
@@ -1012,11 +1099,16 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
         sections[0]["blocks"].append(_table(
             ["Arm", "Decision against control", "Expected loss if shipped",
              "Expected loss if dropped", "P(better than control)"], rows,
-            caption="Each arm against control"))
+            caption="Each arm against control alone"))
     sections += _compare_extra_sections(compare, control=control, metric=metric)
     sections.append(_section("figures", "Posterior figures", []))
-    sections.append(_diagnostics_section(compare.get("diagnostics")))
-    sections.append(_glossary_section())
+    if isinstance(diag, Mapping) and diag.get("sampled") is False:
+        sections.append(_section("diagnostics", DIAGNOSTICS_TITLE, [_para(
+            "No sampler was needed: every posterior in this report is exact (conjugate Beta "
+            "posteriors), so there are no sampler health checks to report.", "muted")]))
+    else:
+        sections.append(_diagnostics_section(diag))
+    sections.append(_compare_glossary(compare))
     return {"title": title or f"A/B comparison of {metric}: each arm against {control}",
             "subtitle": f"{len(arms) + 1} arms", "banners": banners, "sections": sections}
 
@@ -1040,7 +1132,9 @@ def _compare_ratio_section(ratios: Mapping, *, control: str) -> dict:
         rows.append([str(arm), fmt(_get(block, "control", "mean")), fmt(_get(block, "test", "mean")),
                      f"{T.interval(lift, diff)}; {T.rel(_get(block, 'lift_rel', 'mean'))}",
                      f"{T.interval(freq.get('ci95_diff'), diff, kind='CI')}, "
-                     f"{T.p_equals(freq.get('p_value'))}",
+                     f"{T.p_equals(freq.get('p_value'))}"
+                     + (f" (Holm {T.p_value(freq['p_value_holm'])})"
+                        if freq.get("p_value_holm") is not None else ""),
                      T.prob(block.get("prob_test_better"))])
         higher = block.get("higher_is_better") is not False
         worse = T.excludes(lift) and (lift["mean"] > 0) != higher
