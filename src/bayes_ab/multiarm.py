@@ -14,9 +14,10 @@ large numbers). With two arms the loss of choosing Test is E[max(0, control - te
 "double down" loss of `bayes_ab.decision`, and the loss of choosing Control is the "pivot"
 loss; a test checks both against the closed forms of `bayes_ab.models.beta_binomial`.
 
-The integrals are split at each arm's quantiles, so that quad never steps over a posterior
-concentrated in a narrow sliver of [0, 1]; the result is checked against long Monte Carlo
-runs in the tests.
+The integrals are split at each arm's quantiles (so that no posterior concentrated in a
+narrow sliver of [0, 1] is stepped over) and each piece is integrated by Gauss-Legendre
+quadrature, vectorised over all arms (milliseconds); the results are checked against
+adaptive quadrature and long Monte Carlo runs in the tests.
 """
 
 from __future__ import annotations
@@ -24,30 +25,50 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy import integrate, stats
+from scipy import special, stats
 
 from bayes_ab.models.beta_binomial import BetaPosterior
 
 __all__ = ["loss_of_choosing", "prob_best", "srm_check_k"]
 
-_QUANTILES = (1e-15, 1e-9, 1e-6, 1e-4, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1 - 1e-4,
-              1 - 1e-6, 1 - 1e-9, 1 - 1e-15)
+_QUANTILES = (1e-15, 1e-12, 1e-9, 1e-6, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.4, 0.5, 0.6,
+              0.75, 0.9, 0.95, 0.99, 1 - 1e-3, 1 - 1e-4, 1 - 1e-6, 1 - 1e-9, 1 - 1e-12,
+              1 - 1e-15)
+#: Gauss-Legendre nodes per piece: the integrands are smooth between two quantiles of each
+#: Beta, where 48 nodes integrate them to ~1e-12 (checked against adaptive quadrature).
+_NODES = 48
 
 
-def _breakpoints(posteriors: Sequence[BetaPosterior]) -> np.ndarray:
+def _grid(posteriors: Sequence[BetaPosterior]) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes and weights over [0, 1], split at each arm's quantiles."""
     q = np.asarray(_QUANTILES)
-    pts = np.concatenate([p.dist.ppf(q) for p in posteriors])
+    pts = np.concatenate([[0.0, 1.0]] + [p.dist.ppf(q) for p in posteriors])
     pts = np.unique(np.clip(pts, 0.0, 1.0))
-    return pts
+    lo, hi = pts[:-1], pts[1:]
+    keep = hi > lo
+    lo, hi = lo[keep], hi[keep]
+    t, w = np.polynomial.legendre.leggauss(_NODES)
+    half = (hi - lo)[:, None] / 2.0
+    x = ((hi + lo)[:, None] / 2.0 + half * t[None, :]).ravel()
+    return x, (half * w[None, :]).ravel()
 
 
-def _piecewise(f, points: np.ndarray) -> float:
-    total = 0.0
-    for lo, hi in zip(points[:-1], points[1:], strict=True):
-        if hi > lo:
-            val, _ = integrate.quad(f, lo, hi, epsabs=1e-15, epsrel=1e-10, limit=200)
-            total += val
-    return float(total)
+def _cdfs_pdfs(posteriors: Sequence[BetaPosterior], x: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    a = np.array([p.alpha for p in posteriors])[:, None]
+    b = np.array([p.beta for p in posteriors])[:, None]
+    cdf = special.betainc(a, b, x[None, :])
+    pdf = stats.beta.pdf(x[None, :], a, b)
+    return cdf, pdf
+
+
+def _others_product(cdf: np.ndarray) -> np.ndarray:
+    """prod_{j != k} F_j(x) for every k, without dividing by a CDF that may be 0."""
+    k = cdf.shape[0]
+    out = np.empty_like(cdf)
+    for i in range(k):
+        out[i] = np.prod(np.delete(cdf, i, axis=0), axis=0)
+    return out
 
 
 def prob_best(posteriors: Sequence[BetaPosterior]) -> np.ndarray:
@@ -55,20 +76,9 @@ def prob_best(posteriors: Sequence[BetaPosterior]) -> np.ndarray:
     posts = list(posteriors)
     if len(posts) < 2:
         raise ValueError("need at least two arms")
-    pts = _breakpoints(posts)
-    out = []
-    for k, pk in enumerate(posts):
-        others = [p.dist for j, p in enumerate(posts) if j != k]
-        dk = pk.dist
-
-        def f(x, dk=dk, others=others):
-            v = dk.pdf(x)
-            for d in others:
-                v *= d.cdf(x)
-            return v
-
-        out.append(_piecewise(f, pts))
-    res = np.clip(np.asarray(out), 0.0, 1.0)
+    x, w = _grid(posts)
+    cdf, pdf = _cdfs_pdfs(posts, x)
+    res = np.clip((pdf * _others_product(cdf)) @ w, 0.0, 1.0)
     return res / res.sum()
 
 
@@ -77,20 +87,9 @@ def loss_of_choosing(posteriors: Sequence[BetaPosterior]) -> np.ndarray:
     posts = list(posteriors)
     if len(posts) < 2:
         raise ValueError("need at least two arms")
-    pts = _breakpoints(posts)
-    out = []
-    for k, pk in enumerate(posts):
-        others = [p.dist for j, p in enumerate(posts) if j != k]
-        dk = pk.dist
-
-        def f(x, dk=dk, others=others):
-            prod = 1.0
-            for d in others:
-                prod *= d.cdf(x)
-            return dk.cdf(x) * (1.0 - prod)
-
-        out.append(max(_piecewise(f, pts), 0.0))
-    return np.asarray(out)
+    x, w = _grid(posts)
+    cdf, _ = _cdfs_pdfs(posts, x)
+    return np.maximum((cdf * (1.0 - _others_product(cdf))) @ w, 0.0)
 
 
 def srm_check_k(observed: Mapping[str, int], expected_shares: Mapping[str, float], *,
