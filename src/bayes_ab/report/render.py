@@ -1001,14 +1001,14 @@ def _compare_glossary(compare: Mapping) -> dict:
                   "matches the design (--split; equal shares unless given). A mismatch points "
                   "to a broken assignment or lost data and undermines every result."))
     dec = compare.get("decision") or {}
-    if dec.get("rope") or any((b.get("decision") or {}).get("rope")
-                              for b in (compare.get("arms") or {}).values()):
+    arm_decisions = [b.get("decision") or {} for b in (compare.get("arms") or {}).values()
+                     if isinstance(b, Mapping)]
+    if dec.get("rope") or any(d.get("rope") for d in arm_decisions):
         items.append(("ROPE (region of practical equivalence)", "Differences smaller than "
                       "this half-width do not matter; when 95% of the posterior of the "
                       "difference lies inside it, testing longer cannot change the choice in a "
                       "way that matters."))
-    if dec.get("non_inferiority") or any((b.get("decision") or {}).get("non_inferiority")
-                                         for b in (compare.get("arms") or {}).values()):
+    if dec.get("non_inferiority") or any(d.get("non_inferiority") for d in arm_decisions):
         items.append(("Non-inferiority margin", "An arm may ship when it is, with 95% "
                       "probability, not worse than control by more than this margin (e.g. a "
                       "cheaper variant)."))
@@ -1077,7 +1077,7 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
         input_lines.append(f"Bayesian: {method['bayesian']}.")
     if input_lines:
         sections.append(_section("input", "Data", [_para(" ".join(input_lines))]))
-    family = next((b.get("frequentist", {}).get("family_size") for b in arms.values()
+    family = next(((b.get("frequentist") or {}).get("family_size") for b in arms.values()
                    if isinstance(b, Mapping)), None) or len(arms) or None
     for arm, block in arms.items():
         blocks = _arm_comparison_blocks(block, metric=metric, control=control, test=str(arm),
