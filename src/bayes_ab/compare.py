@@ -112,7 +112,9 @@ class GroupData:
     group_col: str
     outcome_col: str
     groups: tuple[str, ...]
-    outcomes: tuple[int, ...] = field(repr=False)
+    outcomes: tuple = field(repr=False)
+    kind: str = "binary"  # or "mean": outcomes are numbers
+    kind_note: str = ""
 
     @property
     def n_rows(self) -> int:
@@ -178,7 +180,51 @@ def _open_table(path: str | Path):
     return read_table(path)
 
 
-def _groups_from_table(table, path: Path, *, group_col: str, outcome_col: str) -> GroupData:
+def _outcome_kind(raw, metric_type: str) -> tuple[str, str]:
+    """binary or mean, and why (``--metric-type``, or detected from the values)."""
+    import pandas as pd
+
+    if metric_type in ("binary", "mean"):
+        return metric_type, f"{metric_type} (given with --metric-type)"
+    uniq = {str(v).strip().lower() for v in pd.unique(pd.Series(raw, dtype=object).astype(str))}
+    if uniq <= set(_OUTCOME):
+        return "binary", "binary (every value is 0/1, true/false or yes/no)"
+
+    def number(v: str) -> float:
+        if v in _OUTCOME:
+            return float(_OUTCOME[v])
+        try:
+            return float(v)
+        except ValueError:
+            return float("nan")
+
+    vals = np.array([number(v) for v in uniq])
+    if np.mean(np.isfinite(vals)) > 0.5:
+        # Mostly numbers: a mean outcome (parse_numeric_outcome names any other value).
+        return "mean", "mean (numeric values other than 0/1; force with --metric-type)"
+    return "binary", "binary"
+
+
+def parse_numeric_outcome(values, lines, *, file: str, column: str) -> np.ndarray:
+    """Numbers from text (true/false/yes/no count as 1/0); a DataError lists the rest."""
+    import pandas as pd
+
+    text = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
+    low = text.str.lower()
+    mapped = text.where(~low.isin(["true", "t", "yes", "y"]), "1")
+    mapped = mapped.where(~low.isin(["false", "f", "no", "n"]), "0")
+    parsed = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(parsed)
+    if bad.any():
+        shown = list(dict.fromkeys(text[bad].tolist()))[:5]
+        raise DataError("a mean outcome needs a finite number on every row; found "
+                        + ", ".join(repr(v) for v in shown), file=file, column=column,
+                        lines=np.asarray(lines)[bad][:_SHOWN], n_rows=int(bad.sum()))
+    return parsed
+
+
+def _groups_from_table(table, path: Path, *, group_col: str, outcome_col: str,
+                       metric_type: str = "binary") -> GroupData:
     from bayes_ab.data.load import LINE
 
     gcol = _column(table, group_col, option="--group-col")
@@ -192,17 +238,25 @@ def _groups_from_table(table, path: Path, *, group_col: str, outcome_col: str) -
     if blank.any():
         raise DataError("empty group label: every row needs a group", file=table.name,
                         column=group_col, lines=lines[blank][:_SHOWN], n_rows=int(blank.sum()))
-    outcomes = parse_outcome(table.data[ocol].to_numpy(), lines, file=table.name,
-                             column=outcome_col)
+    raw = table.data[ocol].to_numpy()
+    kind, why = _outcome_kind(raw, metric_type)
+    if kind == "binary":
+        outcomes = parse_outcome(raw, lines, file=table.name, column=outcome_col)
+    else:
+        outcomes = parse_numeric_outcome(raw, lines, file=table.name, column=outcome_col)
     fmt = "parquet" if path.name.lower().endswith(".parquet") else "csv"
     return GroupData(file=str(path), format=fmt, group_col=group_col, outcome_col=outcome_col,
-                     groups=tuple(groups.tolist()), outcomes=tuple(outcomes.tolist()))
+                     groups=tuple(groups.tolist()), outcomes=tuple(outcomes.tolist()),
+                     kind=kind, kind_note=why)
 
 
-def read_groups(path: str | Path, *, group_col: str, outcome_col: str) -> GroupData:
-    """Read and check the export: file, columns, blank groups, binary outcomes."""
+def read_groups(path: str | Path, *, group_col: str, outcome_col: str,
+                metric_type: str = "binary") -> GroupData:
+    """Read and check the export: file, columns, blank groups, outcomes (binary, or numbers
+    with ``metric_type="mean"``; ``"auto"`` detects which)."""
     table = _open_table(path)
-    return _groups_from_table(table, Path(path), group_col=group_col, outcome_col=outcome_col)
+    return _groups_from_table(table, Path(path), group_col=group_col, outcome_col=outcome_col,
+                              metric_type=metric_type)
 
 
 def choose_control(arms: list[str], control: str | None, *, data: GroupData) -> tuple[str, str]:
@@ -223,6 +277,17 @@ def choose_control(arms: list[str], control: str | None, *, data: GroupData) -> 
     first = sorted(arms)[0]
     return first, (f"Control arm: '{first}' (no arm is named control or A, so the first in "
                    f"alphabetical order; choose another with --control).")
+
+
+def arm_order(data: GroupData, *, control: str | None = None) -> tuple[list[str], str]:
+    """The arms, control first, then the others alphabetically; the control note."""
+    arms = sorted(set(data.groups))
+    if len(arms) < 2:
+        raise DataError(
+            f"only one arm ('{arms[0]}') in the group column: a comparison needs two or more",
+            file=Path(data.file).name, column=data.group_col)
+    ctrl, note = choose_control(arms, control, data=data)
+    return [ctrl] + [a for a in arms if a != ctrl], note
 
 
 def count_arms(data: GroupData, *, control: str | None = None) -> tuple[ArmCounts, str]:
@@ -318,7 +383,12 @@ def _threshold_check(threshold: float | None) -> None:
 
 def _option_check(*, prior_scale: str, prior_method: str, segment_method: str,
                   rope: float | None = None, non_inferiority_margin: float | None = None,
-                  srm_alpha: float = DEFAULT_SRM_ALPHA, split: str | None = None) -> None:
+                  srm_alpha: float = DEFAULT_SRM_ALPHA, split: str | None = None,
+                  metric_type: str = "auto", cap: float | None = None) -> None:
+    if metric_type not in ("auto", "binary", "mean"):
+        raise OptionError(f"--metric-type must be auto, binary or mean, got {metric_type!r}")
+    if cap is not None and not (math.isfinite(cap) and 0.5 <= cap < 1):
+        raise OptionError(f"--cap must be a quantile in [0.5, 1), e.g. 0.99, got {cap}")
     if prior_scale not in ("abs", "rel"):
         raise OptionError(f"--prior-scale must be abs or rel, got {prior_scale!r}")
     if prior_method not in ("pymc", "grid"):
@@ -409,7 +479,7 @@ def _decisions(counts: ArmCounts, *, config, seed: int) -> dict[str, dict]:
 
 def karm_decision(per_arm: Mapping[str, dict], *, control: str, prob_best: Mapping[str, float],
                   loss: Mapping[str, float], means: Mapping[str, float],
-                  threshold: float) -> dict:
+                  threshold: float, unit: str = "pp") -> dict:
     """The overall decision over three or more arms (rule 1-4 of the module docstring).
 
     ``per_arm``: each non-control arm's decision against control; ``loss``: the loss of
@@ -426,7 +496,7 @@ def karm_decision(per_arm: Mapping[str, dict], *, control: str, prob_best: Mappi
         return dict(per_arm[other])
 
     def fmt(x: float) -> str:
-        return f"{100 * x:.3g} pp"
+        return f"{100 * x:.3g} pp" if unit == "pp" else f"{x:.4g}{unit}"
 
     losses = "; ".join(f"{a}: {fmt(loss[a])}" for a in ranked)
     if loss[best] < threshold:
@@ -586,7 +656,7 @@ def _diagnostics(sampled: list) -> dict:
     if not sampled:
         return {"max_r_hat": None, "min_ess_bulk": None, "divergences": 0, "passed": True,
                 "per_model": {}, "sampled": False,
-                "note": "no sampler: every posterior of this run is exact (conjugate Beta)"}
+                "note": "every posterior of this run is exact: conjugate Beta"}
     from bayes_ab.diagnostics import combine
 
     return {**combine(sampled), "sampled": True}
@@ -614,6 +684,8 @@ def run_compare(
     srm_alpha: float = DEFAULT_SRM_ALPHA,
     rope: float | None = None,
     non_inferiority_margin: float | None = None,
+    metric_type: str = "auto",
+    cap: float | None = None,
 ) -> CompareRun:
     """Read, count, compute, test and decide; the compare.json dict plus the draws.
 
@@ -628,11 +700,18 @@ def run_compare(
     _option_check(prior_scale=prior_scale, prior_method=prior_method,
                   segment_method=segment_method, rope=rope,
                   non_inferiority_margin=non_inferiority_margin, srm_alpha=srm_alpha,
-                  split=split)
+                  split=split, metric_type=metric_type, cap=cap)
     dconfig = _decision_config(threshold, rope, non_inferiority_margin)
     path = Path(path)
     table = _open_table(path)
-    data = _groups_from_table(table, path, group_col=group_col, outcome_col=outcome_col)
+    data = _groups_from_table(table, path, group_col=group_col, outcome_col=outcome_col,
+                              metric_type=metric_type)
+    if data.kind == "mean" and (segment_col is not None or prior_from is not None):
+        raise OptionError("--segment-col and --prior-from need a binary outcome; "
+                          f"'{outcome_col}' is a mean outcome ({data.kind_note})")
+    if data.kind == "binary" and cap is not None:
+        raise OptionError("--cap applies to a mean outcome; "
+                          f"'{outcome_col}' is binary ({data.kind_note})")
     ratio_cols = None
     if ratio is not None:
         from bayes_ab.ratio import read_ratio_columns
@@ -652,6 +731,12 @@ def run_compare(
         from bayes_ab.meta_prior import read_past_experiments
 
         past = read_past_experiments(prior_from, scale=prior_scale)  # type: ignore[arg-type]
+    if data.kind == "mean":
+        del table
+        return _run_mean(data, control=control, config=config, threshold=threshold,
+                         rope=rope, non_inferiority_margin=non_inferiority_margin, split=split,
+                         srm_alpha=srm_alpha, cap=cap, ratio_cols=ratio_cols,
+                         ratio_lower_is_better=ratio_lower_is_better)
     counts, note = count_arms(data, control=control)
     shares = expected_shares(list(counts.arms), split)
     del table
@@ -705,6 +790,7 @@ def run_compare(
             "sampler": config.to_dict(),
         },
         "control": counts.control,
+        "metric_kind": "binary",
         "srm": srm,
         "arms": arms,
         "prob_best": best,
@@ -744,10 +830,102 @@ def run_compare(
         sampled.append(_as_diagnostics("meta_prior",
                                        results["prior_from_history"]["diagnostics"]))
     results["diagnostics"] = _diagnostics(sampled)
+    results["metrics"] = {data.outcome_col: {"kind": "binary", "arms": arms}}
     from bayes_ab.models.arm_comparison import METRIC_NAMES
 
     return CompareRun(results=results, draws=draws,
                       metric_name=METRIC_NAMES.get(counts.metric, counts.metric))
+
+
+def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rope,
+              non_inferiority_margin, split, srm_alpha, cap, ratio_cols,
+              ratio_lower_is_better) -> CompareRun:
+    """A mean outcome (bayes_ab.compare_mean): Bayesian bootstrap, Welch, decision from draws."""
+    from bayes_ab.compare_mean import MEAN_DRAWS, best_and_loss, cap_values, mean_arm_blocks
+    from bayes_ab.decision import DecisionConfig, decide_from_draws
+    from bayes_ab.multiarm import srm_check_k
+
+    order, note = arm_order(data, control=control)
+    shares = expected_shares(order, split)
+    groups = np.asarray(data.groups, dtype=object)
+    y_raw = np.asarray(data.outcomes, dtype=float)
+    y, cap_note = cap_values(y_raw, cap)
+    values = {a: y[groups == a] for a in order}
+    ctrl = order[0]
+    blocks, draws = mean_arm_blocks(values, order, seed=config.seed)
+    best, loss = best_and_loss(draws, order)
+    c_mean = float(values[ctrl].mean())
+    thr = threshold if threshold is not None else max(abs(c_mean) * 0.01, 1e-12)
+    kw: dict[str, Any] = {"threshold_of_caring": thr}
+    if rope is not None:
+        kw["rope"] = rope
+    if non_inferiority_margin is not None:
+        kw["non_inferiority_margin"] = non_inferiority_margin
+    dconfig = DecisionConfig(**kw)
+    n_dict = {a: {"n": int(values[a].size), "mean": float(values[a].mean()),
+                  "sd": float(values[a].std(ddof=1)) if values[a].size > 1 else None,
+                  "median": float(np.median(values[a])), "max": float(values[a].max())}
+              for a in order}
+    arms = {}
+    decisions = {}
+    for arm in order[1:]:
+        d = decide_from_draws(draws[ctrl], draws[arm], metric=data.outcome_col, config=dconfig,
+                              n_customers=int(values[ctrl].size + values[arm].size)).to_dict()
+        d.update({"arm": arm, "control": ctrl, "threshold_source":
+                  "given" if threshold is not None else "1% of control's observed mean"})
+        decisions[arm] = d
+        arms[arm] = {**blocks[arm], "arms": {"control": ctrl, "test": arm},
+                     "counts": {ctrl: n_dict[ctrl], arm: n_dict[arm]}, "decision": d}
+    if len(order) == 2:
+        overall = dict(decisions[order[1]])
+        overall.update({"prob_best": best, "loss_of_choosing": loss,
+                        "chosen_arm": {"double_down": order[1], "pivot": ctrl}.get(
+                            overall["recommendation"]),
+                        "rule": "two arms: expected loss of shipping vs keeping control"})
+    else:
+        means = {a: float(np.mean(draws[a])) for a in order}
+        overall = karm_decision(decisions, control=ctrl, prob_best=best, loss=loss,
+                                means=means, threshold=thr, unit=f" ({data.outcome_col})")
+    results: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "input": {"file": data.file, "format": data.format, "group_col": data.group_col,
+                  "outcome_col": data.outcome_col, "n_rows": data.n_rows,
+                  "control_note": note, "counts": n_dict, "outcome_kind": data.kind_note,
+                  "cap": cap_note, "sampler": config.to_dict()},
+        "control": ctrl,
+        "metric_kind": "mean",
+        "srm": srm_check_k({a: n_dict[a]["n"] for a in order}, shares, alpha=srm_alpha),
+        "arms": arms,
+        "prob_best": best,
+        "loss_of_choosing": loss,
+        "posterior": {a: {"distribution": "Bayesian bootstrap of the mean",
+                          "n_draws": MEAN_DRAWS} for a in order},
+        "method": {"bayesian": f"Bayesian bootstrap of each arm's mean (Dirichlet(1, ..., 1) "
+                               f"weights on the observed values, no normality assumed), "
+                               f"{MEAN_DRAWS:,} exact draws per arm"
+                               + (f"; outcome capped at its {cap:g} quantile "
+                                  f"({cap_note['value']:.6g}, {cap_note['rows_capped']:,} "
+                                  f"rows capped)" if cap_note else ""),
+                   "frequentist": "Welch's t-test (unequal variances); Holm across every "
+                                  "metric x arm"},
+        "decision": overall,
+    }
+    holm_family = [(data.outcome_col, arm, arms[arm]["frequentist"]) for arm in order[1:]]
+    if ratio_cols is not None:
+        from bayes_ab.models.arm_comparison import ArmCounts
+
+        fake = ArmCounts(arms=tuple(order), successes=(0,) * len(order),
+                         trials=tuple(n_dict[a]["n"] for a in order), metric=data.outcome_col)
+        results["ratio_metric"] = _ratio_blocks(ratio_cols, data, fake,
+                                                lower_is_better=ratio_lower_is_better,
+                                                seed=config.seed)
+        holm_family += [(f"ratio:{b['metric']}", arm, b["frequentist"])
+                        for arm, b in results["ratio_metric"].items()]
+    _holm_across(holm_family)
+    results["diagnostics"] = _diagnostics([])
+    results["diagnostics"]["note"] = "the Bayesian bootstrap draws are exact"
+    results["metrics"] = {data.outcome_col: {"kind": "mean", "arms": arms}}
+    return CompareRun(results=results, draws=draws, metric_name=data.outcome_col)
 
 
 def compare_file(
@@ -776,21 +954,28 @@ def _posterior_figure(run: CompareRun, out_dir: Path) -> dict[str, Path]:
     res = run.results
     out_dir.mkdir(parents=True, exist_ok=True)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    mean = res.get("metric_kind") == "mean"
+    scale = 1.0 if mean else 100.0
     for arm, post in res["posterior"].items():
+        if mean:
+            ax1.hist(run.draws[arm], bins=120, density=True, histtype="step", label=arm)
+            continue
         d = stats.beta(post["alpha"], post["beta"])
         lo, hi = d.ppf(1e-4), d.isf(1e-4)
         x = np.linspace(lo, hi, 400)
         ax1.plot(x * 100, d.pdf(x) / 100, label=arm)
-    ax1.set_xlabel(f"{res['input']['outcome_col']} rate (%)")
+    ax1.set_xlabel(f"mean of {res['input']['outcome_col']}" if mean
+                   else f"{res['input']['outcome_col']} rate (%)")
     ax1.set_yticks([])
-    ax1.set_title("Posterior of each arm's rate (exact Beta)")
+    ax1.set_title("Posterior of each arm's mean (Bayesian bootstrap)" if mean
+                  else "Posterior of each arm's rate (exact Beta)")
     ax1.legend(fontsize=8)
     ctrl = res["control"]
     for arm in res["arms"]:
-        lift = (run.draws[arm] - run.draws[ctrl]) * 100
+        lift = (run.draws[arm] - run.draws[ctrl]) * scale
         ax2.hist(lift, bins=120, density=True, histtype="step", label=f"{arm} - {ctrl}")
     ax2.axvline(0.0, color="grey", lw=0.8)
-    ax2.set_xlabel("lift (percentage points)")
+    ax2.set_xlabel("difference of means" if mean else "lift (percentage points)")
     ax2.set_yticks([])
     ax2.set_title("Posterior of each arm's lift over control")
     ax2.legend(fontsize=8)

@@ -21,7 +21,14 @@ def register(subparsers) -> None:
     p.add_argument("file", metavar="FILE", help="CSV, CSV.gz or Parquet export")
     p.add_argument("--group-col", required=True, metavar="COL", help="column naming the arm")
     p.add_argument("--outcome-col", required=True, metavar="COL",
-                   help="binary outcome column (0/1, true/false, yes/no)")
+                   help="outcome column: binary (0/1, true/false, yes/no) or numeric (a mean "
+                        "outcome such as spend or rounds played)")
+    p.add_argument("--metric-type", choices=("auto", "binary", "mean"), default="auto",
+                   help="binary or mean outcome (default auto: binary when every value is "
+                        "0/1, true/false or yes/no, else mean)")
+    p.add_argument("--cap", type=float, default=None, metavar="Q",
+                   help="mean outcome: winsorise at the Q quantile of all rows (e.g. 0.99) "
+                        "before the analysis")
     p.add_argument("--control", metavar="NAME", default=None,
                    help="control arm (default: an arm named control, else A, else the first "
                         "alphabetically)")
@@ -99,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
                              prior_from=args.prior_from, prior_scale=args.prior_scale,
                              prior_method=args.prior_method, split=args.split,
                              srm_alpha=args.srm_alpha, rope=args.rope,
-                             non_inferiority_margin=args.non_inferiority_margin)
+                             non_inferiority_margin=args.non_inferiority_margin,
+                             metric_type=args.metric_type, cap=args.cap)
         write_compare(result, tmp, figures=not args.no_figures)
     res = result.results
     print(res["input"]["control_note"])
@@ -111,10 +119,15 @@ def run(args: argparse.Namespace) -> int:
           + f"{observed}; chi-square {T.p_equals(srm['p_value'])}"
           + (" (the assignment or the logging is broken; every comparison below may be "
              "biased)" if srm["mismatch"] else ""))
+    mean = res.get("metric_kind") == "mean"
+    unit = (lambda v: f"{v:+.4g}") if mean else T.pp
     for arm, block in res["arms"].items():
-        print(f"{arm} vs {res['control']}: lift {T.interval(block['lift_abs'], T.pp)}, "
+        freq = block["frequentist"]
+        print(f"{arm} vs {res['control']}: {'difference of means' if mean else 'lift'} "
+              f"{T.interval(block['lift_abs'], unit)}, "
               f"P(better) {T.prob(block['prob_test_better'])}, "
-              f"p = {T.p_value(block['frequentist']['p_value_holm'])} (Holm)")
+              f"{'Welch ' if mean else ''}{T.p_equals(freq['p_value_holm'])} (Holm"
+              f"{', ' + str(freq.get('family_size')) + ' tests' if freq.get('family_size', 1) > 1 else ''})")
     for arm, block in res.get("ratio_metric", {}).items():
         print(f"{block['metric']}, {arm} vs {res['control']}: difference "
               f"{T.interval(block['lift_abs'], lambda v: f'{v:+.4g}')}, "
@@ -134,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     if len(res.get("prob_best", {})) > 2:
         print("P(best): " + ", ".join(f"{a} {T.prob(p)}" for a, p in res["prob_best"].items())
               + "; loss of choosing: " + ", ".join(
-                  f"{a} {T.pp(v, signed=False)}" for a, v in res["loss_of_choosing"].items()))
+                  f"{a} {f'{v:.4g}' if mean else T.pp(v, signed=False)}"
+                  for a, v in res["loss_of_choosing"].items()))
     dec = res["decision"]
     print("Recommendation: " + T.recommendation_headline(dec, test=dec.get("arm", "Test"),
                                                         control=res["control"]))

@@ -983,10 +983,26 @@ def _compare_glossary(compare: Mapping) -> dict:
     that `compare` never shows)."""
     keep = {"Posterior", "95% HDI (highest-density interval)", "Lift", "Expected loss",
             "Threshold of caring", "p-value", "95% confidence interval"}
+    mean_kind = compare.get("metric_kind") == "mean"
+    if mean_kind:
+        keep -= {"Lift", "Expected loss"}
     items = [(k, v) for k, v in T.GLOSSARY if k in keep]
-    items.insert(2, ("Probability that an arm is better", "The share of the posterior in which "
-                     "the arm's rate is above control's (exact for these Beta posteriors). 50% "
-                     "means no idea; values near 100% (or 0%) mean a clear winner."))
+    what = "mean" if mean_kind else "rate"
+    items.insert(2, ("Probability that an arm is better", f"The share of the posterior in which "
+                     f"the arm's {what} is above control's. 50% means no idea; values near 100% "
+                     f"(or 0%) mean a clear winner."))
+    if mean_kind:
+        items += [("Difference of means", "The arm's mean minus control's, in the outcome's "
+                   "own units; the relative difference divides it by control's mean."),
+                  ("Expected loss", "For each action, how much of the outcome (in its units) "
+                   "we would give up on average: E[max(0, Control - Test)] for shipping, "
+                   "E[max(0, Test - Control)] for keeping control. It weighs how likely a "
+                   "mistake is by how bad it would be."),
+                  ("Bayesian bootstrap", "The posterior of a mean that assumes no shape for "
+                   "the outcome's distribution: random Dirichlet weights on the observed rows. "
+                   "A heavy tail widens and skews the posterior instead of being ignored."),
+                  ("Welch's t-test", "The frequentist test of equal means that does not assume "
+                   "equal variances in the arms.")]
     if len(compare.get("prob_best") or {}) > 2:
         items += [("P(best)", "The probability that an arm has the highest rate of all arms, "
                    "control included."),
@@ -1021,6 +1037,65 @@ def _compare_glossary(compare: Mapping) -> dict:
     return _section("glossary", "Glossary", [{"kind": "glossary", "items": items}])
 
 
+def _unit_fmt(signed: bool = False):
+    return lambda v: T.NOT_ESTIMATED if not isinstance(v, (int, float)) else (
+        f"{v:+.4g}" if signed else f"{v:.4g}")
+
+
+def _compare_mean_recommendation(dec: Mapping, *, control: str, metric: str) -> dict:
+    test = str(dec.get("arm") or "Test")
+    rec = dec.get("recommendation")
+    level = {"double_down": "good", "pivot": "bad", "keep_testing": "neutral"}.get(rec, "neutral")
+    loss = dec.get("expected_loss") or {}
+    f = _unit_fmt()
+    lines = [str(dec.get("reason") or "")]
+    if not str(dec.get("rule", "")).startswith("k arms"):
+        lines = [
+            f"Judged on the mean of {metric} (in its own units): shipping {test} gives up "
+            f"{f(loss.get('double_down'))} on average (the expected value of max(0, {control} "
+            f"- {test})); keeping {control} gives up {f(loss.get('pivot'))} (the expected "
+            f"value of max(0, {test} - {control})). The threshold of caring is "
+            f"{f(dec.get('threshold_of_caring'))} ({dec.get('threshold_source', 'given')}).",
+            f"The probability that {test}'s mean {metric} is higher than {control}'s is "
+            f"{T.prob(dec.get('prob_test_better'))}.", str(dec.get("reason") or "")]
+    lines += T.decision_extras(dec)
+    blocks = [_callout(level, T.recommendation_headline(dec, test=test, control=control),
+                       [line for line in lines if line])]
+    return _section("recommendation", "Recommendation", blocks)
+
+
+def _compare_mean_arm_blocks(block: Mapping | None, *, metric: str, control: str, test: str,
+                             family: str | None) -> list[dict]:
+    if not block:
+        return [_para(f"The mean of {metric} was {T.NOT_ESTIMATED}.")]
+    f, fs = _unit_fmt(), _unit_fmt(signed=True)
+    counts = block.get("counts") or {}
+    blocks = [_para(f"There is a {T.prob(block.get('prob_test_better'))} probability that "
+                    f"{test}'s mean {metric} is higher than {control}'s.", "lead")]
+    rows = []
+    for name in (control, test):
+        c = counts.get(name) or {}
+        key = "control" if name == control else "test"
+        rows.append([name, T.count(c.get("n")), f(c.get("mean")), f(c.get("median")),
+                     f(c.get("max")), T.interval(block.get(key), f)])
+    rows.append([f"Difference ({test} - {control})", "", fs(_get(block, "lift_abs", "mean")),
+                 "", "", T.interval(block.get("lift_abs"), fs)])
+    rows.append(["Relative difference", "", T.rel(_get(block, "lift_rel", "mean")), "", "",
+                 T.interval(block.get("lift_rel"), T.rel)])
+    blocks.append(_table(["", "Rows", "Mean", "Median", "Max", "Posterior mean (95% HDI)"],
+                         rows, caption=f"Mean of {metric}: Bayesian bootstrap posterior"))
+    freq = block.get("frequentist") or {}
+    fam = f" across {family}" if family else ""
+    blocks.append(_table(["Frequentist cross-check", ""], [
+        ["Test", "Welch's t-test (unequal variances)"],
+        ["t, degrees of freedom", f"{T.num(freq.get('statistic'))}, {T.num(freq.get('df'))}"],
+        ["Difference, 95% confidence interval", T.interval(freq.get("ci95_diff"), fs, kind="CI")],
+        ["p-value", T.p_value(freq.get("p_value"))],
+        [f"p-value, Holm-adjusted{fam}", T.p_value(freq.get("p_value_holm"))],
+        ["Significant at 95% confidence", T.yes_no(freq.get("significant_95"))]]))
+    return blocks
+
+
 def build_compare_document(compare: Mapping, *, title: str | None = None) -> dict:
     """The report of `bayes-ab compare`: one arm comparison per non-control arm."""
     control = str(compare.get("control", "control"))
@@ -1038,7 +1113,10 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
         banners.append(diag_banner)
     sections = []
     decision = compare.get("decision")
-    if decision:
+    mean_kind = compare.get("metric_kind") == "mean"
+    if decision and mean_kind:
+        sections.append(_compare_mean_recommendation(decision, control=control, metric=metric))
+    elif decision:
         dec = dict(decision)
         dec.setdefault("metric", metric)
         dec.setdefault("control", control)
@@ -1052,8 +1130,8 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     pbest = compare.get("prob_best") or {}
     loss = compare.get("loss_of_choosing") or {}
     if sections and len(pbest) > 2:
-        rows = [[str(a), T.prob(p), T.pp(loss.get(a), signed=False)]
-                for a, p in pbest.items()]
+        rows = [[str(a), T.prob(p), _unit_fmt()(loss.get(a)) if mean_kind
+                 else T.pp(loss.get(a), signed=False)] for a, p in pbest.items()]
         sections[0]["blocks"].append(_table(
             ["Arm", "P(best of all arms)", "Loss of choosing it"], rows,
             caption="Every arm, control included: the probability that it is the best, and the "
@@ -1080,10 +1158,16 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     family = next(((b.get("frequentist") or {}).get("family_size") for b in arms.values()
                    if isinstance(b, Mapping)), None) or len(arms) or None
     for arm, block in arms.items():
+        fam_text = (None if family == 1 else f"{family} comparisons (every arm against {control}"
+                    f"{', on every metric' if compare.get('ratio_metric') else ''})")
+        if mean_kind:
+            sections.append(_section(f"arm_{re.sub(r'[^A-Za-z0-9_-]', '_', str(arm))}",
+                                     f"{arm} vs {control}", _compare_mean_arm_blocks(
+                                         block, metric=metric, control=control, test=str(arm),
+                                         family=fam_text)))
+            continue
         blocks = _arm_comparison_blocks(block, metric=metric, control=control, test=str(arm),
-                                        family=None if family == 1 else
-                                        f"{family} comparisons (every arm against {control}"
-                                        f"{', on every metric' if compare.get('ratio_metric') else ''})")
+                                        family=fam_text)
         if block:
             blocks.append(_para("Bayesian and frequentist answers: " + T.agreement_sentence(
                 block, metric=metric, test=str(arm), control=control)))
@@ -1092,9 +1176,10 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     decisions = {arm: b["decision"] for arm, b in arms.items()
                  if isinstance(b, Mapping) and isinstance(b.get("decision"), Mapping)}
     if len(decisions) > 1:
+        lf = _unit_fmt() if mean_kind else (lambda v: T.pp(v, signed=False))
         rows = [[str(arm), T.ACTIONS.get(d.get("recommendation"), ("?",))[0],
-                 T.pp(_get(d, "expected_loss", "double_down"), signed=False),
-                 T.pp(_get(d, "expected_loss", "pivot"), signed=False),
+                 lf(_get(d, "expected_loss", "double_down")),
+                 lf(_get(d, "expected_loss", "pivot")),
                  T.prob(d.get("prob_test_better"))] for arm, d in decisions.items()]
         sections[0]["blocks"].append(_table(
             ["Arm", "Decision against control", "Expected loss if shipped",
@@ -1104,8 +1189,8 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     sections.append(_section("figures", "Posterior figures", []))
     if isinstance(diag, Mapping) and diag.get("sampled") is False:
         sections.append(_section("diagnostics", DIAGNOSTICS_TITLE, [_para(
-            "No sampler was needed: every posterior in this report is exact (conjugate Beta "
-            "posteriors), so there are no sampler health checks to report.", "muted")]))
+            f"No sampler was needed ({diag.get('note') or 'exact posteriors'}), so there are no "
+            f"sampler health checks to report.", "muted")]))
     else:
         sections.append(_diagnostics_section(diag))
     sections.append(_compare_glossary(compare))
