@@ -169,11 +169,15 @@ def test_karm_decision_rule():
 def test_cli_reports_bad_input_with_exit_2(tmp_path, capsys):
     path = _write(tmp_path, "g,y\nA,1\nB,7\n")
     rc = main(["compare", str(path), "--group-col", "g", "--outcome-col", "y",
-               "--out", str(tmp_path / "out")])
+               "--out", str(tmp_path / "out"), "--metric-type", "binary"])
     err = capsys.readouterr().err
     assert rc == 2
     assert "outcome must be binary" in err and "line(s) 3" in err
     assert not (tmp_path / "out").exists()
+    # Detected as a mean outcome (1 and 7), one row per arm is too few for a mean.
+    rc = main(["compare", str(path), "--group-col", "g", "--outcome-col", "y",
+               "--out", str(tmp_path / "out")])
+    assert rc == 2 and "at least 2 rows per arm" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------ end to end

@@ -851,6 +851,11 @@ def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rop
     y_raw = np.asarray(data.outcomes, dtype=float)
     y, cap_note = cap_values(y_raw, cap)
     values = {a: y[groups == a] for a in order}
+    small = [a for a in order if values[a].size < 2]
+    if small:
+        raise DataError(f"a mean outcome needs at least 2 rows per arm; {', '.join(small)} "
+                        f"has fewer (binary outcome? say --metric-type binary)",
+                        file=Path(data.file).name, column=data.outcome_col)
     ctrl = order[0]
     blocks, draws = mean_arm_blocks(values, order, seed=config.seed)
     best, loss = best_and_loss(draws, order)

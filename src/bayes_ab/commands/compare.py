@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
           + (" (the assignment or the logging is broken; every comparison below may be "
              "biased)" if srm["mismatch"] else ""))
     mean = res.get("metric_kind") == "mean"
+    if mean:
+        print(f"Outcome '{res['input']['outcome_col']}': {res['input']['outcome_kind']}.")
     unit = (lambda v: f"{v:+.4g}") if mean else T.pp
     for arm, block in res["arms"].items():
         freq = block["frequentist"]
