@@ -686,8 +686,16 @@ def run_compare(
     non_inferiority_margin: float | None = None,
     metric_type: str = "auto",
     cap: float | None = None,
+    guardrail_margin: str | float | None = None,
+    guardrail_lower_is_better: Sequence[str] = (),
+    _table: Any = None,
 ) -> CompareRun:
     """Read, count, compute, test and decide; the compare.json dict plus the draws.
+
+    ``outcome_col`` may name several outcomes (a list, or "a,b,c"): the first is the
+    primary metric (the decision); the others are guardrails (``metrics`` block, Holm across
+    every metric x arm; a guardrail credibly worse than control by more than its
+    ``guardrail_margin`` blocks shipping).
 
     ``ratio`` ("NUM_COL/DEN_COL"), ``segment_col`` and ``prior_from`` (a CSV of past
     experiments: experiment, lift, se) add the optional blocks of the module docstring;
@@ -702,8 +710,21 @@ def run_compare(
                   non_inferiority_margin=non_inferiority_margin, srm_alpha=srm_alpha,
                   split=split, metric_type=metric_type, cap=cap)
     dconfig = _decision_config(threshold, rope, non_inferiority_margin)
+    outcomes = parse_outcome_cols(outcome_col)
     path = Path(path)
-    table = _open_table(path)
+    table = _table if _table is not None else _open_table(path)
+    if len(outcomes) > 1:
+        return _run_several(path, table, outcomes, group_col=group_col, control=control,
+                            config=config, threshold=threshold, ratio=ratio,
+                            ratio_lower_is_better=ratio_lower_is_better,
+                            segment_col=segment_col, segment_method=segment_method,
+                            prior_from=prior_from, prior_scale=prior_scale,
+                            prior_method=prior_method, split=split, srm_alpha=srm_alpha,
+                            rope=rope, non_inferiority_margin=non_inferiority_margin,
+                            metric_type=metric_type, cap=cap,
+                            guardrail_margin=guardrail_margin,
+                            guardrail_lower_is_better=guardrail_lower_is_better)
+    outcome_col = outcomes[0]
     data = _groups_from_table(table, path, group_col=group_col, outcome_col=outcome_col,
                               metric_type=metric_type)
     if data.kind == "mean" and (segment_col is not None or prior_from is not None):
@@ -931,6 +952,131 @@ def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rop
     results["diagnostics"]["note"] = "the Bayesian bootstrap draws are exact"
     results["metrics"] = {data.outcome_col: {"kind": "mean", "arms": arms}}
     return CompareRun(results=results, draws=draws, metric_name=data.outcome_col)
+
+
+def parse_outcome_cols(spec: str | Sequence[str]) -> list[str]:
+    """``--outcome-col``: one name, "a,b,c", or a list of either; the first is primary."""
+    items = [spec] if isinstance(spec, str) else list(spec)
+    out = [p.strip() for item in items for p in str(item).split(",")]
+    if not out or not all(out):
+        raise OptionError(f"--outcome-col: empty outcome name in {spec!r}")
+    if len({_normalise(o) for o in out}) != len(out):
+        raise OptionError(f"--outcome-col names the same column twice: {', '.join(out)}")
+    return out
+
+
+def parse_guardrail_margins(spec: str | float | None, guardrails: Sequence[str]
+                            ) -> dict[str, float]:
+    """``--guardrail-margin``: one number for every guardrail, or "COL=M,COL2=M2" (others
+    0), in each guardrail's own units (0.005 = 0.5 pp for a rate)."""
+    out = {g: 0.0 for g in guardrails}
+    if spec is None:
+        return out
+
+    def number(text) -> float:
+        try:
+            v = float(text)
+        except (TypeError, ValueError):
+            raise OptionError(f"--guardrail-margin: {text!r} is not a number") from None
+        if not (math.isfinite(v) and v >= 0):
+            raise OptionError(f"--guardrail-margin must be >= 0, got {text!r}")
+        return v
+
+    if isinstance(spec, (int, float)) or "=" not in str(spec):
+        return {g: number(spec) for g in guardrails}
+    lower = {_normalise(g): g for g in guardrails}
+    for part in str(spec).split(","):
+        name, _, value = part.partition("=")
+        g = lower.get(_normalise(name))
+        if g is None:
+            raise OptionError(f"--guardrail-margin names '{name.strip()}', which is not a "
+                              f"guardrail outcome ({', '.join(guardrails) or 'none'})")
+        out[g] = number(value)
+    return out
+
+
+def _guardrail_check(block: dict, draws: Mapping[str, np.ndarray], *, arm: str | None,
+                     control: str, margin: float, lower_is_better: bool) -> dict:
+    """P(the shipped arm is worse than control by more than ``margin``) on a guardrail;
+    it blocks shipping when that probability is at least 95%."""
+    out: dict[str, Any] = {"margin": margin, "lower_is_better": lower_is_better, "arm": arm,
+                           "required_prob": 0.95, "prob_worse_than_margin": None,
+                           "blocks_ship": False}
+    if arm is None or arm == control:
+        return out
+    sign = -1.0 if lower_is_better else 1.0
+    diff = sign * (np.asarray(draws[arm]) - np.asarray(draws[control]))
+    p = float(np.mean(diff < -margin))
+    out.update({"prob_worse_than_margin": p, "blocks_ship": bool(p >= 0.95),
+                "lift_abs": block["arms"][arm]["lift_abs"]})
+    return out
+
+
+def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, control,
+                 config: SamplerConfig, threshold, ratio, ratio_lower_is_better, segment_col,
+                 segment_method, prior_from, prior_scale, prior_method, split, srm_alpha,
+                 rope, non_inferiority_margin, metric_type, cap, guardrail_margin,
+                 guardrail_lower_is_better) -> CompareRun:
+    """The primary outcome as a one-outcome run, every other outcome as a guardrail."""
+    primary, guards = outcomes[0], outcomes[1:]
+    margins = parse_guardrail_margins(guardrail_margin, guards)
+    lower = {_normalise(g) for g in guardrail_lower_is_better}
+    unknown = lower - {_normalise(g) for g in guards}
+    if unknown:
+        raise OptionError(f"--guardrail-lower-is-better names {', '.join(sorted(unknown))}, "
+                          f"not a guardrail outcome ({', '.join(guards)})")
+    # Every outcome column parsed before any computation (bad values fail here).
+    for g in guards:
+        _groups_from_table(table, path, group_col=group_col, outcome_col=g,
+                           metric_type="auto")
+    main_run = run_compare(path, group_col=group_col, outcome_col=primary, control=control,
+                           config=config, threshold=threshold, ratio=ratio,
+                           ratio_lower_is_better=ratio_lower_is_better,
+                           segment_col=segment_col, segment_method=segment_method,
+                           prior_from=prior_from, prior_scale=prior_scale,
+                           prior_method=prior_method, split=split, srm_alpha=srm_alpha,
+                           rope=rope, non_inferiority_margin=non_inferiority_margin,
+                           metric_type=metric_type, cap=cap, _table=table)
+    res = main_run.results
+    ctrl = res["control"]
+    res["metrics"][primary]["role"] = "primary"
+    holm = [(primary, a, b["frequentist"]) for a, b in res["arms"].items()]
+    holm += [(f"ratio:{b['metric']}", a, b["frequentist"])
+             for a, b in (res.get("ratio_metric") or {}).items()]
+    dec = res["decision"]
+    shipped = dec.get("arm") if dec.get("recommendation") == "double_down" else None
+    blocked = []
+    for k, g in enumerate(guards):
+        sub = run_compare(path, group_col=group_col, outcome_col=g, control=ctrl,
+                          config=config.with_seed_offset(100 + k), split=split,
+                          srm_alpha=srm_alpha, _table=table)
+        sres = sub.results
+        block = {"kind": sres["metric_kind"], "role": "guardrail", "arms": sres["arms"],
+                 "prob_best": sres["prob_best"], "loss_of_choosing": sres["loss_of_choosing"],
+                 "decision": sres["decision"], "counts": sres["input"]["counts"]}
+        block["guardrail"] = _guardrail_check(block, sub.draws, arm=shipped, control=ctrl,
+                                              margin=margins[g],
+                                              lower_is_better=_normalise(g) in lower)
+        if block["guardrail"]["blocks_ship"]:
+            blocked.append(g)
+        res["metrics"][g] = block
+        holm += [(g, a, b["frequentist"]) for a, b in sres["arms"].items()]
+    _holm_across(holm)
+    res["input"]["outcome_cols"] = outcomes
+    if blocked:
+        details = "; ".join(
+            f"{g}: P({shipped} worse than {ctrl} by more than "
+            f"{res['metrics'][g]['guardrail']['margin']:g}) = "
+            f"{100 * res['metrics'][g]['guardrail']['prob_worse_than_margin']:.1f}%"
+            for g in blocked)
+        dec.update({
+            "recommendation": "pivot", "outcome": "guardrail_blocked", "chosen_arm": ctrl,
+            "reason": (f"{primary} alone would ship {shipped}, but a guardrail is credibly "
+                       f"worse by more than its margin ({details}): keep {ctrl}. If that "
+                       f"trade is acceptable, raise --guardrail-margin. Primary metric: "
+                       + str(dec.get("reason", ""))),
+            "blocked_by": blocked})
+    return main_run
 
 
 def compare_file(

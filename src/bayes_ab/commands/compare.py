@@ -20,9 +20,17 @@ def register(subparsers) -> None:
                               description=DESCRIPTION)
     p.add_argument("file", metavar="FILE", help="CSV, CSV.gz or Parquet export")
     p.add_argument("--group-col", required=True, metavar="COL", help="column naming the arm")
-    p.add_argument("--outcome-col", required=True, metavar="COL",
+    p.add_argument("--outcome-col", required=True, metavar="COL", action="append",
                    help="outcome column: binary (0/1, true/false, yes/no) or numeric (a mean "
-                        "outcome such as spend or rounds played)")
+                        "outcome such as spend or rounds played). Repeat it (or give "
+                        "COL1,COL2) for several outcomes: the first decides, the others are "
+                        "guardrails; Holm runs across every outcome x arm")
+    p.add_argument("--guardrail-margin", metavar="M", default=None,
+                   help="a guardrail credibly worse than control by more than M (its own "
+                        "units; 95%% probability) blocks shipping; one number for all, or "
+                        "COL=M,COL2=M2 (default 0)")
+    p.add_argument("--guardrail-lower-is-better", metavar="COL", action="append", default=[],
+                   help="this guardrail is a cost (lower is better); repeatable")
     p.add_argument("--metric-type", choices=("auto", "binary", "mean"), default="auto",
                    help="binary or mean outcome (default auto: binary when every value is "
                         "0/1, true/false or yes/no, else mean)")
@@ -107,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
                              prior_method=args.prior_method, split=args.split,
                              srm_alpha=args.srm_alpha, rope=args.rope,
                              non_inferiority_margin=args.non_inferiority_margin,
-                             metric_type=args.metric_type, cap=args.cap)
+                             metric_type=args.metric_type, cap=args.cap,
+                             guardrail_margin=args.guardrail_margin,
+                             guardrail_lower_is_better=args.guardrail_lower_is_better)
         write_compare(result, tmp, figures=not args.no_figures)
     res = result.results
     print(res["input"]["control_note"])
@@ -151,6 +161,18 @@ def run(args: argparse.Namespace) -> int:
               + "; loss of choosing: " + ", ".join(
                   f"{a} {f'{v:.4g}' if mean else T.pp(v, signed=False)}"
                   for a, v in res["loss_of_choosing"].items()))
+    for name, m in res.get("metrics", {}).items():
+        g = m.get("guardrail")
+        if not g:
+            continue
+        fmt = (lambda v: f"{v:+.4g}") if m["kind"] == "mean" else T.pp
+        lifts = "; ".join(f"{arm} {T.interval(b['lift_abs'], fmt)}, "
+                          f"{T.p_equals(b['frequentist']['p_value_holm'])} (Holm)"
+                          for arm, b in m["arms"].items())
+        verdict = ("BLOCKS shipping" if g["blocks_ship"] else
+                   f"P({g['arm']} worse by more than {g['margin']:g}) = "
+                   f"{T.prob(g['prob_worse_than_margin'])}" if g["arm"] else "nothing shipped")
+        print(f"guardrail {name}: {lifts}; {verdict}")
     dec = res["decision"]
     print("Recommendation: " + T.recommendation_headline(dec, test=dec.get("arm", "Test"),
                                                         control=res["control"]))

@@ -1096,6 +1096,39 @@ def _compare_mean_arm_blocks(block: Mapping | None, *, metric: str, control: str
     return blocks
 
 
+def _compare_guardrail_section(compare: Mapping, *, control: str) -> dict | None:
+    metrics = compare.get("metrics") or {}
+    guards = {k: m for k, m in metrics.items() if isinstance(m, Mapping) and m.get("guardrail")}
+    if not guards:
+        return None
+    rows, levels = [], []
+    for name, m in guards.items():
+        g = m["guardrail"]
+        mean = m.get("kind") == "mean"
+        fmt = _unit_fmt(signed=True) if mean else T.pp
+        for arm, b in (m.get("arms") or {}).items():
+            if not isinstance(b, Mapping):
+                continue
+            shipped = arm == g.get("arm")
+            freq = b.get("frequentist") or {}
+            rows.append([str(name), "cost (lower is better)" if g.get("lower_is_better")
+                         else "higher is better", str(arm), T.interval(b.get("lift_abs"), fmt),
+                         f"{T.p_value(freq.get('p_value_holm'))}",
+                         (f"{T.prob(g.get('prob_worse_than_margin'))} (margin "
+                          f"{(_unit_fmt() if mean else (lambda v: T.pp(v, signed=False)))(g.get('margin'))})"
+                          if shipped else "-"),
+                         ("yes" if g.get("blocks_ship") else "no") if shipped else "-"])
+            levels.append("bad" if shipped and g.get("blocks_ship") else "")
+    blocks = [_para("Guardrails are outcomes the decision must not harm. The one that would be "
+                    "shipped is checked against control: a guardrail blocks shipping when the "
+                    "probability that it is worse by more than its margin is at least 95%. "
+                    "Holm's adjustment runs across every outcome x arm of the run.", "muted"),
+              _table(["Guardrail", "Direction", "Arm", f"Difference (arm - {control}), 95% HDI",
+                      "p (Holm)", "P(worse by more than the margin)", "Blocks shipping"],
+                     rows, row_levels=levels)]
+    return _section("guardrails", "Guardrails", blocks)
+
+
 def build_compare_document(compare: Mapping, *, title: str | None = None) -> dict:
     """The report of `bayes-ab compare`: one arm comparison per non-control arm."""
     control = str(compare.get("control", "control"))
@@ -1127,6 +1160,11 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
                 lines[0] = f"{dec.get('arm')} against {control} alone: " + lines[0]
             rec["blocks"][0]["lines"] = [str(dec["reason"])] + lines
         sections.append(rec)
+    if sections and isinstance(decision, Mapping) and decision.get("outcome") == \
+            "guardrail_blocked":
+        sections[0]["blocks"][0]["lines"].insert(0, str(decision.get("reason")))
+        banners.append({"level": "danger", "title": "A guardrail blocks shipping",
+                        "lines": [str(decision.get("reason"))]})
     pbest = compare.get("prob_best") or {}
     loss = compare.get("loss_of_choosing") or {}
     if sections and len(pbest) > 2:
@@ -1185,6 +1223,9 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
             ["Arm", "Decision against control", "Expected loss if shipped",
              "Expected loss if dropped", "P(better than control)"], rows,
             caption="Each arm against control alone"))
+    guard = _compare_guardrail_section(compare, control=control)
+    if guard:
+        sections.append(guard)
     sections += _compare_extra_sections(compare, control=control, metric=metric)
     sections.append(_section("figures", "Posterior figures", []))
     if isinstance(diag, Mapping) and diag.get("sampled") is False:
