@@ -1,9 +1,17 @@
 """`bayes-ab compare`: any plain A/B export, every arm against control and against the best.
 
-Input: one CSV (or CSV.gz) or Parquet file with a group column and a binary outcome
-column (0/1, 1.0/0.0, true/false, t/f, yes/no, y/n, any case). Two or more arms. Every
-column named on the command line (group, outcome, ``--ratio``, ``--segment-col``) and the
-``--prior-from`` file are checked before any computation.
+Input: one CSV (or CSV.gz) or Parquet file with a group column and one or more outcome
+columns: binary (0/1, 1.0/0.0, true/false, t/f, yes/no, y/n, any case) or numeric (a mean
+outcome: spend, rounds played; detected, or ``metric_type``; see `bayes_ab.compare_mean`).
+Two or more arms. Every column named on the command line (group, outcomes, ``--ratio``,
+``--segment-col``) and the ``--prior-from`` file are checked before any computation.
+
+Several outcomes: the first is the primary metric (the decision and the top-level keys
+below); the others are guardrails, each under ``metrics`` with a ``guardrail`` block
+{margin, lower_is_better, arm, prob_worse_than_margin, required_prob, blocks_ship}: when the
+arm the primary metric would ship is worse than control on a guardrail by more than its
+margin with probability >= 95%, the decision becomes ``pivot`` (outcome
+``guardrail_blocked``, ``blocked_by``).
 
 What comes out (``compare_file`` returns the compare.json dict)::
 
@@ -18,8 +26,13 @@ What comes out (``compare_file`` returns the compare.json dict)::
     posterior       {arm: {alpha, beta}}    the exact Beta posterior of each arm's rate
     srm             {test, p_value, chi2, df, alpha, mismatch, expected_shares, observed,
                      observed_shares}       sample-ratio check, always
-    decision        the overall decision (below), with `arm` = the arm it is about
-    diagnostics     the diagnostics block of the sampled models (none for the binary metric)
+    decision        the overall decision (below), with `arm` = the arm it is about and
+                    `chosen_arm` = the arm to run from now on (None while testing goes on)
+    metric_kind     "binary" or "mean" (the primary outcome)
+    metrics         {outcome: {kind, role, arms, ...}} every outcome of the run
+    method          {bayesian, frequentist}: how the numbers were computed
+    diagnostics     the diagnostics block of the sampled models (none for a binary or
+                    mean outcome: ``sampled`` false)
 
 Optional blocks (docs/BEYOND.md), each keyed by the non-control arm where it is per arm:
 
