@@ -175,3 +175,12 @@ def test_non_numeric_values_in_a_mean_outcome(tmp_path):
     with pytest.raises(DataError, match="'oops'") as exc:
         run_compare(path, group_col="g", outcome_col="y")
     assert exc.value.lines == (4,)
+
+
+def test_constant_outcome_per_arm_gives_no_warning(tmp_path, recwarn):
+    path = tmp_path / "c.csv"
+    path.write_text("g,y\n" + "".join(f"{a},{v}\n" for a, v in [("A", 2.5), ("B", 2.5)] * 5))
+    res = run_compare(path, group_col="g", outcome_col="y").results
+    f = res["arms"]["B"]["frequentist"]
+    assert f["p_value"] == 1.0 and f["ci95_diff"]["lower"] == f["ci95_diff"]["upper"] == 0.0
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -64,14 +64,18 @@ def bootstrap_mean_draws(values: np.ndarray, *, n_draws: int = MEAN_DRAWS,
 def welch_test(control: np.ndarray, test: np.ndarray, *, prob: float = HDI_PROB) -> dict:
     """Welch's t-test of equal means, Test - Control, with its confidence interval."""
     c, t = np.asarray(control, dtype=float), np.asarray(test, dtype=float)
-    res = stats.ttest_ind(t, c, equal_var=False)
     vc, vt = c.var(ddof=1) / c.size, t.var(ddof=1) / t.size
     se = float(np.sqrt(vc + vt))
     diff = float(t.mean() - c.mean())
-    df = (vc + vt) ** 2 / (vc**2 / (c.size - 1) + vt**2 / (t.size - 1)) if se > 0 else np.inf
-    half = float(stats.t.ppf(0.5 + prob / 2, df)) * se if se > 0 else 0.0
-    p = float(res.pvalue) if np.isfinite(res.pvalue) else 1.0
-    return {"test": "welch", "statistic": float(res.statistic) if se > 0 else 0.0,
+    if se > 0:
+        res = stats.ttest_ind(t, c, equal_var=False)
+        statistic, p = float(res.statistic), float(res.pvalue)
+        df = (vc + vt) ** 2 / (vc**2 / (c.size - 1) + vt**2 / (t.size - 1))
+        half = float(stats.t.ppf(0.5 + prob / 2, df)) * se
+    else:
+        # Every row of both arms has its arm's value: no sampling noise to test against.
+        statistic, p, df, half = 0.0, (1.0 if diff == 0 else 0.0), float("inf"), 0.0
+    return {"test": "welch", "statistic": statistic,
             "df": float(df), "p_value": p, "p_value_holm": p,
             "ci95_diff": {"mean": diff, "lower": diff - half, "upper": diff + half,
                           "prob": prob},

@@ -1159,6 +1159,9 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
             if lines:
                 lines[0] = f"{dec.get('arm')} against {control} alone: " + lines[0]
             rec["blocks"][0]["lines"] = [str(dec["reason"])] + lines
+            # The table of the two actions against control alone would read as the k-arm
+            # choice: the P(best) / loss-of-choosing table below replaces it.
+            rec["blocks"] = rec["blocks"][:1]
         sections.append(rec)
     if sections and isinstance(decision, Mapping) and decision.get("outcome") == \
             "guardrail_blocked":
