@@ -167,12 +167,13 @@ def _column(table, name: str, *, option: str) -> str:
 
 def parse_outcome(values, lines, *, file: str, column: str) -> np.ndarray:
     """0/1 outcomes from text; a DataError lists the offending values and their lines."""
+    import pandas as pd
+
     values = np.asarray(values, dtype=object)
     # Map the distinct values once (a 300k-row export has two or three of them).
-    uniq, inverse = np.unique(np.array([str(v) for v in values], dtype=object),
-                              return_inverse=True)
-    codes = np.array([_OUTCOME.get(u.strip().lower(), -1) for u in uniq], dtype=np.int64)
-    parsed = codes[inverse.ravel()]
+    inverse, uniq = pd.factorize(values, use_na_sentinel=False)
+    codes = np.array([_OUTCOME.get(str(u).strip().lower(), -1) for u in uniq], dtype=np.int64)
+    parsed = codes[inverse]
     bad = parsed < 0
     if bad.any():
         shown = list(dict.fromkeys(str(v) for v in values[bad]))[:5]
@@ -199,7 +200,7 @@ def _outcome_kind(raw, metric_type: str) -> tuple[str, str]:
 
     if metric_type in ("binary", "mean"):
         return metric_type, f"{metric_type} (given with --metric-type)"
-    uniq = {str(v).strip().lower() for v in pd.unique(pd.Series(raw, dtype=object).astype(str))}
+    uniq = {str(v).strip().lower() for v in pd.unique(pd.Series(raw, dtype=object))}
     if uniq <= set(_OUTCOME):
         return "binary", "binary (every value is 0/1, true/false or yes/no)"
 
@@ -305,21 +306,23 @@ def arm_order(data: GroupData, *, control: str | None = None) -> tuple[list[str]
 
 def count_arms(data: GroupData, *, control: str | None = None) -> tuple[ArmCounts, str]:
     """Successes and trials per arm, control first, then the others alphabetically."""
+    import pandas as pd
+
     from bayes_ab.models.arm_comparison import ArmCounts
 
-    groups = np.asarray(data.groups, dtype=object)
     outcomes = np.asarray(data.outcomes, dtype=np.int64)
-    arms_u, inverse = np.unique(groups, return_inverse=True)
-    arms = [str(a) for a in arms_u]
+    inverse, arms_u = pd.factorize(np.asarray(data.groups, dtype=object))
+    seen = [str(a) for a in arms_u]  # factorize order: first appearance
+    arms = sorted(seen)
     if len(arms) < 2:
         raise DataError(
             f"only one arm ('{arms[0]}') in the group column: a comparison needs two or more",
             file=Path(data.file).name, column=data.group_col)
     ctrl, note = choose_control(arms, control, data=data)
     order = [ctrl] + [a for a in arms if a != ctrl]
-    trials_u = np.bincount(inverse.ravel(), minlength=len(arms))
-    succ_u = np.bincount(inverse.ravel(), weights=outcomes, minlength=len(arms))
-    idx = {a: i for i, a in enumerate(arms)}
+    trials_u = np.bincount(inverse, minlength=len(seen))
+    succ_u = np.bincount(inverse, weights=outcomes, minlength=len(seen))
+    idx = {a: i for i, a in enumerate(seen)}
     successes = [int(succ_u[idx[a]]) for a in order]
     trials = [int(trials_u[idx[a]]) for a in order]
     return ArmCounts(arms=tuple(order), successes=tuple(successes), trials=tuple(trials),
