@@ -42,7 +42,8 @@ def register(subparsers) -> None:
                         "alphabetically)")
     p.add_argument("--out", required=True, metavar="OUT", help="output folder")
     p.add_argument("--seed", type=int, default=20260505, help="random seed (default 20260505)")
-    p.add_argument("--draws", type=int, default=1000, help="posterior draws per chain of the sampled models "
+    p.add_argument("--draws", type=int, default=1000,
+                   help="posterior draws per chain of the sampled models "
                    "(--segment-method pymc, --prior-method pymc); the binary outcome's "
                    "posterior is exact and needs no sampler")
     p.add_argument("--tune", type=int, default=1000,
@@ -135,11 +136,12 @@ def run(args: argparse.Namespace) -> int:
     unit = (lambda v: f"{v:+.4g}") if mean else T.pp
     for arm, block in res["arms"].items():
         freq = block["frequentist"]
+        family = (f", {freq['family_size']} tests" if freq.get("family_size", 1) > 1 else "")
         print(f"{arm} vs {res['control']}: {'difference of means' if mean else 'lift'} "
               f"{T.interval(block['lift_abs'], unit)}, "
               f"P(better) {T.prob(block['prob_test_better'])}, "
               f"{'Welch ' if mean else ''}{T.p_equals(freq['p_value_holm'])} (Holm"
-              f"{', ' + str(freq.get('family_size')) + ' tests' if freq.get('family_size', 1) > 1 else ''})")
+              f"{family})")
     for arm, block in res.get("ratio_metric", {}).items():
         print(f"{block['metric']}, {arm} vs {res['control']}: difference "
               f"{T.interval(block['lift_abs'], lambda v: f'{v:+.4g}')}, "

@@ -1106,6 +1106,7 @@ def _compare_guardrail_section(compare: Mapping, *, control: str) -> dict | None
         g = m["guardrail"]
         mean = m.get("kind") == "mean"
         fmt = _unit_fmt(signed=True) if mean else T.pp
+        margin_fmt = _unit_fmt() if mean else (lambda v: T.pp(v, signed=False))
         for arm, b in (m.get("arms") or {}).items():
             if not isinstance(b, Mapping):
                 continue
@@ -1115,7 +1116,7 @@ def _compare_guardrail_section(compare: Mapping, *, control: str) -> dict | None
                          else "higher is better", str(arm), T.interval(b.get("lift_abs"), fmt),
                          f"{T.p_value(freq.get('p_value_holm'))}",
                          (f"{T.prob(g.get('prob_worse_than_margin'))} (margin "
-                          f"{(_unit_fmt() if mean else (lambda v: T.pp(v, signed=False)))(g.get('margin'))})"
+                          f"{margin_fmt(g.get('margin'))})"
                           if shipped else "-"),
                          ("yes" if g.get("blocks_ship") else "no") if shipped else "-"])
             levels.append("bad" if shipped and g.get("blocks_ship") else "")
