@@ -977,6 +977,174 @@ def build_document(results: Mapping, *, title: str = DEFAULT_TITLE) -> dict:
     return {"title": title, "subtitle": subtitle, "banners": banners, "sections": sections}
 
 
+def _compare_srm_lines(srm: Mapping) -> list[str]:
+    observed = srm.get("observed") or {}
+    exp = srm.get("expected_shares") or {}
+    obs_sh = srm.get("observed_shares") or {}
+    parts = [f"{arm} {T.count(n)} ({T.pct(obs_sh.get(arm), digits=2)}; design "
+             f"{T.pct(exp.get(arm), digits=2)})" for arm, n in observed.items()]
+    verdict = ("Sample-ratio mismatch: the arm sizes do not match the design"
+               if srm.get("mismatch") else "No sample-ratio mismatch")
+    line = (f"{verdict}: {'; '.join(parts)}; chi-square {T.p_equals(srm.get('p_value'))} "
+            f"(flagged below {T.num(srm.get('alpha'))}).")
+    if srm.get("mismatch"):
+        line += (" The assignment or the logging is broken somewhere, and every comparison "
+                 "below may be biased: find the cause before acting on these results.")
+    return [line]
+
+
+def _compare_glossary(compare: Mapping) -> dict:
+    """Only the terms this compare report uses (no hazard ratios, compliers or priors
+    that `compare` never shows)."""
+    keep = {"Posterior", "95% HDI (highest-density interval)", "Lift", "Expected loss",
+            "Threshold of caring", "p-value", "95% confidence interval"}
+    mean_kind = compare.get("metric_kind") == "mean"
+    if mean_kind:
+        keep -= {"Lift", "Expected loss"}
+    items = [(k, v) for k, v in T.GLOSSARY if k in keep]
+    what = "mean" if mean_kind else "rate"
+    items.insert(2, ("Probability that an arm is better", f"The share of the posterior in which "
+                     f"the arm's {what} is above control's. 50% means no idea; values near 100% "
+                     f"(or 0%) mean a clear winner."))
+    if mean_kind:
+        items += [("Difference of means", "The arm's mean minus control's, in the outcome's "
+                   "own units; the relative difference divides it by control's mean."),
+                  ("Expected loss", "For each action, how much of the outcome (in its units) "
+                   "we would give up on average: E[max(0, Control - Test)] for shipping, "
+                   "E[max(0, Test - Control)] for keeping control. It weighs how likely a "
+                   "mistake is by how bad it would be."),
+                  ("Bayesian bootstrap", "The posterior of a mean that assumes no shape for "
+                   "the outcome's distribution: random Dirichlet weights on the observed rows. "
+                   "A heavy tail widens and skews the posterior instead of being ignored."),
+                  ("Welch's t-test", "The frequentist test of equal means that does not assume "
+                   "equal variances in the arms.")]
+    if len(compare.get("prob_best") or {}) > 2:
+        items += [("P(best)", "The probability that an arm has the highest rate of all arms, "
+                   "control included."),
+                  ("Loss of choosing an arm", "E[best rate of all arms - this arm's rate]: how "
+                   "much of the outcome we expect to give up, averaged over the posterior, by "
+                   "choosing this arm rather than the (unknown) best one. The decision takes "
+                   "the arm with the smallest loss when it is under the threshold of caring.")]
+    items.append(("Holm adjustment", "A correction of the p-values for testing several "
+                  "comparisons at once (every arm against control, on every metric of the "
+                  "run), so that the chance of any false alarm stays at 5%."))
+    items.append(("Sample-ratio mismatch (SRM)", "A check that each arm's share of the rows "
+                  "matches the design (--split; equal shares unless given). A mismatch points "
+                  "to a broken assignment or lost data and undermines every result."))
+    dec = compare.get("decision") or {}
+    arm_decisions = [b.get("decision") or {} for b in (compare.get("arms") or {}).values()
+                     if isinstance(b, Mapping)]
+    if dec.get("rope") or any(d.get("rope") for d in arm_decisions):
+        items.append(("ROPE (region of practical equivalence)", "Differences smaller than "
+                      "this half-width do not matter; when 95% of the posterior of the "
+                      "difference lies inside it, testing longer cannot change the choice in a "
+                      "way that matters."))
+    if dec.get("non_inferiority") or any(d.get("non_inferiority") for d in arm_decisions):
+        items.append(("Non-inferiority margin", "An arm may ship when it is, with 95% "
+                      "probability, not worse than control by more than this margin (e.g. a "
+                      "cheaper variant)."))
+    if compare.get("ratio_metric"):
+        items += [(k, v) for k, v in T.GLOSSARY if k.startswith("Ratio metric")]
+    if compare.get("segments"):
+        items += [(k, v) for k, v in T.GLOSSARY if k == "Partial pooling"]
+    if (compare.get("diagnostics") or {}).get("sampled", True):
+        items += [(k, v) for k, v in T.GLOSSARY if k.startswith("r-hat")]
+    return _section("glossary", "Glossary", [{"kind": "glossary", "items": items}])
+
+
+def _unit_fmt(signed: bool = False):
+    return lambda v: T.NOT_ESTIMATED if not isinstance(v, (int, float)) else (
+        f"{v:+.4g}" if signed else f"{v:.4g}")
+
+
+def _compare_mean_recommendation(dec: Mapping, *, control: str, metric: str) -> dict:
+    test = str(dec.get("arm") or "Test")
+    rec = dec.get("recommendation")
+    level = {"double_down": "good", "pivot": "bad", "keep_testing": "neutral"}.get(rec, "neutral")
+    loss = dec.get("expected_loss") or {}
+    f = _unit_fmt()
+    lines = [str(dec.get("reason") or "")]
+    if not str(dec.get("rule", "")).startswith("k arms"):
+        lines = [
+            f"Judged on the mean of {metric} (in its own units): shipping {test} gives up "
+            f"{f(loss.get('double_down'))} on average (the expected value of max(0, {control} "
+            f"- {test})); keeping {control} gives up {f(loss.get('pivot'))} (the expected "
+            f"value of max(0, {test} - {control})). The threshold of caring is "
+            f"{f(dec.get('threshold_of_caring'))} ({dec.get('threshold_source', 'given')}).",
+            f"The probability that {test}'s mean {metric} is higher than {control}'s is "
+            f"{T.prob(dec.get('prob_test_better'))}.", str(dec.get("reason") or "")]
+    lines += T.decision_extras(dec)
+    blocks = [_callout(level, T.recommendation_headline(dec, test=test, control=control),
+                       [line for line in lines if line])]
+    return _section("recommendation", "Recommendation", blocks)
+
+
+def _compare_mean_arm_blocks(block: Mapping | None, *, metric: str, control: str, test: str,
+                             family: str | None) -> list[dict]:
+    if not block:
+        return [_para(f"The mean of {metric} was {T.NOT_ESTIMATED}.")]
+    f, fs = _unit_fmt(), _unit_fmt(signed=True)
+    counts = block.get("counts") or {}
+    blocks = [_para(f"There is a {T.prob(block.get('prob_test_better'))} probability that "
+                    f"{test}'s mean {metric} is higher than {control}'s.", "lead")]
+    rows = []
+    for name in (control, test):
+        c = counts.get(name) or {}
+        key = "control" if name == control else "test"
+        rows.append([name, T.count(c.get("n")), f(c.get("mean")), f(c.get("median")),
+                     f(c.get("max")), T.interval(block.get(key), f)])
+    rows.append([f"Difference ({test} - {control})", "", fs(_get(block, "lift_abs", "mean")),
+                 "", "", T.interval(block.get("lift_abs"), fs)])
+    rows.append(["Relative difference", "", T.rel(_get(block, "lift_rel", "mean")), "", "",
+                 T.interval(block.get("lift_rel"), T.rel)])
+    blocks.append(_table(["", "Rows", "Mean", "Median", "Max", "Posterior mean (95% HDI)"],
+                         rows, caption=f"Mean of {metric}: Bayesian bootstrap posterior"))
+    freq = block.get("frequentist") or {}
+    fam = f" across {family}" if family else ""
+    blocks.append(_table(["Frequentist cross-check", ""], [
+        ["Test", "Welch's t-test (unequal variances)"],
+        ["t, degrees of freedom", f"{T.num(freq.get('statistic'))}, {T.num(freq.get('df'))}"],
+        ["Difference, 95% confidence interval", T.interval(freq.get("ci95_diff"), fs, kind="CI")],
+        ["p-value", T.p_value(freq.get("p_value"))],
+        [f"p-value, Holm-adjusted{fam}", T.p_value(freq.get("p_value_holm"))],
+        ["Significant at 95% confidence", T.yes_no(freq.get("significant_95"))]]))
+    return blocks
+
+
+def _compare_guardrail_section(compare: Mapping, *, control: str) -> dict | None:
+    metrics = compare.get("metrics") or {}
+    guards = {k: m for k, m in metrics.items() if isinstance(m, Mapping) and m.get("guardrail")}
+    if not guards:
+        return None
+    rows, levels = [], []
+    for name, m in guards.items():
+        g = m["guardrail"]
+        mean = m.get("kind") == "mean"
+        fmt = _unit_fmt(signed=True) if mean else T.pp
+        margin_fmt = _unit_fmt() if mean else (lambda v: T.pp(v, signed=False))
+        for arm, b in (m.get("arms") or {}).items():
+            if not isinstance(b, Mapping):
+                continue
+            shipped = arm == g.get("arm")
+            freq = b.get("frequentist") or {}
+            rows.append([str(name), "cost (lower is better)" if g.get("lower_is_better")
+                         else "higher is better", str(arm), T.interval(b.get("lift_abs"), fmt),
+                         f"{T.p_value(freq.get('p_value_holm'))}",
+                         (f"{T.prob(g.get('prob_worse_than_margin'))} (margin "
+                          f"{margin_fmt(g.get('margin'))})"
+                          if shipped else "-"),
+                         ("yes" if g.get("blocks_ship") else "no") if shipped else "-"])
+            levels.append("bad" if shipped and g.get("blocks_ship") else "")
+    blocks = [_para("Guardrails are outcomes the decision must not harm. The one that would be "
+                    "shipped is checked against control: a guardrail blocks shipping when the "
+                    "probability that it is worse by more than its margin is at least 95%. "
+                    "Holm's adjustment runs across every outcome x arm of the run.", "muted"),
+              _table(["Guardrail", "Direction", "Arm", f"Difference (arm - {control}), 95% HDI",
+                      "p (Holm)", "P(worse by more than the margin)", "Blocks shipping"],
+                     rows, row_levels=levels)]
+    return _section("guardrails", "Guardrails", blocks)
+
+
 def build_compare_document(compare: Mapping, *, title: str | None = None) -> dict:
     """The report of `bayes-ab compare`: one arm comparison per non-control arm."""
     control = str(compare.get("control", "control"))
@@ -984,16 +1152,50 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     metric = str(inp.get("outcome_col") or "outcome")
     arms = compare.get("arms") or {}
     banners = []
-    diag_banner = _diagnostics_banner(compare.get("diagnostics"))
+    srm = compare.get("srm")
+    if isinstance(srm, Mapping) and srm.get("mismatch"):
+        banners.append({"level": "danger", "title": "Sample-ratio mismatch",
+                        "lines": _compare_srm_lines(srm)})
+    diag = compare.get("diagnostics")
+    diag_banner = _diagnostics_banner(diag)
     if diag_banner:
         banners.append(diag_banner)
     sections = []
     decision = compare.get("decision")
-    if decision:
+    mean_kind = compare.get("metric_kind") == "mean"
+    if decision and mean_kind:
+        sections.append(_compare_mean_recommendation(decision, control=control, metric=metric))
+    elif decision:
         dec = dict(decision)
         dec.setdefault("metric", metric)
         dec.setdefault("control", control)
-        sections.append(_recommendation_section({"decision": dec}))
+        rec = _recommendation_section({"decision": dec})
+        if dec.get("rule", "").startswith("k arms") and dec.get("reason"):
+            lines = [line for line in rec["blocks"][0]["lines"] if line != dec["reason"]]
+            if lines:
+                lines[0] = f"{dec.get('arm')} against {control} alone: " + lines[0]
+            rec["blocks"][0]["lines"] = [str(dec["reason"])] + lines
+            # The table of the two actions against control alone would read as the k-arm
+            # choice: the P(best) / loss-of-choosing table below replaces it.
+            rec["blocks"] = rec["blocks"][:1]
+        sections.append(rec)
+    if sections and isinstance(decision, Mapping) and decision.get("outcome") == \
+            "guardrail_blocked":
+        sections[0]["blocks"][0]["lines"].insert(0, str(decision.get("reason")))
+        banners.append({"level": "danger", "title": "A guardrail blocks shipping",
+                        "lines": [str(decision.get("reason"))]})
+    pbest = compare.get("prob_best") or {}
+    loss = compare.get("loss_of_choosing") or {}
+    if sections and len(pbest) > 2:
+        rows = [[str(a), T.prob(p), _unit_fmt()(loss.get(a)) if mean_kind
+                 else T.pp(loss.get(a), signed=False)] for a, p in pbest.items()]
+        sections[0]["blocks"].append(_table(
+            ["Arm", "P(best of all arms)", "Loss of choosing it"], rows,
+            caption="Every arm, control included: the probability that it is the best, and the "
+                    "expected loss of choosing it against the best of all (exact)"))
+    if sections and isinstance(srm, Mapping) and not srm.get("mismatch"):
+        sections[0]["blocks"].append(_para(" ".join(_compare_srm_lines(srm)),
+                                           "" if srm.get("mismatch") else "muted"))
     input_lines = []
     if inp.get("file"):
         input_lines.append(f"File: {inp['file']}.")
@@ -1005,13 +1207,24 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     n_rows = inp.get("n_rows")
     if n_rows is not None:
         input_lines.append(f"{T.count(n_rows)} rows.")
+    method = compare.get("method") or {}
+    if method.get("bayesian"):
+        input_lines.append(f"Bayesian: {method['bayesian']}.")
     if input_lines:
         sections.append(_section("input", "Data", [_para(" ".join(input_lines))]))
-    n_family = len(arms) or None
+    family = next(((b.get("frequentist") or {}).get("family_size") for b in arms.values()
+                   if isinstance(b, Mapping)), None) or len(arms) or None
     for arm, block in arms.items():
+        fam_text = (None if family == 1 else f"{family} comparisons (every arm against {control}"
+                    f"{', on every metric' if compare.get('ratio_metric') else ''})")
+        if mean_kind:
+            sections.append(_section(f"arm_{re.sub(r'[^A-Za-z0-9_-]', '_', str(arm))}",
+                                     f"{arm} vs {control}", _compare_mean_arm_blocks(
+                                         block, metric=metric, control=control, test=str(arm),
+                                         family=fam_text)))
+            continue
         blocks = _arm_comparison_blocks(block, metric=metric, control=control, test=str(arm),
-                                        family=None if n_family == 1 else
-                                        f"{n_family} arms compared with {control}")
+                                        family=fam_text)
         if block:
             blocks.append(_para("Bayesian and frequentist answers: " + T.agreement_sentence(
                 block, metric=metric, test=str(arm), control=control)))
@@ -1020,18 +1233,27 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     decisions = {arm: b["decision"] for arm, b in arms.items()
                  if isinstance(b, Mapping) and isinstance(b.get("decision"), Mapping)}
     if len(decisions) > 1:
+        lf = _unit_fmt() if mean_kind else (lambda v: T.pp(v, signed=False))
         rows = [[str(arm), T.ACTIONS.get(d.get("recommendation"), ("?",))[0],
-                 T.pp(_get(d, "expected_loss", "double_down"), signed=False),
-                 T.pp(_get(d, "expected_loss", "pivot"), signed=False),
+                 lf(_get(d, "expected_loss", "double_down")),
+                 lf(_get(d, "expected_loss", "pivot")),
                  T.prob(d.get("prob_test_better"))] for arm, d in decisions.items()]
         sections[0]["blocks"].append(_table(
             ["Arm", "Decision against control", "Expected loss if shipped",
              "Expected loss if dropped", "P(better than control)"], rows,
-            caption="Each arm against control"))
+            caption="Each arm against control alone"))
+    guard = _compare_guardrail_section(compare, control=control)
+    if guard:
+        sections.append(guard)
     sections += _compare_extra_sections(compare, control=control, metric=metric)
     sections.append(_section("figures", "Posterior figures", []))
-    sections.append(_diagnostics_section(compare.get("diagnostics")))
-    sections.append(_glossary_section())
+    if isinstance(diag, Mapping) and diag.get("sampled") is False:
+        sections.append(_section("diagnostics", DIAGNOSTICS_TITLE, [_para(
+            f"No sampler was needed ({diag.get('note') or 'exact posteriors'}), so there are no "
+            f"sampler health checks to report.", "muted")]))
+    else:
+        sections.append(_diagnostics_section(diag))
+    sections.append(_compare_glossary(compare))
     return {"title": title or f"A/B comparison of {metric}: each arm against {control}",
             "subtitle": f"{len(arms) + 1} arms", "banners": banners, "sections": sections}
 
@@ -1055,7 +1277,9 @@ def _compare_ratio_section(ratios: Mapping, *, control: str) -> dict:
         rows.append([str(arm), fmt(_get(block, "control", "mean")), fmt(_get(block, "test", "mean")),
                      f"{T.interval(lift, diff)}; {T.rel(_get(block, 'lift_rel', 'mean'))}",
                      f"{T.interval(freq.get('ci95_diff'), diff, kind='CI')}, "
-                     f"{T.p_equals(freq.get('p_value'))}",
+                     f"{T.p_equals(freq.get('p_value'))}"
+                     + (f" (Holm {T.p_value(freq['p_value_holm'])})"
+                        if freq.get("p_value_holm") is not None else ""),
                      T.prob(block.get("prob_test_better"))])
         higher = block.get("higher_is_better") is not False
         worse = T.excludes(lift) and (lift["mean"] > 0) != higher
