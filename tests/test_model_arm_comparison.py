@@ -199,3 +199,16 @@ def test_exact_save_load_round_trip(exact_fit, tmp_path):
     idata2, model2 = ArmComparison.load(path)
     assert model2.stats == COUNTS
     assert model2.summarize(idata2) == model.summarize(idata)
+
+
+def test_figure_kinds_select_what_standard_figures_draws(exact_fit, tmp_path):
+    from bayes_ab.plotting import FIGURE_KINDS, figure_kinds
+
+    model, idata, _ = exact_fit
+    with figure_kinds(("posterior",)):
+        drawn = model.figures(idata, tmp_path / "a")
+    assert set(drawn) == {"posterior"} and drawn["posterior"].is_file()
+    drawn = model.figures(idata, tmp_path / "b")  # outside the block: every kind
+    assert set(drawn) == set(FIGURE_KINDS)
+    with pytest.raises(ValueError), figure_kinds(("nope",)):
+        pass
