@@ -28,6 +28,12 @@ from bayes_ab.constants import DESIGN_TEST_SHARE, SCHEMA_VERSION
 from bayes_ab.data.schema import ExperimentData, Finding
 from bayes_ab.errors import BayesAbError
 from bayes_ab.fit import SamplerConfig
+from bayes_ab.plotting import (
+    FIGURE_KINDS,
+    GATE_FIGURE_KINDS,
+    REPORT_FIGURE_KINDS,
+    figure_kinds,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,9 @@ class AnalyzeOptions:
     #: with revenue_per_conversion, the decision's net value per customer (decision.cs_cost).
     cost_per_cs_contact: float | None = None
     figures: bool = True
+    #: Which ArviZ figures to draw when ``figures``: "report" (the ones the report shows
+    #: open, plus trace and rank plots of a model that fails the gate) or "all".
+    figure_set: str = "report"
     forensics: bool = True
     #: Refit under weaker and stronger priors: "all" models, only the "decision" metrics
     #: (conversion, CS engagement), or "none".
@@ -365,7 +374,11 @@ def analyze(
         summaries[step.key] = model.summarize(idata)
         idata_paths[step.key] = model.save(idata, out / "idata" / f"{step.key}.nc")
         if options.figures:
-            for kind, path in model.figures(idata, out / "figures").items():
+            kinds = FIGURE_KINDS if options.figure_set == "all" else (
+                REPORT_FIGURE_KINDS + (() if diag.passed else GATE_FIGURE_KINDS))
+            with figure_kinds(kinds):
+                drawn = model.figures(idata, out / "figures")
+            for kind, path in drawn.items():
                 figures[kind if kind.startswith(step.key) else f"{step.key}_{kind}"] = path
         timings[f"model_{step.key}"] = time.perf_counter() - t
 

@@ -37,7 +37,13 @@ def register(sub) -> None:
                    "(results.json decision.cs_cost)")
     p.add_argument("--strict", action="store_true",
                    help="exit with code 3 when any model fails the diagnostic gate")
-    p.add_argument("--no-figures", action="store_true", help="skip the ArviZ figures (faster)")
+    p.add_argument("--figures", choices=("report", "all", "none"), default="report",
+                   dest="figure_set",
+                   help="report (default): the figures the report shows (posteriors and each "
+                   "model's own plots; trace and rank plots for a model that fails the "
+                   "diagnostic gate); all: every ArviZ figure of every model (trace, rank, "
+                   "posterior, forest, posterior predictive); none")
+    p.add_argument("--no-figures", action="store_true", help="same as --figures none")
     p.add_argument("--prior-sensitivity", choices=("all", "decision", "none"), default="decision",
                    help="refit models under a weaker and a stronger prior: all models, "
                    "only the decision metrics (conversion, CS engagement; default), or none")
@@ -73,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         design_test_share=args.design_share,
         revenue_per_conversion=args.revenue_per_conversion,
         cost_per_cs_contact=cost,
-        figures=not args.no_figures,
+        figures=not (args.no_figures or args.figure_set == "none"),
+        figure_set="all" if args.figure_set == "all" else "report",
         prior_sensitivity=args.prior_sensitivity,
         engine=getattr(args, "engine", "auto"),
         engine_memory=_memory_size(getattr(args, "engine_memory", "3GB")),
