@@ -307,7 +307,12 @@ def test_report_words_completions_and_time_as_associations():
         assert "observation window" in text, sid
         assert not FORBIDDEN.search(text), (sid, FORBIDDEN.search(text))
     assert "randomised arm comparison and the instrumental-variable" in sections["completions"]
-    assert "a straight line in the log-odds: 128.2 lower (se 15.7)" in sections["completions"]
+    assert ("a straight line in the log-odds: 128.2 lower (se 15.7), a worse fit"
+            in sections["completions"])
+    results["completions_conversion"]["shape_comparison"]["shapes"]["linear"].update(
+        elpd_diff=0.1, dse=2.1)
+    text = json.dumps(build_document(results)["sections"])
+    assert "a straight line in the log-odds: 0.10 lower (se 2.1), not distinguishable" in text
 
 
 def test_zero_causal_effect_still_gives_an_association():

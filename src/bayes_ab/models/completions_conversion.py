@@ -250,11 +250,15 @@ class CompletionsConversion(BayesModel):
         if not self.compare_shapes:
             return idata
         fits = {"unrestricted": idata}
-        for i, shape in enumerate(SHAPES[1:], start=1):
-            fits[shape] = sample(self.build(shape), name=f"{self.name}_{shape}",
-                                 config=config.with_seed_offset(1000 * i),
-                                 model_config=self.model_config())
-        idata.attrs["shape_comparison"] = json.dumps(shape_comparison(fits, self.stats))
+        try:
+            for i, shape in enumerate(SHAPES[1:], start=1):
+                fits[shape] = sample(self.build(shape), name=f"{self.name}_{shape}",
+                                     config=config.with_seed_offset(1000 * i),
+                                     model_config=self.model_config())
+            comparison = shape_comparison(fits, self.stats)
+        except Exception as exc:  # noqa: BLE001 - a secondary output: say why it is missing
+            comparison = {"error": f"the shape comparison could not be computed: {exc}"}
+        idata.attrs["shape_comparison"] = json.dumps(comparison)
         return idata
 
     # -- derived quantities ---------------------------------------------------------

@@ -661,20 +661,28 @@ TIME_INTRO = (
 
 
 def _shape_sentence(sc: Mapping | None) -> str | None:
-    """The LOO comparison of the shapes of the rates by completions, in words."""
+    """The LOO comparison of the shapes of the rates by completions, in words. A shape
+    counts as worse when its elpd is more than 4 lower and more than 2 se of the
+    difference below the best; otherwise the data do not tell the two apart."""
     shapes = (sc or {}).get("shapes") or {}
     best = (sc or {}).get("best")
     if best not in shapes:
         return None
-    names = {"unrestricted": "no shape (a free rate per number of tasks)",
+    names = {"unrestricted": "a free rate per number of tasks",
              "monotone": "rates that never fall as completions increase",
              "linear": "a straight line in the log-odds"}
-    others = [f"{names.get(k, k)}: {T.num(v.get('elpd_diff'), digits=1)} lower "
-              f"(se {T.num(v.get('dse'), digits=1)})"
-              for k, v in sorted(shapes.items(), key=lambda kv: kv[1].get("rank", 0)) if k != best]
-    return (f"Which shape describes the rates best (leave-one-customer-out cross-validation, "
-            f"expected log predictive density): {names.get(best, best)}"
-            + ("; " + "; ".join(others) if others else "") + ".")
+    parts = []
+    for k, v in sorted(shapes.items(), key=lambda kv: kv[1].get("rank", 0)):
+        if k == best:
+            continue
+        diff, dse = v.get("elpd_diff"), v.get("dse")
+        worse = (T._finite(diff) and T._finite(dse) and diff > 4 and diff > 2 * dse)
+        parts.append(f"{names.get(k, k)}: {T.num(diff, digits=1)} lower (se "
+                     f"{T.num(dse, digits=1)}), "
+                     + ("a worse fit" if worse else "not distinguishable from it"))
+    return ("Shape of the rates, by leave-one-customer-out cross-validation (expected log "
+            f"predictive density, higher is better): best {names.get(best, best)}"
+            + ("; " + "; ".join(parts) if parts else "") + ".")
 
 
 def _completions_section(results: Mapping) -> dict:
@@ -704,14 +712,16 @@ def _time_section(results: Mapping) -> dict:
     if not te:
         blocks.append(_para(f"Time and experience: {T.NOT_ESTIMATED}."))
     else:
+        def slope(key: str) -> str:
+            return T.interval(te.get(key), lambda v: T.num(v, digits=3, signed=True))
+
         blocks.append(_list([
-            f"Hour of day: {T.interval(te.get('hour_effect'), lambda v: T.num(v, digits=3, signed=True))}"
-            f" difference in the log-odds of success per hour later in the day that the task "
-            f"was started; probability that success is higher for later hours: "
-            f"{T.prob(te.get('prob_success_rises_with_time'))}.",
-            f"Task position: {T.interval(te.get('experience_effect'), lambda v: T.num(v, digits=3, signed=True))}"
-            f" difference in the log-odds of success per later task; probability that success "
-            f"is higher on later tasks: {T.prob(te.get('prob_success_rises_with_experience'))}.",
+            f"Hour of day: {slope('hour_effect')} difference in the log-odds of success per "
+            f"hour later in the day that the task was started; probability that success is "
+            f"higher for later hours: {T.prob(te.get('prob_success_rises_with_time'))}.",
+            f"Task position: {slope('experience_effect')} difference in the log-odds of success "
+            f"per later task; probability that success is higher on later tasks: "
+            f"{T.prob(te.get('prob_success_rises_with_experience'))}.",
         ]))
     return _section("time_experience", "Exploration: time and experience", blocks)
 
