@@ -8,8 +8,8 @@ Estimands (docs/ESTIMANDS.md, ``completions_conversion.*``):
   their shape).
 
 These are *associations*. The number of tasks completed is not randomised: customers
-who complete more differ (in ability, in intent, in whether they talked to CS) from
-those who complete fewer, so a rate that rises with k does not say that completing a
+who complete more can differ from those who complete fewer (in the simulator: in
+ability and in whether they talked to CS), so a rate that rises with k does not say that completing a
 task raises conversion (the simulator with no causal effect of completions still gives
 an odds ratio of about 1.14, see tests). "Completed" means completed before the end of
 the observation window, so the rates depend on the window's length. The randomised
