@@ -151,7 +151,8 @@ FIGURE_CAPTIONS = {
     "causal_cs_effect_causal_vs_naive": "Effect of CS on completion: causal (instrumental "
                                         "variable) vs naive comparison",
     "completions_conversion_forest": "Conversion rate by number of completed tasks and arm",
-    "time_and_experience_posterior": "Time of day and experience: posterior of the effects",
+    "time_and_experience_posterior": "Time of day and experience: posterior of the log-odds "
+                                     "slopes (associations)",
     "monitor": "Lift by look: always-valid confidence sequence and posterior HDI (top); "
                "P(Test better) against the naive and calibrated thresholds (bottom)",
 }
@@ -648,11 +649,52 @@ def _help_section(results: Mapping) -> dict:
     return _section("help", "Exploration: is CS better than OTHER?", blocks)
 
 
+COMPLETIONS_INTRO = (
+    "Do customers who complete more of the three getting-started tasks convert more often? "
+    "Conversion rate by the number of tasks completed (0 to 3) before the end of the "
+    "observation window, both arms pooled. This is an association, not a causal estimate: "
+    "completions are not randomised (customers who complete more differ, "
+    "for example in ability or in contact with CS), and the count depends on how long the "
+    "window is. The randomised arm comparison and the instrumental-variable estimate are the "
+    "causal evidence.")
+TIME_INTRO = (
+    "Is task success associated with the hour of the day and with experience? Task success (a "
+    "started task is completed before the end of the observation window) against the hour of "
+    "the start and the task's position (1, 2, 3). Associations, not effects: the tasks are "
+    "always done in the order 1, 2, 3 and a task is started only after the previous one is "
+    "completed, so position is confounded with the tasks' difficulty and with selection "
+    "(customers who reach a later task completed the earlier ones); customers choose when "
+    "they start.")
+
+
+def _shape_sentence(sc: Mapping | None) -> str | None:
+    """The LOO comparison of the shapes of the rates by completions, in words. A shape
+    counts as worse when its elpd is more than 4 lower and more than 2 se of the
+    difference below the best; otherwise the data do not tell the two apart."""
+    shapes = (sc or {}).get("shapes") or {}
+    best = (sc or {}).get("best")
+    if best not in shapes:
+        return None
+    names = {"unrestricted": "a free rate per number of tasks",
+             "monotone": "rates that never fall as completions increase",
+             "linear": "a straight line in the log-odds"}
+    parts = []
+    for k, v in sorted(shapes.items(), key=lambda kv: kv[1].get("rank", 0)):
+        if k == best:
+            continue
+        diff, dse = v.get("elpd_diff"), v.get("dse")
+        worse = (T._finite(diff) and T._finite(dse) and diff > 4 and diff > 2 * dse)
+        parts.append(f"{names.get(k, k)}: {T.num(diff, digits=1)} lower (se "
+                     f"{T.num(dse, digits=1)}), "
+                     + ("a worse fit" if worse else "not distinguishable from it"))
+    return ("Shape of the rates, by leave-one-customer-out cross-validation (expected log "
+            f"predictive density, higher is better): best {names.get(best, best)}"
+            + ("; " + "; ".join(parts) if parts else "") + ".")
+
+
 def _completions_section(results: Mapping) -> dict:
     cc = results.get("completions_conversion")
-    blocks = [_para("Does completing the three getting-started tasks make a customer more likely "
-                    "to convert? Conversion rate by the number of tasks completed (0 to 3), both "
-                    "arms pooled.", "muted")]
+    blocks = [_para(COMPLETIONS_INTRO, "muted")]
     if not cc:
         blocks.append(_para(f"Completions and conversion: {T.NOT_ESTIMATED}."))
         return _section("completions", "Exploration: completions and conversion", blocks)
@@ -661,27 +703,32 @@ def _completions_section(results: Mapping) -> dict:
     if rows:
         blocks.append(_table(["Tasks completed", "Conversion rate", "95% HDI"], rows))
     blocks.append(_para(
-        f"Each additional completed task multiplies the odds of converting by "
-        f"{T.interval(cc.get('odds_ratio_per_completion'), T.num)}. Probability that conversion "
-        f"rises with every additional completion: {T.prob(cc.get('prob_monotone_increasing'))}."))
+        f"Customers with one more completed task have "
+        f"{T.interval(cc.get('odds_ratio_per_completion'), T.num)} times the odds of "
+        f"converting (a logistic summary of the four rates). Probability that the rate is "
+        f"higher at every additional completion: {T.prob(cc.get('prob_monotone_increasing'))}."))
+    shape = _shape_sentence(cc.get("shape_comparison"))
+    if shape:
+        blocks.append(_para(shape))
     return _section("completions", "Exploration: completions and conversion", blocks)
 
 
 def _time_section(results: Mapping) -> dict:
     te = results.get("time_and_experience")
-    blocks = [_para("Does success rise with time of day and with experience? Task success (a "
-                    "started task is completed) against the hour of the start and the task's "
-                    "position (1, 2, 3).", "muted")]
+    blocks = [_para(TIME_INTRO, "muted")]
     if not te:
         blocks.append(_para(f"Time and experience: {T.NOT_ESTIMATED}."))
     else:
+        def slope(key: str) -> str:
+            return T.interval(te.get(key), lambda v: T.num(v, digits=3, signed=True))
+
         blocks.append(_list([
-            f"Hour of day: {T.interval(te.get('hour_effect'), lambda v: T.num(v, digits=3, signed=True))}"
-            f" change in the log-odds of success per hour; probability that success rises with "
-            f"time: {T.prob(te.get('prob_success_rises_with_time'))}.",
-            f"Experience: {T.interval(te.get('experience_effect'), lambda v: T.num(v, digits=3, signed=True))}"
-            f" change in the log-odds of success per additional task; probability that success "
-            f"rises with experience: {T.prob(te.get('prob_success_rises_with_experience'))}.",
+            f"Hour of day: {slope('hour_effect')} difference in the log-odds of success per "
+            f"hour later in the day that the task was started; probability that success is "
+            f"higher for later hours: {T.prob(te.get('prob_success_rises_with_time'))}.",
+            f"Task position: {slope('experience_effect')} difference in the log-odds of success "
+            f"per later task; probability that success is higher on later tasks: "
+            f"{T.prob(te.get('prob_success_rises_with_experience'))}.",
         ]))
     return _section("time_experience", "Exploration: time and experience", blocks)
 
