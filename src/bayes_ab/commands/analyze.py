@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -54,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     if not data_dir.is_dir():
         raise OptionError(f"DATA_DIR {data_dir} is not a folder")
-    if args.threshold is not None and not args.threshold > 0:
-        raise OptionError(f"--threshold must be > 0, got {args.threshold}")
+    if args.threshold is not None and not 0 < args.threshold < math.inf:
+        raise OptionError(f"--threshold must be a finite number > 0, got {args.threshold}")
+    if args.revenue_per_conversion is not None and not 0 < args.revenue_per_conversion < math.inf:
+        raise OptionError("--revenue-per-conversion must be a finite amount > 0 (the money one "
+                          f"conversion brings), got {args.revenue_per_conversion}")
     if not 0 < args.design_share < 1:
         raise OptionError(f"--design-share must be in (0, 1), got {args.design_share}")
     options = AnalyzeOptions(

@@ -693,7 +693,8 @@ def _input_section(results: Mapping) -> dict:
         if dropped:
             blocks.append(_table(["Rows dropped", "Count"],
                                  [[str(k).replace("_", " "), T.count(v)] for k, v in dropped.items()]))
-    level = "bad" if _get(srm, "mismatch") else "good" if srm else "neutral"
+    level = ("bad" if _get(srm, "mismatch") else "neutral"
+             if not srm or _get(srm, "judgeable") is False else "good")
     blocks.append(_callout(level, "Sample-ratio check", [T.srm_sentence(srm)]))
     return _section("srm", "Data and sample-ratio check", blocks)
 
