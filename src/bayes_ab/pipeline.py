@@ -593,6 +593,9 @@ def ratio_metrics(data: ExperimentData, *, seed: int, findings: list | None = No
         if zero:
             why = (f"its denominator ({definition.split(' / ')[1].split(' (')[0]}) is zero in "
                    f"{' and '.join(zero)}")
+        elif max(abs(stats[a].sum_y) for a in stats) == 0:
+            why = (f"its numerator ({definition.split(' / ')[0]}) is zero for every customer "
+                   "of both arms: there is no variation to compare")
         else:
             try:
                 block = compare_ratio(stats["Control"], stats["Test"], metric=name,

@@ -296,7 +296,14 @@ def _metric_section(results: Mapping, metric: str, n_metrics: int) -> dict:
             block, metric=metric, test=test, control=control)
         blocks.append(_para(f"Bayesian and frequentist answers: {agreement}"))
         flagged = block.get("among_flagged")
-        if metric == "cs_engagement" and isinstance(flagged, Mapping):
+        if (metric == "cs_engagement" and isinstance(flagged, Mapping)
+                and (not flagged.get("test") or not flagged.get("control"))):
+            blocks.append(_para(
+                "Secondary definition, among customers flagged as stuck at least once: not "
+                f"estimated, since {T.count(flagged.get('n_flagged_test'))} {test} and "
+                f"{T.count(flagged.get('n_flagged_control'))} {control} customers were "
+                "flagged."))
+        elif metric == "cs_engagement" and isinstance(flagged, Mapping):
             blocks.append(_para(
                 f"Secondary definition, among customers flagged as stuck at least once: "
                 f"{T.interval(flagged.get('test'))} of {T.count(flagged.get('n_flagged_test'))} "
