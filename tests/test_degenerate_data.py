@@ -81,6 +81,7 @@ def write_case(name: str, folder: Path) -> Path:
 # ----------------------------------------------------------------------------- tests
 
 import json  # noqa: E402
+import re  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -301,3 +302,68 @@ def test_one_control_customer_pieces(cases, engine):
             assert among[arm.lower()]["mean"] == pytest.approx(post.mean, rel=1e-12)
         else:
             assert among[arm.lower()] is None
+
+
+# -- the whole command: null blocks, error findings, a report that renders -------------------
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_analyze_without_help_rows_exit_0_with_null_blocks(cases, tmp_path, monkeypatch,
+                                                            engine):
+    """help_activity with a header and no rows (the contract allows it): the models that
+    need help flags give null blocks and error findings, the run exits 0 and the report
+    renders. Only the help models run (each fails before sampling) to keep this fast; the
+    slow test below runs every model."""
+    monkeypatch.setattr(pl, "MODEL_STEPS", HELP_STEPS)
+    folder = cases["empty_help"]
+    before = _snapshot(folder)
+    out = tmp_path / "out"
+    assert main(["analyze", str(folder), "--out", str(out), "--engine", engine, *FAST]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert _snapshot(folder) == before
+    assert results["input"]["engine"] == engine
+    assert results["input"]["n_help_flags"] == 0
+    assert results["help_channels"] == {"completion": None, "time_to_completion": None,
+                                        "causal_effect": None}
+    errors = {f["check"]: f["message"] for f in results["data_quality"]
+              if f["severity"] == "error"}
+    for key in ("help_completion", "time_to_completion", "causal_cs_effect"):
+        assert "could not be estimated on this data: no help flags" in errors[f"model_{key}"]
+    assert results["ratio_metrics"]["cs_contacts_per_flagged_customer"] is None
+    assert results["ratio_metrics"]["help_flags_per_customer"] is None
+    assert {"ratio_cs_contacts_per_flagged_customer",
+            "ratio_help_flags_per_customer"} <= set(errors)
+    # Answered: the split, the ratio metric without help rows, the segments.
+    assert results["srm"]["judgeable"] is True and results["srm"]["mismatch"] is False
+    assert results["srm"]["observed_test_share"] == pytest.approx(0.3)
+    assert results["ratio_metrics"]["minutes_per_completed_task"]["counts"]["test"]["n"] == 30
+    assert results["segments"]["join_period"]
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    assert "Completion after help by channel: not estimated" in md
+    assert "could not be estimated on this data: no help flags" in html
+    for text in (md, html):  # no Python null leaks into the prose
+        assert "Traceback" not in text and not re.search(r"\bNone\b(?! of)", text)
+
+
+@pytest.mark.slow
+def test_analyze_without_help_rows_every_model(cases, tmp_path):
+    """Every model on the folder without help rows: the arm comparisons, the decision and
+    the help-free explorations are answered with real values; the help models are null."""
+    from bayes_ab.models.beta_binomial import BinomialCounts, posterior
+
+    folder = cases["empty_help"]
+    out = tmp_path / "out"
+    assert main(["analyze", str(folder), "--out", str(out), "--engine", "pandas", *FAST]) == 0
+    results = json.loads((out / "results.json").read_text())
+    counts = _arm_counts(folder)
+    for arm in ("Control", "Test"):
+        exact = posterior(BinomialCounts(int(counts.loc[arm, "sum"]),
+                                         int(counts.loc[arm, "count"])))
+        assert results["conversion"][arm.lower()]["mean"] == pytest.approx(exact.mean, abs=0.02)
+    # Nobody was flagged, so nobody engaged with CS: the posterior sits near 0.
+    assert results["cs_engagement"]["test"]["upper"] < 0.2
+    assert results["cs_engagement"]["among_flagged"]["n_flagged_test"] == 0
+    assert results["decision"] is not None  # its wording is another issue's
+    assert results["completions_conversion"] is not None
+    assert results["time_and_experience"] is not None
+    assert results["help_channels"]["completion"] is None
