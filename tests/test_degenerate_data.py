@@ -179,6 +179,10 @@ def test_validate_one_customer_says_the_split_cannot_be_judged(cases, capsys):
     (f,) = [f for f in info["findings"] if f["check"].startswith("sample_ratio")]
     assert f["severity"] == "warning" and f["count"] == 1
     assert "too few customers to judge the split: Test 0 / Control 1" in f["message"]
+    # The empty Test arm, which analyze refuses, is an error here too.
+    (f,) = [f for f in info["findings"] if f["check"] == "empty_arm"]
+    assert f["severity"] == "error" and "no customer in Test" in f["message"]
+    assert info["ok"] is False
     assert main(["validate", str(cases["one_customer"])]) == 0
     out = capsys.readouterr().out
     assert "consistent with the design" not in out and "too few customers" in out
