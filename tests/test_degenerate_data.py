@@ -56,6 +56,12 @@ def _case(name: str) -> dict[str, pd.DataFrame]:
         keep = pd.concat([cohorts.loc[cohorts["cohort"] == "Control", "customer_id"].iloc[:1],
                           cohorts.loc[cohorts["cohort"] == "Test", "customer_id"]])
         t = _subsample(t, keep)
+    elif name == "two_customers":  # one per arm, both flagged, one with CS help
+        h = t["help_activity"]
+        cohorts = t["test_cohorts"].set_index("customer_id")["cohort"]
+        arm = h["customer_id"].map(cohorts)
+        t = _subsample(t, [h.loc[arm == "Control", "customer_id"].iloc[0],
+                           h.loc[(arm == "Test") & (h["channel"] == "CS"), "customer_id"].iloc[0]])
     elif name == "no_cs":
         h = t["help_activity"]
         t["help_activity"] = h[h["channel"] != "CS"].reset_index(drop=True)
@@ -68,7 +74,7 @@ def _case(name: str) -> dict[str, pd.DataFrame]:
 
 
 CASES = ("base", "empty_help", "one_arm", "one_customer", "no_conversions", "all_converted",
-         "no_product", "one_control", "no_cs", "only_cs")
+         "no_product", "one_control", "two_customers", "no_cs", "only_cs")
 
 
 def write_case(name: str, folder: Path) -> Path:
@@ -371,3 +377,30 @@ def test_analyze_without_help_rows_every_model(cases, tmp_path):
     assert results["completions_conversion"] is not None
     assert results["time_and_experience"] is not None
     assert results["help_channels"]["completion"] is None
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_analyze_two_customers_split_not_judged(cases, tmp_path, monkeypatch, engine):
+    """One customer per arm: the arms can be compared (posteriors exist) but the split
+    cannot be judged, in results.json, the findings and the report. No model is sampled
+    here (MODEL_STEPS emptied: every model block null) to keep it fast."""
+    from scipy import stats
+
+    monkeypatch.setattr(pl, "MODEL_STEPS", ())
+    out = tmp_path / "out"
+    assert main(["analyze", str(cases["two_customers"]), "--out", str(out), "--engine", engine,
+                 *FAST]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["input"]["n_test"] == results["input"]["n_control"] == 1
+    assert results["srm"] == {"expected_test_share": 0.3, "observed_test_share": 0.5,
+                              "p_value": pytest.approx(
+                                  stats.chisquare([1, 1], [0.6, 1.4]).pvalue, rel=1e-12),
+                              "mismatch": False, "judgeable": False}
+    (f,) = [f for f in results["data_quality"] if f["check"].startswith("sample_ratio")]
+    assert f["severity"] == "warning" and "too few customers to judge the split" in f["message"]
+    assert all(v is None for v in results["ratio_metrics"].values())
+    assert results["conversion"] is None and results["decision"] is None
+    md = (out / "report.md").read_text()
+    assert "too few customers to judge the split" in md
+    assert "The split matches the design" not in md
+    assert not re.search(r"\bNone\b(?! of)", md)
