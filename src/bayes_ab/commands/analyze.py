@@ -29,7 +29,8 @@ def register(sub) -> None:
     p.add_argument("--design-share", type=float, default=0.30,
                    help="designed share of customers in Test (default 0.30)")
     p.add_argument("--revenue-per-conversion", type=float, default=None,
-                   help="turn expected losses into money per customer")
+                   help="money one conversion brings (a finite amount > 0): turns "
+                   "expected losses into money")
     p.add_argument("--strict", action="store_true",
                    help="exit with code 3 when any model fails the diagnostic gate")
     p.add_argument("--no-figures", action="store_true", help="skip the ArviZ figures (faster)")
