@@ -3,10 +3,16 @@ gives a null block plus an error finding for the rest, and never crashes."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+
+from bayes_ab import pipeline as pl
+from bayes_ab.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example"
 FILES = ("test_cohorts", "product_activity", "help_activity", "conversion")
@@ -86,13 +92,6 @@ def write_case(name: str, folder: Path) -> Path:
 
 # ----------------------------------------------------------------------------- tests
 
-import json  # noqa: E402
-import re  # noqa: E402
-
-import pytest  # noqa: E402
-
-from bayes_ab import pipeline as pl  # noqa: E402
-from bayes_ab.cli import main  # noqa: E402
 
 FAST = ["--draws", "100", "--tune", "100", "--chains", "2", "--no-figures",
         "--prior-sensitivity", "none", "--quiet"]
@@ -404,3 +403,15 @@ def test_analyze_two_customers_split_not_judged(cases, tmp_path, monkeypatch, en
     assert "too few customers to judge the split" in md
     assert "The split matches the design" not in md
     assert not re.search(r"\bNone\b(?! of)", md)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_product_activity_rows_exit_2(cases, tmp_path, capsys, engine):
+    """A product_activity file with a header and no rows is an empty file (the data
+    contract's bad input): exit 2 naming the file, never a traceback."""
+    out = tmp_path / "out"
+    assert main(["analyze", str(cases["no_product"]), "--out", str(out), "--engine", engine,
+                 *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "product_activity.csv" in err and "empty" in err
+    assert not out.exists()
