@@ -415,3 +415,24 @@ def test_no_product_activity_rows_exit_2(cases, tmp_path, capsys, engine):
     err = capsys.readouterr().err
     assert "Traceback" not in err and "product_activity.csv" in err and "empty" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case, missing", [("only_cs", "OTHER"), ("no_cs", "CS")])
+def test_one_help_channel_gives_null_cs_vs_other_blocks(cases, case, missing, engine):
+    """With help flags of one channel only, CS vs OTHER would be the prior on one side:
+    the three help-channel models are refused (null block + error finding in analyze),
+    while the arm comparisons, which need no channel contrast, still build."""
+    from bayes_ab.errors import DataError
+
+    data = _load(cases[case], engine)
+    flags = pd.read_csv(cases[case] / "help_activity.csv")
+    n_present = int((flags["channel"] != missing).sum())
+    for key in ("help_completion", "time_to_completion"):
+        with pytest.raises(DataError, match=rf"no help flags in {missing} \(.*{missing} 0[,)]"):
+            pl.build_model(key, data)
+    with pytest.raises(DataError, match=rf"no first help flags in {missing}"):
+        pl.build_model("causal_cs_effect", data)
+    assert n_present > 0
+    for key in ("conversion", "cs_engagement", "completions_conversion"):
+        assert pl.build_model(key, data) is not None

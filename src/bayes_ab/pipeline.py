@@ -156,9 +156,37 @@ def build_model(key: str, data: ExperimentData, *, priors: dict | None = None):
         stats = data.stats_for(cls.stats_type, **step.stats_kwargs)
     else:
         stats = cls.stats_type.from_experiment(data, **step.stats_kwargs)
+    _require_identified(step.key, stats)
     if step.cls == "ArmComparison":
         return cls(stats, priors=priors, name=step.key)
     return cls(stats, priors=priors)
+
+
+def _require_identified(key: str, stats) -> None:
+    """A `DataError` when the data hold nothing on one side of a model's comparison, so
+    that its posterior there would be the prior alone: the CS vs OTHER models need help
+    flags of both channels, the IV model first flags of both channels and in both arms."""
+    from bayes_ab.constants import ARMS, CHANNELS
+    from bayes_ab.errors import DataError
+
+    if key in ("help_completion", "time_to_completion"):
+        per_channel = np.asarray(stats.flags, dtype=float).reshape(len(CHANNELS), -1).sum(1)
+        what, sides, counts = "help flags", CHANNELS, per_channel
+    elif key == "causal_cs_effect":
+        counts3 = np.asarray(stats.counts, dtype=float)  # arm x channel x outcome
+        for what, sides, counts in (("first help flags", CHANNELS, counts3.sum(axis=(0, 2))),
+                                    ("first help flags", ARMS, counts3.sum(axis=(1, 2)))):
+            if (counts == 0).any():
+                break
+    else:
+        return
+    missing = [side for side, n in zip(sides, counts, strict=True) if n == 0]
+    if missing:
+        have = ", ".join(f"{side} {int(n)}" for side, n in zip(sides, counts, strict=True))
+        raise DataError(
+            f"no {what} in {' or '.join(missing)} ({have}): comparing "
+            f"{' with '.join(sides)} needs some on both sides, else the answer would be the "
+            "prior alone")
 
 
 def _arm_block(summary: dict, test_result) -> dict:
