@@ -29,7 +29,8 @@ def register(sub) -> None:
     p.add_argument("--design-share", type=float, default=0.30,
                    help="designed share of customers in Test (default 0.30)")
     p.add_argument("--revenue-per-conversion", type=float, default=None,
-                   help="turn expected losses into money per customer")
+                   help="money one conversion brings (a finite amount > 0): turns "
+                   "expected losses into money")
     p.add_argument("--cost-per-cs-contact", type=float, default=None, metavar="COST",
                    help="cost of one more CS-engaged customer (a customer with at least one "
                    "CS help request), same currency as --revenue-per-conversion: with it, "
@@ -66,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     if not data_dir.is_dir():
         raise OptionError(f"DATA_DIR {data_dir} is not a folder")
-    if args.threshold is not None and not args.threshold > 0:
-        raise OptionError(f"--threshold must be > 0, got {args.threshold}")
+    if args.threshold is not None and not 0 < args.threshold < math.inf:
+        raise OptionError(f"--threshold must be a finite number > 0, got {args.threshold}")
+    if args.revenue_per_conversion is not None and not 0 < args.revenue_per_conversion < math.inf:
+        raise OptionError("--revenue-per-conversion must be a finite amount > 0 (the money one "
+                          f"conversion brings), got {args.revenue_per_conversion}")
     if not 0 < args.design_share < 1:
         raise OptionError(f"--design-share must be in (0, 1), got {args.design_share}")
     cost = args.cost_per_cs_contact

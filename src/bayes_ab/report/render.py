@@ -304,7 +304,14 @@ def _metric_section(results: Mapping, metric: str, n_metrics: int) -> dict:
             block, metric=metric, test=test, control=control)
         blocks.append(_para(f"Bayesian and frequentist answers: {agreement}"))
         flagged = block.get("among_flagged")
-        if metric == "cs_engagement" and isinstance(flagged, Mapping):
+        if (metric == "cs_engagement" and isinstance(flagged, Mapping)
+                and (not flagged.get("test") or not flagged.get("control"))):
+            blocks.append(_para(
+                "Secondary definition, among customers flagged as stuck at least once: not "
+                f"estimated, since {T.count(flagged.get('n_flagged_test'))} {test} and "
+                f"{T.count(flagged.get('n_flagged_control'))} {control} customers were "
+                "flagged."))
+        elif metric == "cs_engagement" and isinstance(flagged, Mapping):
             blocks.append(_para(
                 f"Secondary definition, among customers flagged as stuck at least once: "
                 f"{T.interval(flagged.get('test'))} of {T.count(flagged.get('n_flagged_test'))} "
@@ -747,7 +754,8 @@ def _input_section(results: Mapping) -> dict:
         if dropped:
             blocks.append(_table(["Rows dropped", "Count"],
                                  [[str(k).replace("_", " "), T.count(v)] for k, v in dropped.items()]))
-    level = "bad" if _get(srm, "mismatch") else "good" if srm else "neutral"
+    level = ("bad" if _get(srm, "mismatch") else "neutral"
+             if not srm or _get(srm, "judgeable") is False else "good")
     blocks.append(_callout(level, "Sample-ratio check", [T.srm_sentence(srm)]))
     return _section("srm", "Data and sample-ratio check", blocks)
 
