@@ -341,20 +341,39 @@ def _finding(code: str, severity: str, message: str, **extra: Any) -> dict:
     return {"code": code, "severity": severity, "message": message, **extra}
 
 
+def _text_codes(series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and distinct stripped texts of a column (categorical columns: the work is
+    done on the categories, not on every row)."""
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = pd.Index(series.cat.categories.astype(str)).str.strip()
+        cat_codes, uniq = pd.factorize(np.asarray(cats, dtype=object))
+        codes = series.cat.codes.to_numpy()
+        if (codes < 0).any():  # missing values: an empty text
+            uniq = np.append(uniq.astype(object), "")
+            cat_codes = np.append(cat_codes, len(uniq) - 1)
+        return cat_codes[codes], np.asarray(uniq, dtype=object)
+    codes, uniq = pd.factorize(series.astype(str).str.strip().to_numpy())
+    return codes, np.asarray(uniq, dtype=object)
+
+
 def _parse_times(table, tcol: str, time_col: str):
     """Timestamps of ``--time-col`` (any format pandas reads); a DataError names the rest."""
     import pandas as pd
 
     from bayes_ab.data.load import LINE
 
-    text = table.data[tcol].astype(str).str.strip()
-    try:
-        times = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    codes, uniq = _text_codes(table.data[tcol])
+    text = pd.Series(uniq)
+    try:  # one format for the whole column (fast), else each value on its own
+        parsed = pd.to_datetime(text, errors="raise", utc=True)
     except (TypeError, ValueError):
-        times = pd.to_datetime(text, errors="coerce", utc=True)
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    times = parsed.take(codes).reset_index(drop=True)
     bad = times.isna().to_numpy()
     if bad.any():
-        shown = list(dict.fromkeys(text[bad].tolist()))[:5]
+        shown = list(dict.fromkeys(uniq[codes[bad]].tolist()))[:5]
         raise DataError("--time-col needs a date or timestamp on every row; found "
                         + ", ".join(repr(v) for v in shown), file=table.name, column=time_col,
                         lines=table.data[LINE].to_numpy()[bad][:_SHOWN], n_rows=int(bad.sum()))
@@ -389,24 +408,25 @@ def prepare_units(table, *, group_col: str, unit_col: str | None = None,
         if ucol == gcol:
             raise DataError("--unit-col and --group-col name the same column",
                             file=table.name, column=unit_col)
-        units = df[ucol].astype(str).str.strip()
-        blank = (units == "").to_numpy()
+        ucode, uniq_units = _text_codes(df[ucol])
+        blank = uniq_units[ucode] == ""
         if blank.any():
             raise DataError("empty unit id: every row needs a unit (--unit-col)",
                             file=table.name, column=unit_col,
                             lines=df[LINE].to_numpy()[blank][:_SHOWN], n_rows=int(blank.sum()))
-        groups = df[gcol].astype(str).str.strip()
-        n_arms_of = pd.Series(groups.to_numpy()).groupby(units.to_numpy()).nunique()
-        several = n_arms_of.index[n_arms_of.to_numpy() > 1]
-        in_several = units.isin(several).to_numpy()
+        gcode, uniq_arms = _text_codes(df[gcol])
+        pairs = np.unique(ucode.astype(np.int64) * len(uniq_arms) + gcode)
+        n_arms_of = np.bincount(pairs // len(uniq_arms), minlength=len(uniq_units))
+        several = uniq_units[n_arms_of > 1]
+        in_several = n_arms_of[ucode] > 1
         order = np.arange(len(df))
         if times is not None:
             # Earliest exposure first; equal times keep the file order (stable sort).
-            order = np.argsort(times.to_numpy(), kind="stable")
+            order = np.argsort(times.to_numpy(dtype="datetime64[ns]"), kind="stable")
         keep_rows = order[~in_several[order]]
-        first = ~pd.Series(units.to_numpy()[keep_rows]).duplicated(keep="first").to_numpy()
-        kept = np.sort(keep_rows[first])
-        n_units = int(units.nunique())
+        _, first_at = np.unique(ucode[keep_rows], return_index=True)
+        kept = np.sort(keep_rows[first_at])
+        n_units = int(len(uniq_units))
         dup_dropped = int((~in_several).sum() - kept.size)
         rule = ("one row per unit: its first exposure (earliest " + f"'{time_col}'" +
                 ", ties: first row in the file)" if time_col is not None
@@ -442,7 +462,7 @@ def prepare_units(table, *, group_col: str, unit_col: str | None = None,
         for col in df.columns:
             if col.startswith("_line") or col == gcol or not _ID_NAMES.match(col):
                 continue
-            vals = df[col].astype(str).str.strip()
+            vals = df[col]
             n_unique = int(vals.nunique())
             if n_unique < len(vals):
                 findings.append(_finding(
@@ -465,14 +485,15 @@ def _second_arm_columns(table, gcol: str) -> list[dict]:
     import pandas as pd
 
     df = table.data
-    groups = df[gcol].astype(str).str.strip()
+    groups = df[gcol]
     arms = groups.unique()
     out = []
     for col in df.columns:
-        if col.startswith("_line") or col == gcol:
+        if col.startswith("_line") or col == gcol or len(arms) < 2:
             continue
-        vals = df[col].astype(str).str.strip()
-        if vals.nunique() != len(arms) or len(arms) < 2:
+        vals = df[col]
+        # Cheap first: a second record of the arm has as many values as there are arms.
+        if vals.head(5000).nunique() > len(arms) or vals.nunique() != len(arms):
             continue
         tab = pd.crosstab(groups, vals)
         modal = tab.idxmax(axis=1)
