@@ -197,7 +197,8 @@ def test_cuped_theta_is_the_pooled_within_arm_slope():
     assert theta == pytest.approx(np.average(slopes, weights=sxx), rel=1e-12)
 
 
-def test_cuped_coverage_on_simulated_data():
+@pytest.mark.parametrize("distinct", [8000, 50_000])  # exact bootstrap; its normal form
+def test_cuped_coverage_on_simulated_data(distinct):
     """150 simulated experiments with a known effect 0.5 and a strongly predictive
     covariate: the OLS 95% CI and the 95% HDI of the adjusted posterior each cover the
     truth in 95% +- 4.5% of them, and the variance falls by about rho^2 = 0.8."""
@@ -217,8 +218,8 @@ def test_cuped_coverage_on_simulated_data():
         vrs.append(1 - f["se"] ** 2 / u["se"] ** 2)
         cover_f += f["ci95_diff"]["lower"] <= 0.5 <= f["ci95_diff"]["upper"]
         r = np.random.default_rng(rng.integers(1 << 31))
-        dc, _ = adjusted_mean_draws(y_adj[g == "c"], rng=r, n_draws=1000, distinct=8000)
-        dt, _ = adjusted_mean_draws(y_adj[g == "t"], rng=r, n_draws=1000, distinct=8000)
+        dc, _ = adjusted_mean_draws(y_adj[g == "c"], rng=r, n_draws=1000, distinct=distinct)
+        dt, _ = adjusted_mean_draws(y_adj[g == "t"], rng=r, n_draws=1000, distinct=distinct)
         lo, hi = hdi_bounds(dt - dc)
         cover_b += lo <= 0.5 <= hi
     assert abs(cover_f / sims - 0.95) < 0.045
@@ -261,3 +262,23 @@ def test_mean_report_words_expected_loss_unconditionally(tmp_path):
     assert "averaged over the whole posterior" in rec
     assert "with probability" in rec and "if it is, by" in rec
     assert "gives up" not in rec
+
+
+def test_units_and_covariate_with_several_outcomes(tmp_path):
+    """--unit-col deduplicates once for every outcome; --covariate adjusts the primary one."""
+    path, df = _cuped_file(tmp_path, k=2)
+    df = df.assign(uid=np.arange(len(df)), clicked=(df["y"] > df["y"].median()).astype(int))
+    raw = pd.concat([df.iloc[:30].assign(y=0.0), df])  # 30 repeats first in the file
+    raw.to_csv(path, index=False)
+    res = run_compare(path, group_col="arm", outcome_col="y,clicked", unit_col="uid",
+                      covariate="hist").results
+    assert res["input"]["units"]["duplicate_rows_dropped"] == 30
+    assert res["input"]["covariate_applies_to"] == "y"
+    assert "adjustment" in res["arms"]["B"]
+    assert "adjustment" not in res["metrics"]["clicked"]["arms"]["B"]
+    kept = pd.concat([df.iloc[:30].assign(y=0.0), df.iloc[30:]])
+    assert res["metrics"]["clicked"]["arms"]["B"]["counts"]["B"]["trials"] == int(
+        (kept["arm"] == "B").sum())
+    c, t = kept.loc[kept.arm == "A", "y"], kept.loc[kept.arm == "B", "y"]
+    assert res["arms"]["B"]["adjustment"]["unadjusted_lift_abs"]["mean"] == pytest.approx(
+        t.mean() - c.mean(), abs=1e-12)

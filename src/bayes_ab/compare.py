@@ -366,8 +366,12 @@ def _parse_times(table, tcol: str, time_col: str):
 
     codes, uniq = _text_codes(table.data[tcol])
     text = pd.Series(uniq)
+    import warnings
+
     try:  # one format for the whole column (fast), else each value on its own
-        parsed = pd.to_datetime(text, errors="raise", utc=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(text, errors="raise", utc=True)
     except (TypeError, ValueError):
         parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
     times = parsed.take(codes).reset_index(drop=True)
@@ -1259,7 +1263,7 @@ def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rop
         bayes_method = (f"CUPED: each row's outcome y adjusted to y - theta (x - mean x), x = "
                         f"'{covariate[0]}', theta the pooled within-arm OLS slope (plugged in, "
                         f"its own uncertainty ignored: O(1/n)); then the posterior of each "
-                        f"arm's mean of the adjusted values ({adj_how} per arm)"
+                        f"arm's mean of the adjusted values, per arm: {adj_how}"
                         + ("; the binary outcome is analysed as a mean metric (its rate), "
                            "since the adjusted values are not 0/1" if binary_adjusted else ""))
         freq_method = (f"OLS of the outcome on the arm (dummies, control the baseline) and the "
@@ -1416,6 +1420,8 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
         holm += [(g, a, b["frequentist"]) for a, b in sres["arms"].items()]
     _holm_across(holm)
     res["input"]["outcome_cols"] = outcomes
+    if covariate is not None:
+        res["input"]["covariate_applies_to"] = primary  # guardrails stay unadjusted
     if blocked:
         details = "; ".join(
             f"{g}: P({shipped} worse than {ctrl} by more than "

@@ -162,8 +162,8 @@ def adjusted_mean_draws(values: np.ndarray, *, rng: np.random.Generator,
         return bootstrap_mean_draws(v, n_draws=k, rng=rng), f"Bayesian bootstrap, {k:,} draws"
     sd = float(np.sqrt(np.sum((v - v.mean()) ** 2) / (v.size * (v.size + 1.0))))
     return (v.mean() + sd * rng.standard_normal(n_draws),
-            f"normal form of the Bayesian bootstrap ({distinct:,} distinct values), "
-            f"{n_draws:,} draws")
+            f"the normal form of the Bayesian bootstrap (its exact mean and variance), "
+            f"{n_draws:,} draws: {distinct:,} distinct adjusted values make exact draws slow")
 
 
 def ols_adjusted(y: np.ndarray, x: np.ndarray | None, groups: np.ndarray,
