@@ -34,6 +34,34 @@ What comes out (``compare_file`` returns the compare.json dict)::
     diagnostics     the diagnostics block of the sampled models (none for a binary or
                     mean outcome: ``sampled`` false)
 
+    findings        [{code, severity, message, ...}] what was found in the rows, always:
+                    duplicate_unit_rows, units_in_several_arms (--unit-col);
+                    possible_repeated_units (no --unit-col, an id-like column repeats);
+                    arm_column_disagrees (a column recording the arm a second time, e.g.
+                    landing_page, disagrees with the group column: reported, not dropped);
+                    looks (--time-col)
+
+Units and time (`prepare_units`, before any outcome is read):
+
+    input.units     with ``unit_col``: {unit_col, rule, n_rows, n_units,
+                    duplicate_rows_dropped, units_in_several_arms,
+                    rows_of_units_in_several_arms, n_rows_analysed, examples_in_several_arms}.
+                    A unit in several arms is excluded (all its rows); every other unit
+                    keeps its first exposure (earliest ``time_col``, ties and no time
+                    column: its first row in the file). ``input.n_rows`` = rows analysed.
+    input.looks     with ``time_col``: {time_col, n_days, first_day, last_day, rows, note,
+                    monitor_command, monitor_note}: the distinct days are the looks the
+                    data would allow; `bayes-ab monitor` is the safe way to take them.
+
+CUPED (``covariate``, the primary outcome): y - theta (x - mean x), theta the pooled
+within-arm OLS slope (= the covariate's coefficient in OLS y ~ arm + x), so each arm's
+adjusted difference of means equals the OLS arm coefficient exactly. The Bayesian part is
+the mean-metric posterior (Bayesian bootstrap) of the adjusted values (a binary outcome is
+then a mean metric: its rate); the frequentist part is that OLS with HC2 standard errors.
+Each arm block gains ``adjustment``: {covariate, theta, variance_reduction (1 - HC2
+variance adjusted / unadjusted, the latter = Welch's), variance_reduction_posterior,
+unadjusted_lift_abs, unadjusted_frequentist}; ``lift_abs`` is the adjusted lift.
+
 Optional blocks (docs/BEYOND.md), each keyed by the non-control arm where it is per arm:
 
     ratio_metric        {arm: ratio comparison}     with ``ratio="NUM/DEN"`` (bayes_ab.ratio)

@@ -1126,7 +1126,8 @@ def _compare_mean_arm_blocks(block: Mapping | None, *, metric: str, control: str
             f"adjusted one, equal to the arm coefficient of OLS {metric} ~ arm + "
             f"{adj.get('covariate')}. It reduced the variance of the difference by "
             + (f"{100 * vr:.1f}%" if isinstance(vr, (int, float)) else T.NOT_ESTIMATED)
-            + f". Unadjusted difference: {T.interval(un, fs) if 'lower' in un else fs(un.get('mean'))}."
+            + ". Unadjusted difference: "
+            + (T.interval(un, fs) if "lower" in un else fs(un.get("mean"))) + "."
             " Means and medians in the table are of the unadjusted outcome; the posterior "
             "column is of the adjusted one."))
         rows_f = [["Test", "OLS with the centred covariate, HC2 robust standard errors"],
