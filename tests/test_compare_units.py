@@ -228,7 +228,14 @@ def test_cuped_coverage_on_simulated_data(distinct):
 
 
 def test_covariate_errors(tmp_path, capsys):
-    path, _ = _cuped_file(tmp_path)
+    path, df = _cuped_file(tmp_path)
+    bad = tmp_path / "bad.csv"
+    df.assign(hist=df["hist"].astype(object).where(df.index != 4, "")).to_csv(bad, index=False)
+    rc = main(["compare", str(bad), "--group-col", "arm", "--outcome-col", "y",
+               "--out", str(tmp_path / "o"), "--covariate", "hist"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "--covariate needs a finite number" in err and "line(s) 6" in err
     for extra, msg in ((["--covariate", "arm"], "must be another column"),
                        (["--covariate", "nope"], "no column 'nope'")):
         rc = main(["compare", str(path), "--group-col", "arm", "--outcome-col", "y",

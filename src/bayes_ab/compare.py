@@ -1016,9 +1016,15 @@ def run_compare(
         if ccol in (_normalise(group_col), _normalise(outcome_col)):
             raise OptionError("--covariate must be another column than the group and the "
                               "outcome (a pre-period value of the unit)")
-        cov = (covariate, parse_numeric_outcome(
-            table.data[ccol].to_numpy(), table.data[LINE].to_numpy(), file=table.name,
-            column=covariate))
+        try:
+            cov = (covariate, parse_numeric_outcome(
+                table.data[ccol].to_numpy(), table.data[LINE].to_numpy(), file=table.name,
+                column=covariate))
+        except DataError as exc:
+            raise DataError(exc.reason.replace("a mean outcome needs", "--covariate needs")
+                            + " (fill a missing pre-period value, e.g. with 0, or drop "
+                              "the row first)", file=exc.file, column=exc.column,
+                            lines=exc.lines, n_rows=exc.n_rows) from None
         if data.kind == "binary":
             binary_adjusted = True
             data = replace(data, kind="mean", outcomes=tuple(float(v) for v in data.outcomes),
@@ -1530,7 +1536,9 @@ def _posterior_figure(run: CompareRun, out_dir: Path) -> dict[str, Path]:
     ax1.set_xlabel(f"mean of {res['input']['outcome_col']}" if mean
                    else f"{res['input']['outcome_col']} rate (%)")
     ax1.set_yticks([])
-    ax1.set_title("Posterior of each arm's mean (Bayesian bootstrap)" if mean
+    adjusted = any(isinstance(b, dict) and b.get("adjustment") for b in res["arms"].values())
+    ax1.set_title(("Posterior of each arm's CUPED-adjusted mean" if adjusted
+                   else "Posterior of each arm's mean (Bayesian bootstrap)") if mean
                   else "Posterior of each arm's rate (exact Beta)")
     ax1.legend(fontsize=8)
     ctrl = res["control"]
