@@ -86,7 +86,10 @@ def test_repeated_id_column_is_warned_without_unit_col(tmp_path):
 
 
 def test_clean_file_has_no_warnings(tmp_path):
-    path, _ = _raw(tmp_path, dups=0, cross=0, flip=0)
+    path, df = _raw(tmp_path, dups=0, cross=0, flip=0)
+    # A constant experiment id and a few-valued segment id repeat but are not units.
+    df.assign(experiment_id="exp1", segment_id=np.arange(len(df)) % 3).to_csv(path,
+                                                                               index=False)
     res = run_compare(path, group_col="group", outcome_col="converted").results
     assert [f for f in res["findings"] if f["severity"] == "warning"] == []
 
@@ -187,6 +190,9 @@ def test_cuped_lift_equals_statsmodels_ols(tmp_path, binary):
 
 
 def test_cuped_theta_is_the_pooled_within_arm_slope():
+    with pytest.raises(ValueError, match="constant within every arm"):
+        cuped_adjust(np.arange(4.0), np.array([1.0, 1, 2, 2]), np.array(list("aabb")),
+                     ["a", "b"])
     rng = np.random.default_rng(1)
     g = np.repeat(np.array(["a", "b"]), 50)
     x = rng.normal(size=100) + (g == "b") * 3.0

@@ -496,7 +496,9 @@ def prepare_units(table, *, group_col: str, unit_col: str | None = None,
                 continue
             vals = df[col]
             n_unique = int(vals.nunique())
-            if n_unique < len(vals):
+            # An id has many values (a constant experiment_id or a 3-level segment_id is
+            # not a unit), and some of them repeat.
+            if 20 < n_unique < len(vals):
                 findings.append(_finding(
                     "possible_repeated_units", "warning",
                     f"column '{col}' looks like a unit id and repeats ({n_unique:,} distinct "
