@@ -59,8 +59,9 @@ adjusted difference of means equals the OLS arm coefficient exactly. The Bayesia
 the mean-metric posterior (Bayesian bootstrap) of the adjusted values (a binary outcome is
 then a mean metric: its rate); the frequentist part is that OLS with HC2 standard errors.
 Each arm block gains ``adjustment``: {covariate, theta, variance_reduction (1 - HC2
-variance adjusted / unadjusted, the latter = Welch's), variance_reduction_posterior,
-unadjusted_lift_abs, unadjusted_frequentist}; ``lift_abs`` is the adjusted lift.
+variance adjusted / unadjusted, the latter = Welch's), unadjusted_lift_abs (the
+Bayesian bootstrap of the raw outcome when affordable, else its mean only),
+unadjusted_frequentist}; ``lift_abs`` is the adjusted lift.
 
 Optional blocks (docs/BEYOND.md), each keyed by the non-control arm where it is per arm:
 
@@ -1214,10 +1215,6 @@ def _adjusted_blocks(y: np.ndarray, x: np.ndarray, groups: np.ndarray, order: li
                 "variance_reduction_definition": "1 - (HC2 variance of the adjusted lift) / "
                                                  "(HC2 variance of the unadjusted lift = "
                                                  "Welch's)",
-                "variance_reduction_posterior": (
-                    1.0 - float(np.var(dt - dc)) / float(np.var(raw[arm] - raw[ctrl]))
-                    if raw[arm] is not None and raw[ctrl] is not None
-                    and np.var(raw[arm] - raw[ctrl]) > 0 else None),
                 "unadjusted_lift_abs": un_lift,
                 "unadjusted_frequentist": unadj_ols[arm],
             },
