@@ -88,6 +88,19 @@ def register(subparsers) -> None:
     p.add_argument("--non-inferiority-margin", type=float, default=None, metavar="MARGIN",
                    help="ship an arm unless it is worse than control by more than MARGIN (the "
                         "outcome's units), when P(arm - control > -MARGIN) >= 95%%")
+    p.add_argument("--unit-col", metavar="ID", default=None,
+                   help="column identifying the unit (user, customer): one row per unit is "
+                        "kept (its first exposure by --time-col, else its first row), units "
+                        "seen in several arms are excluded; the counts are reported")
+    p.add_argument("--time-col", metavar="COL", default=None,
+                   help="date or timestamp of the row: orders exposures for --unit-col, and "
+                        "compare says how many looks (days) the data allow and gives the "
+                        "`bayes-ab monitor` command for looking safely")
+    p.add_argument("--covariate", metavar="COL", default=None,
+                   help="pre-period value of the unit (e.g. past spend): CUPED / regression "
+                        "adjustment of the primary outcome (OLS outcome ~ arm + centred COL, "
+                        "HC2; Bayesian bootstrap of the adjusted outcome); a binary outcome "
+                        "is then analysed as a mean metric (its rate)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures (faster)")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=run)
@@ -118,10 +131,26 @@ def run(args: argparse.Namespace) -> int:
                              non_inferiority_margin=args.non_inferiority_margin,
                              metric_type=args.metric_type, cap=args.cap,
                              guardrail_margin=args.guardrail_margin,
-                             guardrail_lower_is_better=args.guardrail_lower_is_better)
+                             guardrail_lower_is_better=args.guardrail_lower_is_better,
+                             unit_col=args.unit_col, time_col=args.time_col,
+                             covariate=args.covariate)
         write_compare(result, tmp, figures=not args.no_figures)
     res = result.results
     print(res["input"]["control_note"])
+    units = res["input"].get("units")
+    if units:
+        print(f"Units ('{units['unit_col']}'): {units['n_units']:,} units in "
+              f"{units['n_rows']:,} rows; {units['duplicate_rows_dropped']:,} repeated rows "
+              f"dropped, {units['units_in_several_arms']:,} units in several arms excluded "
+              f"({units['rows_of_units_in_several_arms']:,} rows); {units['n_rows_analysed']:,} "
+              f"rows analysed. Rule: {units['rule']}.")
+    for f in res.get("findings") or []:
+        if f.get("severity") == "warning":
+            print(f"WARNING: {f['message']}")
+    looks = res["input"].get("looks")
+    if looks:
+        print(f"Looks: the data span {looks['n_days']} day(s) by '{looks['time_col']}'; to look "
+              f"every day without inflating false positives run: {looks['monitor_command']}")
     srm = res["srm"]
     observed = ", ".join(f"{a} {n:,} ({100 * srm['observed_shares'][a]:.2f}% vs "
                          f"{100 * srm['expected_shares'][a]:.2f}%)"
@@ -134,13 +163,23 @@ def run(args: argparse.Namespace) -> int:
     if mean:
         print(f"Outcome '{res['input']['outcome_col']}': {res['input']['outcome_kind']}.")
     unit = (lambda v: f"{v:+.4g}") if mean else T.pp
+
+    def test_name(freq: dict) -> str:
+        return "OLS (CUPED, HC2) " if str(freq.get("test", "")).startswith("ols") else "Welch "
     for arm, block in res["arms"].items():
+        adj = block.get("adjustment")
+        if adj:
+            vr = adj.get("variance_reduction")
+            print(f"{arm} vs {res['control']}: CUPED by '{adj['covariate']}' (theta "
+                  f"{adj['theta']:.4g}): variance of the lift reduced by "
+                  + (f"{100 * vr:.1f}%" if vr is not None else "n/a")
+                  + f"; unadjusted difference {adj['unadjusted_lift_abs']['mean']:+.4g}")
         freq = block["frequentist"]
         family = (f", {freq['family_size']} tests" if freq.get("family_size", 1) > 1 else "")
         print(f"{arm} vs {res['control']}: {'difference of means' if mean else 'lift'} "
               f"{T.interval(block['lift_abs'], unit)}, "
               f"P(better) {T.prob(block['prob_test_better'])}, "
-              f"{'Welch ' if mean else ''}{T.p_equals(freq['p_value_holm'])} (Holm"
+              f"{test_name(freq) if mean else ''}{T.p_equals(freq['p_value_holm'])} (Holm"
               f"{family})")
     for arm, block in res.get("ratio_metric", {}).items():
         print(f"{block['metric']}, {arm} vs {res['control']}: difference "

@@ -1120,12 +1120,26 @@ def _compare_mean_recommendation(dec: Mapping, *, control: str, metric: str) -> 
     f = _unit_fmt()
     lines = [str(dec.get("reason") or "")]
     if not str(dec.get("rule", "")).startswith("k arms"):
+        wrong = dec.get("expected_loss_if_wrong") or {}
+        p_wrong = dec.get("prob_wrong") or {}
+
+        def given_wrong(key: str, who: str) -> str:
+            if not (isinstance(p_wrong.get(key), (int, float))
+                    and isinstance(wrong.get(key), (int, float))):
+                return ""
+            return (f" {test} is {who} with probability {T.prob_1dp(p_wrong[key])}, and if "
+                    f"it is, by {f(wrong[key])} on average.")
+
         lines = [
-            f"Judged on the mean of {metric} (in its own units): shipping {test} gives up "
-            f"{f(loss.get('double_down'))} on average (the expected value of max(0, {control} "
-            f"- {test})); keeping {control} gives up {f(loss.get('pivot'))} (the expected "
-            f"value of max(0, {test} - {control})). The threshold of caring is "
+            f"Judged on the mean of {metric} (in its own units): doubling down has an "
+            f"expected loss of {f(loss.get('double_down'))}, averaged over the whole posterior "
+            f"and counting zero where {test} is in fact at least as good (E[max(0, {control} "
+            f"- {test})]).{given_wrong('double_down', 'worse')} Pivoting has an expected loss "
+            f"of {f(loss.get('pivot'))} (E[max(0, {test} - {control})])."
+            f"{given_wrong('pivot', 'better')} The threshold of caring is "
             f"{f(dec.get('threshold_of_caring'))} ({dec.get('threshold_source', 'given')}).",
+            "Expected loss = the probability of being wrong times the average shortfall when "
+            "wrong; it is not the loss if the action is wrong.",
             f"The probability that {test}'s mean {metric} is higher than {control}'s is "
             f"{T.prob(dec.get('prob_test_better'))}.", str(dec.get("reason") or "")]
     lines += T.decision_extras(dec)
@@ -1156,9 +1170,29 @@ def _compare_mean_arm_blocks(block: Mapping | None, *, metric: str, control: str
                          rows, caption=f"Mean of {metric}: Bayesian bootstrap posterior"))
     freq = block.get("frequentist") or {}
     fam = f" across {family}" if family else ""
-    blocks.append(_table(["Frequentist cross-check", ""], [
-        ["Test", "Welch's t-test (unequal variances)"],
-        ["t, degrees of freedom", f"{T.num(freq.get('statistic'))}, {T.num(freq.get('df'))}"],
+    adj = block.get("adjustment")
+    if isinstance(adj, Mapping):
+        un = adj.get("unadjusted_lift_abs") or {}
+        vr = adj.get("variance_reduction")
+        blocks.insert(1, _para(
+            f"CUPED adjustment by '{adj.get('covariate')}' (a pre-period value of the unit): "
+            f"each outcome y becomes y - theta (x - mean x), theta = {T.num(adj.get('theta'))} "
+            f"(the pooled within-arm regression slope), so the difference above is the "
+            f"adjusted one, equal to the arm coefficient of OLS {metric} ~ arm + "
+            f"{adj.get('covariate')}. It reduced the variance of the difference by "
+            + (f"{100 * vr:.1f}%" if isinstance(vr, (int, float)) else T.NOT_ESTIMATED)
+            + ". Unadjusted difference: "
+            + (T.interval(un, fs) if "lower" in un else fs(un.get("mean"))) + "."
+            " Means and medians in the table are of the unadjusted outcome; the posterior "
+            "column is of the adjusted one."))
+        rows_f = [["Test", "OLS with the centred covariate, HC2 robust standard errors"],
+                  ["z, standard error", f"{T.num(freq.get('statistic'))}, "
+                                        f"{T.num(freq.get('se'))}"]]
+    else:
+        rows_f = [["Test", "Welch's t-test (unequal variances)"],
+                  ["t, degrees of freedom", f"{T.num(freq.get('statistic'))}, "
+                                            f"{T.num(freq.get('df'))}"]]
+    blocks.append(_table(["Frequentist cross-check", ""], rows_f + [
         ["Difference, 95% confidence interval", T.interval(freq.get("ci95_diff"), fs, kind="CI")],
         ["p-value", T.p_value(freq.get("p_value"))],
         [f"p-value, Holm-adjusted{fam}", T.p_value(freq.get("p_value_holm"))],
@@ -1211,6 +1245,11 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     if isinstance(srm, Mapping) and srm.get("mismatch"):
         banners.append({"level": "danger", "title": "Sample-ratio mismatch",
                         "lines": _compare_srm_lines(srm)})
+    found = [f for f in (compare.get("findings") or [])
+             if isinstance(f, Mapping) and f.get("severity") == "warning"]
+    if found:
+        banners.append({"level": "warning", "title": "What was found in the rows",
+                        "lines": [str(f.get("message")) for f in found]})
     diag = compare.get("diagnostics")
     diag_banner = _diagnostics_banner(diag)
     if diag_banner:
@@ -1260,11 +1299,27 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     if inp.get("control_note"):
         input_lines.append(str(inp["control_note"]))
     n_rows = inp.get("n_rows")
+    units = inp.get("units")
+    if isinstance(units, Mapping):
+        input_lines.append(
+            f"Units from column '{units.get('unit_col')}': {T.count(units.get('n_units'))} "
+            f"units in {T.count(units.get('n_rows'))} rows; "
+            f"{T.count(units.get('duplicate_rows_dropped'))} repeated rows dropped and "
+            f"{T.count(units.get('units_in_several_arms'))} units seen in several arms "
+            f"excluded ({T.count(units.get('rows_of_units_in_several_arms'))} rows). Rule: "
+            f"{units.get('rule')}.")
     if n_rows is not None:
-        input_lines.append(f"{T.count(n_rows)} rows.")
+        input_lines.append(f"{T.count(n_rows)} rows analysed.")
     method = compare.get("method") or {}
+    if method.get("frequentist"):
+        input_lines.append(f"Frequentist: {method['frequentist']}.")
     if method.get("bayesian"):
         input_lines.append(f"Bayesian: {method['bayesian']}.")
+    looks = inp.get("looks")
+    if sections and isinstance(looks, Mapping):
+        sections[0]["blocks"].append(_para(
+            f"{looks.get('note')} Command: {looks.get('monitor_command')} "
+            f"({looks.get('monitor_note')}).", "muted"))
     if input_lines:
         sections.append(_section("input", "Data", [_para(" ".join(input_lines))]))
     family = next(((b.get("frequentist") or {}).get("family_size") for b in arms.values()
@@ -1291,12 +1346,15 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
         lf = _unit_fmt() if mean_kind else (lambda v: T.pp(v, signed=False))
         rows = [[str(arm), T.ACTIONS.get(d.get("recommendation"), ("?",))[0],
                  lf(_get(d, "expected_loss", "double_down")),
+                 lf(_get(d, "expected_loss_if_wrong", "double_down")),
                  lf(_get(d, "expected_loss", "pivot")),
                  T.prob(d.get("prob_test_better"))] for arm, d in decisions.items()]
         sections[0]["blocks"].append(_table(
-            ["Arm", "Decision against control", "Expected loss if shipped",
-             "Expected loss if dropped", "P(better than control)"], rows,
-            caption="Each arm against control alone"))
+            ["Arm", "Decision against control", "Expected loss of shipping",
+             "Loss if shipping is wrong", "Expected loss of dropping",
+             "P(better than control)"], rows,
+            caption="Each arm against control alone; expected loss averaged over the "
+                    "posterior (zero where the action is right) = P(wrong) x loss if wrong"))
     guard = _compare_guardrail_section(compare, control=control)
     if guard:
         sections.append(guard)
