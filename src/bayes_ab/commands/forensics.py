@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from bayes_ab.io import staged_output_dir, write_json
+from bayes_ab.io import check_output_dir, staged_output_dir, write_json
 
 
 def register(subparsers) -> None:
@@ -45,10 +45,13 @@ def format_table(report) -> str:
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.forensics import run_forensics
 
+    if args.out is not None:
+        check_output_dir(args.out, force=args.force, inputs=[args.data_dir])
     report = run_forensics(args.data_dir)
     print(format_table(report))
-    if args.out:
-        with staged_output_dir(args.out, force=args.force) as tmp:
+    if args.out is not None:
+        with staged_output_dir(args.out, force=args.force, inputs=[args.data_dir],
+                               command="forensics") as tmp:
             write_json(tmp / "forensics.json", report.to_dict())
         print(f"wrote {args.out}/forensics.json")
     return 0

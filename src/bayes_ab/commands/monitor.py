@@ -52,17 +52,19 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bayes_ab.io import staged_output_dir, write_json
+    from bayes_ab.io import check_output_dir, staged_output_dir, write_json
     from bayes_ab.monitor import MonitorConfig, monitor, plot_monitor, read_daily_counts
     from bayes_ab.report import render_monitor_report
 
     config = MonitorConfig(alpha=args.alpha, tau=args.tau, min_events=args.min_events,
                            calibration_sims=args.calibration_sims, seed=args.seed)
+    check_output_dir(args.out, force=args.force, inputs=[args.file])
     counts, info = read_daily_counts(
         args.file, date_col=args.date_col, group_col=args.group_col,
         outcome_col=args.outcome_col, n_col=args.n_col, conversions_col=args.conversions_col,
         control=args.control, test=args.test)
-    with staged_output_dir(args.out, force=args.force) as tmp:
+    with staged_output_dir(args.out, force=args.force, inputs=[args.file],
+                           command="monitor") as tmp:
         result = monitor(counts, config=config, input_info=info)
         write_json(tmp / "monitor.json", result)
         plot_monitor(result, tmp / "monitor.png")
