@@ -179,7 +179,11 @@ def check_output_dir(out: str | Path | None, *, force: bool = False,
             "results (bayes-ab never replaces the current folder or one above it)")
     parent = given.parent.resolve()
     target = parent / given.name
-    if Path.cwd().resolve().is_relative_to(target):
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # the current folder was deleted
+        cwd = None
+    if cwd is not None and cwd.is_relative_to(target):
         raise OptionError(
             f"--out {text} is the current folder or one above it; give another folder")
     if target.is_symlink():
@@ -349,7 +353,7 @@ def staged_output_dir(out: str | Path, *, force: bool = False,
 
 
 @contextmanager
-def private_tempdir() -> Iterator[Path]:
+def private_tempdir() -> Iterator[Path | None]:
     """Point `tempfile` and ``TMPDIR`` (for child processes) at a fresh folder inside the
     system temp folder; remove it, and restore both, on exit however the run ends.
 
@@ -358,8 +362,12 @@ def private_tempdir() -> Iterator[Path]:
     cache lives in PyTensor's compiledir, outside the temp folder, so caching across runs
     is unaffected.
     """
-    base = tempfile.gettempdir()
-    folder = Path(tempfile.mkdtemp(prefix=f"bayes-ab-{os.getpid()}-", dir=base))
+    try:
+        base = tempfile.gettempdir()
+        folder = Path(tempfile.mkdtemp(prefix=f"bayes-ab-{os.getpid()}-", dir=base))
+    except OSError:  # no writable temp folder: run as before, nothing to clean
+        yield None
+        return
     old_tempdir = tempfile.tempdir
     old_env = os.environ.get("TMPDIR")
     tempfile.tempdir = str(folder)
