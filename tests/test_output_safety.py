@@ -208,6 +208,7 @@ def test_every_output_folder_has_the_marker_and_force_replaces_it(tmp_path, syst
 
     assert marker["written_by"] == "bayes-ab" and marker["command"] == "forensics"
     assert marker["version"] == __version__ and marker["complete"] is True
+    assert "pid" not in marker and "host" not in marker  # only while staging
     assert abs(pd.Timestamp(marker["written_at"]).timestamp() - time.time()) < 600
     first = (out / "forensics.json").read_bytes()
     (out / "stale.txt").write_text("from an older run")

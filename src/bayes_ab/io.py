@@ -222,14 +222,19 @@ def check_output_dir(out: str | Path | None, *, force: bool = False,
                 f"output folder {text} already exists; pass --force to replace it")
         if os.path.ismount(target):
             raise OptionError(f"--out {text} is a mount point; choose a folder inside it")
-        if not is_bayes_ab_output(target) and any(target.iterdir()):
+        try:
+            empty = not any(target.iterdir())
+        except OSError:
+            empty = False
+        if not empty and not is_bayes_ab_output(target):
             raise OptionError(
                 f"--out {text} exists and was not written by bayes-ab (it has no {MARKER}); "
                 "--force only replaces a folder bayes-ab wrote: remove it yourself or "
                 "choose another name")
     if not existing.is_dir():
+        what = "a file" if existing.is_file() else "not a folder"
         raise OptionError(
-            f"--out {text}: {existing} is a file, so no folder can be made inside it")
+            f"--out {text}: {existing} is {what}, so no folder can be made inside it")
     try:
         probe = tempfile.mkdtemp(prefix=".bayes-ab-probe-", dir=existing)
     except OSError as exc:
@@ -242,15 +247,16 @@ def check_output_dir(out: str | Path | None, *, force: bool = False,
 def _marker(command: str | None, *, complete: bool) -> dict:
     from bayes_ab import __version__
 
-    return {
+    info = {
         "written_by": "bayes-ab",
         "command": command or "unknown",
         "version": __version__,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "complete": complete,
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
     }
+    if not complete:  # while staging: lets a later run clean up after a killed one
+        info |= {"pid": os.getpid(), "host": socket.gethostname()}
+    return info
 
 
 def _write_marker(folder: Path, command: str | None, *, complete: bool) -> None:
