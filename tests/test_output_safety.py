@@ -239,6 +239,20 @@ def test_force_refuses_a_folder_bayes_ab_did_not_write(command, inputs, tmp_path
     assert snapshot(out) == before and no_work == []
 
 
+def test_replaced_folder_with_read_only_parts_is_removed(tmp_path, systmp):
+    """The old output's copy (.out.old-*) goes even when a user made parts read-only."""
+    out = tmp_path / "out"
+    assert main(["forensics", str(TINY), "--out", str(out)]) == 0
+    locked = out / "notes"
+    locked.mkdir()
+    (locked / "n.txt").write_text("x")
+    (locked / "n.txt").chmod(0o400)
+    locked.chmod(0o500)
+    assert main(["forensics", str(TINY), "--out", str(out), "--force"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "systmp"]
+    assert not (out / "notes").exists()
+
+
 def test_force_replaces_an_empty_folder_and_a_simulate_output(tmp_path, systmp, capsys):
     out = tmp_path / "sim"
     out.mkdir()  # empty: nothing can be lost
