@@ -364,7 +364,7 @@ def private_tempdir() -> Iterator[Path | None]:
     system temp folder; remove it, and restore both, on exit however the run ends.
 
     PyTensor's numba back end writes each generated function's source with
-    ``NamedTemporaryFile(delete=False)`` (about 100 files per analysis); its compiled
+    ``NamedTemporaryFile(delete=False)`` (90 files for one analysis of data/example); its compiled
     cache lives in PyTensor's compiledir, outside the temp folder, so caching across runs
     is unaffected.
     """
