@@ -180,3 +180,15 @@ def test_ratio_metrics_and_segments_blocks(analyzed):
     seg = results["segments"]["join_period"]
     assert seg["n_segments"] >= 3
     assert all("differs_from_overall" in s for s in seg["segments"].values())
+
+
+def test_default_figures_are_the_reports_and_sampler_plots_only_for_failed_gates(analyzed):
+    """`--figures report` (default): every model's posterior figure; trace and rank plots
+    only for a model that failed the diagnostic gate (so the report shows why)."""
+    _, out, results = analyzed
+    names = {p.stem for p in (out / "figures").glob("*.png")}
+    assert {"conversion_posterior", "cs_engagement_posterior"} <= names
+    assert not [n for n in names if n.endswith(("_forest", "_ppc"))], sorted(names)
+    for key, diag in results["diagnostics"]["per_model"].items():
+        assert (f"{key}_trace" in names) == (not diag["passed"]), key
+        assert (f"{key}_rank" in names) == (not diag["passed"]), key

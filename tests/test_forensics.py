@@ -21,7 +21,11 @@ from bayes_ab import forensics as fz
 from bayes_ab.cli import main
 from bayes_ab.errors import DataError
 
-SPATIALOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "spatialos"
+_ROOT = Path(__file__).resolve().parents[1]
+# The lead-funnel data is read in place, beside the checkout or beside its worktrees folder.
+SPATIALOS = next((p for p in (_ROOT.parent / "shared" / "data" / "spatialos",
+                              _ROOT.parents[1] / "shared" / "data" / "spatialos")
+                  if p.exists()), _ROOT.parent / "shared" / "data" / "spatialos")
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example"
 DAY = pd.Timestamp("2024-05-05", tz="UTC")
 
@@ -184,15 +188,81 @@ def test_generated_company_names_are_recognised():
     assert fz.check_company_names(real, table="leads").score == pytest.approx(0.0)
 
 
-def test_combine_rule_counts_points_and_needs_a_strong_hint():
-    def ev(hint, strength):
-        return fz.Evidence("c", "t", None, "", None, None, hint, strength, "")
+def _ev(check, hint, llr=0.0, statistic=1.0):
+    return fz.Evidence(check, "t", statistic, "", None, None, hint, "none", "", llr)
 
-    assert fz.combine([ev("simulated", "weak")] * 4)[0] == "inconclusive"  # no strong hint
-    assert fz.combine([ev("simulated", "strong"), ev("simulated", "weak")])[0] == "simulated"
-    verdict, pts = fz.combine([ev("real", "strong"), ev("real", "weak"), ev("simulated", "weak"),
-                               ev("anonymised", "none"), ev("real", "weak")])
-    assert pts == {"simulated": 1, "real": 4} and verdict == "real"
+
+def test_log10_lr_table_arithmetic():
+    # 10 simulated data sets: 8 'simulated', 2 'neutral'; 5 real: 0, 1, 4. Laplace (+1 each
+    # of 3 outcomes): P(sim|S) = 9/13, P(sim|R) = 1/8; P(real|S) = 1/13, P(real|R) = 5/8.
+    sim = {"c": {"simulated": 8, "neutral": 2}}
+    real = {"c": {"neutral": 1, "real": 4}}
+    row = fz.log10_lr_table(sim, real)["c"]
+    assert row["simulated"] == pytest.approx(round(math.log10((9 / 13) / (1 / 8)), 2))
+    assert row["real"] == pytest.approx(round(math.log10((1 / 13) / (5 / 8)), 2))
+    assert row["neutral"] == 0.0  # neutral never votes
+    # Calibration cannot turn a hint round: a 'simulated' hint seen more in real data is 0.
+    flipped = fz.log10_lr_table({"c": {"simulated": 1, "neutral": 9}},
+                                {"c": {"simulated": 5}})["c"]
+    assert flipped["simulated"] == 0.0
+    # Cap, and the assumed real side of an experiment-only check.
+    capped = fz.log10_lr_table({"c": {"simulated": 1000}}, {"c": {"real": 1000}})["c"]
+    assert capped == {"simulated": fz.LLR_CAP, "neutral": 0.0, "real": -fz.LLR_CAP}
+    split = fz.log10_lr_table({"split_exactness": {"simulated": 3, "neutral": 12}}, {},
+                              assumed_real=fz.ASSUMED_REAL)["split_exactness"]
+    assert split["simulated"] == pytest.approx(round(math.log10((4 / 18) / 0.05), 2))
+
+
+def test_combine_sums_log10_lrs_against_stated_cutoffs():
+    cut = math.log10(19)
+    assert fz.VERDICT_CUTOFF_LOG10 == pytest.approx(cut)
+    verdict, pts = fz.combine([_ev("a", "simulated", 0.7), _ev("b", "simulated", 0.6)])
+    assert (verdict, pts) == ("simulated", {"simulated": 1.3, "real": 0})  # 1.3 >= 1.279
+    assert fz.combine([_ev("a", "simulated", 0.7), _ev("b", "simulated", 0.5)])[0] == (
+        "inconclusive")  # 1.2 < 1.279
+    assert fz.combine([_ev("a", "real", -0.9), _ev("b", "real", -0.4)])[0] == "real"
+    # Prior odds move the sum: 1.2 + log10(2) = 1.5.
+    assert fz.combine([_ev("a", "simulated", 0.7), _ev("b", "simulated", 0.5)],
+                      prior_odds=2.0)[0] == "simulated"
+    with pytest.raises(ValueError):
+        fz.combine([], prior_odds=0)
+
+
+def test_checks_of_one_cause_count_once_each_way():
+    ev = [_ev("missing_values", "simulated", 0.69), _ev("duplicate_rows", "simulated", 0.5),
+          _ev("impossible_records", "real", -0.2), _ev("diurnal_structure", "real", -0.35),
+          _ev("diurnal_conversions", "simulated", 0.73), _ev("split_exactness", "simulated", 0.5)]
+    assert fz.counted_log10_lr(ev) == [0.69, 0.0, -0.2, -0.35, 0.73, 0.5]
+    assert fz.combine(ev)[1] == {"simulated": round(0.69 + 0.73 + 0.5, 4), "real": 0.55}
+
+
+def test_many_weak_simulated_hints_now_add_up_to_a_verdict():
+    # The old rule's failure: five hints for simulated, none 'strong', verdict inconclusive.
+    checks = ["missing_values", "split_exactness", "duration_family", "count_dispersion",
+              "daily_volume"]
+    weighed = fz.weigh([_ev(c, "simulated") for c in checks])
+    llrs = [fz.CALIBRATED_LOG10_LR[c]["simulated"] for c in checks]
+    assert [e.log10_lr for e in weighed] == llrs
+    verdict, pts = fz.combine(weighed)
+    assert pts["simulated"] == pytest.approx(sum(llrs)) and sum(llrs) > fz.VERDICT_CUTOFF_LOG10
+    assert verdict == "simulated"
+    # Not-applicable checks (no statistic) and neutral hints carry nothing.
+    na = fz.weigh([_ev("daily_volume", "simulated", statistic=None), _ev("missing_values",
+                                                                          "neutral")])
+    assert [e.log10_lr for e in na] == [0.0, 0.0]
+
+
+def test_report_posterior_odds_and_probability():
+    ev = fz.weigh([_ev("missing_values", "simulated"), _ev("weekend_clock", "real")])
+    total = fz.CALIBRATED_LOG10_LR["missing_values"]["simulated"] + fz.CALIBRATED_LOG10_LR[
+        "weekend_clock"]["real"]
+    r = fz.ForensicsReport(kind="experiment", path="x", verdict="inconclusive",
+                           evidence=tuple(ev), prior_odds=3.0)
+    assert r.log10_lr_total == pytest.approx(total)
+    assert r.prob_simulated == pytest.approx(1 / (1 + 10 ** -(total + math.log10(3))))
+    d = r.to_dict()
+    assert d["log10_posterior_odds"] == pytest.approx(total + math.log10(3), abs=1e-4)
+    assert [e["log10_lr"] for e in d["evidence"]] == [e.log10_lr for e in ev]
 
 
 # ------------------------------------------------------------------ whole folders
@@ -203,12 +273,15 @@ def test_textbook_simulation_is_flagged_simulated(textbook_report):
     assert r.kind == "experiment"
     assert r.verdict == "simulated"
     by = _by_check(r)
-    assert by["split_exactness"].strength == "strong"
+    assert by["split_exactness"].verdict_hint == "simulated"  # exact 30/70 split
+    assert by["split_exactness"].log10_lr == fz.CALIBRATED_LOG10_LR["split_exactness"][
+        "simulated"]
     assert by["diurnal_structure"].verdict_hint == "simulated"
     assert by["duration_family"].verdict_hint == "simulated"
     assert by["id_regularity"].statistic == pytest.approx(1.0)  # ids fill their range
     assert by["missing_values"].statistic == 0.0
     assert r.points["real"] == 0
+    assert r.log10_lr_total >= fz.VERDICT_CUTOFF_LOG10
 
 
 def test_messy_realistic_folder_is_not_simulated(messy_report):
@@ -259,21 +332,209 @@ def test_lead_funnel_data_real_behaviour_anonymised_identities():
     assert by["count_dispersion"].statistic == pytest.approx(2558.24, abs=0.01)
     # Whole event histories copied between leads: 255 of 639 leads with >= 5 events.
     assert by["shared_histories"].score == pytest.approx(255 / 639)
-    assert by["weekday_structure"].score == pytest.approx(0.69, abs=0.01)
+    # Whole days only (the partial first and last day are left out).
+    assert by["weekday_structure"].score == pytest.approx(0.665, abs=0.001)
     assert math.isfinite(by["diurnal_structure"].statistic)
+    # The calibrated rule: six checks point to real, none to simulated.
+    assert r.log10_lr_total == pytest.approx(-3.38, abs=1e-9)
+    assert (by["weekend_clock"].verdict_hint, by["daily_volume"].verdict_hint) == ("real", "real")
+    assert r.prob_simulated < 0.001
 
 
 @pytest.mark.skipif(not (EXAMPLE / "test_cohorts.csv.gz").exists(), reason="example absent")
-def test_shipped_example_is_caught_by_its_flat_conversion_clock():
+def test_shipped_example_leans_simulated_but_is_not_called():
     # The package's simulator is built to look real: binomial split, random hex ids,
     # lognormal mixtures, an hourly sign-up profile. What gives it away: conversions spread
-    # evenly over the 24 hours, and not one blank, duplicate or impossible record.
+    # evenly over the 24 hours, and not one blank or duplicate. On the calibrated scale
+    # that is odds of 6.3:1 for simulated: below the 19:1 a verdict needs.
     r = fz.run_forensics(EXAMPLE)
     by = _by_check(r)
-    assert r.verdict == "simulated"
-    assert (by["diurnal_conversions"].verdict_hint, by["diurnal_conversions"].strength) == (
-        "simulated", "strong")
+    assert r.verdict == "inconclusive"
+    assert by["diurnal_conversions"].verdict_hint == "simulated"
     assert by["diurnal_conversions"].p_value == pytest.approx(0.5007, abs=1e-3)
     assert by["split_exactness"].verdict_hint == "neutral"  # 6092 of 20000: binomial
     assert by["duration_family"].verdict_hint == "real"  # mixtures reject every family
-    assert r.points == {"simulated": 5, "real": 2}
+    cal = fz.CALIBRATED_LOG10_LR
+    expected = (cal["missing_values"]["simulated"] + cal["diurnal_conversions"]["simulated"]
+                + cal["duration_family"]["real"] + cal["diurnal_structure"]["real"])
+    assert r.log10_lr_total == pytest.approx(expected, abs=1e-9)
+    assert r.prob_simulated == pytest.approx(1 / (1 + 10 ** -expected))
+
+
+# ------------------------------------------------------------------ unreadable input (issue 13)
+
+
+def _bad_folders(tmp_path: Path, tiny: dict[str, str]) -> dict[str, Path]:
+    """Copies of the tiny experiment with one broken file each."""
+    import gzip
+
+    rng = np.random.default_rng(13)
+    good_cohorts = tiny["test_cohorts.csv"]
+    cases: dict[str, dict[str, bytes]] = {
+        "ragged": {"product_activity.csv": (tiny["product_activity.csv"].rstrip("\n")
+                                            + "\nC1,1,start,2024-05-05T10:00:00,x,y,z\n"
+                                            ).encode()},
+        "unbalanced_quote": {"test_cohorts.csv": (good_cohorts.rstrip("\n")
+                                                  + '\n"C9,Test\nC10,Control\n').encode()},
+        "random_bytes": {"conversion.csv": rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()},
+        "truncated_gzip": {"test_cohorts.csv.gz": gzip.compress(good_cohorts.encode())[:-12]},
+    }
+    out = {}
+    for name, replace in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for fname, text in tiny.items():
+            stem = fname.split(".")[0]
+            if not any(r.split(".")[0] == stem for r in replace):
+                (folder / fname).write_text(text)
+        for fname, data in replace.items():
+            (folder / fname).write_bytes(data)
+        out[name] = folder
+    # A link to a file that is not a table (binary, outside the folder).
+    target = tmp_path / "picture.png"
+    target.write_bytes(b"\x89PNG\r\n\x1a\n" + rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    folder = tmp_path / "symlink"
+    folder.mkdir()
+    for fname, text in tiny.items():
+        if fname != "help_activity.csv":
+            (folder / fname).write_text(text)
+    (folder / "help_activity.csv").symlink_to(target)
+    out["symlink_to_binary"] = folder
+    return out
+
+
+def test_unreadable_files_exit_2_with_the_validate_message(tmp_path, tiny_files, capsys):
+    """forensics reads through the loaders: same exit code and message as validate."""
+    for name, folder in _bad_folders(tmp_path, tiny_files).items():
+        assert main(["validate", str(folder)]) == 2, name
+        expected = capsys.readouterr().err.replace("bayes-ab validate: ", "")
+        assert main(["forensics", str(folder)]) == 2, name
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert err.replace("bayes-ab forensics: ", "") == expected, name
+        assert expected.startswith("error: ") and len(expected) > 10, (name, expected)
+
+
+def test_library_reader_raises_data_errors_not_parser_errors(tmp_path, tiny_files):
+    # Without the validation gate the raw reader is still the loader's: a DataError.
+    for name, folder in _bad_folders(tmp_path, tiny_files).items():
+        with pytest.raises(DataError):
+            fz.run_forensics(folder)
+
+
+def test_truncated_gzip_lead_funnel_exits_2(tmp_path, capsys):
+    import gzip
+
+    (tmp_path / "leads.csv").write_text("email,name,company,city,industry,status\n"
+                                        "a@x,A B,Co,City,Games,2 - Contact attempted\n")
+    body = "email,received_at,source,event\n" + "a@x,2017-01-02T10:00:00Z,web,docs\n" * 50
+    (tmp_path / "events.csv.gz").write_bytes(gzip.compress(body.encode())[:-20])
+    assert main(["forensics", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "events.csv.gz" in err
+
+
+# ------------------------------------------------------------------ generators (issue 14.10)
+
+
+@pytest.fixture(scope="module")
+def generated_reports(tmp_path_factory):
+    """Forensics of one small data set per generator (1,500 customers, seed 11)."""
+    from forensics_generators import write_generated
+
+    out = {}
+    for name in ("naive", "careful", "simulator"):
+        folder = write_generated(name, tmp_path_factory.mktemp(name), n=1500, seed=11)
+        out[name] = fz.run_forensics(folder, validate=True)  # the contract holds
+    return out
+
+
+def test_naive_generator_is_called_simulated(generated_reports):
+    r = generated_reports["naive"]
+    by = _by_check(r)
+    assert r.verdict == "simulated"
+    assert r.log10_lr_total == pytest.approx(2.89, abs=1e-9)
+    for check in ("duration_family", "diurnal_structure", "missing_values", "daily_volume",
+                  "weekend_clock"):
+        assert by[check].verdict_hint == "simulated", check
+    assert r.points["real"] == 0
+
+
+def test_careful_generator_is_inconclusive_not_real(generated_reports):
+    # Written to look real: it is caught by its lognormal-times-lognormal durations (one
+    # family fits), Poisson day-to-day volume and one hour profile for every day, and its
+    # injected messiness and overdispersion count for real: 0.46, not a verdict.
+    r = generated_reports["careful"]
+    by = _by_check(r)
+    assert r.verdict == "inconclusive"
+    assert r.log10_lr_total == pytest.approx(0.46, abs=1e-9)
+    for check in ("duration_family", "daily_volume", "weekend_clock"):
+        assert by[check].verdict_hint == "simulated", check
+    for check in ("missing_values", "duplicate_rows", "count_dispersion", "diurnal_structure"):
+        assert by[check].verdict_hint == "real", check
+
+
+def test_project_simulator_leans_simulated(generated_reports):
+    r = generated_reports["simulator"]
+    assert r.verdict == "inconclusive"
+    assert r.log10_lr_total == pytest.approx(1.11, abs=1e-9)
+    assert 0.9 < r.prob_simulated < 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SPATIALOS / "events.csv.gz").exists(), reason="lead data absent")
+def test_every_real_window_is_called_real(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("forensics_script",
+                                                  _ROOT / "models" / "forensics.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    windows = script._real_windows(tmp_path)
+    assert len(windows) == 6  # five 18-day windows and the whole log
+    for name, folder in windows.items():
+        r = fz.run_forensics(folder)
+        assert r.verdict == "real", (name, r.log10_lr_total)
+
+
+def test_report_section_shows_each_checks_log10_lr(textbook_report, tmp_path):
+    from bayes_ab.report import render_report
+
+    results = json.loads((Path(__file__).parent / "fixtures" / "results_example.json")
+                         .read_text())
+    results["forensics"] = textbook_report.to_dict()
+    html = render_report(results, figures={}, out_dir=tmp_path)[0].read_text()
+    section = html[html.index('<section id="forensics">'):]
+    section = section[:section.index("</section>")]
+    assert "log10 LR (simulated:real)" in section
+    split = _by_check(textbook_report)["split_exactness"].log10_lr
+    assert f"{split:+.2f}" in section
+    assert "P(simulated) = " in section and "posterior odds" in section
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SPATIALOS / "events.csv.gz").exists(), reason="lead data absent")
+def test_shipped_weights_are_what_the_calibration_computes(tmp_path):
+    """models/forensics.py --calibrate reproduces CALIBRATED_LOG10_LR and the doc's rates."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("forensics_script",
+                                                  _ROOT / "models" / "forensics.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.calibrate(tmp_path, seeds=10, n=3000)
+    doc = json.loads((tmp_path / "calibration.json").read_text())
+    table = {c: {o: row[o] for o in ("simulated", "real")} for c, row in doc["table"].items()}
+    assert table == fz.CALIBRATED_LOG10_LR
+    assert all(row["neutral"] == 0.0 for row in doc["table"].values())
+    rates = {k: (r["correct"], r["inconclusive"], r["wrong"]) for k, r in doc["hit_rates"].items()}
+    assert rates == {
+        "naive (held-out seeds, shipped table)": (5, 0, 0),
+        "naive (generator left out of calibration)": (10, 0, 0),
+        "careful (held-out seeds, shipped table)": (0, 5, 0),
+        "careful (generator left out of calibration)": (0, 2, 8),
+        "simulator (held-out seeds, shipped table)": (1, 4, 0),
+        "simulator (generator left out of calibration)": (0, 10, 0),
+        "real, 18-day windows (window left out of calibration)": (4, 1, 0),
+        "real, whole log (overlaps the calibration windows)": (1, 0, 0),
+    }

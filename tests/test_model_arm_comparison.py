@@ -34,7 +34,8 @@ LIFT_ABS_TEST = (0.029940119760479056, 0.0007237888463325626, 0.0603008267619086
 @pytest.fixture(scope="session")
 def fitted():
     model = ArmComparison(COUNTS)
-    idata = model.fit(SamplerConfig(draws=1000, tune=500, chains=2, seed=11))
+    # MCMC (exact=False): the sampled model is the cross-check of the closed form.
+    idata = model.fit(SamplerConfig(draws=1000, tune=500, chains=2, seed=11, exact=False))
     return model, idata, model.summarize(idata)
 
 
@@ -138,3 +139,76 @@ def test_from_frame_puts_the_named_control_first_and_round_trips():
         ArmCounts(arms=("A", "B"), successes=(3, 1), trials=(2, 5))
     with pytest.raises(DataError):
         ArmCounts.from_frame(df.assign(y=[2, 0, 1, 1]), group_col="g", outcome_col="y")
+
+
+# ----------------------------------------------------------------------------- exact draws
+
+@pytest.fixture(scope="module")
+def exact_fit():
+    model = ArmComparison(COUNTS)
+    config = SamplerConfig(draws=5000, chains=4, seed=3)  # exact=True is the default
+    return model, model.fit(config), config
+
+
+def test_exact_draws_are_the_conjugate_posterior(exact_fit):
+    model, idata, config = exact_fit
+    assert idata.attrs["exact"] == 1 and idata.attrs["compile_seconds"] == 0.0
+    assert dict(idata.posterior.sizes) == {"chain": 4, "draw": 5000, "arm": 3, "treatment": 2}
+    for arm, s, n in zip(COUNTS.arms, COUNTS.successes, COUNTS.trials, strict=True):
+        draws = idata.posterior["rate"].sel(arm=arm).values.ravel()
+        # A one-sample KS test against the exact Beta(1 + s, 1 + n - s): independent draws.
+        assert stats.kstest(draws, stats.beta(1 + s, 1 + n - s).cdf).pvalue > 0.001
+        assert draws.mean() == pytest.approx(CLOSED[arm][0], abs=4 * draws.std() / np.sqrt(20000))
+    block = model.summarize(idata)
+    # P(Test better): Monte-Carlo se sqrt(p(1-p)/20000) = 0.0011 around the exact sum.
+    assert block["prob_test_better"] == pytest.approx(PROB_TEST_BETTER, abs=0.005)
+    assert block["lift_abs"]["lower"] == pytest.approx(LIFT_ABS_TEST[1], abs=0.003)
+    assert block["lift_abs"]["upper"] == pytest.approx(LIFT_ABS_TEST[2], abs=0.003)
+
+
+def test_exact_draws_pass_the_gate_and_are_reproducible(exact_fit):
+    model, idata, config = exact_fit
+    diag = model.diagnostics(idata)
+    assert diag.passed and diag.max_r_hat < 1.005 and diag.min_ess_bulk > 15000
+    again = model.fit(config)
+    assert np.array_equal(again.posterior["rate"].values, idata.posterior["rate"].values)
+    other = model.fit(config.with_seed_offset(1))
+    assert not np.array_equal(other.posterior["rate"].values, idata.posterior["rate"].values)
+
+
+def test_exact_posterior_predictive_is_binomial(exact_fit):
+    _, idata, _ = exact_fit
+    pp = idata.posterior_predictive["successes"]
+    assert list(idata.observed_data["successes"].values) == list(COUNTS.successes)
+    # E[y_rep] = n * E[p]; its Monte-Carlo se is small against the tolerance.
+    for arm, n in zip(COUNTS.arms, COUNTS.trials, strict=True):
+        assert float(pp.sel(arm=arm).mean()) == pytest.approx(n * CLOSED[arm][0], rel=0.01)
+
+
+def test_exact_priors_are_used():
+    strong = ArmComparison(COUNTS, priors={"rate": {"alpha": 50, "beta": 50}})
+    idata = strong.fit(SamplerConfig(draws=4000, chains=2, seed=1))
+    s, n = COUNTS.successes[0], COUNTS.trials[0]
+    want = (50 + s) / (100 + n)
+    assert float(idata.posterior["rate"].sel(arm="Control").mean()) == pytest.approx(want, abs=0.002)
+
+
+def test_exact_save_load_round_trip(exact_fit, tmp_path):
+    model, idata, _ = exact_fit
+    path = model.save(idata, tmp_path / "conversion.nc")
+    idata2, model2 = ArmComparison.load(path)
+    assert model2.stats == COUNTS
+    assert model2.summarize(idata2) == model.summarize(idata)
+
+
+def test_figure_kinds_select_what_standard_figures_draws(exact_fit, tmp_path):
+    from bayes_ab.plotting import FIGURE_KINDS, figure_kinds
+
+    model, idata, _ = exact_fit
+    with figure_kinds(("posterior",)):
+        drawn = model.figures(idata, tmp_path / "a")
+    assert set(drawn) == {"posterior"} and drawn["posterior"].is_file()
+    drawn = model.figures(idata, tmp_path / "b")  # outside the block: every kind
+    assert set(drawn) == set(FIGURE_KINDS)
+    with pytest.raises(ValueError), figure_kinds(("nope",)):
+        pass

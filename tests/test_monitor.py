@@ -14,7 +14,11 @@ from bayes_ab.errors import DataError, OptionError
 from bayes_ab.monitor import (
     DailyCounts,
     MonitorConfig,
+    MonitorPlan,
+    PlanError,
     calibrate_bayes_threshold,
+    daily_rerun_simulation,
+    make_plan,
     monitor,
     msprt_cs,
     msprt_log_lr,
@@ -22,6 +26,8 @@ from bayes_ab.monitor import (
     peeking_simulation,
     prob_better_normal,
     read_daily_counts,
+    read_plan,
+    write_plan,
 )
 
 
@@ -73,6 +79,129 @@ def test_confidence_sequence_and_calibrated_rule_keep_alpha(null_run):
     assert fp["confidence_sequence_excludes_0"] <= 0.05 + 0.01
     assert fp["bayes_calibrated_threshold"] <= 0.05 + 0.025
     assert null_run.bayes_threshold > 0.99  # far stricter than the naive 0.95
+
+
+# ------------------------------------------------------- daily reruns (issue 14, item 1)
+
+
+def _tolerance(n_sims: int, z: float = 2.5) -> float:
+    """z binomial standard errors of a 5% rate over n_sims experiments, plus the
+    calibration's own Monte-Carlo error (~0.1 pp at 20,000+ simulations)."""
+    return z * float(np.sqrt(0.05 * 0.95 / n_sims)) + 0.002
+
+
+def _check_daily(res, n_sims: int) -> None:
+    fp, tol = res.rates, _tolerance(n_sims)
+    # A plan made on day 1 and reused keeps the promise under daily reruns ...
+    assert fp["bayes_plan"] <= 0.05 + tol
+    assert fp["confidence_sequence_plan_tau"] <= 0.05 + tol
+    assert fp["confidence_sequence_rerun_tau"] <= 0.05 + tol
+    # ... recalibrating on the looks present each day does not (12-13% measured at
+    # 20,000 paths for this design): the leak of the old monitor.
+    assert fp["bayes_recalibrated_daily"] >= 0.05 + 2 * tol
+    assert fp["bayes_recalibrated_daily"] - fp["bayes_plan"] >= 0.04
+    assert fp["naive_p_below_alpha"] > 0.18
+    # The mechanism: day k's recalibrated threshold is lower than the full horizon's.
+    assert res.rerun_threshold_by_day[0] < res.rerun_threshold_by_day[9] \
+        < res.plan_threshold_at_rate
+
+
+def test_daily_reruns_planned_rule_keeps_alpha_recalibrated_rule_leaks():
+    # 2,000 A/A experiments, 30 daily looks of 700 Control + 300 Test at 10%.
+    n = 2000
+    res = daily_rerun_simulation(n_sims=n, seed=21, plan_calibration_sims=20000,
+                                 rerun_calibration_sims=2000, n_rate_grid=2)
+    _check_daily(res, n)
+
+
+@pytest.mark.slow
+def test_daily_reruns_at_scale():
+    n = 20000
+    res = daily_rerun_simulation(n_sims=n, seed=22)
+    _check_daily(res, n)
+    assert res.rates["bayes_recalibrated_daily"] == pytest.approx(0.126, abs=0.012)
+
+
+def _counts(days: int, *, seed: int = 0, effect: float = 0.0, per_day: int = 1000):
+    rng = np.random.default_rng(seed)
+    nc = np.full(days, int(per_day * 0.7))
+    nt = np.full(days, per_day - int(per_day * 0.7))
+    xc = rng.binomial(nc, 0.10)
+    xt = rng.binomial(nt, 0.10 + effect)
+    k = np.arange(days)
+    return DailyCounts(
+        dates=tuple(str(np.datetime64("2026-04-01") + d) for d in k), control="control",
+        test="test", n_control=tuple(np.cumsum(nc)), x_control=tuple(np.cumsum(xc)),
+        n_test=tuple(np.cumsum(nt)), x_test=tuple(np.cumsum(xt)))
+
+
+def _truncate(counts: DailyCounts, k: int) -> DailyCounts:
+    return DailyCounts(dates=counts.dates[:k], control=counts.control, test=counts.test,
+                       n_control=counts.n_control[:k], x_control=counts.x_control[:k],
+                       n_test=counts.n_test[:k], x_test=counts.x_test[:k])
+
+
+def test_planned_threshold_and_tau_do_not_move_as_the_file_grows():
+    full = _counts(30, seed=3)
+    config = MonitorConfig(calibration_sims=5000)
+    plan = make_plan(_truncate(full, 1), looks=30, config=config)
+    # The threshold is the one for the 30 planned looks, from the planned schedule.
+    assert plan.n_control[-1] == 30 * 700 and plan.n_test[-1] == 30 * 300
+    assert plan.bayes_threshold == calibrate_bayes_threshold(
+        plan.n_control, plan.n_test, rate=plan.rate, alpha=0.05, n_sims=5000,
+        seed=config.seed)
+    seen = []
+    for k in (2, 10, 30):
+        res = monitor(_truncate(full, k), config=config, plan=plan)
+        seen.append((res["settings"]["bayes_threshold"], res["settings"]["tau"]))
+        assert res["stopping"]["bayes_calibrated"]["available"] is True
+    assert seen[0] == seen[1] == seen[2] == (plan.bayes_threshold, plan.tau)
+    # The old way, recalibrating on the 2 looks present, is far easier to cross.
+    two = _truncate(full, 2)
+    q2 = calibrate_bayes_threshold(two.n_control, two.n_test, rate=plan.rate, alpha=0.05,
+                                   n_sims=5000, seed=1)
+    assert q2 < plan.bayes_threshold - 0.005
+
+
+def test_without_a_plan_only_the_confidence_sequence_is_given():
+    res = monitor(_counts(12, seed=4), config=MonitorConfig())
+    rule = res["stopping"]["bayes_calibrated"]
+    assert rule["available"] is False and rule["stopped"] is False
+    assert "needs a plan" in rule["reason"]
+    assert res["settings"]["bayes_threshold"] is None and res["settings"]["plan"] is None
+    assert all(look["stop_bayes_calibrated"] is None for look in res["looks"])
+
+
+def test_plan_round_trips_and_refuses_what_it_does_not_cover(tmp_path):
+    counts = _counts(5, seed=5)
+    config = MonitorConfig(calibration_sims=1000)
+    plan = make_plan(counts, looks=10, config=config, file="x.csv")
+    path = write_plan(tmp_path / "plan.json", plan)
+    assert read_plan(path) == plan
+    before = path.read_bytes()
+    with pytest.raises(PlanError, match="already exists"):
+        write_plan(path, plan)
+    assert path.read_bytes() == before
+    with pytest.raises(PlanError, match="covers 10 looks and the file has 11"):
+        monitor(_counts(11, seed=5), config=config, plan=plan)
+    with pytest.raises(PlanError, match="its alpha is 0.05"):
+        monitor(counts, config=MonitorConfig(alpha=0.1), plan=plan)
+    late = DailyCounts(dates=("2026-03-31",) + counts.dates[1:], control="control",
+                       test="test", n_control=counts.n_control, x_control=counts.x_control,
+                       n_test=counts.n_test, x_test=counts.x_test)
+    with pytest.raises(PlanError, match="starts on 2026-04-01"):
+        monitor(late, config=config, plan=plan)
+    with pytest.raises(PlanError, match="fewer than the 5 looks"):
+        make_plan(counts, looks=4, config=config)
+    doc = json.loads(before)
+    doc["bayes_threshold"] = 2
+    (tmp_path / "edited.json").write_text(json.dumps(doc))
+    with pytest.raises(PlanError, match="not a usable monitor plan"):
+        read_plan(tmp_path / "edited.json")
+    (tmp_path / "junk.json").write_text("{not json")
+    with pytest.raises(PlanError, match="cannot be read as JSON"):
+        read_plan(tmp_path / "junk.json")
+    assert isinstance(MonitorPlan.from_dict(plan.to_dict()), MonitorPlan)
 
 
 def test_sequence_covers_a_real_lift_at_every_look_and_stops():
@@ -167,6 +296,54 @@ def test_monitor_stops_on_a_real_effect_with_a_valid_sequence():
         cs, hdi = look["confidence_sequence"], look["posterior_lift_abs"]
         assert cs["upper"] - cs["lower"] > hdi["upper"] - hdi["lower"]
     assert res["looks"][-1]["always_valid_p"] < 1e-6
+
+
+def test_cli_daily_reruns_with_a_plan_file(tmp_path, capsys):
+    full = _rows(0.0, days=8, per_day=300, seed=6)
+    days = sorted(full["signup_date"].unique())
+    plan = tmp_path / "keep" / "plan.json"
+    plan.parent.mkdir()
+    path = tmp_path / "rows.csv"
+
+    def run(day: int, *extra: str, out: str = "out") -> int:
+        full[full["signup_date"] <= days[day - 1]].to_csv(path, index=False)
+        return main(["monitor", str(path), "--date-col", "signup_date", "--group-col", "Arm",
+                     "--outcome-col", "converted", "--out", str(tmp_path / out), "--force",
+                     "--calibration-sims", "500", *extra])
+
+    # A missing plan without --plan-looks, or plan options without --plan: exit 2.
+    assert run(1, "--plan", str(plan)) == 2 and not plan.exists()
+    assert "--plan-looks N" in capsys.readouterr().err
+    assert run(1, "--plan-looks", "8") == 2
+    # The plan may not live in the output folder that --force replaces.
+    assert run(1, "--plan", str(tmp_path / "out" / "plan.json"), "--plan-looks", "8") == 2
+    assert "inside the output folder" in capsys.readouterr().err
+    # Day 1 writes the plan; later days reuse it unchanged (byte for byte).
+    assert run(1, "--plan", str(plan), "--plan-looks", "8") == 0
+    assert "wrote the plan" in capsys.readouterr().out
+    written = plan.read_bytes()
+    q = json.loads(written)["bayes_threshold"]
+    for day in (2, 8):
+        assert run(day, "--plan", str(plan)) == 0
+        res = json.loads((tmp_path / "out" / "monitor.json").read_text())
+        assert res["settings"]["bayes_threshold"] == q
+        assert res["settings"]["plan"]["looks_so_far"] == day
+        assert res["settings"]["plan"]["written_by_this_run"] is False
+        assert plan.read_bytes() == written
+    # Inconsistent reruns are refused: another horizon, another alpha, beyond the horizon.
+    assert run(8, "--plan", str(plan), "--plan-looks", "9") == 2
+    assert run(8, "--plan", str(plan), "--alpha", "0.1") == 2
+    assert run(8, "--plan", str(plan), "--plan-rate", "0.2") == 2
+    longer = _rows(0.0, days=9, per_day=300, seed=6)
+    longer.to_csv(path, index=False)
+    assert main(["monitor", str(path), "--date-col", "signup_date", "--group-col", "Arm",
+                 "--outcome-col", "converted", "--out", str(tmp_path / "o9"), "--plan",
+                 str(plan)]) == 2
+    assert "covers 8 looks and the file has 9" in capsys.readouterr().err
+    assert plan.read_bytes() == written
+    # Without --plan: the confidence sequence only.
+    assert run(8) == 0
+    assert "bayes_calibrated: not computed" in capsys.readouterr().out
 
 
 def test_cli_writes_json_and_plot(tmp_path, capsys):

@@ -19,7 +19,7 @@ from bayes_ab.errors import OptionError
 from bayes_ab.fit import SamplerConfig
 from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
 
-TINY = SamplerConfig(draws=300, tune=300, chains=2, seed=5)
+TINY = SamplerConfig(draws=300, tune=300, chains=2, seed=5, exact=False)
 
 
 # ----------------------------------------------------------------------------- fast

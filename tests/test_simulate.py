@@ -137,8 +137,9 @@ def test_overrides_and_bad_parameters():
         scenario_params("effect", no_such=1)
     with pytest.raises(OptionError, match="unknown scenario"):
         scenario_params("huge")
-    with pytest.raises(OptionError, match="monotone"):
-        SimParams(conv_completion_steps=(0.5, -0.1, 0.2))
+    # Conversion need not be monotone in completions (the non_monotone scenario).
+    assert SimParams(conv_completion_steps=(0.5, -0.1, 0.2)).conv_completion_steps[1] == -0.1
+    assert min(scenario_params("non_monotone").conv_completion_steps) < 0
     with pytest.raises(OptionError, match="test_share"):
         dataclasses.replace(SimParams(), test_share=1.2)
 

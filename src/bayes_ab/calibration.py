@@ -266,6 +266,12 @@ class ReusableFit:
         stats = self.stats if stats is None else stats
         priors = self.priors if priors is None else priors
         cfg = config or self.config
+        if cfg.exact:
+            model = self.make(stats, priors)
+            idata = model.exact_posterior(
+                replace(cfg, seed=int(cfg.seed if seed is None else seed)))
+            if idata is not None:
+                return model, idata
         model, compiled = self.compiled_for(stats, priors)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

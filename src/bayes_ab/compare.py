@@ -1,7 +1,17 @@
-"""`bayes-ab compare`: any plain A/B export, each arm against control.
+"""`bayes-ab compare`: any plain A/B export, every arm against control and against the best.
 
-Input: one CSV (or CSV.gz) or Parquet file with a group column and a binary outcome
-column (0/1, 1.0/0.0, true/false, t/f, yes/no, y/n, any case). Two or more arms.
+Input: one CSV (or CSV.gz) or Parquet file with a group column and one or more outcome
+columns: binary (0/1, 1.0/0.0, true/false, t/f, yes/no, y/n, any case) or numeric (a mean
+outcome: spend, rounds played; detected, or ``metric_type``; see `bayes_ab.compare_mean`).
+Two or more arms. Every column named on the command line (group, outcomes, ``--ratio``,
+``--segment-col``) and the ``--prior-from`` file are checked before any computation.
+
+Several outcomes: the first is the primary metric (the decision and the top-level keys
+below); the others are guardrails, each under ``metrics`` with a ``guardrail`` block
+{margin, lower_is_better, arm, prob_worse_than_margin, required_prob, blocks_ship}: when the
+arm the primary metric would ship is worse than control on a guardrail by more than its
+margin with probability >= 95%, the decision becomes ``pivot`` (outcome
+``guardrail_blocked``, ``blocked_by``).
 
 What comes out (``compare_file`` returns the compare.json dict)::
 
@@ -11,8 +21,18 @@ What comes out (``compare_file`` returns the compare.json dict)::
     control         name of the control arm
     arms            {arm: ARM_COMPARISON}   one per non-control arm (RESULTS_SCHEMA.md),
                                             plus `decision` (that arm against control)
-    decision        the overall decision (below), with `arm` = the arm it is about
-    diagnostics     the results.json diagnostics block of the sampled models
+    prob_best       {arm: P(arm has the highest rate)}, every arm, control included
+    loss_of_choosing {arm: E[max_j p_j - p_arm]}, every arm, control included
+    posterior       {arm: {alpha, beta}}    the exact Beta posterior of each arm's rate
+    srm             {test, p_value, chi2, df, alpha, mismatch, expected_shares, observed,
+                     observed_shares}       sample-ratio check, always
+    decision        the overall decision (below), with `arm` = the arm it is about and
+                    `chosen_arm` = the arm to run from now on (None while testing goes on)
+    metric_kind     "binary" or "mean" (the primary outcome)
+    metrics         {outcome: {kind, role, arms, ...}} every outcome of the run
+    method          {bayesian, frequentist}: how the numbers were computed
+    diagnostics     the diagnostics block of the sampled models (none for a binary or
+                    mean outcome: ``sampled`` false)
 
 Optional blocks (docs/BEYOND.md), each keyed by the non-control arm where it is per arm:
 
@@ -21,16 +41,36 @@ Optional blocks (docs/BEYOND.md), each keyed by the non-control arm where it is 
     prior_from_history  predictive prior + {arms: {arm: shrinkage}}   with ``prior_from``
                                                     (bayes_ab.meta_prior)
 
-The Bayesian part is one `ArmComparison` (a Binomial on counts, Beta(1, 1) priors, sampled;
-the conjugate Beta posterior is its closed-form check). The frequentist part is a
-two-proportion z-test (Fisher's exact test for small counts) with Newcombe's CI per arm,
-Holm-adjusted across the non-control arms. The decision per arm uses the exact Beta
-posterior losses (`bayes_ab.decision.decide_from_counts`).
+Bayesian part of the binary metric: independent Beta(1, 1) priors, so each arm's posterior
+is Beta(1 + successes, 1 + failures), exactly; no sampler. Rate intervals are the exact
+Beta HDIs, P(arm better than control) is exact (`beta_binomial.prob_greater`, the same
+number in the arm block and in its decision), lift means are exact and lift HDIs come from
+200,000 seeded draws of each Beta. P(best) and the loss of choosing each arm are exact
+one-dimensional integrals (`bayes_ab.multiarm`).
 
-Overall decision with several arms: if some arms are safe to ship (``double_down``), the one
-of them with the smallest expected loss of shipping; else if every arm says ``pivot``, pivot
-(keep control), about the arm most likely to beat control; else ``keep_testing``, about the
-undecided arm most likely to beat control.
+Frequentist part: a two-proportion z-test (Fisher's exact test for small counts) with
+Newcombe's CI per arm against control; Holm's adjustment over one family: every (metric,
+arm) test of the run, the ``--ratio`` metric's delta-method tests included
+(``frequentist.p_value_holm``, ``frequentist.family_size``).
+
+Decision. With two arms, `bayes_ab.decision.decide_from_counts` (the same rule and numbers
+as `bayes-ab analyze`, with ``--rope`` and ``--non-inferiority-margin`` when given). With
+three or more arms, the loss of choosing arm k is E[max_j p_j - p_k] over all arms (control
+included); the rule, in order:
+
+1. the arm with the smallest loss (ties: the higher posterior mean), if that loss is under
+   the threshold of caring: ship it (``double_down``), or keep control (``pivot``) when it
+   is control;
+2. with ``--non-inferiority-margin``: the arm, among those non-inferior to control, with the
+   smallest loss;
+3. with ``--rope``: when every arm is practically equivalent to control, the arm with the
+   smallest loss (outcome ``no_meaningful_difference``);
+4. else ``keep_testing``, about the arm with the smallest loss.
+
+The per-arm decisions (each arm against control) stay in ``arms.ARM.decision``.
+
+Sample-ratio check: Pearson chi-square of the arm sizes against the design's shares
+(``split``: one share per arm, default equal), flagged at p < ``srm_alpha`` (default 0.01).
 
 Default control: an arm called ``control`` (any case), else ``A``, else the first arm in
 alphabetical order; ``input.control_note`` says which rule chose it.
@@ -38,7 +78,9 @@ alphabetical order; ``input.control_note`` says which rule chose it.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,19 +88,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayes_ab.constants import SCHEMA_VERSION
-from bayes_ab.errors import DataError
+from bayes_ab.errors import BayesAbError, DataError, OptionError
 from bayes_ab.fit import SamplerConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+    from bayes_ab.models.arm_comparison import ArmCounts
 
-__all__ = ["CompareRun", "compare_file", "parse_outcome", "read_groups", "run_compare",
-           "write_compare"]
+__all__ = ["DEFAULT_SRM_ALPHA", "EXACT_DRAWS", "CompareRun", "SampleRatioMismatch",
+           "compare_file", "karm_decision", "parse_outcome", "parse_split", "read_groups",
+           "run_compare", "write_compare"]
 
 _TRUE = ("1", "1.0", "true", "t", "yes", "y")
 _FALSE = ("0", "0.0", "false", "f", "no", "n")
 _OUTCOME = {**{v: 1 for v in _TRUE}, **{v: 0 for v in _FALSE}}
 _SHOWN = 20
+
+#: Seeded draws per arm behind the lift HDIs (Monte-Carlo error of an HDI bound well
+#: under 1% of its width); every other Bayesian number of the binary metric is exact.
+EXACT_DRAWS = 200_000
+#: Sample-ratio mismatch flagged at p below this (``--srm-alpha``).
+DEFAULT_SRM_ALPHA = 0.01
+
+
+class SampleRatioMismatch(BayesAbError):
+    """``--strict`` and the split does not match the design: exit 3 (results written)."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True)
@@ -70,7 +125,9 @@ class GroupData:
     group_col: str
     outcome_col: str
     groups: tuple[str, ...]
-    outcomes: tuple[int, ...] = field(repr=False)
+    outcomes: tuple = field(repr=False)
+    kind: str = "binary"  # or "mean": outcomes are numbers
+    kind_note: str = ""
 
     @property
     def n_rows(self) -> int:
@@ -79,11 +136,16 @@ class GroupData:
 
 @dataclass(frozen=True)
 class CompareRun:
-    """Everything a compare run made: the compare.json dict and the posterior behind it."""
+    """Everything a compare run made: the compare.json dict and the exact posterior draws
+    behind the figures (``draws``: arm -> rate draws)."""
 
     results: dict
-    idata: Any = field(repr=False)
-    model: Any = field(repr=False)
+    draws: Any = field(repr=False, default=None)
+    metric_name: str = "outcome"
+
+    # Kept for callers of the sampled version: no sampler, so no InferenceData.
+    idata: Any = field(repr=False, default=None)
+    model: Any = field(repr=False, default=None)
 
 
 def _normalise(name: str) -> str:
@@ -105,11 +167,16 @@ def _column(table, name: str, *, option: str) -> str:
 
 def parse_outcome(values, lines, *, file: str, column: str) -> np.ndarray:
     """0/1 outcomes from text; a DataError lists the offending values and their lines."""
-    text = np.array([str(v).strip().lower() for v in values], dtype=object)
-    parsed = np.array([_OUTCOME.get(v, -1) for v in text], dtype=np.int64)
+    import pandas as pd
+
+    values = np.asarray(values, dtype=object)
+    # Map the distinct values once (a 300k-row export has two or three of them).
+    inverse, uniq = pd.factorize(values, use_na_sentinel=False)
+    codes = np.array([_OUTCOME.get(str(u).strip().lower(), -1) for u in uniq], dtype=np.int64)
+    parsed = codes[inverse]
     bad = parsed < 0
     if bad.any():
-        shown = list(dict.fromkeys(str(v) for v in np.asarray(values, dtype=object)[bad]))[:5]
+        shown = list(dict.fromkeys(str(v) for v in values[bad]))[:5]
         raise DataError(
             "the outcome must be binary (0/1, true/false or yes/no); found "
             + ", ".join(repr(v) for v in shown),
@@ -118,14 +185,62 @@ def parse_outcome(values, lines, *, file: str, column: str) -> np.ndarray:
     return parsed
 
 
-def read_groups(path: str | Path, *, group_col: str, outcome_col: str) -> GroupData:
-    """Read and check the export: file, columns, blank groups, binary outcomes."""
-    from bayes_ab.data.load import LINE, read_table
+def _open_table(path: str | Path):
+    from bayes_ab.data.load import read_table
 
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found" if not path.exists() else "not a file", file=str(path))
-    table = read_table(path)
+    return read_table(path)
+
+
+def _outcome_kind(raw, metric_type: str) -> tuple[str, str]:
+    """binary or mean, and why (``--metric-type``, or detected from the values)."""
+    import pandas as pd
+
+    if metric_type in ("binary", "mean"):
+        return metric_type, f"{metric_type} (given with --metric-type)"
+    uniq = {str(v).strip().lower() for v in pd.unique(pd.Series(raw, dtype=object))}
+    if uniq <= set(_OUTCOME):
+        return "binary", "binary (every value is 0/1, true/false or yes/no)"
+
+    def number(v: str) -> float:
+        if v in _OUTCOME:
+            return float(_OUTCOME[v])
+        try:
+            return float(v)
+        except ValueError:
+            return float("nan")
+
+    vals = np.array([number(v) for v in uniq])
+    if np.mean(np.isfinite(vals)) > 0.5:
+        # Mostly numbers: a mean outcome (parse_numeric_outcome names any other value).
+        return "mean", "mean (numeric values other than 0/1; force with --metric-type)"
+    return "binary", "binary"
+
+
+def parse_numeric_outcome(values, lines, *, file: str, column: str) -> np.ndarray:
+    """Numbers from text (true/false/yes/no count as 1/0); a DataError lists the rest."""
+    import pandas as pd
+
+    text = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
+    low = text.str.lower()
+    mapped = text.where(~low.isin(["true", "t", "yes", "y"]), "1")
+    mapped = mapped.where(~low.isin(["false", "f", "no", "n"]), "0")
+    parsed = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(parsed)
+    if bad.any():
+        shown = list(dict.fromkeys(text[bad].tolist()))[:5]
+        raise DataError("a mean outcome needs a finite number on every row; found "
+                        + ", ".join(repr(v) for v in shown), file=file, column=column,
+                        lines=np.asarray(lines)[bad][:_SHOWN], n_rows=int(bad.sum()))
+    return parsed
+
+
+def _groups_from_table(table, path: Path, *, group_col: str, outcome_col: str,
+                       metric_type: str = "binary") -> GroupData:
+    from bayes_ab.data.load import LINE
+
     gcol = _column(table, group_col, option="--group-col")
     ocol = _column(table, outcome_col, option="--outcome-col")
     if gcol == ocol:
@@ -137,11 +252,25 @@ def read_groups(path: str | Path, *, group_col: str, outcome_col: str) -> GroupD
     if blank.any():
         raise DataError("empty group label: every row needs a group", file=table.name,
                         column=group_col, lines=lines[blank][:_SHOWN], n_rows=int(blank.sum()))
-    outcomes = parse_outcome(table.data[ocol].to_numpy(), lines, file=table.name,
-                             column=outcome_col)
+    raw = table.data[ocol].to_numpy()
+    kind, why = _outcome_kind(raw, metric_type)
+    if kind == "binary":
+        outcomes = parse_outcome(raw, lines, file=table.name, column=outcome_col)
+    else:
+        outcomes = parse_numeric_outcome(raw, lines, file=table.name, column=outcome_col)
     fmt = "parquet" if path.name.lower().endswith(".parquet") else "csv"
     return GroupData(file=str(path), format=fmt, group_col=group_col, outcome_col=outcome_col,
-                     groups=tuple(groups.tolist()), outcomes=tuple(int(x) for x in outcomes))
+                     groups=tuple(groups.tolist()), outcomes=tuple(outcomes.tolist()),
+                     kind=kind, kind_note=why)
+
+
+def read_groups(path: str | Path, *, group_col: str, outcome_col: str,
+                metric_type: str = "binary") -> GroupData:
+    """Read and check the export: file, columns, blank groups, outcomes (binary, or numbers
+    with ``metric_type="mean"``; ``"auto"`` detects which)."""
+    table = _open_table(path)
+    return _groups_from_table(table, Path(path), group_col=group_col, outcome_col=outcome_col,
+                              metric_type=metric_type)
 
 
 def choose_control(arms: list[str], control: str | None, *, data: GroupData) -> tuple[str, str]:
@@ -164,44 +293,197 @@ def choose_control(arms: list[str], control: str | None, *, data: GroupData) -> 
                    f"alphabetical order; choose another with --control).")
 
 
-def count_arms(data: GroupData, *, control: str | None = None) -> tuple[ArmCounts, str]:
-    """Successes and trials per arm, control first, then the others alphabetically."""
-    from bayes_ab.models.arm_comparison import ArmCounts
-
-    groups = np.asarray(data.groups, dtype=object)
-    outcomes = np.asarray(data.outcomes, dtype=np.int64)
+def arm_order(data: GroupData, *, control: str | None = None) -> tuple[list[str], str]:
+    """The arms, control first, then the others alphabetically; the control note."""
     arms = sorted(set(data.groups))
     if len(arms) < 2:
         raise DataError(
             f"only one arm ('{arms[0]}') in the group column: a comparison needs two or more",
             file=Path(data.file).name, column=data.group_col)
     ctrl, note = choose_control(arms, control, data=data)
+    return [ctrl] + [a for a in arms if a != ctrl], note
+
+
+def count_arms(data: GroupData, *, control: str | None = None) -> tuple[ArmCounts, str]:
+    """Successes and trials per arm, control first, then the others alphabetically."""
+    import pandas as pd
+
+    from bayes_ab.models.arm_comparison import ArmCounts
+
+    outcomes = np.asarray(data.outcomes, dtype=np.int64)
+    inverse, arms_u = pd.factorize(np.asarray(data.groups, dtype=object))
+    seen = [str(a) for a in arms_u]  # factorize order: first appearance
+    arms = sorted(seen)
+    if len(arms) < 2:
+        raise DataError(
+            f"only one arm ('{arms[0]}') in the group column: a comparison needs two or more",
+            file=Path(data.file).name, column=data.group_col)
+    ctrl, note = choose_control(arms, control, data=data)
     order = [ctrl] + [a for a in arms if a != ctrl]
-    successes = [int(outcomes[groups == a].sum()) for a in order]
-    trials = [int((groups == a).sum()) for a in order]
+    trials_u = np.bincount(inverse, minlength=len(seen))
+    succ_u = np.bincount(inverse, weights=outcomes, minlength=len(seen))
+    idx = {a: i for i, a in enumerate(seen)}
+    successes = [int(succ_u[idx[a]]) for a in order]
+    trials = [int(trials_u[idx[a]]) for a in order]
     return ArmCounts(arms=tuple(order), successes=tuple(successes), trials=tuple(trials),
                      metric=data.outcome_col), note
 
 
-def _frequentist(counts: ArmCounts) -> dict[str, dict]:
-    from bayes_ab.frequentist import holm_adjust_tests, two_proportion_test
+# ---------------------------------------------------------------------------- options
+
+
+def parse_split(spec: str | None) -> tuple[list[float] | None, dict[str, float] | None]:
+    """``--split``: ``"30,70"`` (shares in the order of the output: control, then the other
+    arms alphabetically) or ``"control=30,B=70"``; any positive scale (normalised)."""
+    if spec is None:
+        return None, None
+    parts = [p.strip() for p in str(spec).split(",")]
+    if len(parts) < 2 or not all(parts):
+        raise OptionError(f"--split needs one share per arm, e.g. 50,50 or control=30,B=70; "
+                          f"got {spec!r}")
+    named = [p for p in parts if "=" in p]
+    if named and len(named) != len(parts):
+        raise OptionError(f"--split: give every share a name or none, got {spec!r}")
+
+    def share(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise OptionError(f"--split: {text!r} is not a number") from None
+        if not (math.isfinite(v) and v > 0):
+            raise OptionError(f"--split: shares must be positive numbers, got {text!r}")
+        return v
+
+    if named:
+        out: dict[str, float] = {}
+        for p in parts:
+            name, value = (x.strip() for x in p.split("=", 1))
+            if not name or name in out:
+                raise OptionError(f"--split: empty or repeated arm name in {spec!r}")
+            out[name] = share(value)
+        return None, out
+    return [share(p) for p in parts], None
+
+
+def expected_shares(arms: Sequence[str], spec: str | None) -> dict[str, float]:
+    """Design share per arm (``--split``; default equal)."""
+    ordered, named = parse_split(spec)
+    if ordered is None and named is None:
+        return {a: 1.0 / len(arms) for a in arms}
+    if ordered is not None:
+        if len(ordered) != len(arms):
+            raise OptionError(f"--split gives {len(ordered)} shares for {len(arms)} arms "
+                              f"({', '.join(arms)}, in this order)")
+        values = dict(zip(arms, ordered, strict=True))
+    else:
+        assert named is not None
+        lower = {a.lower(): a for a in arms}
+        values = {}
+        for name, v in named.items():
+            arm = name if name in arms else lower.get(name.lower())
+            if arm is None:
+                raise OptionError(f"--split names '{name}', which is not one of the arms: "
+                                  f"{', '.join(arms)}")
+            values[arm] = v
+        missing = [a for a in arms if a not in values]
+        if missing:
+            raise OptionError(f"--split gives no share for arm(s): {', '.join(missing)}")
+    total = sum(values.values())
+    return {a: values[a] / total for a in arms}
+
+
+def _threshold_check(threshold: float | None) -> None:
+    if threshold is not None and not (np.isfinite(threshold) and threshold > 0):
+        raise OptionError(f"--threshold must be a positive number, got {threshold}")
+
+
+def _option_check(*, prior_scale: str, prior_method: str, segment_method: str,
+                  rope: float | None = None, non_inferiority_margin: float | None = None,
+                  srm_alpha: float = DEFAULT_SRM_ALPHA, split: str | None = None,
+                  metric_type: str = "auto", cap: float | None = None) -> None:
+    if metric_type not in ("auto", "binary", "mean"):
+        raise OptionError(f"--metric-type must be auto, binary or mean, got {metric_type!r}")
+    if cap is not None and not (math.isfinite(cap) and 0.5 <= cap < 1):
+        raise OptionError(f"--cap must be a quantile in [0.5, 1), e.g. 0.99, got {cap}")
+    if prior_scale not in ("abs", "rel"):
+        raise OptionError(f"--prior-scale must be abs or rel, got {prior_scale!r}")
+    if prior_method not in ("pymc", "grid"):
+        raise OptionError(f"--prior-method must be pymc or grid, got {prior_method!r}")
+    if segment_method not in ("pymc", "normal"):
+        raise OptionError(f"--segment-method must be pymc or normal, got {segment_method!r}")
+    if rope is not None and not (math.isfinite(rope) and rope > 0):
+        raise OptionError(f"--rope must be a positive half-width in the outcome's units "
+                          f"(e.g. 0.002 = 0.2 pp), got {rope}")
+    if non_inferiority_margin is not None and not (math.isfinite(non_inferiority_margin)
+                                                   and non_inferiority_margin >= 0):
+        raise OptionError(f"--non-inferiority-margin must be a number >= 0 in the outcome's "
+                          f"units, got {non_inferiority_margin}")
+    if not (math.isfinite(srm_alpha) and 0 < srm_alpha < 1):
+        raise OptionError(f"--srm-alpha must be in (0, 1), got {srm_alpha}")
+    parse_split(split)
+
+
+# ---------------------------------------------------------------------------- Bayesian part
+
+
+def _posteriors(counts: ArmCounts):
+    from bayes_ab.models.beta_binomial import BinomialCounts, posterior
+
+    return [posterior(BinomialCounts(s, n))
+            for s, n in zip(counts.successes, counts.trials, strict=True)]
+
+
+def _binary_bayes(counts: ArmCounts, *, seed: int, n_draws: int = EXACT_DRAWS
+                  ) -> tuple[dict[str, dict], dict[str, np.ndarray], dict[str, float],
+                             dict[str, float]]:
+    """Per non-control arm: control, test, lift_abs, lift_rel, prob_test_better (exact Beta
+    posteriors); the draws per arm; P(best) and the loss of choosing, every arm."""
+    from bayes_ab.models.beta_binomial import interval_of_draws, prob_greater
+    from bayes_ab.multiarm import loss_of_choosing, prob_best
+
+    posts = _posteriors(counts)
+    rng = np.random.default_rng(seed)
+    draws = {a: p.draws(n_draws, rng=rng) for a, p in zip(counts.arms, posts, strict=True)}
+    pc = posts[0]
+    dc = draws[counts.control]
+    blocks = {}
+    for arm, pt in zip(counts.arms[1:], posts[1:], strict=True):
+        dt = draws[arm]
+        rel_mean = (pt.mean * (pc.alpha + pc.beta - 1.0) / (pc.alpha - 1.0) - 1.0
+                    if pc.alpha > 1 else None)
+        blocks[arm] = {
+            "control": pc.hdi().to_dict(),
+            "test": pt.hdi().to_dict(),
+            "lift_abs": interval_of_draws(dt - dc, mean=pt.mean - pc.mean).to_dict(),
+            "lift_rel": interval_of_draws(dt / dc - 1.0, mean=rel_mean).to_dict(),
+            "prob_test_better": prob_greater(pt, pc),
+        }
+    if len(posts) == 2:
+        p1 = blocks[counts.arms[1]]["prob_test_better"]
+        best = {counts.control: 1.0 - p1, counts.arms[1]: p1}
+    else:
+        best = dict(zip(counts.arms, (float(x) for x in prob_best(posts)), strict=True))
+    loss = dict(zip(counts.arms, (float(x) for x in loss_of_choosing(posts)), strict=True))
+    return blocks, draws, best, loss
+
+
+def _decision_config(threshold, rope, non_inferiority_margin):
+    from bayes_ab.decision import DecisionConfig
+
+    kw: dict[str, Any] = {}
+    if threshold is not None:
+        kw["threshold_of_caring"] = threshold
+    if rope is not None:
+        kw["rope"] = rope
+    if non_inferiority_margin is not None:
+        kw["non_inferiority_margin"] = non_inferiority_margin
+    return DecisionConfig(**kw)
+
+
+def _decisions(counts: ArmCounts, *, config, seed: int) -> dict[str, dict]:
+    from bayes_ab.decision import decide_from_counts
     from bayes_ab.models.beta_binomial import BinomialCounts
 
-    control = BinomialCounts(counts.successes[0], counts.trials[0])
-    tests = {
-        arm: two_proportion_test(control, BinomialCounts(s, n), metric=counts.metric)
-        for arm, s, n in zip(counts.arms[1:], counts.successes[1:], counts.trials[1:], strict=True)
-    }
-    if len(tests) > 1:  # one family: the non-control arms, each against control
-        tests = holm_adjust_tests(tests)
-    return {arm: t.to_dict() for arm, t in tests.items()}
-
-
-def _decisions(counts: ArmCounts, *, threshold: float | None, seed: int) -> dict[str, dict]:
-    from bayes_ab.decision import DecisionConfig, decide_from_counts
-    from bayes_ab.models.beta_binomial import BinomialCounts
-
-    config = DecisionConfig() if threshold is None else DecisionConfig(threshold_of_caring=threshold)
     control = BinomialCounts(counts.successes[0], counts.trials[0])
     out = {}
     for arm, s, n in zip(counts.arms[1:], counts.successes[1:], counts.trials[1:], strict=True):
@@ -211,42 +493,124 @@ def _decisions(counts: ArmCounts, *, threshold: float | None, seed: int) -> dict
     return out
 
 
-def overall_decision(per_arm: dict[str, dict]) -> dict:
-    """One decision over several arms (rule in the module docstring)."""
-    ship = [d for d in per_arm.values() if d["recommendation"] == "double_down"]
-    if ship:
-        best = min(ship, key=lambda d: (d["expected_loss"]["double_down"], -d["test_mean"]))
-    elif all(d["recommendation"] == "pivot" for d in per_arm.values()):
-        best = max(per_arm.values(), key=lambda d: d["prob_test_better"])
+def karm_decision(per_arm: Mapping[str, dict], *, control: str, prob_best: Mapping[str, float],
+                  loss: Mapping[str, float], means: Mapping[str, float],
+                  threshold: float, unit: str = "pp") -> dict:
+    """The overall decision over three or more arms (rule 1-4 of the module docstring).
+
+    ``per_arm``: each non-control arm's decision against control; ``loss``: the loss of
+    choosing each arm (control included) against the best of all."""
+    ranked = sorted(loss, key=lambda a: (loss[a], -means[a]))
+    best = ranked[0]
+
+    def about(arm: str) -> dict:
+        # The block of the arm the decision is about; for control, the non-control arm
+        # with the smallest loss (its pairwise numbers against control stay true).
+        if arm != control:
+            return dict(per_arm[arm])
+        other = next(a for a in ranked if a != control)
+        return dict(per_arm[other])
+
+    def fmt(x: float) -> str:
+        return f"{100 * x:.3g} pp" if unit == "pp" else f"{x:.4g}{unit}"
+
+    losses = "; ".join(f"{a}: {fmt(loss[a])}" for a in ranked)
+    if loss[best] < threshold:
+        dec = about(best)
+        if best == control:
+            rec, arm = "pivot", dec["arm"]
+            reason = (f"Keeping {control} loses {fmt(loss[best])} on average against the best "
+                      f"of all arms, under the threshold of caring ({fmt(threshold)}); "
+                      f"loss of choosing each arm: {losses}.")
+        else:
+            rec, arm = "double_down", best
+            reason = (f"Shipping {best} loses {fmt(loss[best])} on average against the best of "
+                      f"all arms, under the threshold of caring ({fmt(threshold)}); loss of "
+                      f"choosing each arm: {losses}.")
+        outcome = "decided"
     else:
-        undecided = [d for d in per_arm.values() if d["recommendation"] == "keep_testing"]
-        best = max(undecided, key=lambda d: d["prob_test_better"])
-    return dict(best)
+        ni = [a for a in ranked if a != control
+              and (per_arm[a].get("non_inferiority") or {}).get("non_inferior")]
+        rope_all = all((d.get("rope") or {}).get("practically_equivalent")
+                       for d in per_arm.values())
+        if ni:
+            dec, rec, arm, outcome = about(ni[0]), "double_down", ni[0], "non_inferior"
+            reason = (f"No arm's loss against the best of all is under the threshold of "
+                      f"caring ({fmt(threshold)}; {losses}), but {ni[0]} is non-inferior to "
+                      f"{control} within the margin, with the smallest loss among such arms.")
+        elif rope_all and per_arm:
+            dec = about(best)
+            rec = "pivot" if best == control else "double_down"
+            arm, outcome = dec["arm"] if best == control else best, "no_meaningful_difference"
+            reason = (f"Every arm is practically equivalent to {control} (ROPE); take the arm "
+                      f"with the smallest loss against the best of all ({best}; {losses}).")
+        else:
+            dec = about(best)
+            rec, arm, outcome = "keep_testing", dec["arm"], "inconclusive"
+            reason = (f"No arm's loss against the best of all is under the threshold of caring "
+                      f"({fmt(threshold)}): {losses}. Keep testing.")
+            if dec.get("extra_samples_needed") is not None:
+                reason += (f" For {dec['arm']} against {control} alone, about "
+                           f"{dec['extra_samples_needed']:,} more customers would be needed "
+                           f"(a k-arm sample size is not computed).")
+    dec.update({
+        "recommendation": rec,
+        "arm": arm,
+        "outcome": outcome,
+        "reason": reason,
+        "rule": "k arms: smallest expected loss against the best of all arms",
+        "prob_best": dict(prob_best),
+        "loss_of_choosing": dict(loss),
+        "threshold_of_caring": float(threshold),
+    })
+    # The arm to run from now on (None while testing continues).
+    dec["chosen_arm"] = {"double_down": arm, "pivot": control}.get(rec)
+    return dec
 
 
-def _threshold_check(threshold: float | None) -> None:
-    from bayes_ab.errors import OptionError
-
-    if threshold is not None and not (np.isfinite(threshold) and threshold > 0):
-        raise OptionError(f"--threshold must be a positive number, got {threshold}")
+# ---------------------------------------------------------------------------- frequentist
 
 
-def _extra_column(path: str | Path, name: str, *, option: str) -> np.ndarray:
-    """Another column of the export as stripped text, row-aligned with ``read_groups``
-    (which keeps every row or fails), blank values labelled ``(blank)``."""
-    from bayes_ab.data.load import read_table
+def _frequentist(counts: ArmCounts) -> dict[str, dict]:
+    """Per arm against control, unadjusted (Holm is applied over the whole run later)."""
+    from bayes_ab.frequentist import two_proportion_test
+    from bayes_ab.models.beta_binomial import BinomialCounts
 
-    table = read_table(Path(path))
+    control = BinomialCounts(counts.successes[0], counts.trials[0])
+    return {arm: two_proportion_test(control, BinomialCounts(s, n), metric=counts.metric).to_dict()
+            for arm, s, n in zip(counts.arms[1:], counts.successes[1:], counts.trials[1:],
+                                 strict=True)}
+
+
+def _holm_across(blocks: Sequence[tuple[str, str, dict]]) -> None:
+    """Holm over every (metric, arm) test of the run, in place on the ``frequentist``
+    dicts: ``p_value_holm``, ``significant_95`` (Holm p < 0.05) and ``family_size``."""
+    from bayes_ab.frequentist import holm_adjust
+
+    keyed = {f"{m}\x00{a}": f for m, a, f in blocks}
+    adjusted = holm_adjust({k: float(f["p_value"]) for k, f in keyed.items()})
+    for k, f in keyed.items():
+        f["p_value_holm"] = adjusted[k]
+        f["significant_95"] = bool(adjusted[k] < 0.05)
+        f["family_size"] = len(keyed)
+
+
+# ---------------------------------------------------------------------------- extra blocks
+
+
+def _extra_column(table, name: str, *, option: str) -> np.ndarray:
+    """Another column of the export as stripped text, row-aligned with the groups
+    (which keep every row or fail), blank values labelled ``(blank)``."""
     col = _column(table, name, option=option)
     values = table.data[col].astype(str).str.strip()
     return values.where(values != "", "(blank)").to_numpy(dtype=object)
 
 
-def _ratio_blocks(path, spec: str, data: GroupData, counts: ArmCounts, *,
+def _ratio_blocks(ratio_cols, data: GroupData, counts: ArmCounts, *,
                   lower_is_better: bool, seed: int) -> dict[str, dict]:
-    from bayes_ab.ratio import compare_ratio, ratio_by_arm, read_ratio_columns
+    from bayes_ab.ratio import compare_ratio, ratio_by_arm
 
-    num, den, label = read_ratio_columns(path, spec)
+    num, den, label = ratio_cols
     stats_ = ratio_by_arm(data.groups, num, den, counts.arms)
     return {arm: compare_ratio(stats_[counts.control], stats_[arm], metric=label,
                                higher_is_better=not lower_is_better, seed=seed + k,
@@ -254,31 +618,31 @@ def _ratio_blocks(path, spec: str, data: GroupData, counts: ArmCounts, *,
             for k, arm in enumerate(counts.arms[1:])}
 
 
-def _segment_blocks(path, column: str, data: GroupData, counts: ArmCounts, *, method: str,
-                    config: SamplerConfig) -> dict[str, dict]:
+def _segment_blocks(segs: np.ndarray, column: str, data: GroupData, counts: ArmCounts, *,
+                    method: str, config: SamplerConfig,
+                    shares: Mapping[str, float]) -> dict[str, dict]:
     from bayes_ab.segments import SegmentCounts, segment_effects
 
-    segs = _extra_column(path, column, option="--segment-col")
     out = {}
     for k, arm in enumerate(counts.arms[1:]):
         sc = SegmentCounts.from_arrays(data.groups, data.outcomes, segs, control=counts.control,
                                        test=arm, column=column)
+        share = shares[arm] / (shares[arm] + shares[counts.control])
         out[arm] = segment_effects(sc, method=method,  # type: ignore[arg-type]
-                                   config=config.with_seed_offset(10 + k))
+                                   config=config.with_seed_offset(10 + k),
+                                   expected_test_share=share)
     return out
 
 
-def _prior_block(prior_from, counts: ArmCounts, *, scale: str, method: str,
+def _prior_block(past, counts: ArmCounts, *, scale: str, method: str, source: str,
                  config: SamplerConfig) -> dict:
     from bayes_ab.meta_prior import (
         fit_meta_prior,
         lift_estimate,
         meta_prior_grid,
         prior_from_history_block,
-        read_past_experiments,
     )
 
-    past = read_past_experiments(prior_from, scale=scale)  # type: ignore[arg-type]
     if method == "pymc":
         from dataclasses import replace
 
@@ -290,18 +654,7 @@ def _prior_block(prior_from, counts: ArmCounts, *, scale: str, method: str,
                                 scale=scale)  # type: ignore[arg-type]
              for arm, s, n in zip(counts.arms[1:], counts.successes[1:], counts.trials[1:],
                                   strict=True)}
-    return prior_from_history_block(meta, today, seed=config.seed, source=str(prior_from))
-
-
-def _option_check(*, prior_scale: str, prior_method: str, segment_method: str) -> None:
-    from bayes_ab.errors import OptionError
-
-    if prior_scale not in ("abs", "rel"):
-        raise OptionError(f"--prior-scale must be abs or rel, got {prior_scale!r}")
-    if prior_method not in ("pymc", "grid"):
-        raise OptionError(f"--prior-method must be pymc or grid, got {prior_method!r}")
-    if segment_method not in ("pymc", "normal"):
-        raise OptionError(f"--segment-method must be pymc or normal, got {segment_method!r}")
+    return prior_from_history_block(meta, today, seed=config.seed, source=source)
 
 
 def _as_diagnostics(name: str, d: dict | None):
@@ -312,6 +665,20 @@ def _as_diagnostics(name: str, d: dict | None):
     return ModelDiagnostics(name=name, max_r_hat=d["max_r_hat"], min_ess_bulk=d["min_ess_bulk"],
                             divergences=d["divergences"], n_draws=d.get("n_draws", 0),
                             n_chains=d.get("n_chains", 0))
+
+
+def _diagnostics(sampled: list) -> dict:
+    sampled = [d for d in sampled if d is not None]
+    if not sampled:
+        return {"max_r_hat": None, "min_ess_bulk": None, "divergences": 0, "passed": True,
+                "per_model": {}, "sampled": False,
+                "note": "every posterior of this run is exact: conjugate Beta"}
+    from bayes_ab.diagnostics import combine
+
+    return {**combine(sampled), "sampled": True}
+
+
+# ---------------------------------------------------------------------------- the run
 
 
 def run_compare(
@@ -329,45 +696,125 @@ def run_compare(
     prior_from: str | Path | None = None,
     prior_scale: str = "abs",
     prior_method: str = "pymc",
+    split: str | None = None,
+    srm_alpha: float = DEFAULT_SRM_ALPHA,
+    rope: float | None = None,
+    non_inferiority_margin: float | None = None,
+    metric_type: str = "auto",
+    cap: float | None = None,
+    guardrail_margin: str | float | None = None,
+    guardrail_lower_is_better: Sequence[str] = (),
+    _table: Any = None,
 ) -> CompareRun:
-    """Read, count, sample, test and decide; the compare.json dict plus the posterior.
+    """Read, count, compute, test and decide; the compare.json dict plus the draws.
+
+    ``outcome_col`` may name several outcomes (a list, or "a,b,c"): the first is the
+    primary metric (the decision); the others are guardrails (``metrics`` block, Holm across
+    every metric x arm; a guardrail credibly worse than control by more than its
+    ``guardrail_margin`` blocks shipping).
 
     ``ratio`` ("NUM_COL/DEN_COL"), ``segment_col`` and ``prior_from`` (a CSV of past
-    experiments: experiment, lift, se) add the optional blocks of the module docstring."""
-    from bayes_ab.diagnostics import combine
-    from bayes_ab.models.arm_comparison import ArmComparison
+    experiments: experiment, lift, se) add the optional blocks of the module docstring;
+    ``split`` (e.g. "30,70") is the design's share per arm for the sample-ratio check;
+    ``rope`` and ``non_inferiority_margin`` (outcome units) enter the decision rule."""
+    from bayes_ab.decision import DEFAULT_THRESHOLD_OF_CARING
 
+    # 1. Options and every input, before any computation.
     _threshold_check(threshold)
     _option_check(prior_scale=prior_scale, prior_method=prior_method,
-                  segment_method=segment_method)
-    data = read_groups(path, group_col=group_col, outcome_col=outcome_col)
+                  segment_method=segment_method, rope=rope,
+                  non_inferiority_margin=non_inferiority_margin, srm_alpha=srm_alpha,
+                  split=split, metric_type=metric_type, cap=cap)
+    dconfig = _decision_config(threshold, rope, non_inferiority_margin)
+    outcomes = parse_outcome_cols(outcome_col)
+    path = Path(path)
+    table = _table if _table is not None else _open_table(path)
+    if len(outcomes) > 1:
+        return _run_several(path, table, outcomes, group_col=group_col, control=control,
+                            config=config, threshold=threshold, ratio=ratio,
+                            ratio_lower_is_better=ratio_lower_is_better,
+                            segment_col=segment_col, segment_method=segment_method,
+                            prior_from=prior_from, prior_scale=prior_scale,
+                            prior_method=prior_method, split=split, srm_alpha=srm_alpha,
+                            rope=rope, non_inferiority_margin=non_inferiority_margin,
+                            metric_type=metric_type, cap=cap,
+                            guardrail_margin=guardrail_margin,
+                            guardrail_lower_is_better=guardrail_lower_is_better)
+    outcome_col = outcomes[0]
+    data = _groups_from_table(table, path, group_col=group_col, outcome_col=outcome_col,
+                              metric_type=metric_type)
+    if data.kind == "mean" and (segment_col is not None or prior_from is not None):
+        raise OptionError("--segment-col and --prior-from need a binary outcome; "
+                          f"'{outcome_col}' is a mean outcome ({data.kind_note})")
+    if data.kind == "binary" and cap is not None:
+        raise OptionError("--cap applies to a mean outcome; "
+                          f"'{outcome_col}' is binary ({data.kind_note})")
+    ratio_cols = None
+    if ratio is not None:
+        from bayes_ab.ratio import read_ratio_columns
+
+        ratio_cols = read_ratio_columns(path, ratio, table=table)
+    segs = None
+    if segment_col is not None:
+        from bayes_ab.segments import checked_segment_names
+
+        segs = _extra_column(table, segment_col, option="--segment-col")
+        try:
+            checked_segment_names(segs.tolist(), column=segment_col)
+        except DataError as exc:
+            raise DataError(exc.reason, file=table.name, column=segment_col) from None
+    past = None
+    if prior_from is not None:
+        from bayes_ab.meta_prior import read_past_experiments
+
+        past = read_past_experiments(prior_from, scale=prior_scale)  # type: ignore[arg-type]
+    if data.kind == "mean":
+        del table
+        return _run_mean(data, control=control, config=config, threshold=threshold,
+                         rope=rope, non_inferiority_margin=non_inferiority_margin, split=split,
+                         srm_alpha=srm_alpha, cap=cap, ratio_cols=ratio_cols,
+                         ratio_lower_is_better=ratio_lower_is_better)
     counts, note = count_arms(data, control=control)
-    model: ArmComparison = ArmComparison(counts)
-    idata = model.fit(config)
-    summary = model.summarize(idata)
+    shares = expected_shares(list(counts.arms), split)
+    del table
+
+    # 2. The binary metric: exact posteriors, tests, decisions.
+    bayes, draws, best, loss = _binary_bayes(counts, seed=config.seed)
     frequentist = _frequentist(counts)
-    decisions = _decisions(counts, threshold=threshold, seed=config.seed)
-    per_arm = summary.get("per_arm") or {
-        counts.arms[1]: {"rate": summary["test"], "lift_abs": summary["lift_abs"],
-                         "lift_rel": summary["lift_rel"],
-                         "prob_better_than_control": summary["prob_test_better"]}}
+    decisions = _decisions(counts, config=dconfig, seed=config.seed)
     count_dict = {a: {"successes": s, "trials": n}
                   for a, s, n in zip(counts.arms, counts.successes, counts.trials, strict=True)}
     arms = {}
     for arm in counts.arms[1:]:
-        b = per_arm[arm]
+        b = bayes[arm]
         arms[arm] = {
-            "control": summary["control"],
-            "test": b["rate"],
-            "lift_abs": b["lift_abs"],
-            "lift_rel": b["lift_rel"],
-            "prob_test_better": b["prob_better_than_control"],
+            **b,
             "frequentist": frequentist[arm],
             "arms": {"control": counts.control, "test": arm},
             "counts": {counts.control: count_dict[counts.control], arm: count_dict[arm]},
             "decision": decisions[arm],
         }
-    results = {
+        # One number per quantity: the decision's P(better) is the exact one shown above.
+        assert decisions[arm]["prob_test_better"] == b["prob_test_better"] or math.isclose(
+            decisions[arm]["prob_test_better"], b["prob_test_better"], rel_tol=1e-12)
+    posts = _posteriors(counts)
+    if len(counts.arms) == 2:
+        overall = dict(decisions[counts.arms[1]])
+        overall["prob_best"] = dict(best)
+        overall["loss_of_choosing"] = dict(loss)
+        overall["chosen_arm"] = (counts.arms[1] if overall["recommendation"] == "double_down"
+                                 else counts.control if overall["recommendation"] == "pivot"
+                                 else None)
+        overall["rule"] = "two arms: expected loss of shipping vs keeping control"
+    else:
+        means = {a: p.mean for a, p in zip(counts.arms, posts, strict=True)}
+        thr = threshold if threshold is not None else DEFAULT_THRESHOLD_OF_CARING
+        overall = karm_decision(decisions, control=counts.control, prob_best=best, loss=loss,
+                                means=means, threshold=thr)
+    from bayes_ab.multiarm import srm_check_k
+
+    srm = srm_check_k({a: count_dict[a]["trials"] for a in counts.arms}, shares, alpha=srm_alpha)
+    results: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "input": {
             "file": data.file,
@@ -380,26 +827,272 @@ def run_compare(
             "sampler": config.to_dict(),
         },
         "control": counts.control,
+        "metric_kind": "binary",
+        "srm": srm,
         "arms": arms,
-        "decision": overall_decision(decisions),
+        "prob_best": best,
+        "loss_of_choosing": loss,
+        "posterior": {a: {"distribution": "Beta", "alpha": p.alpha, "beta": p.beta,
+                          "prior": {"alpha": 1.0, "beta": 1.0}}
+                      for a, p in zip(counts.arms, posts, strict=True)},
+        "method": {"bayesian": f"exact Beta posteriors (Beta(1, 1) priors); lift HDIs from "
+                               f"{EXACT_DRAWS:,} seeded draws per arm; P(better), P(best) and "
+                               f"expected losses exact",
+                   "frequentist": "two-proportion z-test (Fisher's exact test for small "
+                                  "counts), Newcombe CI; Holm across every metric x arm"},
+        "decision": overall,
     }
-    diagnostics = [model.diagnostics(idata)]
-    if ratio is not None:
-        results["ratio_metric"] = _ratio_blocks(path, ratio, data, counts,
+
+    # 3. Optional blocks.
+    sampled = []
+    holm_family = [(counts.metric, arm, arms[arm]["frequentist"]) for arm in counts.arms[1:]]
+    if ratio_cols is not None:
+        results["ratio_metric"] = _ratio_blocks(ratio_cols, data, counts,
                                                 lower_is_better=ratio_lower_is_better,
                                                 seed=config.seed)
-    if segment_col is not None:
-        results["segments"] = _segment_blocks(path, segment_col, data, counts,
-                                              method=segment_method, config=config)
+        holm_family += [(f"ratio:{b['metric']}", arm, b["frequentist"])
+                        for arm, b in results["ratio_metric"].items()]
+    _holm_across(holm_family)
+    if segs is not None:
+        assert segment_col is not None
+        results["segments"] = _segment_blocks(segs, segment_col, data, counts,
+                                              method=segment_method, config=config,
+                                              shares=shares)
         for arm, block in results["segments"].items():
-            diagnostics.append(_as_diagnostics(f"segments[{arm}]", block["diagnostics"]))
-    if prior_from is not None:
-        results["prior_from_history"] = _prior_block(prior_from, counts, scale=prior_scale,
-                                                     method=prior_method, config=config)
-        diagnostics.append(_as_diagnostics("meta_prior",
-                                           results["prior_from_history"]["diagnostics"]))
-    results["diagnostics"] = combine([d for d in diagnostics if d is not None])
-    return CompareRun(results=results, idata=idata, model=model)
+            sampled.append(_as_diagnostics(f"segments[{arm}]", block["diagnostics"]))
+    if past is not None:
+        results["prior_from_history"] = _prior_block(past, counts, scale=prior_scale,
+                                                     method=prior_method, config=config,
+                                                     source=str(prior_from))
+        sampled.append(_as_diagnostics("meta_prior",
+                                       results["prior_from_history"]["diagnostics"]))
+    results["diagnostics"] = _diagnostics(sampled)
+    results["metrics"] = {data.outcome_col: {"kind": "binary", "arms": arms}}
+    from bayes_ab.models.arm_comparison import METRIC_NAMES
+
+    return CompareRun(results=results, draws=draws,
+                      metric_name=METRIC_NAMES.get(counts.metric, counts.metric))
+
+
+def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rope,
+              non_inferiority_margin, split, srm_alpha, cap, ratio_cols,
+              ratio_lower_is_better) -> CompareRun:
+    """A mean outcome (bayes_ab.compare_mean): Bayesian bootstrap, Welch, decision from draws."""
+    from bayes_ab.compare_mean import MEAN_DRAWS, best_and_loss, cap_values, mean_arm_blocks
+    from bayes_ab.decision import DecisionConfig, decide_from_draws
+    from bayes_ab.multiarm import srm_check_k
+
+    order, note = arm_order(data, control=control)
+    shares = expected_shares(order, split)
+    groups = np.asarray(data.groups, dtype=object)
+    y_raw = np.asarray(data.outcomes, dtype=float)
+    y, cap_note = cap_values(y_raw, cap)
+    values = {a: y[groups == a] for a in order}
+    small = [a for a in order if values[a].size < 2]
+    if small:
+        raise DataError(f"a mean outcome needs at least 2 rows per arm; {', '.join(small)} "
+                        f"has fewer (binary outcome? say --metric-type binary)",
+                        file=Path(data.file).name, column=data.outcome_col)
+    ctrl = order[0]
+    blocks, draws = mean_arm_blocks(values, order, seed=config.seed)
+    best, loss = best_and_loss(draws, order)
+    c_mean = float(values[ctrl].mean())
+    thr = threshold if threshold is not None else max(abs(c_mean) * 0.01, 1e-12)
+    kw: dict[str, Any] = {"threshold_of_caring": thr}
+    if rope is not None:
+        kw["rope"] = rope
+    if non_inferiority_margin is not None:
+        kw["non_inferiority_margin"] = non_inferiority_margin
+    dconfig = DecisionConfig(**kw)
+    n_dict = {a: {"n": int(values[a].size), "mean": float(values[a].mean()),
+                  "sd": float(values[a].std(ddof=1)) if values[a].size > 1 else None,
+                  "median": float(np.median(values[a])), "max": float(values[a].max())}
+              for a in order}
+    arms = {}
+    decisions = {}
+    for arm in order[1:]:
+        d = decide_from_draws(draws[ctrl], draws[arm], metric=data.outcome_col, config=dconfig,
+                              n_customers=int(values[ctrl].size + values[arm].size)).to_dict()
+        d.update({"arm": arm, "control": ctrl, "threshold_source":
+                  "given" if threshold is not None else "1% of control's observed mean"})
+        decisions[arm] = d
+        arms[arm] = {**blocks[arm], "arms": {"control": ctrl, "test": arm},
+                     "counts": {ctrl: n_dict[ctrl], arm: n_dict[arm]}, "decision": d}
+    if len(order) == 2:
+        overall = dict(decisions[order[1]])
+        overall.update({"prob_best": best, "loss_of_choosing": loss,
+                        "chosen_arm": {"double_down": order[1], "pivot": ctrl}.get(
+                            overall["recommendation"]),
+                        "rule": "two arms: expected loss of shipping vs keeping control"})
+    else:
+        means = {a: float(np.mean(draws[a])) for a in order}
+        overall = karm_decision(decisions, control=ctrl, prob_best=best, loss=loss,
+                                means=means, threshold=thr, unit=f" ({data.outcome_col})")
+    results: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "input": {"file": data.file, "format": data.format, "group_col": data.group_col,
+                  "outcome_col": data.outcome_col, "n_rows": data.n_rows,
+                  "control_note": note, "counts": n_dict, "outcome_kind": data.kind_note,
+                  "cap": cap_note, "sampler": config.to_dict()},
+        "control": ctrl,
+        "metric_kind": "mean",
+        "srm": srm_check_k({a: n_dict[a]["n"] for a in order}, shares, alpha=srm_alpha),
+        "arms": arms,
+        "prob_best": best,
+        "loss_of_choosing": loss,
+        "posterior": {a: {"distribution": "Bayesian bootstrap of the mean",
+                          "n_draws": MEAN_DRAWS} for a in order},
+        "method": {"bayesian": f"Bayesian bootstrap of each arm's mean (Dirichlet(1, ..., 1) "
+                               f"weights on the observed values, no normality assumed), "
+                               f"{MEAN_DRAWS:,} exact draws per arm"
+                               + (f"; outcome capped at its {cap:g} quantile "
+                                  f"({cap_note['value']:.6g}, {cap_note['rows_capped']:,} "
+                                  f"rows capped)" if cap_note else ""),
+                   "frequentist": "Welch's t-test (unequal variances); Holm across every "
+                                  "metric x arm"},
+        "decision": overall,
+    }
+    holm_family = [(data.outcome_col, arm, arms[arm]["frequentist"]) for arm in order[1:]]
+    if ratio_cols is not None:
+        from bayes_ab.models.arm_comparison import ArmCounts
+
+        fake = ArmCounts(arms=tuple(order), successes=(0,) * len(order),
+                         trials=tuple(n_dict[a]["n"] for a in order), metric=data.outcome_col)
+        results["ratio_metric"] = _ratio_blocks(ratio_cols, data, fake,
+                                                lower_is_better=ratio_lower_is_better,
+                                                seed=config.seed)
+        holm_family += [(f"ratio:{b['metric']}", arm, b["frequentist"])
+                        for arm, b in results["ratio_metric"].items()]
+    _holm_across(holm_family)
+    results["diagnostics"] = _diagnostics([])
+    results["diagnostics"]["note"] = "the Bayesian bootstrap draws are exact"
+    results["metrics"] = {data.outcome_col: {"kind": "mean", "arms": arms}}
+    return CompareRun(results=results, draws=draws, metric_name=data.outcome_col)
+
+
+def parse_outcome_cols(spec: str | Sequence[str]) -> list[str]:
+    """``--outcome-col``: one name, "a,b,c", or a list of either; the first is primary."""
+    items = [spec] if isinstance(spec, str) else list(spec)
+    out = [p.strip() for item in items for p in str(item).split(",")]
+    if not out or not all(out):
+        raise OptionError(f"--outcome-col: empty outcome name in {spec!r}")
+    if len({_normalise(o) for o in out}) != len(out):
+        raise OptionError(f"--outcome-col names the same column twice: {', '.join(out)}")
+    return out
+
+
+def parse_guardrail_margins(spec: str | float | None, guardrails: Sequence[str]
+                            ) -> dict[str, float]:
+    """``--guardrail-margin``: one number for every guardrail, or "COL=M,COL2=M2" (others
+    0), in each guardrail's own units (0.005 = 0.5 pp for a rate)."""
+    out = {g: 0.0 for g in guardrails}
+    if spec is None:
+        return out
+
+    def number(text) -> float:
+        try:
+            v = float(text)
+        except (TypeError, ValueError):
+            raise OptionError(f"--guardrail-margin: {text!r} is not a number") from None
+        if not (math.isfinite(v) and v >= 0):
+            raise OptionError(f"--guardrail-margin must be >= 0, got {text!r}")
+        return v
+
+    if isinstance(spec, (int, float)) or "=" not in str(spec):
+        return {g: number(spec) for g in guardrails}
+    lower = {_normalise(g): g for g in guardrails}
+    for part in str(spec).split(","):
+        name, _, value = part.partition("=")
+        g = lower.get(_normalise(name))
+        if g is None:
+            raise OptionError(f"--guardrail-margin names '{name.strip()}', which is not a "
+                              f"guardrail outcome ({', '.join(guardrails) or 'none'})")
+        out[g] = number(value)
+    return out
+
+
+def _guardrail_check(block: dict, draws: Mapping[str, np.ndarray], *, arm: str | None,
+                     control: str, margin: float, lower_is_better: bool) -> dict:
+    """P(the shipped arm is worse than control by more than ``margin``) on a guardrail;
+    it blocks shipping when that probability is at least 95%."""
+    out: dict[str, Any] = {"margin": margin, "lower_is_better": lower_is_better, "arm": arm,
+                           "required_prob": 0.95, "prob_worse_than_margin": None,
+                           "blocks_ship": False}
+    if arm is None or arm == control:
+        return out
+    sign = -1.0 if lower_is_better else 1.0
+    diff = sign * (np.asarray(draws[arm]) - np.asarray(draws[control]))
+    p = float(np.mean(diff < -margin))
+    out.update({"prob_worse_than_margin": p, "blocks_ship": bool(p >= 0.95),
+                "lift_abs": block["arms"][arm]["lift_abs"]})
+    return out
+
+
+def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, control,
+                 config: SamplerConfig, threshold, ratio, ratio_lower_is_better, segment_col,
+                 segment_method, prior_from, prior_scale, prior_method, split, srm_alpha,
+                 rope, non_inferiority_margin, metric_type, cap, guardrail_margin,
+                 guardrail_lower_is_better) -> CompareRun:
+    """The primary outcome as a one-outcome run, every other outcome as a guardrail."""
+    primary, guards = outcomes[0], outcomes[1:]
+    margins = parse_guardrail_margins(guardrail_margin, guards)
+    lower = {_normalise(g) for g in guardrail_lower_is_better}
+    unknown = lower - {_normalise(g) for g in guards}
+    if unknown:
+        raise OptionError(f"--guardrail-lower-is-better names {', '.join(sorted(unknown))}, "
+                          f"not a guardrail outcome ({', '.join(guards)})")
+    # Every outcome column parsed before any computation (bad values fail here).
+    for g in guards:
+        _groups_from_table(table, path, group_col=group_col, outcome_col=g,
+                           metric_type="auto")
+    main_run = run_compare(path, group_col=group_col, outcome_col=primary, control=control,
+                           config=config, threshold=threshold, ratio=ratio,
+                           ratio_lower_is_better=ratio_lower_is_better,
+                           segment_col=segment_col, segment_method=segment_method,
+                           prior_from=prior_from, prior_scale=prior_scale,
+                           prior_method=prior_method, split=split, srm_alpha=srm_alpha,
+                           rope=rope, non_inferiority_margin=non_inferiority_margin,
+                           metric_type=metric_type, cap=cap, _table=table)
+    res = main_run.results
+    ctrl = res["control"]
+    res["metrics"][primary]["role"] = "primary"
+    holm = [(primary, a, b["frequentist"]) for a, b in res["arms"].items()]
+    holm += [(f"ratio:{b['metric']}", a, b["frequentist"])
+             for a, b in (res.get("ratio_metric") or {}).items()]
+    dec = res["decision"]
+    shipped = dec.get("arm") if dec.get("recommendation") == "double_down" else None
+    blocked = []
+    for k, g in enumerate(guards):
+        sub = run_compare(path, group_col=group_col, outcome_col=g, control=ctrl,
+                          config=config.with_seed_offset(100 + k), split=split,
+                          srm_alpha=srm_alpha, _table=table)
+        sres = sub.results
+        block = {"kind": sres["metric_kind"], "role": "guardrail", "arms": sres["arms"],
+                 "prob_best": sres["prob_best"], "loss_of_choosing": sres["loss_of_choosing"],
+                 "decision": sres["decision"], "counts": sres["input"]["counts"]}
+        block["guardrail"] = _guardrail_check(block, sub.draws, arm=shipped, control=ctrl,
+                                              margin=margins[g],
+                                              lower_is_better=_normalise(g) in lower)
+        if block["guardrail"]["blocks_ship"]:
+            blocked.append(g)
+        res["metrics"][g] = block
+        holm += [(g, a, b["frequentist"]) for a, b in sres["arms"].items()]
+    _holm_across(holm)
+    res["input"]["outcome_cols"] = outcomes
+    if blocked:
+        details = "; ".join(
+            f"{g}: P({shipped} worse than {ctrl} by more than "
+            f"{res['metrics'][g]['guardrail']['margin']:g}) = "
+            f"{100 * res['metrics'][g]['guardrail']['prob_worse_than_margin']:.1f}%"
+            for g in blocked)
+        dec.update({
+            "recommendation": "pivot", "outcome": "guardrail_blocked", "chosen_arm": ctrl,
+            "reason": (f"{primary} alone would ship {shipped}, but a guardrail is credibly "
+                       f"worse by more than its margin ({details}): keep {ctrl}. If that "
+                       f"trade is acceptable, raise --guardrail-margin. Primary metric: "
+                       + str(dec.get("reason", ""))),
+            "blocked_by": blocked})
+    return main_run
 
 
 def compare_file(
@@ -410,14 +1103,58 @@ def compare_file(
     control: str | None = None,
     config: SamplerConfig = SamplerConfig(),
     threshold: float | None = None,
+    **options: Any,
 ) -> dict:
     """The compare.json dict for one export (see the module docstring)."""
     return run_compare(path, group_col=group_col, outcome_col=outcome_col, control=control,
-                       config=config, threshold=threshold).results
+                       config=config, threshold=threshold, **options).results
+
+
+def _posterior_figure(run: CompareRun, out_dir: Path) -> dict[str, Path]:
+    """One figure: each arm's exact posterior density, and each arm's lift over control."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    res = run.results
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    mean = res.get("metric_kind") == "mean"
+    scale = 1.0 if mean else 100.0
+    for arm, post in res["posterior"].items():
+        if mean:
+            ax1.hist(run.draws[arm], bins=120, density=True, histtype="step", label=arm)
+            continue
+        d = stats.beta(post["alpha"], post["beta"])
+        lo, hi = d.ppf(1e-4), d.isf(1e-4)
+        x = np.linspace(lo, hi, 400)
+        ax1.plot(x * 100, d.pdf(x) / 100, label=arm)
+    ax1.set_xlabel(f"mean of {res['input']['outcome_col']}" if mean
+                   else f"{res['input']['outcome_col']} rate (%)")
+    ax1.set_yticks([])
+    ax1.set_title("Posterior of each arm's mean (Bayesian bootstrap)" if mean
+                  else "Posterior of each arm's rate (exact Beta)")
+    ax1.legend(fontsize=8)
+    ctrl = res["control"]
+    for arm in res["arms"]:
+        lift = (run.draws[arm] - run.draws[ctrl]) * scale
+        ax2.hist(lift, bins=120, density=True, histtype="step", label=f"{arm} - {ctrl}")
+    ax2.axvline(0.0, color="grey", lw=0.8)
+    ax2.set_xlabel("difference of means" if mean else "lift (percentage points)")
+    ax2.set_yticks([])
+    ax2.set_title("Posterior of each arm's lift over control")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / f"{run.metric_name}_posterior.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return {f"{run.metric_name}_posterior": path}
 
 
 def write_compare(run: CompareRun, out_dir: str | Path, *, figures: bool = True) -> dict[str, Path]:
-    """Write compare.json, report.html, report.md, figures/ and idata/ into ``out_dir``
+    """Write compare.json, report.html, report.md and figures/ into ``out_dir``
     (an already staged folder: the caller handles --force and atomic replacement)."""
     from bayes_ab.io import write_json
     from bayes_ab.report import render_compare_report
@@ -427,11 +1164,8 @@ def write_compare(run: CompareRun, out_dir: str | Path, *, figures: bool = True)
     write_json(out / "compare.json", run.results)
     written["compare.json"] = out / "compare.json"
     figs: dict[str, Path] = {}
-    if figures:
-        kinds = run.model.figures(run.idata, out / "figures")
-        figs = {f"{run.model.name}_{k}": p for k, p in kinds.items()}
-    (out / "idata").mkdir(exist_ok=True)
-    written["idata"] = run.model.save(run.idata, out / "idata" / "compare.nc")
+    if figures and run.draws is not None:
+        figs = _posterior_figure(run, out / "figures")
     html, md = render_compare_report(run.results, figures=figs, out_dir=out)
     written["report.html"], written["report.md"] = html, md
     return written

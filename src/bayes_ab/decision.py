@@ -6,9 +6,12 @@ Expected loss (the "risk" of an action), always against Control and in the metri
     pivot       (keep Control) loses E[max(0, test - control)]
 
 (for a metric where lower is better the two swap). It is the amount of the metric we
-expect to give up, averaged over the posterior, if we take that action and it was the
-wrong one. ``expected_loss_relative`` is the same divided by the posterior mean of
-Control (e.g. 0.02 = 2% of Control's rate).
+expect to give up by taking that action, averaged over the whole posterior: zero where
+the action is the right one, the shortfall where it is the wrong one. It is NOT the loss
+given that the action is wrong; that one, E[control - test | control > test] for doubling
+down, is ``expected_loss_if_wrong`` = expected loss / P(the action is wrong) (``prob_wrong``),
+reported beside it. ``expected_loss_relative`` is the expected loss divided by the
+posterior mean of Control (e.g. 0.02 = 2% of Control's rate).
 
 Both inputs give the same numbers: posterior draws (any model), or Binomial counts plus a
 Beta prior, where the losses, P(test better), the ROPE mass and the non-inferiority
@@ -40,10 +43,24 @@ so far), update, and average the smaller expected loss of the updated posteriors
 answer is the smallest m whose average is under the threshold (search on a doubling grid,
 then bisection; the future counts and the updated difference are approximated as Normal,
 which is accurate at the sample sizes where the question arises, and common random
-numbers keep the average monotone in m). With draws only, by scaling: expected loss
-shrinks like 1 / sqrt(n) when the true difference is near zero, so
+numbers keep the average monotone in m). ``decide_from_draws`` takes the counts too
+(``counts=``) and then sizes with the same search, so ``analyze`` (draws) and ``compare``
+(counts) give the same answer for the same counts. With draws only (ratio metrics), by
+scaling: expected loss shrinks like 1 / sqrt(n) when the true difference is near zero, so
 n_needed = n_now * (loss_now / threshold)^2; this is conservative (too large) when a real
-difference exists, where loss shrinks faster.
+difference exists, where loss shrinks faster (Control 700/7000, Test 306/3000: 18,424
+by scaling against 5,265 by the search, which a brute force with exact Binomial futures
+confirms).
+
+Cost of what Test changes (``cs_cost_tradeoff``): Test also changes CS engagement, and a
+CS contact costs money. From each arm's 2 x 2 table (converted x CS-engaged) the joint
+posterior of the two rates is exact: Dirichlet(1/2, 1/2, 1/2, 1/2) prior on the four cells,
+whose two margins are exactly the arm comparisons' Beta(1, 1) posteriors, and which keeps
+the within-customer correlation of the two outcomes. It gives the net value per customer
+of doubling down, revenue * conversion lift - cost * CS-engagement lift, and without money
+the break-even ratio conversion lift / CS-engagement lift: conversions gained per
+additional CS-engaged customer, i.e. the cost of one CS-engaged customer, in units of the
+revenue of one conversion, at which doubling down stops paying.
 """
 
 from __future__ import annotations
@@ -72,6 +89,8 @@ DEFAULT_ROPE_PROB = 0.95
 DEFAULT_NON_INFERIORITY_PROB = 0.95
 #: Simulated futures in the pre-posterior sample-size search.
 DEFAULT_PREPOSTERIOR_SIMS = 4000
+#: ``extra_samples_method`` of the pre-posterior search.
+PREPOSTERIOR_METHOD = "pre-posterior simulation from the Beta posteriors"
 
 Recommendation = Literal["double_down", "pivot", "keep_testing"]
 Outcome = Literal["decided", "no_meaningful_difference", "non_inferior", "inconclusive"]
@@ -86,12 +105,14 @@ __all__ = [
     "ExpectedLoss",
     "NonInferiority",
     "Rope",
+    "cs_cost_tradeoff",
     "decide_from_counts",
     "decide_from_draws",
     "expected_loss_from_counts",
     "expected_loss_from_draws",
     "extra_samples_by_scaling",
     "extra_samples_preposterior",
+    "joint_table",
     "net_value_per_customer",
 ]
 
@@ -233,6 +254,12 @@ class Decision:
     non_inferiority: NonInferiority | None = None
     money: ExpectedLoss | None = None
     business_value: BusinessValue | None = None
+    #: P(the action is the wrong one): P(Test worse) for doubling down, P(Test better) for
+    #: pivoting.
+    prob_wrong: ExpectedLoss | None = None
+    #: Loss given that the action is wrong: expected loss / prob_wrong (None where
+    #: prob_wrong is 0), e.g. E[control - test | control > test] for doubling down.
+    expected_loss_if_wrong: ExpectedLoss | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -256,6 +283,8 @@ class Decision:
             ),
             "money": None,
             "source": self.source,
+            "prob_wrong": None if self.prob_wrong is None else self.prob_wrong.to_dict(),
+            "expected_loss_if_wrong": _finite_or_none(self.expected_loss_if_wrong),
         }
         if self.money is not None and self.business_value is not None:
             bv = self.business_value
@@ -267,6 +296,24 @@ class Decision:
                 "label": bv.label,
             }
         return out
+
+
+def _finite_or_none(loss: ExpectedLoss | None) -> dict[str, float | None] | None:
+    if loss is None:
+        return None
+    return {k: (float(v) if np.isfinite(v) else None) for k, v in loss.to_dict().items()}
+
+
+def _if_wrong(loss: ExpectedLoss, prob_wrong: ExpectedLoss) -> ExpectedLoss:
+    """Expected loss given that the action is wrong: E[loss] / P(wrong) (NaN if P is 0)."""
+
+    def ratio(value: float, p: float) -> float:
+        return float(value / p) if p > 0 else float("nan")
+
+    return ExpectedLoss(
+        double_down=ratio(loss.double_down, prob_wrong.double_down),
+        pivot=ratio(loss.pivot, prob_wrong.pivot),
+    )
 
 
 # --------------------------------------------------------------------------- losses
@@ -481,6 +528,7 @@ def _finish(
     non_inferiority: NonInferiority | None,
     source: Literal["closed form", "draws"],
     extra_samples: Any,
+    prob_wrong: ExpectedLoss,
 ) -> Decision:
     rec, outcome, reason = _choose(
         loss,
@@ -522,6 +570,8 @@ def _finish(
         non_inferiority=non_inferiority,
         money=money,
         business_value=bv,
+        prob_wrong=prob_wrong,
+        expected_loss_if_wrong=_if_wrong(loss, prob_wrong),
     )
 
 
@@ -532,11 +582,18 @@ def decide_from_draws(
     metric: str,
     config: DecisionConfig = DecisionConfig(),
     n_customers: int | None = None,
+    counts: tuple[BinomialCounts, BinomialCounts] | None = None,
+    prior: BetaPrior = BetaPrior(),
+    n_sims: int = DEFAULT_PREPOSTERIOR_SIMS,
+    seed: int | None = 0,
 ) -> Decision:
     """Decision from posterior draws of each arm's metric (same length; paired draws from
     one joint posterior or independent draws per arm).
 
-    ``n_customers`` (both arms) enables the 1 / sqrt(n) estimate of the extra sample size.
+    The extra sample size of "keep testing": with ``counts`` (control, test) of a binary
+    metric whose draws come from Beta(``prior``) posteriors, the pre-posterior search of
+    ``decide_from_counts`` (same ``prior``, ``n_sims``, ``seed``: the same answer for the
+    same counts); otherwise, with ``n_customers`` (both arms), the 1 / sqrt(n) scaling.
     """
     c, t = _as_draws(control, test)
     sign = 1.0 if config.higher_is_better else -1.0
@@ -558,6 +615,22 @@ def decide_from_draws(
     )
 
     def extra() -> tuple[int | None, str | None]:
+        if counts is not None:
+            n = extra_samples_preposterior(
+                counts[0],
+                counts[1],
+                threshold=config.threshold_of_caring,
+                prior=prior,
+                higher_is_better=config.higher_is_better,
+                n_sims=n_sims,
+                seed=seed,
+            )
+            if n == 0:
+                return 0, (
+                    f"{PREPOSTERIOR_METHOD}: the exact smaller expected loss is already under "
+                    "the threshold; the sampled one is over it by Monte-Carlo error"
+                )
+            return n, PREPOSTERIOR_METHOD
         if n_customers is None:
             return None, None
         return (
@@ -576,6 +649,8 @@ def decide_from_draws(
         non_inferiority=ni,
         source="draws",
         extra_samples=extra,
+        prob_wrong=ExpectedLoss(double_down=float(np.mean(gain < 0)),
+                                pivot=float(np.mean(gain > 0))),
     )
 
 
@@ -617,7 +692,7 @@ def decide_from_counts(
             n_sims=n_sims,
             seed=seed,
         )
-        return n, "pre-posterior simulation from the Beta posteriors"
+        return n, PREPOSTERIOR_METHOD
 
     return _finish(
         metric=metric,
@@ -630,6 +705,8 @@ def decide_from_counts(
         non_inferiority=ni,
         source="closed form",
         extra_samples=extra,
+        # Continuous posteriors: P(Test worse) = 1 - P(Test better), no ties.
+        prob_wrong=ExpectedLoss(double_down=1.0 - p_better, pivot=p_better),
     )
 
 
@@ -652,3 +729,112 @@ def net_value_per_customer(
         t_total = t_total + value * t
     return np.asarray(c_total), np.asarray(t_total)
 
+
+
+# --------------------------------------------------------------------------- CS cost
+
+#: Joint posterior draws of the CS-cost trade-off (exact Dirichlet draws: cheap).
+DEFAULT_TRADEOFF_DRAWS = 200_000
+#: Dirichlet prior per cell of an arm's converted x CS-engaged table: its two margins are
+#: Beta(1, 1), the arm comparisons' prior.
+CELL_PRIOR = 0.5
+
+
+def joint_table(table: Any) -> np.ndarray:
+    """An arm's 2 x 2 table of customers as ``[[neither, cs_only], [converted_only, both]]``
+    (rows: converted 0/1; columns: CS-engaged 0/1), checked."""
+    t = np.asarray(table, dtype=float)
+    if t.shape != (2, 2):
+        raise ValueError(f"a converted x CS-engaged table must be 2 x 2, got shape {t.shape}")
+    if not (np.all(np.isfinite(t)) and np.all(t >= 0) and np.all(t == np.round(t))):
+        raise ValueError(f"table cells must be non-negative whole counts, got {t.tolist()}")
+    if t.sum() <= 0:
+        raise ValueError("an arm's table has no customers")
+    return t
+
+
+def _joint_draws(
+    table: np.ndarray, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact posterior draws of (conversion rate, CS-engagement rate) of one arm."""
+    p = rng.dirichlet(joint_table(table).ravel() + CELL_PRIOR, size=n)  # cells 00, 01, 10, 11
+    return p[:, 2] + p[:, 3], p[:, 1] + p[:, 3]
+
+
+def cs_cost_tradeoff(
+    control: Any,
+    test: Any,
+    *,
+    revenue_per_conversion: float | None = None,
+    cost_per_cs_contact: float | None = None,
+    currency: str = "USD",
+    n_draws: int = DEFAULT_TRADEOFF_DRAWS,
+    seed: int | None = 0,
+) -> dict[str, Any]:
+    """What doubling down gains in conversion against what it adds in CS engagement.
+
+    ``control``/``test``: each arm's 2 x 2 table (``joint_table``). A "CS contact" is a
+    CS-engaged customer (at least one CS help row; several requests count once), so
+    ``cost_per_cs_contact`` is the cost of one more CS-engaged customer.
+
+    Returns the ``decision.cs_cost`` block (docs/ESTIMANDS.md): the two lifts, the
+    break-even ratio conversion lift / CS-engagement lift (conversions gained per
+    additional CS-engaged customer: the cost of a CS contact, in revenue per conversion,
+    at which doubling down stops paying), with revenue the break-even cost in money, and
+    with both the net value per customer of doubling down, revenue * conversion lift -
+    cost * CS-engagement lift, its interval, P(> 0) and its expected losses. Intervals are
+    95% HDIs of exact joint posterior draws (see the module docstring).
+    """
+    from bayes_ab.intervals import interval
+
+    for name, value in (("revenue_per_conversion", revenue_per_conversion),
+                        ("cost_per_cs_contact", cost_per_cs_contact)):
+        if value is not None and not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a non-negative number, got {value}")
+    rng = np.random.default_rng(seed)
+    conv_c, cs_c = _joint_draws(control, n_draws, rng)
+    conv_t, cs_t = _joint_draws(test, n_draws, rng)
+    d_conv, d_cs = conv_t - conv_c, cs_t - cs_c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = d_conv / d_cs
+    mean_conv, mean_cs = float(np.mean(d_conv)), float(np.mean(d_cs))
+    ratio_of_means = mean_conv / mean_cs if mean_cs != 0 else None
+    prob_cs_up = float(np.mean(d_cs > 0))
+    out: dict[str, Any] = {
+        "method": (
+            "exact joint posterior of each arm's converted x CS-engaged table "
+            f"(Dirichlet({CELL_PRIOR:g}) per cell: Beta(1, 1) margins), {n_draws:,} draws"
+        ),
+        "n_draws": int(n_draws),
+        "conversion_lift": interval(d_conv),
+        "cs_engagement_lift": interval(d_cs),
+        "prob_cs_engagement_up": prob_cs_up,
+        "correlation_of_lifts": float(np.corrcoef(d_conv, d_cs)[0, 1]),
+        # Conversions gained per additional CS-engaged customer. Well defined only when
+        # the CS-engagement lift is clearly away from zero (see prob_cs_engagement_up).
+        "conversions_per_cs_customer": interval(ratio),
+        "conversions_per_cs_customer_of_means": ratio_of_means,
+        "revenue_per_conversion": revenue_per_conversion,
+        "cost_per_cs_contact": cost_per_cs_contact,
+        "currency": currency,
+        "break_even_cost_per_cs_contact": None,
+        "break_even_cost_per_cs_contact_of_means": None,
+        "net_value_per_customer": None,
+        "prob_net_value_positive": None,
+        "expected_loss_net": None,
+    }
+    if revenue_per_conversion is not None:
+        r = float(revenue_per_conversion)
+        out["break_even_cost_per_cs_contact"] = interval(r * ratio)
+        out["break_even_cost_per_cs_contact_of_means"] = (
+            None if ratio_of_means is None else r * ratio_of_means
+        )
+        if cost_per_cs_contact is not None:
+            net = r * d_conv - float(cost_per_cs_contact) * d_cs
+            out["net_value_per_customer"] = interval(net)
+            out["prob_net_value_positive"] = float(np.mean(net > 0))
+            out["expected_loss_net"] = {
+                "double_down": float(np.mean(np.maximum(0.0, -net))),
+                "pivot": float(np.mean(np.maximum(0.0, net))),
+            }
+    return out

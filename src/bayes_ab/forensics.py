@@ -8,20 +8,30 @@
 
 and runs a battery of checks for the fingerprints that generators leave and real
 logs do not (or the other way round). Each check returns an `Evidence`: a statistic,
-a p-value or a score, a hint (``simulated``, ``real``, ``neutral`` or ``anonymised``),
-a strength (``strong`` / ``weak``) and one plain sentence.
+a p-value or a score, a hint (``simulated``, ``real``, ``neutral`` or ``anonymised``)
+and one plain sentence; `weigh` adds its calibrated log10 likelihood ratio.
 
-The verdict rule (`VERDICT_RULE`, also written into forensics.json) is deliberately
-simple so anyone can recompute it from the evidence list: a strong hint is worth 2
-points and a weak one 1 point to its side; ``neutral`` and ``anonymised`` hints cast
-no vote (generated names and hashed e-mails are what *anonymisation* does to real
-data, so they say nothing about whether the behaviour is real). The verdict is
-``simulated`` when the simulated side leads by at least `VERDICT_MARGIN` points and
-holds at least one strong hint, ``real`` symmetrically, otherwise ``inconclusive``.
+The verdict combines the checks on a stated scale (`VERDICT_RULE`, also written into
+forensics.json). Each check's outcome (its hint: ``simulated``, ``neutral`` or ``real``;
+``anonymised`` counts as neutral) carries a log10 likelihood ratio, simulated : real,
+calibrated on data sets whose origin is known (`CALIBRATED_LOG10_LR`,
+`CALIBRATION_SOURCES`: seeds of two generators that are not this package's simulator
+and of the simulator, and time windows of a real event log; ``python models/forensics.py
+--calibrate`` recomputes it). Checks with one cause (`CHECK_GROUPS`) count once each way;
+the log-LRs are summed (as if the checks were independent, which they are not quite: see
+docs/FORENSICS.md) and added to the log10 prior odds (1:1 unless given). The verdict is
+``simulated`` when the posterior odds are at least 19:1 (`VERDICT_CUTOFF_LOG10`,
+P(simulated) >= 0.95), ``real`` when at most 1:19, otherwise ``inconclusive``. A check's
+``strength`` is its calibrated weight: ``strong`` for |log10 LR| >= 1, ``weak`` for
+>= 0.3, else ``none``.
 
-The raw files are read here as text (not through the analysis loaders) because the
-checks look at exactly what a loader would clean away: duplicates, blanks, the
-precision of the timestamps, the shape of the ids.
+The files are read by the analysis loader's reader (`bayes_ab.data.load.read_table`),
+so an unreadable file fails with the same message as ``bayes-ab validate``, but the
+checks see the rows *before* cleaning, because they look at exactly what the loader
+cleans away: duplicates, blanks, the precision of the timestamps, the shape of the ids.
+With ``validate=True`` (what the ``forensics`` command does) the folder is first loaded
+through the full loader (`load_experiment` / `load_funnel`), so a folder ``validate``
+refuses is refused here with the same exit-2 message.
 
 What the checks cannot do: a generator written to look real (overdispersed counts,
 mixtures instead of single distributions, an empirical hour profile, injected
@@ -30,12 +40,11 @@ duplicates and blanks) passes most of them; see docs/FORENSICS.md.
 
 from __future__ import annotations
 
-import gzip
-import io
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -55,14 +64,93 @@ Hint = Literal["simulated", "real", "neutral", "anonymised"]
 Strength = Literal["strong", "weak", "none"]
 Verdict = Literal["simulated", "real", "inconclusive"]
 
-#: Points by which one side must lead for a verdict other than "inconclusive".
-VERDICT_MARGIN = 3
+#: The verdict needs posterior odds of at least 19:1 (simulated : real), i.e.
+#: P(simulated) >= 0.95, or at most 1:19; between them it is "inconclusive".
+VERDICT_CUTOFF_LOG10 = math.log10(19.0)
+#: Prior odds simulated : real before any check (stated, overridable in run_forensics).
+PRIOR_ODDS = 1.0
+#: Per-outcome log10 likelihood ratios are capped at this magnitude: a dozen calibration
+#: data sets cannot support a larger ratio for any single check.
+LLR_CAP = 1.5
+#: Pseudo-count per outcome (Laplace) when outcome frequencies become probabilities.
+PSEUDO_COUNT = 1.0
+OUTCOMES = ("simulated", "neutral", "real")
+#: Checks that one generator decision produces together (injected messiness; one clock of
+#: waking hours): within a group only the strongest hint each way is counted.
+CHECK_GROUPS: dict[str, frozenset[str]] = {
+    "cleanliness": frozenset({"missing_values", "duplicate_rows", "impossible_records"}),
+    "daily_clock": frozenset({"diurnal_structure", "diurnal_conversions",
+                              "diurnal_return_visits"}),
+}
 VERDICT_RULE = (
-    "strong hint = 2 points, weak hint = 1 point to its side; 'neutral' and 'anonymised' "
-    f"hints do not vote. Verdict 'simulated' if simulated points - real points >= {VERDICT_MARGIN} "
-    "and at least one strong 'simulated' hint; 'real' if real points - simulated points >= "
-    f"{VERDICT_MARGIN} and at least one strong 'real' hint; otherwise 'inconclusive'."
+    "Each check's outcome (simulated / real hint) carries a calibrated log10 likelihood "
+    "ratio simulated:real (log10_lr); neutral, anonymised and not-applicable outcomes carry 0. "
+    "Within a group of checks with one cause (cleanliness: missing_values, duplicate_rows, "
+    "impossible_records; daily clock: diurnal_structure, diurnal_conversions, "
+    "diurnal_return_visits) only the strongest hint each way counts. Sum them, add log10 of the "
+    f"prior odds (default {PRIOR_ODDS:g}:1): verdict 'simulated' if the sum >= "
+    f"log10(19) = {VERDICT_CUTOFF_LOG10:.3f} (posterior odds >= 19:1, P(simulated) >= 0.95), "
+    f"'real' if <= -{VERDICT_CUTOFF_LOG10:.3f} (P(simulated) <= 0.05), "
+    "otherwise 'inconclusive'. Checks are treated as independent (they are not quite)."
 )
+
+#: Calibrated log10 likelihood ratios simulated:real per check and outcome, computed by
+#: ``python models/forensics.py --calibrate`` from the sources in `CALIBRATION_SOURCES`
+#: (pasted here so the verdict does not depend on data the user may not have).
+CALIBRATED_LOG10_LR: dict[str, dict[str, float]] = {
+    "benford_first_digit": {"simulated": 0.0, "real": 0.0},
+    "binomial_dispersion": {"simulated": 0.0, "real": -0.86},
+    "count_dispersion": {"simulated": 0.35, "real": -0.35},
+    "daily_volume": {"simulated": 0.35, "real": -0.81},
+    "diurnal_conversions": {"simulated": 0.73, "real": -0.43},
+    "diurnal_return_visits": {"simulated": 0.0, "real": 0.0},
+    "diurnal_structure": {"simulated": 0.69, "real": -0.35},
+    "duplicate_rows": {"simulated": 0.69, "real": -0.35},
+    "duration_family": {"simulated": 0.69, "real": -0.27},
+    "extreme_values": {"simulated": 0.0, "real": 0.0},
+    "generated_names": {"simulated": 0.0, "real": 0.0},
+    "id_regularity": {"simulated": 0.0, "real": 0.0},
+    "impossible_records": {"simulated": 0.0, "real": 0.0},
+    "missing_values": {"simulated": 0.69, "real": -0.35},
+    "names_vs_emails": {"simulated": 0.0, "real": 0.0},
+    "shared_histories": {"simulated": 0.0, "real": 0.0},
+    "simultaneous_events": {"simulated": 0.0, "real": 0.0},
+    "split_exactness": {"simulated": 0.52, "real": 0.0},
+    "timestamp_granularity": {"simulated": 0.0, "real": -0.65},
+    "weekday_structure": {"simulated": 0.0, "real": 0.0},
+    "weekend_clock": {"simulated": 0.47, "real": -0.87},
+}
+
+#: Where P(outcome | real) comes from for checks that real event logs cannot exercise
+#: (experiment-only checks); every other check is calibrated on both sides.
+ASSUMED_REAL: dict[str, dict[str, float]] = {
+    # Under a real randomisation P(band p < 0.05) = 0.05 by construction.
+    "split_exactness": {"simulated": 0.05, "neutral": 0.95, "real": 0.0},
+    # Judgement: conversion varies beyond binomial noise across arm x hour in some real
+    # experiments and not in others.
+    "binomial_dispersion": {"simulated": 0.0, "neutral": 0.6, "real": 0.4},
+}
+#: Checks whose real-side frequencies are borrowed from another check (the same test on
+#: other timestamps).
+BORROWED_REAL = {"diurnal_conversions": "diurnal_structure",
+                 "diurnal_return_visits": "diurnal_structure"}
+CALIBRATION_BASIS: dict[str, str] = {
+    **{c: "simulated side calibrated; real side assumed (see ASSUMED_REAL)" for c in ASSUMED_REAL},
+    **{c: f"simulated side calibrated; real side borrowed from {b}"
+       for c, b in BORROWED_REAL.items()},
+}
+CALIBRATION_SOURCES: dict = {
+    "simulated": "seeds 1-5 (3,000 customers each) of three generators of the help-widget "
+                 "contract: 'naive' and 'careful' (tests/forensics_generators.py) and "
+                 "bayes_ab.data.simulate",
+    "real": "the SpatialOS lead-funnel event log (shared/data/spatialos) cut into five "
+            "18-day windows",
+    "probabilities": f"P(outcome | source) = (count + {PSEUDO_COUNT:g}) / (data sets + "
+                     f"{3 * PSEUDO_COUNT:g}); log10 ratios capped at +-{LLR_CAP:g}; a "
+                     "'simulated' hint never counts for real nor a 'real' hint for simulated",
+    "evaluation": "docs/FORENSICS.md: held-out seeds, leave-one-generator-out, "
+                  "leave-one-window-out",
+}
 
 #: Duration fits use at most this many values: with 10^5 values every textbook family is
 #: rejected by a trivial misfit, so a fixed sample keeps the test comparable across data sets.
@@ -104,7 +192,11 @@ COMPANY_SUFFIXES = frozenset(s.lower() for s in (
 
 @dataclass(frozen=True)
 class Evidence:
-    """One check's result. `p_value` and `score` may be None when they do not apply."""
+    """One check's result. `p_value` and `score` may be None when they do not apply.
+
+    `log10_lr` is the calibrated log10 likelihood ratio (simulated : real) of this check's
+    outcome and `lr_basis` says where it comes from; both are filled in by `weigh`.
+    """
 
     check: str
     table: str
@@ -115,12 +207,19 @@ class Evidence:
     verdict_hint: Hint
     strength: Strength
     message: str
+    log10_lr: float = 0.0
+    lr_basis: str = ""
 
     @property
-    def points(self) -> int:
-        if self.verdict_hint not in ("simulated", "real"):
-            return 0
-        return {"strong": 2, "weak": 1}.get(self.strength, 0)
+    def outcome(self) -> str:
+        """The hint as a calibration outcome.
+
+        'n/a' when the check could not be computed (too few data: no statistic);
+        'anonymised' counts as 'neutral' (it says nothing about the behaviour).
+        """
+        if self.statistic is None:
+            return "n/a"
+        return self.verdict_hint if self.verdict_hint in ("simulated", "real") else "neutral"
 
     def to_dict(self) -> dict:
         return {
@@ -129,6 +228,7 @@ class Evidence:
             "p_value": _num(self.p_value), "score": _num(self.score),
             "verdict_hint": self.verdict_hint, "strength": self.strength,
             "message": self.message,
+            "log10_lr": _num(self.log10_lr), "lr_basis": self.lr_basis,
         }
 
 
@@ -138,16 +238,36 @@ class ForensicsReport:
     path: str
     verdict: Verdict
     evidence: tuple[Evidence, ...]
-    points: dict = field(default_factory=dict)  # {"simulated": int, "real": int}
+    #: Sums of the positive and of the (absolute) negative log10 LRs, by side.
+    points: dict = field(default_factory=dict)
     anonymised: bool = False
+    prior_odds: float = PRIOR_ODDS
+
+    @property
+    def log10_lr_total(self) -> float:
+        """The summed log10 LR as counted by the rule (see `counted_log10_lr`)."""
+        return float(sum(counted_log10_lr(self.evidence)))
+
+    @property
+    def log10_posterior_odds(self) -> float:
+        return self.log10_lr_total + math.log10(self.prior_odds)
+
+    @property
+    def prob_simulated(self) -> float:
+        return float(1.0 / (1.0 + 10.0 ** -self.log10_posterior_odds))
 
     @property
     def summary(self) -> str:
-        sim, real = self.points.get("simulated", 0), self.points.get("real", 0)
+        counted = counted_log10_lr(self.evidence)
+        n_sim = sum(x > 0 for x in counted)
+        n_real = sum(x < 0 for x in counted)
         anon = (" Identity fields look substituted or hashed (anonymisation)."
                 if self.anonymised else "")
-        return (f"Verdict: {self.verdict} ({sim} point(s) for simulated, {real} for real, "
-                f"from {len(self.evidence)} checks).{anon}")
+        return (f"Verdict: {self.verdict}: summed log10 likelihood ratio simulated:real "
+                f"{self.log10_lr_total:+.2f} ({n_sim} check(s) point to simulated, {n_real} to "
+                f"real, of {len(self.evidence)}); posterior odds "
+                f"{_odds(self.log10_posterior_odds)} from prior odds {self.prior_odds:g}:1, "
+                f"P(simulated) = {self.prob_simulated:.3g}.{anon}")
 
     def to_dict(self) -> dict:
         return {
@@ -158,7 +278,14 @@ class ForensicsReport:
             "points": dict(self.points),
             "anonymised": self.anonymised,
             "rule": VERDICT_RULE,
-            "evidence": [e.to_dict() for e in self.evidence],
+            "evidence": [{**e.to_dict(), "log10_lr_counted": round(c, 4)}
+                         for e, c in zip(self.evidence, counted_log10_lr(self.evidence))],
+            "log10_lr_total": round(self.log10_lr_total, 4),
+            "prior_odds": self.prior_odds,
+            "log10_posterior_odds": round(self.log10_posterior_odds, 4),
+            "prob_simulated": self.prob_simulated,
+            "cutoff_log10": VERDICT_CUTOFF_LOG10,
+            "calibration": CALIBRATION_SOURCES,
         }
 
 
@@ -169,16 +296,111 @@ def _num(x):
     return x if math.isfinite(x) else None
 
 
-def combine(evidence: Iterable[Evidence]) -> tuple[Verdict, dict]:
-    """Apply `VERDICT_RULE` to a list of evidence."""
+def _odds(log10_odds: float) -> str:
+    if log10_odds >= 0:
+        return f"{10 ** min(log10_odds, 300):.3g}:1"
+    return f"1:{10 ** min(-log10_odds, 300):.3g}"
+
+
+def strength_of(log10_lr: float) -> Strength:
+    size = abs(log10_lr)
+    return "strong" if size >= 1 else "weak" if size >= 0.3 else "none"
+
+
+def log10_lr_table(sim: Mapping[str, Mapping[str, int]], real: Mapping[str, Mapping[str, int]],
+                   *, assumed_real: Mapping[str, Mapping[str, float]] | None = None,
+                   pseudo: float = PSEUDO_COUNT, cap: float = LLR_CAP) -> dict:
+    """log10 P(outcome | simulated) / P(outcome | real) per check and outcome.
+
+    ``sim`` and ``real`` map check -> {outcome: number of calibration data sets with that
+    outcome}. Frequencies become probabilities with `pseudo` added to each of the three
+    outcomes: P = (n + pseudo) / (N + 3 pseudo). A check never seen on real data takes
+    P(outcome | real) from ``assumed_real`` (stated in `CALIBRATION_SOURCES`), or gets 0
+    (no vote) when there is none; likewise a check never seen on simulated data. Ratios
+    are capped at +-`cap` and rounded to 2 decimals.
+    """
+    assumed_real = assumed_real or {}
+    out: dict[str, dict[str, float]] = {}
+    for check in sorted(set(sim) | set(real)):
+        s = {o: k for o, k in sim.get(check, {}).items() if o in OUTCOMES}
+        r = {o: k for o, k in real.get(check, {}).items() if o in OUTCOMES}
+        ns, nr = sum(s.values()), sum(r.values())
+        row = {}
+        for o in OUTCOMES:
+            never_seen = (s.get(o, 0) + r.get(o, 0) == 0
+                          and not assumed_real.get(check, {}).get(o, 0.0))
+            if ns == 0 or (nr == 0 and check not in assumed_real) or never_seen:
+                row[o] = 0.0  # nothing to calibrate on: no vote
+                continue
+            ps = (s.get(o, 0) + pseudo) / (ns + len(OUTCOMES) * pseudo)
+            if nr:
+                pr = (r.get(o, 0) + pseudo) / (nr + len(OUTCOMES) * pseudo)
+            else:
+                pr = max(float(assumed_real[check].get(o, 0.0)), 0.01)
+            llr = float(np.clip(math.log10(ps / pr), -cap, cap))
+            # Calibration sets how much a hint weighs, never which way it points: a
+            # 'simulated' hint cannot count for real (and vice versa), and 'neutral' never
+            # votes. Otherwise a quirk of the one real source (its shared histories) would
+            # teach the rule that copied histories mean real data.
+            llr = (max(llr, 0.0) if o == "simulated" else min(llr, 0.0) if o == "real"
+                   else 0.0)
+            row[o] = round(llr, 2)
+        out[check] = row
+    return out
+
+
+def weigh(evidence: Iterable[Evidence],
+          table: Mapping[str, Mapping[str, float]] | None = None) -> list[Evidence]:
+    """Attach each check's calibrated log10 LR (and the strength it implies)."""
+    table = CALIBRATED_LOG10_LR if table is None else table
+    out = []
+    for e in evidence:
+        if e.check in table:
+            llr = float(table[e.check].get(e.outcome, 0.0))
+            basis = CALIBRATION_BASIS.get(e.check, "calibrated")
+        else:
+            llr, basis = 0.0, "not calibrated: no vote"
+        out.append(replace(e, log10_lr=llr, lr_basis=basis, strength=strength_of(llr)))
+    return out
+
+
+def counted_log10_lr(evidence: Iterable[Evidence]) -> list[float]:
+    """The log10 LR each check contributes to the sum, in order.
+
+    Checks of one `CHECK_GROUPS` group share a cause (one generator decision makes all
+    of them), so within a group only the strongest hint each way counts: the largest
+    positive and the most negative log10 LR; the others contribute 0.
+    """
     evidence = list(evidence)
-    pts = {side: sum(e.points for e in evidence if e.verdict_hint == side)
-           for side in ("simulated", "real")}
-    strong = {side: any(e.verdict_hint == side and e.strength == "strong" for e in evidence)
-              for side in ("simulated", "real")}
-    if pts["simulated"] - pts["real"] >= VERDICT_MARGIN and strong["simulated"]:
+    counted = [e.log10_lr for e in evidence]
+    for members in CHECK_GROUPS.values():
+        idx = [i for i, e in enumerate(evidence) if e.check in members]
+        for sign in (1, -1):
+            side = [i for i in idx if sign * counted[i] > 0]
+            if len(side) > 1:
+                keep = max(side, key=lambda i: sign * counted[i])
+                for i in side:
+                    if i != keep:
+                        counted[i] = 0.0
+    return counted
+
+
+def combine(evidence: Iterable[Evidence], *, prior_odds: float = PRIOR_ODDS,
+            cutoff: float = VERDICT_CUTOFF_LOG10) -> tuple[Verdict, dict]:
+    """Apply `VERDICT_RULE` to weighed evidence: (verdict, points by side).
+
+    The log10 posterior odds are the sum of the checks' `log10_lr` plus log10(prior_odds).
+    """
+    evidence = list(evidence)
+    if not prior_odds > 0:
+        raise ValueError("prior_odds must be > 0")
+    counted = counted_log10_lr(evidence)
+    total = sum(counted) + math.log10(prior_odds)
+    pts = {"simulated": round(sum(x for x in counted if x > 0), 4),
+           "real": round(-sum(x for x in counted if x < 0), 4)}
+    if total >= cutoff:
         return "simulated", pts
-    if pts["real"] - pts["simulated"] >= VERDICT_MARGIN and strong["real"]:
+    if total <= -cutoff:
         return "real", pts
     return "inconclusive", pts
 
@@ -197,39 +419,37 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def read_raw(path: str | Path) -> pd.DataFrame:
-    """A file's cells as text ('' when blank), column names trimmed and lower-cased.
+def read_raw(path: str | Path, *, header_only_ok: bool = False) -> pd.DataFrame:
+    """A file's cells as text ('' when blank), column names normalised as the loader does.
 
-    Gzip, UTF-8 or Latin-1, LF / CRLF / CR-only endings; Parquet columns become text
-    too so every check sees the same thing whatever the format.
+    The file is read by the analysis loader's own reader (`bayes_ab.data.load.read_table`),
+    so a ragged or unparseable CSV, random bytes, a truncated gzip or a link to something
+    that is not a table fails with the same `DataError` (exit 2) as `bayes-ab validate`.
+    Nothing is cleaned beyond dropping wholly blank lines: duplicates, blank cells and the
+    precision of the timestamps are what the checks look at. Parquet timestamps become
+    ISO text so every check sees the same thing whatever the format. With
+    ``header_only_ok`` a file with a header and no rows gives an empty frame (the
+    contract allows that for ``help_activity``).
     """
+    from bayes_ab.data.load import LINE, read_table
+
     path = Path(path)
-    if path.name.lower().endswith(".parquet"):
-        df = pd.read_parquet(path)
-        for col in df.columns:
-            s = df[col]
-            if isinstance(s.dtype, pd.DatetimeTZDtype):
-                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-            if pd.api.types.is_datetime64_dtype(s):
-                txt = s.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
-                df[col] = txt.where(s.notna(), "")
-            else:
-                df[col] = s.astype(object).where(s.notna(), "").astype(str)
-    else:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")  # every byte string is valid Latin-1
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if not text.strip():
-            raise DataError("the file is empty", file=path.name)
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                         na_filter=False)
-    df.columns = [re.sub(r"[\s\-]+", "_", str(c).strip().lower()) for c in df.columns]
-    return df
+    try:
+        table = read_table(path)
+    except DataError as exc:
+        if header_only_ok and exc.n_rows == 0 and "no data rows" in exc.reason:
+            return pd.DataFrame()
+        raise
+    df = table.data.drop(columns=[LINE])
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        if pd.api.types.is_datetime64_dtype(s):
+            df[col] = s.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").where(s.notna(), "")
+        else:
+            df[col] = s.astype(object).where(s.notna(), "").astype(str)
+    return df.reset_index(drop=True)
 
 
 def detect_kind(path: str | Path) -> Literal["experiment", "lead_funnel"]:
@@ -666,12 +886,102 @@ def _harmonic_residual_dispersion(counts: np.ndarray) -> float:
     return float(res.pearson_chi2 / res.df_resid)
 
 
+def check_daily_volume(ts: pd.Series, *, table: str, what: str,
+                       min_days: int = 10) -> Evidence:
+    """Do whole days vary more than Poisson noise around a weekly profile?
+
+    Real traffic has good and bad days (campaigns, outages, news, growth); a generator
+    that draws each arrival's day independently gives day counts that are Poisson (or
+    multinomial) around its weights. Pearson dispersion of a Poisson GLM of the counts of
+    the whole days in the span on day of week (intercept only under 14 days).
+    """
+    ts = ts.dropna()
+    if ts.empty:
+        return Evidence("daily_volume", table, None, "pearson_dispersion", None, None,
+                        "neutral", "none", f"{what}: no times.")
+    first_day, last_day = ts.min().floor("D"), ts.max().floor("D")
+    days = pd.date_range(first_day + pd.Timedelta(days=1), last_day - pd.Timedelta(days=1),
+                         freq="D")
+    inner = ts[(ts >= first_day + pd.Timedelta(days=1)) & (ts < last_day)]
+    counts = inner.dt.floor("D").value_counts().reindex(days, fill_value=0)
+    if len(days) < min_days or not counts.mean() >= 5:
+        return Evidence("daily_volume", table, None, "pearson_dispersion", None, None,
+                        "neutral", "none",
+                        f"{what}: {len(days)} whole day(s), "
+                        f"{counts.mean() if len(days) else 0:.1f} per day; "
+                        f"day-to-day variation needs {min_days} days of 5 or more. Not "
+                        "applicable.")
+    import statsmodels.api as sm  # lazy: statsmodels is slow to import
+
+    if len(days) >= 14:
+        X = pd.get_dummies(pd.Series(days.dayofweek), prefix="d", drop_first=True, dtype=float)
+        X = sm.add_constant(X.to_numpy())
+    else:
+        X = np.ones((len(days), 1))
+    res = sm.GLM(counts.to_numpy(float), X, family=sm.families.Poisson()).fit()
+    disp = float(res.pearson_chi2 / res.df_resid)
+    p = float(stats.chi2.sf(res.pearson_chi2, res.df_resid))
+    text = (f"{what}: {int(counts.sum())} over {len(days)} whole days (mean {counts.mean():.1f} "
+            f"a day); Pearson dispersion around a day-of-week profile {disp:.2f} "
+            f"(Poisson = 1, p={p:.2g}).")
+    if p > 0.01:
+        return Evidence("daily_volume", table, disp, "pearson_dispersion", p, None,
+                        "simulated", "none",
+                        text + " Days differ only by Poisson noise: each arrival's day drawn "
+                        "independently, as a generator does. Real traffic has good and bad "
+                        "days.")
+    if disp >= 3:
+        return Evidence("daily_volume", table, disp, "pearson_dispersion", p, None, "real",
+                        "none", text + " Days differ far beyond chance (campaigns, outages, "
+                        "news), as real traffic does.")
+    return Evidence("daily_volume", table, disp, "pearson_dispersion", p, None, "neutral",
+                    "none", text + " Mildly overdispersed.")
+
+
+def check_weekend_clock(ts: pd.Series, *, table: str, what: str,
+                        min_each: int = 100) -> Evidence:
+    """Is the hour-of-day profile the same on weekends as on weekdays?
+
+    People keep other hours at weekends (they sleep in, work less), so a real log's
+    3-hour-bin profile differs between weekdays and weekends; a generator that draws
+    every time from one hour profile gives the same profile on both. Chi-square test of
+    independence of (weekend, 3-hour bin).
+    """
+    ts = ts.dropna()
+    weekend = (ts.dt.dayofweek >= 5).to_numpy()
+    n_we, n_wd = int(weekend.sum()), int((~weekend).sum())
+    if n_we < min_each or n_wd < min_each:
+        return Evidence("weekend_clock", table, None, "chi2_over_df", None, None, "neutral",
+                        "none", f"{what}: {n_wd} weekday and {n_we} weekend times; the "
+                        f"comparison needs {min_each} of each. Not applicable.")
+    tab = pd.crosstab(weekend, (ts.dt.hour // 3).to_numpy()).to_numpy()
+    res = stats.chi2_contingency(tab)
+    ratio = float(res.statistic / res.dof)
+    text = (f"{what}: the 3-hour profile of {n_we} weekend times against {n_wd} weekday "
+            f"times: chi-square {res.statistic:.1f} on {res.dof} df, p={res.pvalue:.2g}.")
+    if res.pvalue > 0.05:
+        return Evidence("weekend_clock", table, ratio, "chi2_over_df", float(res.pvalue),
+                        None, "simulated", "none",
+                        text + " Weekends keep exactly the weekday hours: one hour profile "
+                        "for every day, as a generator draws it.")
+    if res.pvalue < 0.001:
+        return Evidence("weekend_clock", table, ratio, "chi2_over_df", float(res.pvalue),
+                        None, "real", "none",
+                        text + " Weekends keep other hours than weekdays, as people do.")
+    return Evidence("weekend_clock", table, ratio, "chi2_over_df", float(res.pvalue), None,
+                    "neutral", "none", text + " A modest difference.")
+
+
 def check_weekday(ts: pd.Series, *, table: str, what: str) -> Evidence:
     ts = ts.dropna()
     if ts.empty:
         return Evidence("weekday_structure", table, None, "chi2_uniform", None, None,
                         "neutral", "none", f"{what}: no times.")
-    days = pd.date_range(ts.min().floor("D"), ts.max().floor("D"), freq="D")
+    # Whole days only: the first and last day of the span are partly outside it.
+    first_day, last_day = ts.min().floor("D"), ts.max().floor("D")
+    ts = ts[(ts >= first_day + pd.Timedelta(days=1)) & (ts < last_day)]
+    days = pd.date_range(first_day + pd.Timedelta(days=1), last_day - pd.Timedelta(days=1),
+                         freq="D")
     if len(days) < 14:
         return Evidence("weekday_structure", table, None, "chi2_uniform", None, None,
                         "neutral", "none",
@@ -717,8 +1027,10 @@ def check_benford(values: np.ndarray, *, table: str, what: str) -> Evidence:
              "marginal" if mad < 0.015 else "nonconforming")
     return Evidence("benford_first_digit", table, mad, "mad", None, span, "neutral", "none",
                     f"{what}: first digits {label} to Benford (MAD {mad:.4f}) over "
-                    f"{span:.1f} orders of magnitude. Both real heavy-tailed data and "
-                    "lognormal generators conform, so this check never votes.")
+                    f"{span:.1f} orders of magnitude. Reported, never votes: both real "
+                    "heavy-tailed data and lognormal generators conform, and the quantity "
+                    "differs between an experiment (durations) and a lead log (events per "
+                    "lead), so a calibration across the two would be meaningless.")
 
 
 def check_company_names(company: pd.Series, *, table: str) -> Evidence:
@@ -777,7 +1089,8 @@ def _experiment_evidence(folder: Path) -> list[Evidence]:
     missing = [s for s, p in paths.items() if p is None and s != "help_activity"]
     if missing:
         raise DataError(f"missing file(s): {', '.join(missing)}", file=str(folder))
-    raw = {stem: (read_raw(p) if p else pd.DataFrame()) for stem, p in paths.items()}
+    raw = {stem: (read_raw(p, header_only_ok=stem == "help_activity") if p else pd.DataFrame())
+           for stem, p in paths.items()}
     cohorts, activity = raw["test_cohorts"], raw["product_activity"]
     help_, conv = raw["help_activity"], raw["conversion"]
     for stem, cols in (("test_cohorts", ("customer_id", "cohort")),
@@ -884,6 +1197,10 @@ def _experiment_evidence(folder: Path) -> list[Evidence]:
                             what="actions over 12 h after the customer's first by hour of day",
                             check="diurnal_return_visits"))
     ev.append(check_weekday(act_t, table="product_activity", what="actions by day of week"))
+    ev.append(check_daily_volume(first, table="product_activity",
+                                 what="customers' first actions per day"))
+    ev.append(check_weekend_clock(first, table="product_activity",
+                                  what="customers' first actions"))
     all_d = np.concatenate([d for d in durations.values()]) if durations else np.array([])
     ev.append(check_benford(all_d, table="product_activity", what="task durations (s)"))
     return ev
@@ -985,17 +1302,52 @@ def _lead_evidence(folder: Path) -> list[Evidence]:
                             what="first event of each lead-day by hour of day (UTC)"))
     ev.append(check_weekday(sessions.reset_index(drop=True), table="events",
                             what="lead-days with activity by day of week"))
+    ev.append(check_daily_volume(sessions.reset_index(drop=True), table="events",
+                                 what="leads active per day"))
+    ev.append(check_weekend_clock(sessions.reset_index(drop=True), table="events",
+                                  what="first event of each lead-day"))
     ev.append(check_benford(per_lead.to_numpy(), table="events",
                             what="distinct events per lead"))
     return ev
 
 
-def run_forensics(path: str | Path) -> ForensicsReport:
-    """Run every check that applies to the folder and combine them by `VERDICT_RULE`."""
+def collect_evidence(folder: str | Path, kind: str | None = None) -> list[Evidence]:
+    """Every check that applies to the folder, unweighed (each with its own hint)."""
+    folder = Path(folder)
+    kind = kind or detect_kind(folder)
+    return _experiment_evidence(folder) if kind == "experiment" else _lead_evidence(folder)
+
+
+def validate_folder(folder: Path, kind: str) -> None:
+    """Load the folder through the analysis loaders: their `DataError` if they refuse it."""
+    if kind == "experiment":
+        from bayes_ab.data.load import load_experiment
+
+        load_experiment(folder)
+    else:
+        from bayes_ab.funnel.load import load_funnel
+
+        load_funnel(_find(folder, "leads"), _find(folder, "events"))
+
+
+def run_forensics(path: str | Path, *, validate: bool = False, prior_odds: float = PRIOR_ODDS,
+                  table: Mapping[str, Mapping[str, float]] | None = None) -> ForensicsReport:
+    """Run every check that applies to the folder and combine them by `VERDICT_RULE`.
+
+    ``prior_odds`` are the odds simulated : real before any check; ``table`` replaces the
+    calibrated log10 LRs (`CALIBRATED_LOG10_LR`), as the calibration script does.
+    ``validate=True`` first loads the folder through the analysis loaders, so anything
+    ``bayes-ab validate`` (or ``funnel``) refuses is refused with the same `DataError`.
+    """
+    if not prior_odds > 0:
+        raise ValueError("prior_odds must be > 0")
     folder = Path(path)
     kind = detect_kind(folder)
-    evidence = _experiment_evidence(folder) if kind == "experiment" else _lead_evidence(folder)
-    verdict, pts = combine(evidence)
+    if validate:
+        validate_folder(folder, kind)
+    evidence = weigh(collect_evidence(folder, kind), table)
+    verdict, pts = combine(evidence, prior_odds=prior_odds)
     anonymised = any(e.verdict_hint == "anonymised" for e in evidence)
     return ForensicsReport(kind=kind, path=str(folder), verdict=verdict,
-                           evidence=tuple(evidence), points=pts, anonymised=anonymised)
+                           evidence=tuple(evidence), points=pts, anonymised=anonymised,
+                           prior_odds=prior_odds)

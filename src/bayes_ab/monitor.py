@@ -28,15 +28,26 @@ looks, roughly a quarter to a third of experiments "win" at some look
 * two **stopping rules whose error rate holds under continuous looks**: (a) stop when the
   confidence sequence excludes 0 (valid for any look schedule, even unplanned ones);
   (b) a Bayesian rule calibrated by simulation: stop when max(P(better), 1 - P(better))
-  exceeds a threshold q chosen so that, under A/A data with this file's look schedule and
-  pooled rate, the chance of crossing at *any* look is alpha. (b) is valid for the schedule
-  it was calibrated on (a fixed calendar of looks); (a) for every schedule.
+  exceeds a threshold q chosen so that, under A/A data with a *planned* look schedule
+  (number of looks and customers per look fixed up front), the chance of crossing at
+  *any* of the planned looks is alpha.
+
+(b) needs a **plan** (:class:`MonitorPlan`, a JSON file the user keeps): the horizon, the
+look schedule, alpha, q and tau, written once (on the first run) and reused unchanged on
+every later run. Recalibrating q on the looks present in the file at each run (what this
+module did before plans) leaks: a user who reruns ``monitor`` every day on a growing file
+is judged on day k against a threshold calibrated for k looks, easier than the one for
+the full horizon, and under A/A data with 30 daily looks 12.7% of experiments stop at some
+day instead of 5% (:func:`daily_rerun_simulation` measures it). Without a plan only the
+confidence sequence is given.
 
 ``tau`` (the mixture's spread, in the lift's units) sets where the sequence is tightest.
-By default it is chosen for the last look (the horizon): tau^2 = r* v_H, where v_H is the
-variance of the difference under the pooled rate at the final sample sizes and r* ~ 8
-minimises the width there. The pooled rate carries no information about the difference,
-so this choice does not peek at the effect. Pass ``tau`` when monitoring live.
+With a plan it is fixed by the plan: tau^2 = r* v_H, where v_H is the variance of the
+difference under the plan's rate at the planned horizon and r* ~ 8 minimises the width
+there. Without a plan (and without ``tau``) the same formula uses the file's last look,
+so tau moves as the file grows; :func:`daily_rerun_simulation` measures that too. The
+pooled rate carries no information about the difference, so neither choice peeks at the
+effect.
 
 The naive rules (for comparison, never for decisions): two-sided two-proportion z-test
 p < alpha at a look, or P(Test better) > 1 - alpha at a look.
@@ -57,7 +68,16 @@ from bayes_ab.errors import DataError, OptionError
 
 __all__ = [
     "DailyCounts",
+    "DailyRerunResult",
     "MonitorConfig",
+    "MonitorPlan",
+    "PlanError",
+    "check_plan",
+    "daily_rerun_simulation",
+    "make_plan",
+    "planned_tau",
+    "read_plan",
+    "write_plan",
     "calibrate_bayes_threshold",
     "horizon_tau",
     "monitor",
@@ -117,7 +137,7 @@ class MonitorConfig:
     alpha: float = round(1.0 - HDI_PROB, 12)
     tau: float | None = None
     min_events: int = DEFAULT_MIN_EVENTS
-    calibration_sims: int = 4000
+    calibration_sims: int = 50000
     seed: int = 20260505
 
     def __post_init__(self) -> None:
@@ -220,17 +240,265 @@ def simulate_null_paths(
 
 def calibrate_bayes_threshold(
     n_c, n_t, *, rate: float, alpha: float, n_sims: int = 4000, seed: int | None = 0,
-    min_events: int = DEFAULT_MIN_EVENTS,
+    min_events: int = DEFAULT_MIN_EVENTS, chunk_cells: int = 2_000_000,
 ) -> float:
     """Threshold q such that, under A/A data with this look schedule, P(max over eligible
-    looks of max(P(better), 1 - P(better)) > q) = alpha (two-sided, like the sequence)."""
+    looks of max(P(better), 1 - P(better)) > q) = alpha (two-sided, like the sequence).
+    Simulated in chunks of about ``chunk_cells`` experiment-looks (bounded memory for long
+    schedules), each from its own child of ``seed``: reproducible for a given seed."""
     n_c = np.asarray(n_c, dtype=float)
     n_t = np.asarray(n_t, dtype=float)
-    x_c, x_t = simulate_null_paths(n_c, n_t, rate=rate, n_sims=n_sims, seed=seed)
-    nc, nt = np.broadcast_to(n_c, x_c.shape), np.broadcast_to(n_t, x_t.shape)
-    p = prob_better_normal(nc, x_c, nt, x_t)
-    m = np.where(_eligible(nc, x_c, nt, x_t, min_events), np.maximum(p, 1 - p), 0.5)
-    return float(np.quantile(m.max(axis=1), 1.0 - alpha))
+    per_chunk = max(1, int(chunk_cells // max(n_c.size, 1)))
+    seeds = np.random.SeedSequence(seed).spawn(-(-n_sims // per_chunk))
+    maxima = []
+    for i, child in enumerate(seeds):
+        size = min(per_chunk, n_sims - i * per_chunk)
+        x_c, x_t = simulate_null_paths(n_c, n_t, rate=rate, n_sims=size, seed=child)
+        nc, nt = np.broadcast_to(n_c, x_c.shape), np.broadcast_to(n_t, x_t.shape)
+        p = prob_better_normal(nc, x_c, nt, x_t)
+        m = np.where(_eligible(nc, x_c, nt, x_t, min_events), np.maximum(p, 1 - p), 0.5)
+        maxima.append(m.max(axis=1))
+    return float(np.quantile(np.concatenate(maxima), 1.0 - alpha))
+
+# --------------------------------------------------------------------------- the plan
+
+#: What identifies a plan file, and the version of its layout.
+PLAN_KIND = "bayes_ab monitor plan"
+PLAN_VERSION = 1
+#: The most looks a plan may have (a look a day for two years; calibrating 730 looks
+#: with 50,000 simulations takes about half a minute).
+MAX_PLAN_LOOKS = 730
+
+
+class PlanError(OptionError):
+    """A plan file that is missing, unreadable, or inconsistent with the run (exit 2)."""
+
+
+@dataclass(frozen=True)
+class MonitorPlan:
+    """The planned horizon and look calendar of a monitored experiment, fixed up front.
+
+    ``n_control`` / ``n_test``: planned cumulative customers at each of the ``looks``
+    looks (one look per date in the file). ``bayes_threshold`` is calibrated once, on
+    this schedule, and reused unchanged on every later run; ``tau`` likewise."""
+
+    looks: int
+    n_control: tuple[int, ...]
+    n_test: tuple[int, ...]
+    per_look_source: str
+    rate: float
+    rate_source: str
+    alpha: float
+    min_events: int
+    calibration_sims: int
+    seed: int
+    bayes_threshold: float
+    tau: float
+    tau_source: str
+    control: str
+    test: str
+    metric: str
+    start_date: str
+    created: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": PLAN_KIND,
+            "plan_version": PLAN_VERSION,
+            "note": ("Keep this file unchanged until the experiment ends: every run of "
+                     "`bayes-ab monitor --plan` reuses its threshold and look schedule. "
+                     "Recreating it during the experiment recalibrates on the looks seen "
+                     "so far, which is what inflates false positives."),
+            "experiment": {"control": self.control, "test": self.test, "metric": self.metric,
+                           "start_date": self.start_date},
+            "horizon": {"looks": self.looks, "cadence": "one look per date in the file",
+                        "per_look_control": self.n_control[0],
+                        "per_look_test": self.n_test[0],
+                        "per_look_source": self.per_look_source,
+                        "cumulative_n_control": list(self.n_control),
+                        "cumulative_n_test": list(self.n_test)},
+            "alpha": self.alpha,
+            "min_events": self.min_events,
+            "bayes_threshold": self.bayes_threshold,
+            "calibration": {"rate": self.rate, "rate_source": self.rate_source,
+                            "n_sims": self.calibration_sims, "seed": self.seed,
+                            "method": "A/A simulation of the planned look schedule; "
+                                      "P(any planned look crosses the threshold) = alpha"},
+            "tau": self.tau,
+            "tau_source": self.tau_source,
+            "created": dict(self.created),
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Any, *, source: str = "plan") -> MonitorPlan:
+        """Rebuild a plan from its JSON, raising :class:`PlanError` naming what is wrong."""
+        def bad(what: str) -> PlanError:
+            return PlanError(f"{source}: not a usable monitor plan ({what}); a plan is "
+                             "written by `bayes-ab monitor --plan FILE --plan-looks N` and "
+                             "must not be edited")
+
+        if not isinstance(doc, dict) or doc.get("kind") != PLAN_KIND:
+            raise bad(f"no \"kind\": \"{PLAN_KIND}\"")
+        if doc.get("plan_version") != PLAN_VERSION:
+            raise bad(f"plan_version {doc.get('plan_version')!r}, expected {PLAN_VERSION}")
+        try:
+            exp, hor, cal = doc["experiment"], doc["horizon"], doc["calibration"]
+            plan = cls(
+                looks=int(hor["looks"]),
+                n_control=tuple(int(v) for v in hor["cumulative_n_control"]),
+                n_test=tuple(int(v) for v in hor["cumulative_n_test"]),
+                per_look_source=str(hor.get("per_look_source", "")),
+                rate=float(cal["rate"]), rate_source=str(cal.get("rate_source", "")),
+                alpha=float(doc["alpha"]), min_events=int(doc["min_events"]),
+                calibration_sims=int(cal["n_sims"]), seed=int(cal["seed"]),
+                bayes_threshold=float(doc["bayes_threshold"]), tau=float(doc["tau"]),
+                tau_source=str(doc.get("tau_source", "")),
+                control=str(exp["control"]), test=str(exp["test"]), metric=str(exp["metric"]),
+                start_date=str(exp["start_date"]), created=dict(doc.get("created") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad(f"missing or invalid field {exc}") from None
+        if not 1 <= plan.looks <= MAX_PLAN_LOOKS or len(plan.n_control) != plan.looks \
+                or len(plan.n_test) != plan.looks:
+            raise bad("the number of looks does not match the look schedule")
+        if not (0.5 < plan.bayes_threshold < 1 and 0 < plan.alpha < 0.5
+                and np.isfinite(plan.tau) and plan.tau > 0 and 0 < plan.rate < 1):
+            raise bad("threshold, alpha, tau or rate out of range")
+        return plan
+
+
+def read_plan(path: str | Path) -> MonitorPlan:
+    """Read a plan file (:class:`PlanError` if it is missing, not JSON or not a plan)."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise PlanError(f"plan file {path} does not exist" if not path.exists()
+                        else f"plan {path} is not a file")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PlanError(f"plan file {path} cannot be read as JSON ({type(exc).__name__})") \
+            from None
+    return MonitorPlan.from_dict(doc, source=f"plan file {path}")
+
+
+def write_plan(path: str | Path, plan: MonitorPlan) -> Path:
+    """Write the plan to a new file; never replaces an existing one (:class:`PlanError`)."""
+    import json
+
+    path = Path(path)
+    # Serialise first (strict JSON), then create the file exclusively: never overwritten.
+    text = json.dumps(plan.to_dict(), indent=2, allow_nan=False) + "\n"
+    try:
+        fh = open(path, "x", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except FileExistsError:
+        raise PlanError(f"plan file {path} already exists; a plan is never overwritten") \
+            from None
+    except OSError as exc:
+        raise PlanError(f"cannot write the plan file {path}: {exc.strerror or exc}") from None
+    try:
+        with fh:
+            fh.write(text)
+    except OSError as exc:  # e.g. a full disk: leave no half-written plan behind
+        path.unlink(missing_ok=True)
+        raise PlanError(f"cannot write the plan file {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def make_plan(
+    counts: DailyCounts, *, looks: int, per_look: float | None = None,
+    rate: float | None = None, config: MonitorConfig = MonitorConfig(),
+    file: str | None = None,
+) -> MonitorPlan:
+    """Fix the horizon (``looks`` looks, one per date) and calibrate the Bayesian threshold
+    and tau on it, once. ``per_look``: expected customers per look (both arms; default the
+    mean per look of the looks seen so far); split between the arms as seen so far.
+    ``rate``: the conversion rate simulated (default the pooled rate so far: it says
+    nothing about the difference)."""
+    seen = len(counts.dates)
+    if isinstance(looks, bool) or int(looks) != looks or not 1 <= looks <= MAX_PLAN_LOOKS:
+        raise PlanError(f"--plan-looks must be a whole number of looks from 1 to "
+                        f"{MAX_PLAN_LOOKS}, got {looks}")
+    looks = int(looks)
+    if looks < seen:
+        raise PlanError(f"--plan-looks {looks} is fewer than the {seen} looks (dates) the "
+                        "file already has; plan the whole horizon")
+    n_c, x_c, n_t, x_t = (a[-1] for a in counts.arrays())
+    if n_c <= 0 or n_t <= 0:
+        raise PlanError("a plan needs customers in both arms at the looks seen so far")
+    share_test = n_t / (n_c + n_t)
+    if per_look is None:
+        per_c, per_t = n_c / seen, n_t / seen
+        source = f"mean per look over the {seen} look(s) seen when the plan was made"
+    else:
+        if not (np.isfinite(per_look) and per_look >= 2):
+            raise PlanError(f"--plan-per-look must be at least 2 customers, got {per_look}")
+        per_c, per_t = per_look * (1 - share_test), per_look * share_test
+        source = (f"given (--plan-per-look {per_look:g}), split as seen so far "
+                  f"({share_test:.1%} in Test)")
+    k = np.arange(1, looks + 1, dtype=float)
+    plan_c = np.maximum(np.round(per_c * k), 1).astype(np.int64)
+    plan_t = np.maximum(np.round(per_t * k), 1).astype(np.int64)
+    if rate is None:
+        rate = float((x_c + x_t + 1.0) / (n_c + n_t + 2.0))
+        rate_source = f"pooled rate of both arms over the {seen} look(s) seen"
+    else:
+        if not 0 < rate < 1:
+            raise PlanError(f"--plan-rate must be a rate in (0, 1), got {rate}")
+        rate_source = "given (--plan-rate)"
+    q = calibrate_bayes_threshold(plan_c, plan_t, rate=rate, alpha=config.alpha,
+                                  n_sims=config.calibration_sims, seed=config.seed,
+                                  min_events=config.min_events)
+    if config.tau is not None:
+        tau, tau_source = float(config.tau), "given (--tau)"
+    else:
+        tau = planned_tau(plan_c[-1], plan_t[-1], rate=rate, alpha=config.alpha)
+        tau_source = "plan: tightest at the planned horizon, from the plan's rate"
+    return MonitorPlan(
+        looks=looks, n_control=tuple(int(v) for v in plan_c),
+        n_test=tuple(int(v) for v in plan_t), per_look_source=source, rate=float(rate),
+        rate_source=rate_source, alpha=config.alpha, min_events=config.min_events,
+        calibration_sims=config.calibration_sims, seed=config.seed, bayes_threshold=q,
+        tau=tau, tau_source=tau_source, control=counts.control, test=counts.test,
+        metric=counts.metric, start_date=counts.dates[0],
+        created={"file": None if file is None else Path(file).name, "looks_seen": seen,
+                 "last_date_seen": counts.dates[-1]},
+    )
+
+
+def check_plan(plan: MonitorPlan, counts: DailyCounts, config: MonitorConfig) -> None:
+    """Refuse (:class:`PlanError`) a run that the plan does not cover."""
+    problems = []
+    if (plan.control, plan.test) != (counts.control, counts.test):
+        problems.append(f"it compares '{plan.test}' with '{plan.control}', this run "
+                        f"'{counts.test}' with '{counts.control}'")
+    if plan.metric != counts.metric:
+        problems.append(f"it monitors '{plan.metric}', this run '{counts.metric}'")
+    if plan.start_date != counts.dates[0]:
+        problems.append(f"its experiment starts on {plan.start_date}, the file's first date "
+                        f"is {counts.dates[0]}")
+    if len(counts.dates) > plan.looks:
+        problems.append(f"it covers {plan.looks} looks and the file has {len(counts.dates)} "
+                        "dates: the calibrated threshold holds only up to the planned "
+                        "horizon (the confidence sequence, without --plan, stays valid)")
+    if not np.isclose(config.alpha, plan.alpha, rtol=0, atol=1e-12):
+        problems.append(f"its alpha is {plan.alpha:g}, this run asks for {config.alpha:g}")
+    if config.min_events != plan.min_events:
+        problems.append(f"its --min-events is {plan.min_events}, this run asks for "
+                        f"{config.min_events}")
+    if config.tau is not None and not np.isclose(config.tau, plan.tau, rtol=1e-9, atol=0):
+        problems.append(f"its tau is {plan.tau:.6g}, this run asks for {config.tau:g}")
+    if problems:
+        raise PlanError("the plan does not fit this run: " + "; ".join(problems) + ". Keep "
+                        "the plan of this experiment, or start a new experiment with a new "
+                        "plan file")
+
+
+def planned_tau(n_control: float, n_test: float, *, rate: float, alpha: float) -> float:
+    """tau tightest at sample sizes (n_control, n_test) for a common ``rate``."""
+    v_h = rate * (1 - rate) * (1.0 / max(n_control, 1.0) + 1.0 / max(n_test, 1.0))
+    return float(np.sqrt(optimal_tau_ratio(alpha) * v_h))
 
 
 # --------------------------------------------------------------------------- reading
@@ -412,11 +680,26 @@ def _posterior_lifts(n_c, x_c, n_t, x_t, *, seed: int, n_draws: int = 20000) -> 
 
 
 def monitor(counts: DailyCounts, *, config: MonitorConfig = MonitorConfig(),
-            input_info: dict | None = None) -> dict:
-    """The monitor.json dict: per look the sequence, the posterior, the stopping rules."""
+            input_info: dict | None = None, plan: MonitorPlan | None = None,
+            plan_info: dict | None = None) -> dict:
+    """The monitor.json dict: per look the sequence, the posterior, the stopping rules.
+
+    The calibrated Bayesian rule is given only with a ``plan`` (its threshold and tau are
+    the plan's, whatever the file holds today); without one, ``stopping.bayes_calibrated``
+    says it is unavailable and why. ``plan_info`` (e.g. the plan file and whether this run
+    wrote it) is copied into ``settings.plan``."""
     n_c, x_c, n_t, x_t = counts.arrays()
     alpha = config.alpha
-    tau = config.tau if config.tau is not None else horizon_tau(counts, alpha=alpha)
+    if plan is not None:
+        check_plan(plan, counts, config)
+        tau, tau_source = plan.tau, plan.tau_source
+        q: float | None = plan.bayes_threshold
+    else:
+        tau = config.tau if config.tau is not None else horizon_tau(counts, alpha=alpha)
+        tau_source = ("given" if config.tau is not None else
+                      "horizon (pooled rate at the file's last look; tightest there; moves "
+                      "as the file grows, fixed with --plan)")
+        q = None
     tau2 = tau * tau
     d, v = _plug_in(n_c, x_c, n_t, x_t)
     lower, upper = msprt_cs(d, v, tau2=tau2, alpha=alpha)
@@ -425,14 +708,11 @@ def monitor(counts: DailyCounts, *, config: MonitorConfig = MonitorConfig(),
     p_naive = naive_z_p(n_c, x_c, n_t, x_t)
     p_better = prob_better_normal(n_c, x_c, n_t, x_t)
     ok = _eligible(n_c, x_c, n_t, x_t, config.min_events)
-    pooled = float((x_c[-1] + x_t[-1] + 1.0) / (n_c[-1] + n_t[-1] + 2.0))
-    q = calibrate_bayes_threshold(n_c, n_t, rate=pooled, alpha=alpha,
-                                  n_sims=config.calibration_sims, seed=config.seed,
-                                  min_events=config.min_events)
     post = _posterior_lifts(n_c, x_c, n_t, x_t, seed=config.seed)
 
     stop_cs = ok & ((lower > 0) | (upper < 0))
-    stop_bayes = ok & (np.maximum(p_better, 1 - p_better) > q)
+    stop_bayes = (ok & (np.maximum(p_better, 1 - p_better) > q) if q is not None
+                  else np.zeros(ok.shape, bool))
     naive_p = ok & (p_naive < alpha)
     naive_b = ok & (p_better > 1 - alpha)
     looks = []
@@ -453,7 +733,7 @@ def monitor(counts: DailyCounts, *, config: MonitorConfig = MonitorConfig(),
             "naive_p_value": float(p_naive[k]),
             "eligible": bool(ok[k]),
             "stop_confidence_sequence": bool(stop_cs[k]),
-            "stop_bayes_calibrated": bool(stop_bayes[k]),
+            "stop_bayes_calibrated": bool(stop_bayes[k]) if q is not None else None,
         })
 
     def rule(mask: np.ndarray, name: str, description: str, direction) -> dict:
@@ -471,6 +751,42 @@ def monitor(counts: DailyCounts, *, config: MonitorConfig = MonitorConfig(),
     def side_p(k: int) -> str:
         return "test_better" if p_better[k] > 0.5 else "test_worse"
 
+    if plan is not None:
+        bayes_rule = rule(
+            stop_bayes, "bayes_calibrated",
+            f"stop at the first look where max(P(better), 1 - P(better)) > {q:.4f}, the "
+            f"threshold whose A/A false-positive rate over the {plan.looks} planned looks "
+            f"is {alpha:g} (calibrated once, by the plan)", side_p)
+        bayes_rule["available"] = True
+        calibration = {"n_sims": plan.calibration_sims, "seed": plan.seed,
+                       "pooled_rate": plan.rate,
+                       "method": f"A/A simulation of the plan's schedule ({plan.looks} looks "
+                                 f"of about {plan.n_control[0]:,} Control + "
+                                 f"{plan.n_test[0]:,} Test customers), done once when the "
+                                 "plan was made"}
+        k_now = len(counts.dates)
+        plan_block = {
+            **(plan_info or {}), "looks_planned": plan.looks, "looks_so_far": k_now,
+            "start_date": plan.start_date, "bayes_threshold": q, "tau": plan.tau,
+            "alpha": plan.alpha,
+            "planned_n_at_latest_look": {"control": plan.n_control[k_now - 1],
+                                         "test": plan.n_test[k_now - 1]},
+            "observed_over_planned_n": float((n_c[-1] + n_t[-1])
+                                             / (plan.n_control[k_now - 1]
+                                                + plan.n_test[k_now - 1])),
+            "created": dict(plan.created),
+        }
+    else:
+        reason = ("needs a plan: give --plan FILE with --plan-looks N on the first run (the "
+                  "threshold is calibrated once on the planned horizon and reused; "
+                  "recalibrating on the looks seen so far at each run inflates false "
+                  "positives)")
+        bayes_rule = {"rule": "bayes_calibrated", "description": f"not computed: {reason}",
+                      "stopped": False, "look": None, "date": None, "direction": None,
+                      "available": False, "reason": reason}
+        calibration = None
+        plan_block = None
+
     last = len(counts.dates) - 1
     return {
         "schema_version": SCHEMA_VERSION,
@@ -479,13 +795,11 @@ def monitor(counts: DailyCounts, *, config: MonitorConfig = MonitorConfig(),
         "settings": {
             "alpha": alpha,
             "tau": float(tau),
-            "tau_source": "given" if config.tau is not None else
-                          "horizon (pooled rate at the last look; tightest there)",
+            "tau_source": tau_source,
             "min_events": config.min_events,
             "bayes_threshold": q,
-            "calibration": {"n_sims": config.calibration_sims, "seed": config.seed,
-                            "pooled_rate": pooled,
-                            "method": "A/A simulation with this file's look schedule"},
+            "calibration": calibration,
+            "plan": plan_block,
             "prior": "Beta(1, 1) on each arm's rate",
         },
         "looks": looks,
@@ -495,11 +809,7 @@ def monitor(counts: DailyCounts, *, config: MonitorConfig = MonitorConfig(),
                 f"stop at the first look whose {100 * (1 - alpha):.0f}% always-valid confidence "
                 f"sequence for the lift excludes 0 (error rate <= {alpha:g} for any looks)",
                 side_cs),
-            "bayes_calibrated": rule(
-                stop_bayes, "bayes_calibrated",
-                f"stop at the first look where max(P(better), 1 - P(better)) > {q:.4f}, the "
-                f"threshold whose A/A false-positive rate over these looks is {alpha:g}",
-                side_p),
+            "bayes_calibrated": bayes_rule,
             "naive_p_value": rule(naive_p, "naive_p_value",
                                   f"p < {alpha:g} at a look (inflates false positives)", side_p),
             "naive_prob_better": rule(naive_b, "naive_prob_better",
@@ -518,7 +828,7 @@ def monitor(counts: DailyCounts, *, config: MonitorConfig = MonitorConfig(),
 
 def plot_monitor(result: dict, path: str | Path) -> Path:
     """The confidence sequence and the posterior HDI of the lift over time (top), and
-    P(Test better) against the calibrated and naive thresholds (bottom)."""
+    P(Test better) against the naive threshold and, with a plan, the calibrated one (bottom)."""
     from bayes_ab.plotting import _plt, _save
 
     plt = _plt()
@@ -552,8 +862,9 @@ def plot_monitor(result: dict, path: str | Path) -> Path:
     q = result["settings"]["bayes_threshold"]
     ax2.plot(x, pb, color="C2", label="P(Test better)")
     ax2.axhline(1 - alpha, color="C3", ls=":", lw=1, label=f"naive {1 - alpha:g}")
-    ax2.axhline(q, color="C0", ls="--", lw=1, label=f"calibrated {q:.4f}")
-    ax2.axhline(1 - q, color="C0", ls="--", lw=1)
+    if q is not None:  # only with a plan
+        ax2.axhline(q, color="C0", ls="--", lw=1, label=f"calibrated (plan) {q:.4f}")
+        ax2.axhline(1 - q, color="C0", ls="--", lw=1)
     ax2.set_ylim(0, 1)
     ax2.set_ylabel("P(Test better)")
     step = max(1, len(looks) // 8)
@@ -567,10 +878,10 @@ def plot_monitor(result: dict, path: str | Path) -> Path:
 
 
 def monitor_file(path: str | Path, *, config: MonitorConfig = MonitorConfig(),
-                 **read_options: Any) -> dict:
-    """Read a dated export and return the monitor.json dict."""
+                 plan: MonitorPlan | None = None, **read_options: Any) -> dict:
+    """Read a dated export and return the monitor.json dict (``plan``: see :func:`monitor`)."""
     counts, info = read_daily_counts(path, **read_options)
-    return monitor(counts, config=config, input_info=info)
+    return monitor(counts, config=config, input_info=info, plan=plan)
 
 
 # --------------------------------------------------------------------------- peeking
@@ -603,7 +914,7 @@ def peeking_simulation(
     *, looks: int = 30, per_look_control: int = 700, per_look_test: int = 300,
     rate: float = 0.10, alpha: float = round(1.0 - HDI_PROB, 12), n_sims: int = 2000,
     seed: int = 0, effect: float = 0.0,
-    min_events: int = DEFAULT_MIN_EVENTS, calibration_sims: int = 4000,
+    min_events: int = DEFAULT_MIN_EVENTS, calibration_sims: int = MonitorConfig.calibration_sims,
 ) -> PeekingResult:
     """Simulate A/A experiments (Bernoulli streams, ``rate`` in both arms, a look after
     every ``per_look_*`` customers) and count how often each rule ever declares a
@@ -643,3 +954,134 @@ def peeking_simulation(
     return PeekingResult(n_sims=n_sims, looks=looks, per_look_control=per_look_control,
                          per_look_test=per_look_test, rate=rate, effect=effect, alpha=alpha,
                          tau=float(np.sqrt(tau2)), bayes_threshold=q, rates=rates)
+
+
+# --------------------------------------------------------------------------- daily reruns
+
+
+@dataclass(frozen=True)
+class DailyRerunResult:
+    """Share of simulated experiments in which a user who reruns ``monitor`` every day on
+    the growing file (day k's run sees looks 1..k only) is told to stop at some day."""
+
+    n_sims: int
+    looks: int
+    per_look_control: int
+    per_look_test: int
+    rate: float
+    effect: float
+    alpha: float
+    plan_calibration_sims: int
+    rerun_calibration_sims: int
+    plan_threshold_at_rate: float
+    rerun_threshold_by_day: tuple[float, ...]
+    rates: dict
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in (
+            "n_sims", "looks", "per_look_control", "per_look_test", "rate", "effect", "alpha",
+            "plan_calibration_sims", "rerun_calibration_sims", "plan_threshold_at_rate")} | {
+            "rerun_threshold_by_day": list(self.rerun_threshold_by_day),
+            "declared_difference": dict(self.rates)}
+
+
+def _pooled(n_c, x_c, n_t, x_t) -> np.ndarray:
+    """The pooled rate `monitor` and `make_plan` calibrate at ((x + 1) / (n + 2))."""
+    return (x_c + x_t + 1.0) / (n_c + n_t + 2.0)
+
+
+def _threshold_by_rate(n_c, n_t, rates: np.ndarray, *, alpha, n_sims, seed, min_events,
+                       n_grid: int) -> np.ndarray:
+    """Each experiment's calibrated threshold at its own pooled rate, interpolated
+    linearly between calibrations on a grid of rates spanning them (the threshold moves
+    by about 0.0005 between rates 0.06 and 0.14)."""
+    lo, hi = np.quantile(rates, [0.001, 0.999])
+    grid = np.unique(np.linspace(lo, hi, n_grid)) if hi > lo else np.array([lo])
+    qs = np.array([calibrate_bayes_threshold(n_c, n_t, rate=float(r), alpha=alpha,
+                                             n_sims=n_sims, seed=seed, min_events=min_events)
+                   for r in grid])
+    return np.interp(rates, grid, qs)
+
+
+def daily_rerun_simulation(
+    *, looks: int = 30, per_look_control: int = 700, per_look_test: int = 300,
+    rate: float = 0.10, alpha: float = round(1.0 - HDI_PROB, 12), n_sims: int = 2000,
+    seed: int = 0, effect: float = 0.0, min_events: int = DEFAULT_MIN_EVENTS,
+    plan_calibration_sims: int = MonitorConfig.calibration_sims,
+    rerun_calibration_sims: int = 4000, n_rate_grid: int = 5,
+) -> DailyRerunResult:
+    """Simulate the daily-rerun usage: on each day k the user runs `monitor` on the file
+    holding looks 1..k and stops if that run reports a stop at any of its looks. An
+    experiment counts as "declared a difference" if some day's run does.
+
+    Rules (all on the same simulated experiments):
+
+    * ``naive_p_below_alpha`` / ``naive_prob_better_above_1_minus_alpha``: as in
+      :func:`peeking_simulation` (a daily rerun sees what a single run at the end sees);
+    * ``confidence_sequence_plan_tau``: tau fixed by a plan made on day 1 (its rate is the
+      pooled rate of day 1, its horizon the planned one);
+    * ``confidence_sequence_rerun_tau``: no plan, no ``--tau``: each day's run takes tau
+      from that day's file (pooled rate and sizes at its last look), the default without a
+      plan;
+    * ``bayes_plan``: the threshold of a plan made on day 1 (:func:`make_plan`: calibrated
+      once on the planned ``looks``-look schedule at day 1's pooled rate, with
+      ``plan_calibration_sims`` simulations), reused unchanged every day;
+    * ``bayes_recalibrated_daily``: the old behaviour, each day's run recalibrating the
+      threshold on the looks in the file that day (at that day's pooled rate, with
+      ``rerun_calibration_sims``, the old default), which is what leaks.
+
+    The calibrations use their own seed (``seed + 1_000_003``, the same on every day, as a
+    fixed ``--seed`` is), so the rates are out of sample."""
+    n_c = per_look_control * np.arange(1, looks + 1, dtype=float)
+    n_t = per_look_test * np.arange(1, looks + 1, dtype=float)
+    x_c, x_t = simulate_null_paths(n_c, n_t, rate=rate, n_sims=n_sims, seed=seed,
+                                   rate_test=rate + effect)
+    nc, nt = np.broadcast_to(n_c, x_c.shape), np.broadcast_to(n_t, x_t.shape)
+    ok = _eligible(nc, x_c, nt, x_t, min_events)
+    d, v = _plug_in(nc, x_c, nt, x_t)
+    pb = prob_better_normal(nc, x_c, nt, x_t)
+    m = np.where(ok, np.maximum(pb, 1 - pb), 0.5)
+    p = naive_z_p(nc, x_c, nt, x_t)
+    pooled = _pooled(nc, x_c, nt, x_t)  # n_sims x looks: what the day-k run calibrates at
+    cal_seed = seed + 1_000_003
+
+    fired: dict[str, np.ndarray] = {
+        "naive_p_below_alpha": (ok & (p < alpha)).any(axis=1),
+        "naive_prob_better_above_1_minus_alpha": (ok & (pb > 1 - alpha)).any(axis=1),
+    }
+    # The plan, made on day 1: tau and the threshold from day 1's pooled rate.
+    rate_plan = pooled[:, 0]
+    tau2_plan = np.array([planned_tau(n_c[-1], n_t[-1], rate=r, alpha=alpha) ** 2
+                          for r in rate_plan])[:, None]
+    lo, hi = msprt_cs(d, v, tau2=tau2_plan, alpha=alpha)
+    fired["confidence_sequence_plan_tau"] = (ok & ((lo > 0) | (hi < 0))).any(axis=1)
+    q_plan = _threshold_by_rate(n_c, n_t, rate_plan, alpha=alpha, n_sims=plan_calibration_sims,
+                                seed=cal_seed, min_events=min_events, n_grid=n_rate_grid)
+    fired["bayes_plan"] = (m > q_plan[:, None]).any(axis=1)
+    q_at_rate = calibrate_bayes_threshold(n_c, n_t, rate=rate, alpha=alpha,
+                                          n_sims=plan_calibration_sims, seed=cal_seed,
+                                          min_events=min_events)
+    # No plan: every day's run recomputes tau and (the old way) the threshold.
+    cs_rerun = np.zeros(n_sims, bool)
+    bayes_rerun = np.zeros(n_sims, bool)
+    running_max = np.maximum.accumulate(m, axis=1)
+    q_days = []
+    for k in range(1, looks + 1):
+        r_k = pooled[:, k - 1]
+        tau2_k = optimal_tau_ratio(alpha) * r_k * (1 - r_k) * (1 / n_c[k - 1] + 1 / n_t[k - 1])
+        lo_k, hi_k = msprt_cs(d[:, :k], v[:, :k], tau2=tau2_k[:, None], alpha=alpha)
+        cs_rerun |= (ok[:, :k] & ((lo_k > 0) | (hi_k < 0))).any(axis=1)
+        q_k = _threshold_by_rate(n_c[:k], n_t[:k], r_k, alpha=alpha,
+                                 n_sims=rerun_calibration_sims, seed=cal_seed,
+                                 min_events=min_events, n_grid=n_rate_grid)
+        bayes_rerun |= running_max[:, k - 1] > q_k
+        q_days.append(float(np.median(q_k)))
+    fired["confidence_sequence_rerun_tau"] = cs_rerun
+    fired["bayes_recalibrated_daily"] = bayes_rerun
+    return DailyRerunResult(
+        n_sims=n_sims, looks=looks, per_look_control=per_look_control,
+        per_look_test=per_look_test, rate=rate, effect=effect, alpha=alpha,
+        plan_calibration_sims=plan_calibration_sims,
+        rerun_calibration_sims=rerun_calibration_sims, plan_threshold_at_rate=q_at_rate,
+        rerun_threshold_by_day=tuple(q_days),
+        rates={k: float(f.mean()) for k, f in fired.items()})

@@ -28,6 +28,12 @@ from bayes_ab.constants import DESIGN_TEST_SHARE, SCHEMA_VERSION
 from bayes_ab.data.schema import ExperimentData, Finding
 from bayes_ab.errors import BayesAbError
 from bayes_ab.fit import SamplerConfig
+from bayes_ab.plotting import (
+    FIGURE_KINDS,
+    GATE_FIGURE_KINDS,
+    REPORT_FIGURE_KINDS,
+    figure_kinds,
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,13 @@ class AnalyzeOptions:
     threshold_of_caring: float | None = None
     design_test_share: float = DESIGN_TEST_SHARE
     revenue_per_conversion: float | None = None
+    #: Cost of one more CS-engaged customer (a "CS contact"), in the revenue's currency:
+    #: with revenue_per_conversion, the decision's net value per customer (decision.cs_cost).
+    cost_per_cs_contact: float | None = None
     figures: bool = True
+    #: Which ArviZ figures to draw when ``figures``: "report" (the ones the report shows
+    #: open, plus trace and rank plots of a model that fails the gate) or "all".
+    figure_set: str = "report"
     forensics: bool = True
     #: Refit under weaker and stronger priors: "all" models, only the "decision" metrics
     #: (conversion, CS engagement), or "none".
@@ -238,8 +250,30 @@ def _null_help_channels() -> dict:
     return {"completion": None, "time_to_completion": None, "causal_effect": None}
 
 
-def _decision(idata, *, n_customers: int, options: AnalyzeOptions):
+def _joint_tables(data: ExperimentData) -> dict[str, np.ndarray]:
+    """Each arm's customers by converted (rows 0/1) x CS-engaged (columns 0/1)."""
+    df = data.customers if _is_agg(data) else data.frame.assign(n=1)
+    out = {}
+    for arm in ("Control", "Test"):
+        sel = df[df["cohort"] == arm]
+        table = np.zeros((2, 2))
+        for conv in (0, 1):
+            for cs in (0, 1):
+                hit = (sel["converted"].astype(bool) == bool(conv)) & (
+                    sel["any_cs"].astype(bool) == bool(cs))
+                table[conv, cs] = float(sel.loc[hit, "n"].sum())
+        out[arm] = table
+    return out
+
+
+def _decision(idata, *, data: ExperimentData, options: AnalyzeOptions) -> dict:
+    """The results.json ``decision`` block: the expected-loss rule on the conversion
+    model's draws, "keep testing" sized by the pre-posterior search on the conversion
+    counts (the same answer as ``compare`` for the same counts and seed), and
+    ``cs_cost``: conversion gained against CS engagement added (``decision.cs_cost_tradeoff``)."""
     from bayes_ab import decision as dc
+    from bayes_ab.models.arm_comparison import ArmComparison
+    from bayes_ab.models.beta_binomial import BetaPrior
 
     post = idata.posterior
     rate = post["rate"] if "rate" in post else post[list(post.data_vars)[0]]
@@ -250,12 +284,27 @@ def _decision(idata, *, n_customers: int, options: AnalyzeOptions):
         kwargs["threshold_of_caring"] = options.threshold_of_caring
     if options.revenue_per_conversion is not None:
         kwargs["business_value"] = dc.BusinessValue(
-            value_per_unit=options.revenue_per_conversion, customers=float(n_customers),
+            value_per_unit=options.revenue_per_conversion, customers=float(data.n_customers),
             label="revenue per conversion",
         )
     config = dc.DecisionConfig(**kwargs)
-    return dc.decide_from_draws(control, test, metric="conversion", config=config,
-                                n_customers=n_customers)
+    counts = _counts_of(data, "converted")
+    prior = ArmComparison.default_priors["rate"]
+    block = dc.decide_from_draws(
+        control, test, metric="conversion", config=config, n_customers=data.n_customers,
+        counts=(counts["Control"], counts["Test"]),
+        prior=BetaPrior(float(prior["alpha"]), float(prior["beta"])),
+        seed=options.sampler.seed,
+    ).to_dict()
+    try:
+        tables = _joint_tables(data)
+        block["cs_cost"] = dc.cs_cost_tradeoff(
+            tables["Control"], tables["Test"],
+            revenue_per_conversion=options.revenue_per_conversion,
+            cost_per_cs_contact=options.cost_per_cs_contact, seed=options.sampler.seed)
+    except (KeyError, ValueError) as exc:  # no CS column / an empty arm: the rest stands
+        block["cs_cost"] = {"error": str(exc)}
+    return block
 
 
 def analyze(
@@ -325,7 +374,11 @@ def analyze(
         summaries[step.key] = model.summarize(idata)
         idata_paths[step.key] = model.save(idata, out / "idata" / f"{step.key}.nc")
         if options.figures:
-            for kind, path in model.figures(idata, out / "figures").items():
+            kinds = FIGURE_KINDS if options.figure_set == "all" else (
+                REPORT_FIGURE_KINDS + (() if diag.passed else GATE_FIGURE_KINDS))
+            with figure_kinds(kinds):
+                drawn = model.figures(idata, out / "figures")
+            for kind, path in drawn.items():
                 figures[kind if kind.startswith(step.key) else f"{step.key}_{kind}"] = path
         timings[f"model_{step.key}"] = time.perf_counter() - t
 
@@ -341,8 +394,7 @@ def analyze(
             ).to_dict())
 
     if "conversion" in fitted:
-        decision = _decision(fitted["conversion"], n_customers=data.n_customers, options=options)
-        results["decision"] = decision.to_dict()
+        results["decision"] = _decision(fitted["conversion"], data=data, options=options)
     else:
         results["decision"] = None
 

@@ -6,7 +6,9 @@ they never call ``plt.show()``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,29 @@ if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
 
 FIGURE_KINDS = ("trace", "rank", "posterior", "forest", "ppc")
+#: The ArviZ figures the report shows open (plus each model's own figures, which are
+#: always drawn): `analyze --figures report`, the default. The sampler figures (trace,
+#: rank) are added for a model that fails the diagnostic gate.
+REPORT_FIGURE_KINDS = ("posterior",)
+#: Added for a model that fails the diagnostic gate under `--figures report`.
+GATE_FIGURE_KINDS = ("trace", "rank")
+#: `analyze --figures`: report (default), all (every ArviZ figure of every model), none.
+FIGURE_SETS = ("report", "all", "none")
+
+_KINDS: ContextVar[tuple[str, ...]] = ContextVar("bayes_ab_figure_kinds", default=FIGURE_KINDS)
+
+
+@contextmanager
+def figure_kinds(kinds: Sequence[str]) -> Iterator[None]:
+    """Within the block, `standard_figures` draws only these kinds unless told otherwise."""
+    unknown = set(kinds) - set(FIGURE_KINDS)
+    if unknown:
+        raise ValueError(f"unknown figure kinds {sorted(unknown)}")
+    token = _KINDS.set(tuple(kinds))
+    try:
+        yield
+    finally:
+        _KINDS.reset(token)
 
 
 def _plt():
@@ -47,10 +72,14 @@ def standard_figures(
     out_dir: str | Path,
     var_names: Sequence[str] | None = None,
     forest_vars: Sequence[str] | None = None,
-    kinds: Sequence[str] = FIGURE_KINDS,
+    kinds: Sequence[str] | None = None,
 ) -> dict[str, Path]:
-    """Write `<name>_<kind>.png` for each kind that applies; return {kind: path}."""
+    """Write `<name>_<kind>.png` for each kind that applies; return {kind: path}.
+
+    ``kinds`` defaults to the kinds set by `figure_kinds` (every kind outside it)."""
     import arviz as az
+
+    kinds = _KINDS.get() if kinds is None else tuple(kinds)
 
     plt = _plt()
     out = Path(out_dir)

@@ -161,16 +161,19 @@ def parse_ratio_spec(spec: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def read_ratio_columns(path: str | Path, spec: str) -> tuple[np.ndarray, np.ndarray, str]:
+def read_ratio_columns(path: str | Path, spec: str, *, table=None
+                       ) -> tuple[np.ndarray, np.ndarray, str]:
     """Numerator and denominator per row of the export (blank numerator = 0 is NOT
-    assumed: every row needs numbers). A missing denominator column means 1 per row."""
+    assumed: every row needs numbers). A missing denominator column means 1 per row.
+    ``table``: the export already read (``bayes_ab.data.load.read_table``), to read it once."""
     import pandas as pd
 
     from bayes_ab.compare import _column
     from bayes_ab.data.load import LINE, read_table
 
     num, den = parse_ratio_spec(spec)
-    table = read_table(Path(path))
+    if table is None:
+        table = read_table(Path(path))
     lines = table.data[LINE].to_numpy()
     out = []
     for name in (num, den):

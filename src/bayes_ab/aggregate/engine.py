@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayes_ab.constants import ARMS, CHANNELS, DESIGN_TEST_SHARE, TASKS
+from bayes_ab.data.load import TS_MAX, TS_MIN, TS_RANGE_TEXT
 from bayes_ab.data.schema import EXPERIMENT_FILES, Finding
 from bayes_ab.errors import DataError
 
@@ -150,21 +151,36 @@ def _scalar(expr) -> Any:
     return None if value is None or _isnan(value) else value
 
 
-def _fatal_counts(t: ir.Table, key: str) -> dict[str, Any]:
+def _outside(ts, backend: str):
+    """A timestamp outside what pandas holds (nanoseconds in 64 bits): NULL stays NULL."""
+    from bayes_ab.aggregate import read
+
+    sec = read.epoch_seconds(ts, backend)
+    return (sec < _TS_MIN_SEC) | (sec > _TS_MAX_SEC)
+
+
+def _fatal_counts(t: ir.Table, key: str, backend: str = "duckdb") -> dict[str, Any]:
+    from bayes_ab.aggregate import read
+
     checks = {"empty_id": (t.cid == "").sum()}
     if key == "cohorts":
         checks["arm"] = t.arm.isnull().sum()
     elif key == "activity":
         checks.update(task=t.task.isnull().sum(), action=t.action.isnull().sum(),
-                      ts=t.ts.isnull().sum())
+                      ts=t.ts.isnull().sum(), ts_range=_outside(t.ts, backend).sum(),
+                      ts_min=read.epoch_seconds(t.ts, backend).min())
     elif key == "help":
+        from bayes_ab.data.validate import CS_TYPES
+
         checks.update(task=t.task.isnull().sum(), channel=t.channel.isnull().sum(),
-                      ts=t.ts.isnull().sum())
+                      ts=t.ts.isnull().sum(), ts_range=_outside(t.ts, backend).sum(),
+                      cs_unknown=(~t.cs_type.fill_null("").isin(["", *CS_TYPES])).sum())
     else:
         checks["converted"] = t.converted.isnull().sum()
     checks["rows"] = t.count()
     row = t.aggregate(**checks).execute().iloc[0]
-    return {k: int(v or 0) for k, v in row.items()}
+    # ts_min: the earliest activity (epoch seconds, for `_input_findings`), kept as is.
+    return {k: (v if k == "ts_min" else _int(v)) for k, v in row.items()}
 
 
 _FATAL_TEXT = {
@@ -175,9 +191,88 @@ _FATAL_TEXT = {
     "channel": ("channel", "unknown channel label(s); expected CS or OTHER"),
     "ts": ("timestamp", "unparseable timestamp(s); expected ISO 8601 such as "
                         "2024-05-05T14:03:00 or 2024-05-05T14:03:00+02:00"),
+    "ts_range": ("timestamp", f"timestamp(s) {TS_RANGE_TEXT}: a placeholder date such as "
+                              "9999-12-31 is not an event time"),
     "converted": ("converted", "unknown converted label(s); expected 0/1, true/false, t/f "
                                "or yes/no"),
 }
+_TS_MIN_SEC = TS_MIN.value / 1e9
+_TS_MAX_SEC = TS_MAX.value / 1e9
+
+
+def _input_findings(typed: dict, names: dict, backend: str, fatal: dict) -> list[Finding]:
+    """`bayes_ab.data.validate.input_findings` on the engine: the same checks, counts and
+    examples over every row of each file, without line numbers. ``fatal``: the counts of
+    `_fatal_counts` per file (unknown cs_type, earliest activity)."""
+    import pandas as pd
+
+    from bayes_ab.aggregate import read
+    from bayes_ab.data.validate import (
+        CS_TYPES,
+        EARLY_TOLERANCE,
+        bad_optional_timestamp_finding,
+        converted_at_finding,
+        early_rows_finding,
+        examples_text,
+        experiment_start_reference,
+        unknown_cs_type_finding,
+    )
+
+    def examples(t, bad, value) -> str:
+        rows = t.filter(bad).select(v=value).distinct().order_by("v").limit(4).execute()
+        return examples_text(rows["v"].astype(str))
+
+    def stamp(sec):
+        return None if sec is None or _isnan(sec) else pd.Timestamp(float(sec), unit="s",
+                                                                    tz="UTC")
+
+    out: list[Finding] = []
+    helpt = typed["help"]
+    unknown = ~helpt.cs_type.fill_null("").isin(["", *CS_TYPES])
+    k = fatal["help"].get("cs_unknown", 0)
+    if k:
+        out.append(unknown_cs_type_finding(names["help"], k,
+                                           examples(helpt, unknown, helpt.cs_type)))
+    parsed = {}
+    mins = {}
+    for key, col in (("cohorts", "joined_at"), ("conversion", "converted_at")):
+        t = typed[key]
+        if f"x_{col}" not in t.columns:
+            continue
+        value = read.text(t[f"x_{col}"])
+        ts = read.timestamp(t[f"x_{col}"])
+        sec = read.epoch_seconds(ts, backend)
+        ok = ts.notnull() & ~_outside(ts, backend)
+        bad = (value != "") & ~ok
+        row = t.aggregate(bad=bad.cast("int64").sum(),
+                          first=sec.min(where=ok)).execute().iloc[0]
+        parsed[col] = (t, sec, ok)
+        mins[col] = row["first"]
+        if _int(row["bad"]):
+            out.append(bad_optional_timestamp_finding(names[key], col, _int(row["bad"]),
+                                                      examples(t, bad, value)))
+    act_min = fatal["activity"].get("ts_min")
+    start, reference = experiment_start_reference(
+        stamp(mins.get("joined_at")), stamp(act_min), cohorts_name=names["cohorts"],
+        activity_name=names["activity"])
+    if start is not None:
+        limit = (start - EARLY_TOLERANCE).value / 1e9
+        checks = [("help", "timestamp", helpt, read.epoch_seconds(helpt.ts, backend),
+                   helpt.ts.notnull())]
+        if "converted_at" in parsed:
+            t, sec, ok = parsed["converted_at"]
+            checks.append(("conversion", "converted_at", t, sec, ok))
+        for key, col, t, sec, ok in checks:
+            k = _int(_scalar((ok & (sec < limit)).cast("int64").sum()))
+            if k:
+                out.append(early_rows_finding(names[key], col, k, start, reference))
+    if "converted_at" in parsed:
+        conv = typed["conversion"]
+        given = (read.text(conv.x_converted_at) != "") & ~conv.converted.fill_null(True)
+        k = _int(_scalar(given.cast("int64").sum()))
+        if k:
+            out.append(converted_at_finding(names["conversion"], k))
+    return out
 
 
 def _raise_fatal(counts: dict[str, int], name: str) -> None:
@@ -264,6 +359,15 @@ def aggregate_experiment(
             agg = _aggregate(con, backend, path, tables, (cache, stage, release),
                              design_test_share, edges, timer)
         except Exception as exc:  # the engine's own out-of-memory type differs per backend
+            if not isinstance(exc, DataError) and path is not None and tables is None:
+                # A CSV problem found while scanning (a ragged row deep in the file, a
+                # truncated gzip stream): the loader's message, naming file and line.
+                from bayes_ab.aggregate import read
+
+                files = {str(p): p.name for p in read.experiment_paths(path).values()}
+                err = read.engine_error(exc, files, backend)
+                if err is not None:
+                    raise err from None
             if "out of memory" not in str(exc).lower():
                 raise
             from bayes_ab.errors import ResourceError
@@ -292,15 +396,16 @@ def _aggregate(con, backend, path, tables, caching, design_test_share, edges, ti
 
     from bayes_ab.aggregate import read
 
+    notes: list[Finding] = []  # findings about the files themselves (repeated columns)
     if tables is None:
         if path is None:
             raise DataError("give an experiment folder or Ibis tables")
-        typed = read.typed_tables(con, read.experiment_paths(path))
+        typed = read.typed_tables(con, read.experiment_paths(path), findings=notes)
     else:
         typed = {}
         for key, t in tables.items():
             name = EXPERIMENT_FILES[key]
-            raw = read.normalise_columns(t, name)
+            raw = read.normalise_columns(t, name, notes)
             typed[key] = (name, raw, _typed_from_raw(raw, key, name))
     names = {k: v[0] for k, v in typed.items()}
 
@@ -308,15 +413,20 @@ def _aggregate(con, backend, path, tables, caching, design_test_share, edges, ti
     findings: list[Finding] = []
     rows_read: dict[str, int] = {}
     t_ = {}
+    fatal: dict[str, dict] = {}
     # --- pass 1 per file: row count and every fatal check in one aggregate
     with timer("validate (fatal checks, one scan per file)"):
         for key, (name, _raw, t) in typed.items():
-            counts = _fatal_counts(t, key)
+            counts = _fatal_counts(t, key, backend)
             rows_read[name] = counts["rows"]
             if counts["rows"] == 0 and key != "help":
                 raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
             _raise_fatal(counts, name)
             t_[key] = (t, counts["rows"])
+            fatal[key] = counts
+    with timer("validate (optional columns, dates)"):
+        findings += notes + _input_findings({k: v[2] for k, v in typed.items()}, names,
+                                            backend, fatal)
 
     # --- cohorts: exact duplicates dropped (one grouped pass that keeps the
     # multiplicity), each customer id mapped once to an integer code: every later join

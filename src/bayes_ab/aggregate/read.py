@@ -12,11 +12,26 @@ docs/SCALE.md ("Validation semantics").
 
 from __future__ import annotations
 
+import gzip
 import re
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bayes_ab.data.load import SUFFIXES, find_file
+from bayes_ab.data.load import (
+    HEAD_BYTES,
+    SUFFIXES,
+    columns_text,
+    csv_head,
+    find_file,
+    normalise_name,
+    ragged_row_error,
+    repeated_column_error,
+    repeated_column_note,
+    repeated_names,
+    short_text,
+    unclosed_quote_error,
+)
 from bayes_ab.data.schema import EXPERIMENT_FILES, REQUIRED_COLUMNS
 from bayes_ab.errors import DataError
 
@@ -107,38 +122,142 @@ def experiment_paths(folder: str | Path) -> dict[str, Path]:
     return {key: find_file(folder, stem) for key, stem in EXPERIMENT_FILES.items()}
 
 
-def open_table(con, path: Path) -> ir.Table:
-    """A CSV / CSV.gz / Parquet file as an Ibis table, CSV values all read as text."""
+def open_table(con, path: Path, *, findings: list | None = None) -> ir.Table:
+    """A CSV / CSV.gz / Parquet file as an Ibis table, CSV values all read as text, with
+    normalised column names (`unique_columns`; notes about repeated names are appended
+    to ``findings``).
+
+    For DuckDB the CSV dialect is not sniffed: the start of the file is read here with
+    the pandas loader's rules (`bayes_ab.data.load.csv_head`: encoding, delimiter,
+    header; an empty, binary or UTF-16 big-endian file is refused), and DuckDB reads
+    strictly (a row with more or fewer fields than the header, an unclosed quote or bad
+    bytes fail with their line: `engine_error` turns these into the loader's messages).
+    """
     name = path.name.lower()
     if not any(name.endswith(s) for s in SUFFIXES):  # pragma: no cover - find_file checks
         raise DataError("unknown file type", file=path.name)
+    header = None
     try:
         if name.endswith(".parquet"):
-            return con.read_parquet(str(path))
-        if con.name == "duckdb":
-            return con.read_csv(str(path), all_varchar=True, header=True)
-        return con.read_csv(str(path), header=True, inferSchema=False)
+            t = con.read_parquet(str(path))
+        elif con.name == "duckdb":
+            head = csv_head(_head_bytes(path), path.name)
+            header = head.names
+            t = con.read_csv(
+                str(path), columns={f"c{i}": "VARCHAR" for i in range(len(header))},
+                header=True, delim=head.sep, quote='"', escape='"',
+                encoding=_duckdb_encoding(head.encoding, path), strict_mode=True)
+        else:
+            t = con.read_csv(str(path), header=True, inferSchema=False)
+    except DataError:
+        raise
     except Exception as exc:  # each engine raises its own types for a bad file
-        raise DataError(f"cannot read the file with {con.name}: {exc}", file=path.name) from None
+        raise engine_error(exc, {str(path): path.name}, con.name) or DataError(
+            f"cannot read the file with {con.name}: {short_text(exc)}",
+            file=path.name) from None
+    return unique_columns(t, header if header is not None else list(t.columns), path.name,
+                          findings)
 
 
-def normalise_columns(t: ir.Table, name: str) -> ir.Table:
-    mapping: dict[str, str] = {}
-    for col in t.columns:
-        norm = re.sub(r"[\s\-]+", "_", str(col).replace("\ufeff", "").strip().lower())
-        if norm in mapping:
-            raise DataError(f"column name appears more than once (ignoring case): {norm}",
-                            file=name, column=norm, lines=[1])
-        mapping[norm] = col
-    return t.rename({new: old for new, old in mapping.items() if new != old})
+def _head_bytes(path: Path) -> bytes:
+    """The first bytes of a file (decompressed for .gz)."""
+    try:
+        if path.name.lower().endswith(".gz"):
+            with gzip.open(path) as fh:
+                return fh.read(HEAD_BYTES)
+        with open(path, "rb") as fh:
+            return fh.read(HEAD_BYTES)
+    except gzip.BadGzipFile:
+        raise DataError("cannot read the file: it is not gzip-compressed (a plain CSV file "
+                        "must be named .csv)", file=path.name) from None
+    except EOFError:
+        raise DataError("cannot read the file: the gzip stream is truncated (the file was "
+                        "cut short)", file=path.name) from None
+    except (OSError, zlib.error) as exc:
+        raise DataError(f"cannot read the file: {short_text(exc)}", file=path.name) from None
+
+
+def _duckdb_encoding(encoding: str, path: Path) -> str:
+    if encoding in ("utf-8", "utf-8-sig"):
+        return "utf-8"
+    if encoding == "latin-1":
+        return "latin-1"
+    if encoding == "utf-16-le" or (encoding == "utf-16"
+                                   and _head_bytes(path).startswith(b"\xff\xfe")):
+        return "utf-16"
+    raise DataError(f"the file is {encoding.upper()} text"
+                    f"{' (big-endian)' if encoding != 'utf-32' else ''}, which the DuckDB "
+                    "engine does not read: convert it to UTF-8 or use --engine pandas",
+                    file=path.name)
+
+
+def engine_error(exc: BaseException, files: dict[str, str], engine: str = "duckdb"
+                 ) -> DataError | None:
+    """The loader's `DataError` for an engine's error about one of ``files`` (``{path:
+    name}``), or None when the error names none of them. The engine's own text (which
+    quotes the offending line) is never repeated beyond its first line."""
+    text = str(exc)
+    name = next((n for p, n in sorted(files.items(), key=lambda kv: -len(kv[0]))
+                 if p in text), None)
+    if name is None:
+        return None
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    count = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if line and count:
+        return ragged_row_error(name, int(line.group(1)), int(count.group(2)),
+                                int(count.group(1)))
+    if line and "unterminated quote" in text:
+        return unclosed_quote_error(name, int(line.group(1)))
+    if line and "Invalid unicode" in text:
+        return DataError(f"line {line.group(1)} holds bytes that are not valid UTF-8 while "
+                         "the start of the file is UTF-8: convert the whole file to UTF-8, "
+                         "or use --engine pandas (it then reads the file as Latin-1)",
+                         file=name, lines=[int(line.group(1))], n_rows=1)
+    if line and "Maximum line size" in text:
+        return DataError(f"line {line.group(1)} is longer than the engine's maximum line "
+                         "size (an unbalanced quote?)", file=name,
+                         lines=[int(line.group(1))], n_rows=1)
+    if "gzip" in text.lower():
+        return DataError("cannot read the file: the gzip stream is truncated or corrupt",
+                         file=name)
+    return DataError(f"cannot read the file with {engine}: {short_text(exc)}", file=name)
+
+
+def unique_columns(t: ir.Table, header: list, name: str,
+                   findings: list | None = None) -> ir.Table:
+    """``t`` with its columns renamed to the normalised ``header`` names (one per column
+    of ``t``, in order). A name repeated (ignoring case) over columns with identical text
+    keeps one copy and adds a ``duplicate_columns`` warning to ``findings``; with
+    different text it is a `DataError`, as in the pandas loader."""
+    cols = list(t.columns)
+    drop: set[int] = set()
+    for norm, positions in repeated_names(header).items():
+        first = t[cols[positions[0]]].cast("string").fill_null("")
+        differ = None
+        for i in positions[1:]:
+            d = t[cols[i]].cast("string").fill_null("") != first
+            differ = d if differ is None else differ | d
+        n = int(t.filter(differ).count().execute())
+        if n:
+            raise repeated_column_error(name, norm, positions, n_rows=n)
+        if findings is not None:
+            findings.append(repeated_column_note(name, norm, positions))
+        drop.update(positions[1:])
+    return t.select(**{normalise_name(h, i + 1): t[cols[i]]
+                       for i, h in enumerate(header) if i not in drop})
+
+
+def normalise_columns(t: ir.Table, name: str, findings: list | None = None) -> ir.Table:
+    """Normalised column names of a table (see `unique_columns`)."""
+    return unique_columns(t, list(t.columns), name, findings)
 
 
 def require(t: ir.Table, columns, name: str) -> None:
     for col in columns:
         if col not in t.columns:
             raise DataError(f"missing required column '{col}' (the file has: "
-                            f"{', '.join(t.columns)})", file=name, column=col, lines=[1],
-                            n_rows=1)
+                            f"{columns_text(list(t.columns))})", file=name, column=col,
+                            lines=[1], n_rows=1)
 
 
 def text(col) -> Any:
@@ -190,7 +309,8 @@ def task(col) -> Any:
     return num.cases((1.0, 1), (2.0, 2), (3.0, 3), else_=ibis.null("int64")).cast("int64")
 
 
-def typed_tables(con, paths: dict[str, Path]) -> dict[str, tuple[str, ir.Table, ir.Table]]:
+def typed_tables(con, paths: dict[str, Path], *, findings: list | None = None
+                 ) -> dict[str, tuple[str, ir.Table, ir.Table]]:
     """Per file key: (file name, raw table with normalised names, typed table).
 
     Typed columns: cohorts ``cid, arm``; activity ``cid, task, action, ts``; help ``cid,
@@ -199,7 +319,7 @@ def typed_tables(con, paths: dict[str, Path]) -> dict[str, tuple[str, ir.Table, 
     """
     out = {}
     for key, path in paths.items():
-        raw = normalise_columns(open_table(con, path), path.name)
+        raw = open_table(con, path, findings=findings)
         if key == "activity" and "action" not in raw.columns:
             wide = [c for c in raw.columns if re.match(r"^task_?\d+_(start|complete)", c)]
             if wide:

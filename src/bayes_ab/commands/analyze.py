@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -29,9 +30,20 @@ def register(sub) -> None:
                    help="designed share of customers in Test (default 0.30)")
     p.add_argument("--revenue-per-conversion", type=float, default=None,
                    help="turn expected losses into money per customer")
+    p.add_argument("--cost-per-cs-contact", type=float, default=None, metavar="COST",
+                   help="cost of one more CS-engaged customer (a customer with at least one "
+                   "CS help request), same currency as --revenue-per-conversion: with it, "
+                   "the decision gives the net value per customer of doubling down "
+                   "(results.json decision.cs_cost)")
     p.add_argument("--strict", action="store_true",
                    help="exit with code 3 when any model fails the diagnostic gate")
-    p.add_argument("--no-figures", action="store_true", help="skip the ArviZ figures (faster)")
+    p.add_argument("--figures", choices=("report", "all", "none"), default="report",
+                   dest="figure_set",
+                   help="report (default): the figures the report shows (posteriors and each "
+                   "model's own plots; trace and rank plots for a model that fails the "
+                   "diagnostic gate); all: every ArviZ figure of every model (trace, rank, "
+                   "posterior, forest, posterior predictive); none")
+    p.add_argument("--no-figures", action="store_true", help="same as --figures none")
     p.add_argument("--prior-sensitivity", choices=("all", "decision", "none"), default="decision",
                    help="refit models under a weaker and a stronger prior: all models, "
                    "only the decision metrics (conversion, CS engagement; default), or none")
@@ -59,12 +71,17 @@ def run(args: argparse.Namespace) -> int:
         raise OptionError(f"--threshold must be > 0, got {args.threshold}")
     if not 0 < args.design_share < 1:
         raise OptionError(f"--design-share must be in (0, 1), got {args.design_share}")
+    cost = args.cost_per_cs_contact
+    if cost is not None and not (math.isfinite(cost) and cost >= 0):
+        raise OptionError(f"--cost-per-cs-contact must be a number >= 0, got {cost}")
     options = AnalyzeOptions(
         sampler=sampler_config(args),
         threshold_of_caring=args.threshold,
         design_test_share=args.design_share,
         revenue_per_conversion=args.revenue_per_conversion,
-        figures=not args.no_figures,
+        cost_per_cs_contact=cost,
+        figures=not (args.no_figures or args.figure_set == "none"),
+        figure_set="all" if args.figure_set == "all" else "report",
         prior_sensitivity=args.prior_sensitivity,
         engine=getattr(args, "engine", "auto"),
         engine_memory=_memory_size(getattr(args, "engine_memory", "3GB")),
@@ -107,15 +124,43 @@ def _print_summary(results: dict, out: Path, *, quiet: bool) -> None:
     dec = results.get("decision") or {}
     lines = [f"recommendation: {dec.get('recommendation', 'not available')}"]
     if dec:
-        el = dec["expected_loss"]
-        lines.append(
-            f"expected loss: double_down {el['double_down']:.5f}, pivot {el['pivot']:.5f} "
-            f"(threshold {dec['threshold_of_caring']}); P(Test better) {dec['prob_test_better']:.3f}"
-        )
+        lines += decision_summary_lines(dec)
     diag = results["diagnostics"]
     lines.append("diagnostics: " + ("passed" if diag["passed"] else "FAILED (see report)"))
     lines.append(f"wrote {out}/results.json, report.html, report.md, figures/, idata/")
     print("\n".join(lines), file=sys.stdout)
+
+
+def decision_summary_lines(dec: dict) -> list[str]:
+    """The decision in a few plain lines: expected losses worded as what they are
+    (averaged over the posterior, zero where the action is right), the loss if wrong
+    beside them, and the CS-cost trade-off."""
+    el = dec["expected_loss"]
+    lines = [
+        f"expected loss (averaged over the posterior, 0 where the action is right): "
+        f"double_down {el['double_down']:.5f}, pivot {el['pivot']:.5f} "
+        f"(threshold {dec['threshold_of_caring']}); P(Test better) "
+        f"{dec['prob_test_better']:.3f}"
+    ]
+    wrong, p_wrong = dec.get("expected_loss_if_wrong") or {}, dec.get("prob_wrong") or {}
+    parts = [f"{key} {wrong[key]:.5f} (P(wrong) {p_wrong[key]:.3f})"
+             for key in ("double_down", "pivot")
+             if wrong.get(key) is not None and p_wrong.get(key) is not None]
+    if parts:
+        lines.append("loss if the action is wrong: " + ", ".join(parts))
+    cs = dec.get("cs_cost") or {}
+    ratio = cs.get("conversions_per_cs_customer")
+    if isinstance(ratio, dict):
+        lines.append(
+            f"conversions gained per additional CS-engaged customer: {ratio['mean']:.4f} "
+            f"(95% HDI {ratio['lower']:.4f} to {ratio['upper']:.4f})")
+    net = cs.get("net_value_per_customer")
+    if isinstance(net, dict):
+        lines.append(
+            f"net value per customer of doubling down: {net['mean']:.4f} {cs.get('currency')} "
+            f"(95% HDI {net['lower']:.4f} to {net['upper']:.4f}; P(> 0) "
+            f"{cs['prob_net_value_positive']:.3f})")
+    return lines
 
 
 def _memory_size(text: str) -> str:

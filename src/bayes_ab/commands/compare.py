@@ -1,6 +1,6 @@
 """`bayes-ab compare FILE --group-col COL --outcome-col COL --out OUT`: any plain A/B export.
 
-Writes OUT/compare.json, OUT/report.html, OUT/report.md, OUT/figures/ and OUT/idata/.
+Writes OUT/compare.json, OUT/report.html, OUT/report.md and OUT/figures/.
 """
 
 from __future__ import annotations
@@ -20,17 +20,37 @@ def register(subparsers) -> None:
                               description=DESCRIPTION)
     p.add_argument("file", metavar="FILE", help="CSV, CSV.gz or Parquet export")
     p.add_argument("--group-col", required=True, metavar="COL", help="column naming the arm")
-    p.add_argument("--outcome-col", required=True, metavar="COL",
-                   help="binary outcome column (0/1, true/false, yes/no)")
+    p.add_argument("--outcome-col", required=True, metavar="COL", action="append",
+                   help="outcome column: binary (0/1, true/false, yes/no) or numeric (a mean "
+                        "outcome such as spend or rounds played). Repeat it (or give "
+                        "COL1,COL2) for several outcomes: the first decides, the others are "
+                        "guardrails; Holm runs across every outcome x arm")
+    p.add_argument("--guardrail-margin", metavar="M", default=None,
+                   help="a guardrail credibly worse than control by more than M (its own "
+                        "units; 95%% probability) blocks shipping; one number for all, or "
+                        "COL=M,COL2=M2 (default 0)")
+    p.add_argument("--guardrail-lower-is-better", metavar="COL", action="append", default=[],
+                   help="this guardrail is a cost (lower is better); repeatable")
+    p.add_argument("--metric-type", choices=("auto", "binary", "mean"), default="auto",
+                   help="binary or mean outcome (default auto: binary when every value is "
+                        "0/1, true/false or yes/no, else mean)")
+    p.add_argument("--cap", type=float, default=None, metavar="Q",
+                   help="mean outcome: winsorise at the Q quantile of all rows (e.g. 0.99) "
+                        "before the analysis")
     p.add_argument("--control", metavar="NAME", default=None,
                    help="control arm (default: an arm named control, else A, else the first "
                         "alphabetically)")
     p.add_argument("--out", required=True, metavar="OUT", help="output folder")
     p.add_argument("--seed", type=int, default=20260505, help="random seed (default 20260505)")
-    p.add_argument("--draws", type=int, default=1000, help="posterior draws per chain")
-    p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain")
-    p.add_argument("--chains", type=int, default=4, help="number of chains")
-    p.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
+    p.add_argument("--draws", type=int, default=1000,
+                   help="posterior draws per chain of the sampled models "
+                   "(--segment-method pymc, --prior-method pymc); the binary outcome's "
+                   "posterior is exact and needs no sampler")
+    p.add_argument("--tune", type=int, default=1000,
+                   help="tuning steps per chain of the sampled models")
+    p.add_argument("--chains", type=int, default=4, help="chains of the sampled models")
+    p.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie",
+                   help="sampler of the sampled models")
     p.add_argument("--threshold", type=float, default=None,
                    help="threshold of caring, in the outcome's units (default 0.001 = 0.1 pp)")
     p.add_argument("--ratio", metavar="NUM_COL/DEN_COL", default=None,
@@ -52,6 +72,22 @@ def register(subparsers) -> None:
                    help="scale of the past lifts: absolute rate differences or relative lifts")
     p.add_argument("--prior-method", choices=("pymc", "grid"), default="pymc",
                    help="fit the meta-analysis with PyMC (default) or exact quadrature")
+    p.add_argument("--split", metavar="SHARES", default=None,
+                   help="the design's share per arm for the sample-ratio check: 30,70 (in the "
+                        "order control, then the other arms alphabetically) or control=30,B=70 "
+                        "(default: equal shares)")
+    p.add_argument("--srm-alpha", type=float, default=0.01,
+                   help="flag a sample-ratio mismatch at chi-square p below this (default 0.01)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 3 on a sample-ratio mismatch or failed sampler diagnostics "
+                        "(results are still written)")
+    p.add_argument("--rope", type=float, default=None, metavar="HALF_WIDTH",
+                   help="region of practical equivalence |arm - control| < HALF_WIDTH, in the "
+                        "outcome's units (0.002 = 0.2 pp): stop when 95%% of the posterior is "
+                        "inside it")
+    p.add_argument("--non-inferiority-margin", type=float, default=None, metavar="MARGIN",
+                   help="ship an arm unless it is worse than control by more than MARGIN (the "
+                        "outcome's units), when P(arm - control > -MARGIN) >= 95%%")
     p.add_argument("--no-figures", action="store_true", help="skip the figures (faster)")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=run)
@@ -69,21 +105,46 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, force=args.force, inputs=inputs)
     with staged_output_dir(args.out, force=args.force, inputs=inputs,
                            command="compare") as tmp:
-        print(f"reading {args.file} and sampling ({config.sampler}, {config.chains} chains x "
-              f"{config.draws} draws)...", file=sys.stderr)
+        sampled = (args.segment_col is not None and args.segment_method == "pymc") or (
+            args.prior_from is not None and args.prior_method == "pymc")
+        print(f"reading {args.file}" + (
+            f"; sampling the segment / prior models ({config.sampler}, {config.chains} chains "
+            f"x {config.draws} draws)..." if sampled else " (exact posteriors, no sampler)..."),
+            file=sys.stderr)
         result = run_compare(args.file, group_col=args.group_col, outcome_col=args.outcome_col,
                              control=args.control, config=config, threshold=args.threshold,
                              ratio=args.ratio, ratio_lower_is_better=args.ratio_lower_is_better,
                              segment_col=args.segment_col, segment_method=args.segment_method,
                              prior_from=args.prior_from, prior_scale=args.prior_scale,
-                             prior_method=args.prior_method)
+                             prior_method=args.prior_method, split=args.split,
+                             srm_alpha=args.srm_alpha, rope=args.rope,
+                             non_inferiority_margin=args.non_inferiority_margin,
+                             metric_type=args.metric_type, cap=args.cap,
+                             guardrail_margin=args.guardrail_margin,
+                             guardrail_lower_is_better=args.guardrail_lower_is_better)
         write_compare(result, tmp, figures=not args.no_figures)
     res = result.results
     print(res["input"]["control_note"])
+    srm = res["srm"]
+    observed = ", ".join(f"{a} {n:,} ({100 * srm['observed_shares'][a]:.2f}% vs "
+                         f"{100 * srm['expected_shares'][a]:.2f}%)"
+                         for a, n in srm["observed"].items())
+    print(("SAMPLE-RATIO MISMATCH: " if srm["mismatch"] else "Sample ratio OK: ")
+          + f"{observed}; chi-square {T.p_equals(srm['p_value'])}"
+          + (" (the assignment or the logging is broken; every comparison below may be "
+             "biased)" if srm["mismatch"] else ""))
+    mean = res.get("metric_kind") == "mean"
+    if mean:
+        print(f"Outcome '{res['input']['outcome_col']}': {res['input']['outcome_kind']}.")
+    unit = (lambda v: f"{v:+.4g}") if mean else T.pp
     for arm, block in res["arms"].items():
-        print(f"{arm} vs {res['control']}: lift {T.interval(block['lift_abs'], T.pp)}, "
+        freq = block["frequentist"]
+        family = (f", {freq['family_size']} tests" if freq.get("family_size", 1) > 1 else "")
+        print(f"{arm} vs {res['control']}: {'difference of means' if mean else 'lift'} "
+              f"{T.interval(block['lift_abs'], unit)}, "
               f"P(better) {T.prob(block['prob_test_better'])}, "
-              f"p = {T.p_value(block['frequentist']['p_value_holm'])} (Holm)")
+              f"{'Welch ' if mean else ''}{T.p_equals(freq['p_value_holm'])} (Holm"
+              f"{family})")
     for arm, block in res.get("ratio_metric", {}).items():
         print(f"{block['metric']}, {arm} vs {res['control']}: difference "
               f"{T.interval(block['lift_abs'], lambda v: f'{v:+.4g}')}, "
@@ -100,6 +161,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"prior from {hist['n_experiments']} past experiments ({arm}): estimate "
                   f"{sh['estimate']:+.4g} -> {sh['shrunk']['mean']:+.4g} "
                   f"(shrinkage {100 * sh['shrinkage']:.0f}% toward {sh['prior_mean']:+.4g})")
+    if len(res.get("prob_best", {})) > 2:
+        print("P(best): " + ", ".join(f"{a} {T.prob(p)}" for a, p in res["prob_best"].items())
+              + "; loss of choosing: " + ", ".join(
+                  f"{a} {f'{v:.4g}' if mean else T.pp(v, signed=False)}"
+                  for a, v in res["loss_of_choosing"].items()))
+    for name, m in res.get("metrics", {}).items():
+        g = m.get("guardrail")
+        if not g:
+            continue
+        fmt = (lambda v: f"{v:+.4g}") if m["kind"] == "mean" else T.pp
+        lifts = "; ".join(f"{arm} {T.interval(b['lift_abs'], fmt)}, "
+                          f"{T.p_equals(b['frequentist']['p_value_holm'])} (Holm)"
+                          for arm, b in m["arms"].items())
+        verdict = ("BLOCKS shipping" if g["blocks_ship"] else
+                   f"P({g['arm']} worse by more than {g['margin']:g}) = "
+                   f"{T.prob(g['prob_worse_than_margin'])}" if g["arm"] else "nothing shipped")
+        print(f"guardrail {name}: {lifts}; {verdict}")
     dec = res["decision"]
     print("Recommendation: " + T.recommendation_headline(dec, test=dec.get("arm", "Test"),
                                                         control=res["control"]))
@@ -107,4 +185,15 @@ def run(args: argparse.Namespace) -> int:
         print("WARNING: sampler diagnostics failed; see the report before using these numbers.",
               file=sys.stderr)
     print(f"wrote {args.out}/compare.json, report.html, report.md")
+    if args.strict and srm["mismatch"]:
+        from bayes_ab.compare import SampleRatioMismatch
+
+        raise SampleRatioMismatch(
+            f"sample-ratio mismatch (chi-square p = {srm['p_value']:.3g} < {srm['alpha']}); "
+            f"results were written to {args.out} and flagged")
+    if args.strict and not res["diagnostics"]["passed"]:
+        from bayes_ab.errors import DiagnosticsFailed
+
+        raise DiagnosticsFailed("diagnostics failed the gate (see compare.json 'diagnostics'); "
+                                f"results were written to {args.out} and flagged")
     return 0

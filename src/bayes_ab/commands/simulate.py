@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     parser.add_argument("--n", type=int, required=True, help="number of trialers")
     parser.add_argument("--seed", type=int, required=True, help="random seed (>= 0)")
     parser.add_argument("--scenario", default="effect",
-                        help="effect (default), null or big_effect")
+                        help="effect (default), null, big_effect or non_monotone")
     parser.add_argument("--out", required=True, help="output folder (must not exist)")
     parser.add_argument("--format", dest="fmt", choices=FORMATS, default="csv",
                         help="file format (default csv)")

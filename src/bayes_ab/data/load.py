@@ -5,13 +5,15 @@ The folder holds ``test_cohorts``, ``product_activity``, ``help_activity`` and
 ``.csv.gz`` or ``.parquet``, found by stem, case-insensitively.
 
 Reading
-    CSV is read as bytes; a UTF-8 BOM is removed, CRLF and CR-only line endings
-    become LF, and the text is decoded as UTF-8, falling back to Latin-1 (every
-    byte string is valid Latin-1). The delimiter is a comma unless the header line
-    holds more semicolons or tabs. Arrow's multi-threaded reader is used (every
-    column as categorical text, so each distinct label or timestamp is parsed
-    once); files with blank lines or malformed rows go through pandas' reader,
-    which keeps line numbers exact and names the bad line. Every column is read
+    CSV is read as bytes; a UTF-8 BOM is removed, UTF-16 (byte-order mark, or NUL
+    bytes in every other position) and UTF-32 (byte-order mark) are decoded, CRLF
+    and CR-only line endings become LF, and the text is decoded as UTF-8, falling
+    back to Latin-1 (every byte string is valid Latin-1). The delimiter is a comma
+    unless the header line holds more semicolons or tabs. Arrow's multi-threaded
+    reader is used (every column as categorical text, so each distinct label or
+    timestamp is parsed once); files with blank lines, an odd number of quote
+    characters or malformed rows go through pandas' reader, which keeps line numbers
+    exact and names the bad line. Every column is read
     as text first and parsed afterwards, so a value that does not parse is reported with its line number:
     1-based, the header being line 1 (blank lines count, a quoted value spanning
     several lines is counted as one). For Parquet the "line" is the row number + 1,
@@ -30,12 +32,22 @@ Reading
     Timestamps are ISO 8601; naive ones are UTC, ones with an offset are converted.
 
 Fatal problems (a `DataError` naming file, column and first lines; exit 2 in the CLI)
-    missing file, two files with the same stem, unreadable or empty file (no data
-    rows; a header-only ``help_activity`` is allowed: nobody was flagged), missing
+    missing file, two files with the same stem, a symbolic link that leaves the data
+    folder (or is broken), unreadable or empty file (no data rows; a header-only
+    ``help_activity`` is allowed: nobody was flagged), binary data (NUL or control
+    bytes: random bytes, a gzip or Parquet file under a .csv name), a truncated or
+    non-gzip ``.gz``, a blank first line, a row with more or fewer fields than the
+    header, a quote that is never closed, a column name repeated (ignoring case) with
+    different values (identical copies: a ``duplicate_columns`` warning), missing
     column, empty ``customer_id``, unknown cohort / channel / action label, task not
-    1, 2 or 3, unparseable timestamp, unparseable ``converted``, a customer listed
-    twice in the cohorts (in both arms, or twice in one arm with different values),
-    a customer with several different conversion rows.
+    1, 2 or 3, unparseable timestamp, a timestamp outside pandas' range (1677-09-21
+    to 2262-04-11, e.g. a 9999-12-31 placeholder: named as such, not "unparseable"),
+    unparseable ``converted``, a customer listed twice in the cohorts (in both arms,
+    or twice in one arm with different values), a customer with several different
+    conversion rows. No message shows more than `EXCERPT` (60) characters of a value.
+
+Entry points: `load_experiment` (the folder), `read_experiment_file` (one file of the
+folder, found by stem, every per-file check above), `read_table` (one file by path).
 
 Non-fatal problems (the rows are dropped or the value imputed, counted in
 ``ExperimentData.dropped`` and described in ``ExperimentData.findings``) are
@@ -44,9 +56,12 @@ listed in `bayes_ab.data.validate`.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
+import os
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +69,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_ab.constants import ARMS, CHANNELS, DESIGN_TEST_SHARE, TASKS
-from bayes_ab.data.schema import EXPERIMENT_FILES, REQUIRED_COLUMNS, ExperimentData
+from bayes_ab.data.schema import EXPERIMENT_FILES, REQUIRED_COLUMNS, ExperimentData, Finding
 from bayes_ab.errors import DataError
 
 __all__ = ["RawTable", "load_experiment", "load_experiment_with_counts", "read_table"]
@@ -76,20 +91,48 @@ _SHOWN_LINES = 20
 
 @dataclass(frozen=True)
 class RawTable:
-    """One input file as read: normalised column names, values as text, plus `_line`."""
+    """One input file as read: normalised column names, values as text, plus `_line`.
+
+    ``notes``: data-quality findings about the file itself (e.g. a column repeated with
+    identical values), to be added to the experiment's findings.
+    """
 
     name: str  # the file's name, as shown in messages
     data: pd.DataFrame
     n_read: int  # data rows read (blank lines excluded)
+    notes: tuple = ()
+
+
+#: The most characters of a value (or a column name) any message shows.
+EXCERPT = 60
+#: The timestamps pandas can hold (nanoseconds since 1970 in 64 bits).
+TS_MIN, TS_MAX = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+TS_RANGE_TEXT = (f"outside the supported range {TS_MIN:%Y-%m-%d} to {TS_MAX:%Y-%m-%d} "
+                 "(nanosecond timestamps)")
+#: Bytes read from the start of a file to tell its encoding, delimiter and header.
+HEAD_BYTES = 1 << 16
+
+
+def excerpt(value, limit: int = EXCERPT) -> str:
+    """A value as a quoted, escaped excerpt of at most ``limit`` characters (then '...')."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit])[:-1] + "..." + repr(text[:limit])[-1]
 
 
 # ----------------------------------------------------------------------------- files
 
 
 def find_file(folder: Path, stem: str) -> Path:
-    """The one file in ``folder`` named ``stem`` + a known suffix, any case."""
-    matches = [p for p in folder.iterdir()
-               if p.is_file() and any(p.name.lower() == stem + s for s in SUFFIXES)]
+    """The one file in ``folder`` named ``stem`` + a known suffix, any case.
+
+    A symbolic link is followed only when it resolves to a file inside ``folder``: a
+    link out of the data folder (or a broken one) is a `DataError` naming the link and
+    its target, so no file outside the folder the user named is ever read.
+    """
+    names = [p for p in folder.iterdir() if any(p.name.lower() == stem + s for s in SUFFIXES)]
+    matches = [p for p in names if p.is_symlink() or p.is_file()]
     if not matches:
         raise DataError(
             f"missing file: expected {stem}.csv, {stem}.csv.gz or {stem}.parquet in {folder}",
@@ -98,11 +141,52 @@ def find_file(folder: Path, stem: str) -> Path:
     if len(matches) > 1:
         names = ", ".join(sorted(p.name for p in matches))
         raise DataError(f"several files for {stem} ({names}); keep only one", file=names)
-    return matches[0]
+    path = matches[0]
+    if path.is_symlink():
+        check_link(path, folder)
+    return path
 
 
-def read_table(path: str | Path) -> RawTable:
-    """Read one CSV / CSV.gz / Parquet file with text values and normalised column names."""
+def check_link(path: Path, folder: Path) -> None:
+    """Refuse a symbolic link that leaves ``folder`` or leads nowhere (`DataError`)."""
+    target = Path(os.path.realpath(path))
+    root = Path(os.path.realpath(folder))
+    if not target.exists():
+        raise DataError(f"{path.name} is a broken symbolic link (to {target}): nothing to read",
+                        file=path.name)
+    if root not in target.parents:
+        raise DataError(
+            f"{path.name} is a symbolic link to {target}, outside the data folder {root}: "
+            "links are read only when they stay inside the data folder; copy the file "
+            "into the folder instead", file=path.name)
+    if not target.is_file():
+        raise DataError(f"{path.name} is a symbolic link to {target}, which is not a regular "
+                        "file", file=path.name)
+
+
+def read_experiment_file(folder: str | Path, stem: str, *,
+                         allow_empty: bool | None = None) -> RawTable:
+    """`find_file` then `read_table`: one experiment file, every per-file check applied.
+
+    The entry point for anything that reads the experiment's files (``stem`` is
+    ``test_cohorts``, ``product_activity``, ``help_activity`` or ``conversion``); it
+    raises the same `DataError` s as `bayes-ab validate` (exit 2 in the CLI).
+    ``allow_empty`` (default: only for ``help_activity``, as the loader): a file with a
+    header and no rows gives an empty table (``n_read`` 0) instead of an error.
+    """
+    if allow_empty is None:
+        allow_empty = stem == EXPERIMENT_FILES["help"]
+    return read_table(find_file(Path(folder), stem), allow_empty=allow_empty)
+
+
+def read_table(path: str | Path, *, allow_empty: bool = False) -> RawTable:
+    """Read one CSV / CSV.gz / Parquet file with text values and normalised column names.
+
+    Raises `DataError` (file, line where known) for a file that cannot be read as a
+    table: empty, binary, a truncated gzip stream, a row with more or fewer fields than
+    the header, a quote that is never closed, a blank header line, a column name that is
+    repeated with different values.
+    """
     path = Path(path)
     name = path.name
     if path.name.lower().endswith(".parquet"):
@@ -112,37 +196,162 @@ def read_table(path: str | Path) -> RawTable:
             data = path.read_bytes()
             if path.name.lower().endswith(".gz"):
                 data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"cannot read the file: {exc}", file=name) from None
+        except gzip.BadGzipFile:
+            raise DataError("cannot read the file: it is not gzip-compressed (a plain CSV "
+                            "file must be named .csv)", file=name) from None
+        except EOFError:
+            raise DataError("cannot read the file: the gzip stream is truncated (the file "
+                            "was cut short)", file=name) from None
+        except (OSError, zlib.error) as exc:
+            raise DataError(f"cannot read the file: {short_text(exc)}", file=name) from None
         df = _read_csv_bytes(data, name)
-    df.columns = _normalise_columns(list(df.columns), name)
+    df, notes = _normalise_frame(df, name)
     df = _drop_blank_rows(df)
-    if len(df) == 0:
+    if len(df) == 0 and not allow_empty:
         raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
-    return RawTable(name=name, data=df, n_read=len(df))
+    return RawTable(name=name, data=df, n_read=len(df), notes=notes)
+
+
+def short_text(exc: BaseException, limit: int = 100) -> str:
+    """The first line of an exception's message, at most ``limit`` characters."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# ------------------------------------------------------------------ text and dialect
+
+_BOMS = ((b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe\x00\x00", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"), (b"\xef\xbb\xbf", "utf-8-sig"))
+_MAGIC = ((b"\x1f\x8b", "it is gzip-compressed: name it .csv.gz"),
+          (b"PAR1", "it is a Parquet file: name it .parquet"),
+          (b"PK\x03\x04", "it is a ZIP archive (an Excel workbook?): export it as CSV"),
+          (b"%PDF", "it is a PDF document"))
+
+
+@dataclass(frozen=True)
+class CsvHead:
+    """What the start of a CSV file says: its encoding, delimiter and header names."""
+
+    encoding: str  # utf-8, latin-1, utf-16-le, utf-16-be, utf-16, utf-32 or utf-8-sig
+    sep: str
+    names: list
+
+
+def text_encoding(head: bytes, name: str) -> str:
+    """The encoding of a text file from its first bytes; binary data is a `DataError`.
+
+    A byte-order mark decides (UTF-8, UTF-16, UTF-32); without one, NUL bytes in every
+    other position mean UTF-16 (little- or big-endian); otherwise UTF-8 when the bytes
+    decode, else Latin-1 (which decodes anything).
+    """
+    for bom, enc in _BOMS:
+        if head.startswith(bom):
+            return enc
+    sample = head[:4096]
+    if b"\x00" in sample:
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        half = max(len(sample) // 2, 1)
+        if odd >= 0.3 * half and even <= 0.02 * half:
+            return "utf-16-le"
+        if even >= 0.3 * half and odd <= 0.02 * half:
+            return "utf-16-be"
+    _refuse_binary(head, name)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the head
+            return "latin-1"
+    return "utf-8"
+
+
+def _refuse_binary(head: bytes, name: str) -> None:
+    controls = sum(head.count(bytes([b])) for b in (*range(0, 9), 11, 12, *range(14, 32), 127))
+    if b"\x00" not in head and controls <= 0.01 * len(head):
+        return
+    why = next((w for magic, w in _MAGIC if head.startswith(magic)), None)
+    raise DataError("not a text CSV file: it holds binary data (NUL or control bytes in its "
+                    "first bytes)" + (f"; {why}" if why else
+                                      "; a gzip file must be named .csv.gz, a Parquet file "
+                                      ".parquet"), file=name)
+
+
+def _decode_utf16(data: bytes, encoding: str, name: str) -> bytes:
+    try:
+        return data.decode(encoding).lstrip("\ufeff").encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the file looks like {encoding.upper()} text (byte-order mark or "
+                        f"NUL bytes) but does not decode as such at byte {exc.start}",
+                        file=name) from None
+
+
+def csv_head(head: bytes, name: str) -> CsvHead:
+    """Encoding, delimiter and header names from the first bytes of a CSV file.
+
+    Raises `DataError` for an empty file, binary data and a blank first line. The
+    delimiter is a comma unless the header holds more semicolons or tabs.
+    """
+    encoding = text_encoding(head, name)
+    if encoding.startswith(("utf-16", "utf-32")):
+        text = head.decode(encoding, errors="ignore").lstrip("\ufeff")
+        _refuse_binary(text[:4096].encode("utf-8"), name)
+    else:
+        text = head.decode("latin-1" if encoding == "latin-1" else "utf-8", errors="ignore")
+        text = text.lstrip("\ufeff")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise DataError("the file is empty: no header and no rows", file=name, n_rows=0)
+    first = text.split("\n", 1)[0]
+    if not first.strip():
+        raise DataError("the first line is blank: line 1 must hold the column names",
+                        file=name, lines=[1], n_rows=1)
+    sep = max((",", ";", "\t"), key=first.count)
+    names = next(csv.reader([first], delimiter=sep))
+    return CsvHead(encoding=encoding, sep=sep, names=names)
+
+
+def ragged_row_error(name: str, line: int, found: int, expected: int) -> DataError:
+    """A row with more or fewer fields than the header. (DuckDB stops counting at the
+    first field too many, so a long row is worded without its count on both engines.)"""
+    what = (f"more fields than the header ({expected})" if found > expected
+            else f"{found} field(s), fewer than the header ({expected})")
+    return DataError(f"line {line} has {what}: a ragged row (check for a separator or a "
+                     "line break inside an unquoted value)", file=name, lines=[line],
+                     n_rows=1)
+
+
+def unclosed_quote_error(name: str, line: int) -> DataError:
+    return DataError(f"unbalanced quote: the quoted value that starts on line {line} is "
+                     "never closed", file=name, lines=[line], n_rows=1)
 
 
 def _read_csv_bytes(data: bytes, name: str) -> pd.DataFrame:
-    if data.startswith(b"\xef\xbb\xbf"):
+    head = csv_head(data[:HEAD_BYTES], name)
+    if head.encoding.startswith(("utf-16", "utf-32")):
+        data = _decode_utf16(data, head.encoding, name)
+        _refuse_binary(data[:HEAD_BYTES], name)
+    elif data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if b"\r" in data:  # CRLF and old-Mac CR-only endings both become LF
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    if not data.strip():
-        raise DataError("the file is empty: no header and no rows", file=name, n_rows=0)
+    if data.endswith(b"\n\n"):  # blank lines at the end change no line number
+        data = data.rstrip(b"\n") + b"\n"
+    sep = head.sep
     header = data.split(b"\n", 1)[0]
-    sep = max((b",", b";", b"\t"), key=header.count).decode()
     # Arrow's multi-threaded reader is several times faster, but skips blank lines
-    # (which would shift line numbers) and names no line in its parse errors: the
-    # pandas reader handles those cases.
-    if not data.startswith(b"\n") and b"\n\n" not in data:
+    # (which would shift line numbers), names no line in its parse errors and takes an
+    # unclosed quote as a value running to the end of the file (an odd number of quote
+    # characters): the pandas reader handles those cases.
+    if b"\n\n" not in data and data.count(b'"') % 2 == 0:
         df = _read_csv_arrow(data, header, sep)
         if df is not None:
             df[LINE] = np.arange(2, len(df) + 2, dtype=np.int64)
             return df
     for encoding in ("utf-8", "latin-1"):
         try:
+            # header=None: the header is row 0, so repeated names are not renamed and a
+            # first row with one field too many is not taken as an index.
             df = pd.read_csv(
-                io.BytesIO(data), sep=sep, dtype=str, encoding=encoding,
+                io.BytesIO(data), sep=sep, dtype=str, encoding=encoding, header=None,
                 keep_default_na=False, na_filter=False, skip_blank_lines=False,
             )
         except UnicodeDecodeError:
@@ -151,10 +360,40 @@ def _read_csv_bytes(data: bytes, name: str) -> pd.DataFrame:
             raise DataError("the file is empty: no header and no rows", file=name,
                             n_rows=0) from None
         except pd.errors.ParserError as exc:
-            raise DataError(f"cannot parse the file as CSV: {exc}", file=name) from None
+            raise _parser_error(exc, name) from None
+        _check_field_counts(data, encoding, sep, df.shape[1], name)
+        names = [str(v) for v in df.iloc[0]]
+        df = df.iloc[1:].reset_index(drop=True)
+        df.columns = pd.Index(names, dtype=object)
         df[LINE] = np.arange(2, len(df) + 2, dtype=np.int64)
         return df
     raise AssertionError("unreachable: Latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _parser_error(exc: Exception, name: str) -> DataError:
+    text = str(exc)
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if m:
+        return ragged_row_error(name, int(m.group(2)), int(m.group(3)), int(m.group(1)))
+    m = re.search(r"EOF inside string starting at row (\d+)", text)
+    if m:
+        return unclosed_quote_error(name, int(m.group(1)) + 1)
+    return DataError(f"cannot parse the file as CSV: {short_text(exc)}", file=name)
+
+
+def _check_field_counts(data: bytes, encoding: str, sep: str, n_fields: int,
+                        name: str) -> None:
+    """A row with fewer fields than the header (pandas pads it silently) is an error."""
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+    line = 0
+    try:
+        for line, record in enumerate(csv.reader(text, delimiter=sep), start=1):
+            if record and len(record) != n_fields:
+                raise ragged_row_error(name, line, len(record), n_fields)
+    except csv.Error as exc:
+        raise DataError(f"cannot parse the file as CSV at line {line + 1}: {short_text(exc)} "
+                        "(an unbalanced quote?)", file=name, lines=[line + 1],
+                        n_rows=1) from None
 
 
 def _read_csv_arrow(data: bytes, header: bytes, sep: str) -> pd.DataFrame | None:
@@ -194,8 +433,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
-        raise DataError(f"cannot read the Parquet file: {exc}", file=path.name) from None
+        raise DataError(f"cannot read the Parquet file: {short_text(exc)}",
+                        file=path.name) from None
     df = df.reset_index(drop=True)
+    _check_typed_range(df, path.name)
     for col in df.columns:
         s = df[col]
         if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s):
@@ -208,22 +449,80 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return df
 
 
-def _normalise_columns(columns: list, name: str) -> list[str]:
-    out = []
-    for col in columns:
-        if col == LINE:
-            out.append(col)
+def _check_typed_range(df: pd.DataFrame, name: str) -> None:
+    """A typed (Parquet) timestamp column whose values pandas' nanosecond timestamps cannot
+    hold (pandas keeps the file's unit, e.g. microseconds) is a `DataError`."""
+    for i, col in enumerate(df.columns):
+        s = df[col]
+        if not pd.api.types.is_datetime64_any_dtype(s):
             continue
-        norm = re.sub(r"[\s\-]+", "_", str(col).replace("\ufeff", "").strip().lower())
-        out.append(norm)
-    seen: dict[str, int] = {}
-    for col in out:
-        seen[col] = seen.get(col, 0) + 1
-    dupes = [c for c, k in seen.items() if k > 1 and c != ""]
-    if dupes:
-        raise DataError(f"column name appears more than once (ignoring case): {dupes[0]}",
-                        file=name, column=dupes[0], lines=[1])
-    return out
+        per_ns = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[s.dt.unit]
+        if per_ns == 1:
+            continue
+        raw = s.array.asi8
+        bad = (np.abs(raw) > np.iinfo(np.int64).max // per_ns) & s.notna().to_numpy()
+        if bad.any():
+            lines = np.flatnonzero(bad)[:_SHOWN_LINES] + 2
+            raise DataError(f"timestamp(s) {TS_RANGE_TEXT}: a placeholder date such as "
+                            "9999-12-31 is not an event time", file=name,
+                            column=normalise_name(col, i + 1), lines=lines,
+                            n_rows=int(bad.sum()))
+
+
+def normalise_name(col, position: int) -> str:
+    """A column name trimmed, lower-cased, spaces and hyphens -> ``_``; a blank name
+    becomes ``unnamed_<position>`` (1-based)."""
+    norm = re.sub(r"[\s\-]+", "_", str(col).replace("\ufeff", "").strip().lower())
+    return norm or f"unnamed_{position}"
+
+
+def repeated_names(columns: list) -> dict[str, list[int]]:
+    """``{normalised name: [positions]}`` of the names that occur more than once."""
+    where: dict[str, list[int]] = {}
+    for i, col in enumerate(columns):
+        where.setdefault(normalise_name(col, i + 1), []).append(i)
+    return {k: v for k, v in where.items() if len(v) > 1}
+
+
+def repeated_column_note(name: str, norm: str, positions: list[int]) -> Finding:
+    cols = ", ".join(str(i + 1) for i in positions)
+    return Finding("duplicate_columns", "warning", len(positions) - 1,
+                   f"{name}: column {excerpt(norm)} appears {len(positions)} times (header "
+                   f"columns {cols}, ignoring case) with identical values; the copies are "
+                   "ignored")
+
+
+def repeated_column_error(name: str, norm: str, positions: list[int], *, lines=(),
+                          n_rows: int | None = None) -> DataError:
+    cols = ", ".join(str(i + 1) for i in positions)
+    return DataError(f"column name {excerpt(norm)} appears {len(positions)} times (header "
+                     f"columns {cols}, ignoring case) with different values in {n_rows} "
+                     "row(s): keep one",
+                     file=name, column=norm[:EXCERPT], lines=lines, n_rows=n_rows)
+
+
+def _normalise_frame(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, tuple]:
+    """Normalised column names; a repeated name is dropped with a warning when its
+    columns hold identical text, and is a `DataError` otherwise."""
+    columns = [c for c in df.columns if c != LINE]
+    notes = []
+    drop: set[int] = set()
+    for norm, positions in repeated_names(columns).items():
+        first = df.iloc[:, positions[0]].astype(str).to_numpy()
+        differ = np.zeros(len(df), dtype=bool)
+        for i in positions[1:]:
+            differ |= df.iloc[:, i].astype(str).to_numpy() != first
+        if differ.any():
+            lines = df[LINE].to_numpy()[differ]
+            raise repeated_column_error(name, norm, positions, lines=lines[:_SHOWN_LINES],
+                                        n_rows=int(differ.sum()))
+        notes.append(repeated_column_note(name, norm, positions))
+        drop.update(positions[1:])
+    keep = [i for i in range(df.shape[1]) if i not in drop]
+    df = df.iloc[:, keep] if drop else df
+    df.columns = [c if c == LINE else normalise_name(c, i + 1)
+                  for i, c in zip(keep, df.columns, strict=True)]
+    return df, tuple(notes)
 
 
 def _drop_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -257,13 +556,40 @@ def require_columns(table: RawTable, columns) -> None:
     have = [c for c in table.data.columns if c != LINE]
     for col in columns:
         if col not in table.data.columns:
-            raise DataError(f"missing required column '{col}' (the file has: {', '.join(have)})",
+            raise DataError(f"missing required column '{col}' (the file has: "
+                            f"{columns_text(have)})",
                             file=table.name, column=col, lines=[1], n_rows=1)
+
+
+def columns_text(columns: list, shown: int = 8) -> str:
+    """Column names as a short list: at most ``shown`` names, each cut to 30 characters
+    (control characters escaped)."""
+    def short(col) -> str:
+        col = str(col) if str(col).isprintable() else repr(str(col))[1:-1]
+        return col if len(col) <= 30 else col[:30] + "..."
+
+    text = ", ".join(short(c) for c in columns[:shown])
+    return text + (f", ... ({len(columns)} columns)" if len(columns) > shown else "")
 
 
 def _examples(values: pd.Series, mask) -> str:
     bad = pd.unique(values.to_numpy()[np.asarray(mask, dtype=bool)])[:5]
-    return ", ".join(repr(str(v)) for v in bad)
+    return ", ".join(excerpt(v) for v in bad)
+
+
+_YEAR = re.compile(r"^\s*[+-]?(\d{4,})-\d")
+
+
+def out_of_range_text(values) -> np.ndarray:
+    """Which unparsed ISO 8601 texts failed because their year is outside pandas' range
+    (a date such as 9999-12-31 is valid ISO 8601, but not a nanosecond timestamp)."""
+    years = np.array([int(m.group(1)) if (m := _YEAR.match(str(v))) else 2000
+                      for v in values], dtype=np.int64)
+    return (years <= TS_MIN.year) | (years >= TS_MAX.year)
+
+
+_ISO_EXPECTED = ("expected ISO 8601 such as 2024-05-05T14:03:00 or "
+                 "2024-05-05T14:03:00+02:00")
 
 
 def parse_ids(table: RawTable, column: str = "customer_id") -> pd.Series:
@@ -338,10 +664,34 @@ def parse_timestamps(table: RawTable, column: str) -> pd.Series:
     out = out.dt.as_unit("ns")
     bad = out.isna().to_numpy()
     if bad.any():
-        raise fail(table, column, bad,
-                   f"unparseable timestamp(s) {_examples(s, bad)}; expected ISO 8601 "
-                   "such as 2024-05-05T14:03:00 or 2024-05-05T14:03:00+02:00")
+        text = s if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+            s) else s.astype(str)
+        outside = np.zeros(len(s), dtype=bool)
+        if text.dtype == object:
+            outside[bad] = out_of_range_text(text[bad].to_numpy())
+        unparseable = bad & ~outside
+        if unparseable.any():
+            raise fail(table, column, unparseable,
+                       f"unparseable timestamp(s) {_examples(s, unparseable)}; {_ISO_EXPECTED}")
+        raise fail(table, column, outside,
+                   f"timestamp(s) {_examples(s, outside)} {TS_RANGE_TEXT}: a placeholder date "
+                   "such as 9999-12-31 is not an event time")
     return out
+
+
+def optional_timestamps(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """An optional timestamp column: (parsed, NaT when blank or bad; mask of the values
+    that are not blank and do not parse or are out of range). Nothing is fatal."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert("UTC").dt.as_unit("ns"), np.zeros(len(s), dtype=bool)
+    if pd.api.types.is_datetime64_dtype(s):
+        return s.dt.tz_localize("UTC").dt.as_unit("ns"), np.zeros(len(s), dtype=bool)
+    codes, uniques = pd.factorize(s.astype(str).str.strip(), use_na_sentinel=False)
+    parsed = _parse_iso_text(pd.Series(uniques, dtype=object)).dt.as_unit("ns")
+    bad_u = (parsed.isna().to_numpy() & (np.asarray(uniques, dtype=object) != ""))
+    out = pd.Series(parsed.array.take(codes), index=s.index) if len(codes) else pd.Series(
+        pd.DatetimeIndex([], tz="UTC"), index=s.index)
+    return out, bad_u[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
 def _parse_iso_text(s: pd.Series) -> pd.Series:
@@ -399,7 +749,7 @@ def _wide_to_long(table: RawTable, wide: list[str]) -> RawTable:
         if task not in TASKS:
             filled = (data[col].astype(str).str.strip() != "").to_numpy()
             raise fail(table, col, filled if filled.any() else np.ones(len(data), bool),
-                       f"task outside 1..3: wide column '{col}' is for task {task}; "
+                       f"task outside 1..3: wide column {excerpt(col)} is for task {task}; "
                        "expected task1..task3")
     parts = []
     for col in wide:  # a handful of columns, not a loop over customers
@@ -416,7 +766,8 @@ def _wide_to_long(table: RawTable, wide: list[str]) -> RawTable:
         })
         parts.append(part)
     long = pd.concat(parts, ignore_index=True).sort_values(LINE, kind="stable")
-    return RawTable(name=table.name, data=long.reset_index(drop=True), n_read=table.n_read)
+    return RawTable(name=table.name, data=long.reset_index(drop=True), n_read=table.n_read,
+                    notes=table.notes)
 
 
 def parse_help(table: RawTable, known: pd.Index) -> pd.DataFrame:
@@ -471,7 +822,13 @@ def load_experiment_with_counts(
     """Like `load_experiment`, also returning the data rows read per file name."""
     from bayes_ab.data.frame import build_tables
     from bayes_ab.data.schema import Finding
-    from bayes_ab.data.validate import Ledger, check_experiment, clean_cohorts, clean_events
+    from bayes_ab.data.validate import (
+        Ledger,
+        check_experiment,
+        clean_cohorts,
+        clean_events,
+        input_findings,
+    )
 
     folder = Path(path)
     if not folder.is_dir():
@@ -485,19 +842,23 @@ def load_experiment_with_counts(
     }
     names = {key: table.name for key, table in raw.items()}
     ledger = Ledger()
-    cohorts = clean_cohorts(parse_cohorts(raw["cohorts"]), name=names["cohorts"], ledger=ledger)
+    parsed_cohorts = parse_cohorts(raw["cohorts"])
+    cohorts = clean_cohorts(parsed_cohorts, name=names["cohorts"], ledger=ledger)
     known = pd.Index(cohorts["customer_id"])
     raw["activity"], activity = parse_activity(raw["activity"], known)
     help_ = (parse_help(raw["help"], known) if raw["help"].n_read
              else _typed_empty_help())
     conversion = parse_conversion(raw["conversion"], known)
+    notes = [note for table in raw.values() for note in table.notes]
+    notes += input_findings(cohorts=parsed_cohorts, activity=activity, help=help_,
+                            conversion=conversion, names=names)
 
     cleaned = clean_events(cohorts=cohorts, activity=activity, help=help_,
                            conversion=conversion, names=names, ledger=ledger)
     frame, episodes, attempts, observation_end = build_tables(
         cleaned.cohorts, cleaned.activity, cleaned.help, cleaned.conversion,
     )
-    findings = list(cleaned.findings)
+    findings = notes + list(cleaned.findings)
     if raw["help"].n_read == 0:
         findings.append(Finding("no_help_flags", "warning", 0,
                                 f"{names['help']} has no rows: nobody was flagged as stuck"))

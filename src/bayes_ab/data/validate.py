@@ -21,6 +21,17 @@ described by a `Finding` with the check name given)
     * a cohort customer with no conversion row: taken as not converted (nothing
       dropped); check ``missing_conversion`` only.
 
+Findings on the values as parsed (`input_findings`, every row of each file, nothing
+dropped; all warnings)
+    * ``unknown_cs_type``: a ``cs_type`` other than article, video, chatbot, agent or blank;
+    * ``unparseable_optional_timestamp``: a non-blank ``joined_at`` / ``converted_at``
+      that is not ISO 8601 in pandas' range;
+    * ``dated_before_experiment``: a help flag or a ``converted_at`` more than 1 day
+      before the experiment's start (the earliest ``joined_at``, else the earliest
+      product activity);
+    * ``converted_at_without_conversion``: ``converted`` = 0 with a ``converted_at``;
+    * (from the loader) ``duplicate_columns``: a column name repeated with identical values.
+
 Findings computed on the derived tables (`check_experiment`, nothing dropped)
     * ``tasks_out_of_series`` (warning): task k started before task k-1 was completed;
     * ``help_without_start`` (info): a help flag on a task the customer never started;
@@ -41,7 +52,7 @@ from bayes_ab.data.schema import EXPERIMENT_FILES, Finding
 from bayes_ab.errors import DataError
 
 __all__ = ["SRM_ALPHA", "CleanTables", "Ledger", "check_experiment", "clean_cohorts",
-           "clean_events", "clean_experiment", "sample_ratio_test"]
+           "clean_events", "clean_experiment", "input_findings", "sample_ratio_test"]
 
 LINE = "_line"
 #: p-value below which the split is reported as a sample-ratio mismatch.
@@ -208,6 +219,130 @@ def _pair_completions(activity: pd.DataFrame, ledger: Ledger, name: str) -> pd.D
         check="complete_without_start", severity="warning",
         message=f"{name}: {{n}} 'complete' row(s) without any 'start' of the same task dropped",
     )
+
+
+# ------------------------------------------------------------ optional columns, dates
+
+#: The ``cs_type`` values of the contract (blank for OTHER flags).
+CS_TYPES = ("article", "video", "chatbot", "agent")
+#: Help and conversion rows dated more than this before the experiment's start are
+#: reported (``dated_before_experiment``).
+EARLY_TOLERANCE = pd.Timedelta(days=1)
+
+
+def examples_text(values, shown: int = 3) -> str:
+    """The first ``shown`` distinct values in sorted order, each a short excerpt."""
+    from bayes_ab.data.load import excerpt
+
+    distinct = sorted({str(v) for v in values})
+    text = ", ".join(excerpt(v) for v in distinct[:shown])
+    return text + (", ..." if len(distinct) > shown else "")
+
+
+def lines_suffix(lines) -> str:
+    lines = [int(x) for x in list(lines)[:_SHOWN]]
+    return " (first at line(s) " + ", ".join(map(str, lines)) + ")" if lines else ""
+
+
+def unknown_cs_type_finding(name: str, n: int, examples: str, lines=()) -> Finding:
+    return Finding("unknown_cs_type", "warning", n,
+                   f"{name}: {n} row(s) with an unknown cs_type ({examples}); expected "
+                   f"{', '.join(CS_TYPES)} or blank; kept as given" + lines_suffix(lines))
+
+
+def bad_optional_timestamp_finding(name: str, column: str, n: int, examples: str,
+                                   lines=()) -> Finding:
+    return Finding("unparseable_optional_timestamp", "warning", n,
+                   f"{name}: {n} value(s) of the optional column '{column}' are not ISO 8601 "
+                   f"timestamps in the supported range ({examples}); they are not used as "
+                   "dates" + lines_suffix(lines))
+
+
+def early_rows_finding(name: str, column: str, n: int, start: pd.Timestamp, reference: str,
+                       lines=()) -> Finding:
+    return Finding("dated_before_experiment", "warning", n,
+                   f"{name}: {n} row(s) with '{column}' more than 1 day before the "
+                   f"experiment's start ({start:%Y-%m-%d %H:%M} UTC, {reference}); kept: "
+                   "check these dates" + lines_suffix(lines))
+
+
+def converted_at_finding(name: str, n: int, lines=()) -> Finding:
+    return Finding("converted_at_without_conversion", "warning", n,
+                   f"{name}: {n} row(s) with converted = 0 but a converted_at value; taken as "
+                   "not converted" + lines_suffix(lines))
+
+
+def experiment_start_reference(joined_min, activity_min, *, cohorts_name: str,
+                               activity_name: str) -> tuple[pd.Timestamp | None, str]:
+    """The experiment's start: the earliest ``joined_at`` when the cohort file has one,
+    else the earliest product activity; with the words saying which."""
+    if joined_min is not None and not pd.isna(joined_min):
+        return pd.Timestamp(joined_min), f"the earliest joined_at in {cohorts_name}"
+    if activity_min is not None and not pd.isna(activity_min):
+        return pd.Timestamp(activity_min), f"the earliest timestamp in {activity_name}"
+    return None, ""
+
+
+def input_findings(*, cohorts: pd.DataFrame, activity: pd.DataFrame,
+                   help: pd.DataFrame,  # noqa: A002 - the contract's name for the file
+                   conversion: pd.DataFrame, names: dict[str, str]) -> list[Finding]:
+    """Findings on values the analysis does not need but the contract describes, over
+    every row of each file as parsed (before any row is excluded):
+
+    * ``unknown_cs_type``: a ``cs_type`` other than article, video, chatbot, agent or blank;
+    * ``unparseable_optional_timestamp``: a non-blank ``joined_at`` (cohorts) or
+      ``converted_at`` (conversion) that is not an ISO 8601 timestamp in pandas' range;
+    * ``dated_before_experiment``: a help flag or a ``converted_at`` more than one day
+      before the experiment's start (the earliest ``joined_at``, else the earliest
+      product activity);
+    * ``converted_at_without_conversion``: ``converted`` = 0 with a ``converted_at``.
+    """
+    from bayes_ab.data.load import optional_timestamps
+
+    out: list[Finding] = []
+    if len(help) and "cs_type" in help.columns:
+        cs = help["cs_type"].astype(str).to_numpy()
+        unknown = ~np.isin(cs, np.array(("", *CS_TYPES), dtype=object))
+        if unknown.any():
+            out.append(unknown_cs_type_finding(
+                names["help"], int(unknown.sum()), examples_text(cs[unknown]),
+                help[LINE].to_numpy()[unknown]))
+    parsed = {}
+    for key, col in (("cohorts", "joined_at"), ("conversion", "converted_at")):
+        df = cohorts if key == "cohorts" else conversion
+        if col not in df.columns:
+            continue
+        ts, bad = optional_timestamps(df[col])
+        parsed[col] = ts
+        if bad.any():
+            raw = df[col].astype(str).to_numpy()
+            out.append(bad_optional_timestamp_finding(
+                names[key], col, int(bad.sum()), examples_text(raw[bad]),
+                df[LINE].to_numpy()[bad]))
+    start, reference = experiment_start_reference(
+        parsed["joined_at"].min() if "joined_at" in parsed else None,
+        activity["timestamp"].min() if len(activity) else None,
+        cohorts_name=names["cohorts"], activity_name=names["activity"])
+    if start is not None:
+        limit = start - EARLY_TOLERANCE
+        for key, df, ts, col in (
+                ("help", help, help["timestamp"] if len(help) else None, "timestamp"),
+                ("conversion", conversion, parsed.get("converted_at"), "converted_at")):
+            if ts is None:
+                continue
+            early = (ts < limit).fillna(False).to_numpy(dtype=bool)
+            if early.any():
+                out.append(early_rows_finding(names[key], col, int(early.sum()), start,
+                                              reference, df[LINE].to_numpy()[early]))
+    if "converted_at" in conversion.columns:
+        value = conversion["converted_at"]
+        given = (value.notna() if pd.api.types.is_datetime64_any_dtype(value)
+                 else value.astype(str).str.strip() != "").to_numpy(dtype=bool)
+        given &= ~conversion["converted"].to_numpy(dtype=bool)
+        if given.any():
+            out.append(converted_at_finding(names["conversion"], int(given.sum()),
+                                            conversion[LINE].to_numpy()[given]))
+    return out
 
 
 def sample_ratio_test(n_test: int, n_control: int, *,

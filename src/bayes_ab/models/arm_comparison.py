@@ -28,6 +28,7 @@ import numpy as np
 
 from bayes_ab.constants import ARMS
 from bayes_ab.errors import DataError, OptionError
+from bayes_ab.fit import SamplerConfig
 from bayes_ab.intervals import flat, interval, prob_greater
 from bayes_ab.models.base import BayesModel
 
@@ -173,6 +174,36 @@ class ArmComparison(BayesModel):
             pm.Deterministic("lift_abs", rate[1:] - rate[0], dims="treatment")
             pm.Deterministic("lift_rel", rate[1:] / rate[0] - 1.0, dims="treatment")
         return model
+
+    def exact_posterior(self, config: SamplerConfig) -> az.InferenceData:
+        """The conjugate posterior: rate_k ~ Beta(alpha + s_k, beta + n_k - s_k), independent
+        across arms; ``chains x draws`` independent draws (seeded by ``config.seed``), the
+        lifts computed from them, and Binomial posterior-predictive counts."""
+        import time
+
+        from bayes_ab.fit import exact_idata
+
+        t0 = time.perf_counter()
+        s = self.stats
+        prior = self.priors["rate"]
+        succ = np.asarray(s.successes, dtype=float)
+        trials = np.asarray(s.trials, dtype=float)
+        rng = np.random.default_rng(int(config.seed))
+        shape = (int(config.chains), int(config.draws), len(s.arms))
+        rate = rng.beta(float(prior["alpha"]) + succ, float(prior["beta"]) + trials - succ,
+                        size=shape)
+        ppc = rng.binomial(np.asarray(s.trials, dtype=np.int64), rate)
+        return exact_idata(
+            {"rate": rate, "lift_abs": rate[..., 1:] - rate[..., :1],
+             "lift_rel": rate[..., 1:] / rate[..., :1] - 1.0},
+            name=self.name, config=config, model_config=self.model_config(),
+            dims={"rate": ["arm"], "lift_abs": ["treatment"], "lift_rel": ["treatment"],
+                  "successes": ["arm"]},
+            coords=self.coords,
+            posterior_predictive={"successes": ppc},
+            observed_data={"successes": np.asarray(s.successes, dtype=np.int64)},
+            seconds=time.perf_counter() - t0,
+        )
 
     def summarize(self, idata: az.InferenceData) -> dict:
         """The ARM_COMPARISON block (Bayesian part): control, test, lifts, P(test better).

@@ -78,7 +78,16 @@ class BayesModel:
     def model_config(self) -> dict:
         return {"priors": self.priors, "stats": self.stats.to_dict()}
 
+    def exact_posterior(self, config: SamplerConfig) -> az.InferenceData | None:
+        """Independent draws from the posterior in closed form, or None (the default) for a
+        model that needs MCMC. `fit` uses it when ``config.exact`` is true."""
+        return None
+
     def fit(self, config: SamplerConfig = SamplerConfig()) -> az.InferenceData:
+        if config.exact:
+            idata = self.exact_posterior(config)
+            if idata is not None:
+                return idata
         return sample(
             self.build(), name=self.name, config=config, model_config=self.model_config(),
             posterior_predictive=self.posterior_predictive,

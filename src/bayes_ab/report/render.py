@@ -151,7 +151,8 @@ FIGURE_CAPTIONS = {
     "causal_cs_effect_causal_vs_naive": "Effect of CS on completion: causal (instrumental "
                                         "variable) vs naive comparison",
     "completions_conversion_forest": "Conversion rate by number of completed tasks and arm",
-    "time_and_experience_posterior": "Time of day and experience: posterior of the effects",
+    "time_and_experience_posterior": "Time of day and experience: posterior of the log-odds "
+                                     "slopes (associations)",
     "monitor": "Lift by look: always-valid confidence sequence and posterior HDI (top); "
                "P(Test better) against the naive and calibrated thresholds (bottom)",
 }
@@ -219,22 +220,29 @@ def _recommendation_section(results: Mapping) -> dict:
     lines = T.expected_loss_sentences(decision, test=test, control=control)
     if not lines:
         lines = ["The decision analysis was not run, so no expected losses are available."]
-    lines += T.decision_extras(decision)
+    lines += T.decision_extras(decision, test=test)
     blocks = [_callout(level, T.recommendation_headline(decision, test=test, control=control),
                        lines)]
     loss = _get(decision, "expected_loss") or {}
     if loss:
         thr = _get(decision, "threshold_of_caring")
+        p_wrong = _get(decision, "prob_wrong") or {}
+        if_wrong = _get(decision, "expected_loss_if_wrong") or {}
         rows = []
         for key in ("double_down", "pivot"):
             value = loss.get(key)
             safe = (T.yes_no(value < thr) if isinstance(value, (int, float))
                     and isinstance(thr, (int, float)) else T.NOT_ESTIMATED)
             rows.append([T.ACTIONS[key][0], T.pp(value, signed=False), T.pp(thr, signed=False),
-                         safe])
-        blocks.append(_table(["Action", "Expected loss", "Threshold of caring", "Below threshold"],
-                             rows, caption=f"Expected loss of each action, in percentage points "
-                                           f"of {T.metric_info(metric)['noun']}"))
+                         safe, T.prob_1dp(p_wrong.get(key)),
+                         T.pp(if_wrong.get(key), signed=False)])
+        blocks.append(_table(["Action", "Expected loss", "Threshold of caring", "Below threshold",
+                              "P(action is wrong)", "Loss if wrong"],
+                             rows, caption=f"Expected loss of each action (averaged over the "
+                                           f"posterior, zero where the action is right), in "
+                                           f"percentage points of "
+                                           f"{T.metric_info(metric)['noun']}; loss if wrong = "
+                                           f"expected loss / P(action is wrong)"))
     return _section("recommendation", "Recommendation", blocks)
 
 
@@ -641,11 +649,52 @@ def _help_section(results: Mapping) -> dict:
     return _section("help", "Exploration: is CS better than OTHER?", blocks)
 
 
+COMPLETIONS_INTRO = (
+    "Do customers who complete more of the three getting-started tasks convert more often? "
+    "Conversion rate by the number of tasks completed (0 to 3) before the end of the "
+    "observation window, both arms pooled. This is an association, not a causal estimate: "
+    "completions are not randomised (customers who complete more differ, "
+    "for example in ability or in contact with CS), and the count depends on how long the "
+    "window is. The randomised arm comparison and the instrumental-variable estimate are the "
+    "causal evidence.")
+TIME_INTRO = (
+    "Is task success associated with the hour of the day and with experience? Task success (a "
+    "started task is completed before the end of the observation window) against the hour of "
+    "the start and the task's position (1, 2, 3). Associations, not effects: the tasks are "
+    "always done in the order 1, 2, 3 and a task is started only after the previous one is "
+    "completed, so position is confounded with the tasks' difficulty and with selection "
+    "(customers who reach a later task completed the earlier ones); customers choose when "
+    "they start.")
+
+
+def _shape_sentence(sc: Mapping | None) -> str | None:
+    """The LOO comparison of the shapes of the rates by completions, in words. A shape
+    counts as worse when its elpd is more than 4 lower and more than 2 se of the
+    difference below the best; otherwise the data do not tell the two apart."""
+    shapes = (sc or {}).get("shapes") or {}
+    best = (sc or {}).get("best")
+    if best not in shapes:
+        return None
+    names = {"unrestricted": "a free rate per number of tasks",
+             "monotone": "rates that never fall as completions increase",
+             "linear": "a straight line in the log-odds"}
+    parts = []
+    for k, v in sorted(shapes.items(), key=lambda kv: kv[1].get("rank", 0)):
+        if k == best:
+            continue
+        diff, dse = v.get("elpd_diff"), v.get("dse")
+        worse = (T._finite(diff) and T._finite(dse) and diff > 4 and diff > 2 * dse)
+        parts.append(f"{names.get(k, k)}: {T.num(diff, digits=1)} lower (se "
+                     f"{T.num(dse, digits=1)}), "
+                     + ("a worse fit" if worse else "not distinguishable from it"))
+    return ("Shape of the rates, by leave-one-customer-out cross-validation (expected log "
+            f"predictive density, higher is better): best {names.get(best, best)}"
+            + ("; " + "; ".join(parts) if parts else "") + ".")
+
+
 def _completions_section(results: Mapping) -> dict:
     cc = results.get("completions_conversion")
-    blocks = [_para("Does completing the three getting-started tasks make a customer more likely "
-                    "to convert? Conversion rate by the number of tasks completed (0 to 3), both "
-                    "arms pooled.", "muted")]
+    blocks = [_para(COMPLETIONS_INTRO, "muted")]
     if not cc:
         blocks.append(_para(f"Completions and conversion: {T.NOT_ESTIMATED}."))
         return _section("completions", "Exploration: completions and conversion", blocks)
@@ -654,27 +703,32 @@ def _completions_section(results: Mapping) -> dict:
     if rows:
         blocks.append(_table(["Tasks completed", "Conversion rate", "95% HDI"], rows))
     blocks.append(_para(
-        f"Each additional completed task multiplies the odds of converting by "
-        f"{T.interval(cc.get('odds_ratio_per_completion'), T.num)}. Probability that conversion "
-        f"rises with every additional completion: {T.prob(cc.get('prob_monotone_increasing'))}."))
+        f"Customers with one more completed task have "
+        f"{T.interval(cc.get('odds_ratio_per_completion'), T.num)} times the odds of "
+        f"converting (a logistic summary of the four rates). Probability that the rate is "
+        f"higher at every additional completion: {T.prob(cc.get('prob_monotone_increasing'))}."))
+    shape = _shape_sentence(cc.get("shape_comparison"))
+    if shape:
+        blocks.append(_para(shape))
     return _section("completions", "Exploration: completions and conversion", blocks)
 
 
 def _time_section(results: Mapping) -> dict:
     te = results.get("time_and_experience")
-    blocks = [_para("Does success rise with time of day and with experience? Task success (a "
-                    "started task is completed) against the hour of the start and the task's "
-                    "position (1, 2, 3).", "muted")]
+    blocks = [_para(TIME_INTRO, "muted")]
     if not te:
         blocks.append(_para(f"Time and experience: {T.NOT_ESTIMATED}."))
     else:
+        def slope(key: str) -> str:
+            return T.interval(te.get(key), lambda v: T.num(v, digits=3, signed=True))
+
         blocks.append(_list([
-            f"Hour of day: {T.interval(te.get('hour_effect'), lambda v: T.num(v, digits=3, signed=True))}"
-            f" change in the log-odds of success per hour; probability that success rises with "
-            f"time: {T.prob(te.get('prob_success_rises_with_time'))}.",
-            f"Experience: {T.interval(te.get('experience_effect'), lambda v: T.num(v, digits=3, signed=True))}"
-            f" change in the log-odds of success per additional task; probability that success "
-            f"rises with experience: {T.prob(te.get('prob_success_rises_with_experience'))}.",
+            f"Hour of day: {slope('hour_effect')} difference in the log-odds of success per "
+            f"hour later in the day that the task was started; probability that success is "
+            f"higher for later hours: {T.prob(te.get('prob_success_rises_with_time'))}.",
+            f"Task position: {slope('experience_effect')} difference in the log-odds of success "
+            f"per later task; probability that success is higher on later tasks: "
+            f"{T.prob(te.get('prob_success_rises_with_experience'))}.",
         ]))
     return _section("time_experience", "Exploration: time and experience", blocks)
 
@@ -799,6 +853,7 @@ def _forensics_section(forensics: Mapping) -> dict:
     evidence = forensics.get("evidence") or []
     if evidence:
         with_hint = any(e.get("verdict_hint") for e in evidence)
+        with_llr = any(e.get("log10_lr") is not None for e in evidence)
         rows = []
         for e in evidence:
             row = [str(e.get("check", "")), T.num(e.get("statistic"), digits=3),
@@ -807,8 +862,15 @@ def _forensics_section(forensics: Mapping) -> dict:
                 hint = str(e.get("verdict_hint") or "")
                 row.append(f"{hint} ({e['strength']})" if e.get("strength") and hint in
                            ("simulated", "real") else hint)
+            if with_llr:
+                llr, counted = e.get("log10_lr"), e.get("log10_lr_counted")
+                text = "" if llr is None else f"{llr:+.2f}"
+                if llr is not None and counted is not None and counted != llr:
+                    text += " (not counted: same cause as a stronger check)"
+                row.append(text)
             rows.append(row + [str(e.get("message", ""))])
-        cols = ["Check", "Statistic", "p-value"] + (["Points to"] if with_hint else [])
+        cols = (["Check", "Statistic", "p-value"] + (["Points to"] if with_hint else [])
+                + (["log10 LR (simulated:real)"] if with_llr else []))
         blocks.append(_details(f"Evidence ({len(rows)} checks)",
                                [_table(cols + ["What it shows"], rows)]))
     if forensics.get("rule"):
@@ -962,6 +1024,174 @@ def build_document(results: Mapping, *, title: str = DEFAULT_TITLE) -> dict:
     return {"title": title, "subtitle": subtitle, "banners": banners, "sections": sections}
 
 
+def _compare_srm_lines(srm: Mapping) -> list[str]:
+    observed = srm.get("observed") or {}
+    exp = srm.get("expected_shares") or {}
+    obs_sh = srm.get("observed_shares") or {}
+    parts = [f"{arm} {T.count(n)} ({T.pct(obs_sh.get(arm), digits=2)}; design "
+             f"{T.pct(exp.get(arm), digits=2)})" for arm, n in observed.items()]
+    verdict = ("Sample-ratio mismatch: the arm sizes do not match the design"
+               if srm.get("mismatch") else "No sample-ratio mismatch")
+    line = (f"{verdict}: {'; '.join(parts)}; chi-square {T.p_equals(srm.get('p_value'))} "
+            f"(flagged below {T.num(srm.get('alpha'))}).")
+    if srm.get("mismatch"):
+        line += (" The assignment or the logging is broken somewhere, and every comparison "
+                 "below may be biased: find the cause before acting on these results.")
+    return [line]
+
+
+def _compare_glossary(compare: Mapping) -> dict:
+    """Only the terms this compare report uses (no hazard ratios, compliers or priors
+    that `compare` never shows)."""
+    keep = {"Posterior", "95% HDI (highest-density interval)", "Lift", "Expected loss",
+            "Threshold of caring", "p-value", "95% confidence interval"}
+    mean_kind = compare.get("metric_kind") == "mean"
+    if mean_kind:
+        keep -= {"Lift", "Expected loss"}
+    items = [(k, v) for k, v in T.GLOSSARY if k in keep]
+    what = "mean" if mean_kind else "rate"
+    items.insert(2, ("Probability that an arm is better", f"The share of the posterior in which "
+                     f"the arm's {what} is above control's. 50% means no idea; values near 100% "
+                     f"(or 0%) mean a clear winner."))
+    if mean_kind:
+        items += [("Difference of means", "The arm's mean minus control's, in the outcome's "
+                   "own units; the relative difference divides it by control's mean."),
+                  ("Expected loss", "For each action, how much of the outcome (in its units) "
+                   "we would give up on average: E[max(0, Control - Test)] for shipping, "
+                   "E[max(0, Test - Control)] for keeping control. It weighs how likely a "
+                   "mistake is by how bad it would be."),
+                  ("Bayesian bootstrap", "The posterior of a mean that assumes no shape for "
+                   "the outcome's distribution: random Dirichlet weights on the observed rows. "
+                   "A heavy tail widens and skews the posterior instead of being ignored."),
+                  ("Welch's t-test", "The frequentist test of equal means that does not assume "
+                   "equal variances in the arms.")]
+    if len(compare.get("prob_best") or {}) > 2:
+        items += [("P(best)", "The probability that an arm has the highest rate of all arms, "
+                   "control included."),
+                  ("Loss of choosing an arm", "E[best rate of all arms - this arm's rate]: how "
+                   "much of the outcome we expect to give up, averaged over the posterior, by "
+                   "choosing this arm rather than the (unknown) best one. The decision takes "
+                   "the arm with the smallest loss when it is under the threshold of caring.")]
+    items.append(("Holm adjustment", "A correction of the p-values for testing several "
+                  "comparisons at once (every arm against control, on every metric of the "
+                  "run), so that the chance of any false alarm stays at 5%."))
+    items.append(("Sample-ratio mismatch (SRM)", "A check that each arm's share of the rows "
+                  "matches the design (--split; equal shares unless given). A mismatch points "
+                  "to a broken assignment or lost data and undermines every result."))
+    dec = compare.get("decision") or {}
+    arm_decisions = [b.get("decision") or {} for b in (compare.get("arms") or {}).values()
+                     if isinstance(b, Mapping)]
+    if dec.get("rope") or any(d.get("rope") for d in arm_decisions):
+        items.append(("ROPE (region of practical equivalence)", "Differences smaller than "
+                      "this half-width do not matter; when 95% of the posterior of the "
+                      "difference lies inside it, testing longer cannot change the choice in a "
+                      "way that matters."))
+    if dec.get("non_inferiority") or any(d.get("non_inferiority") for d in arm_decisions):
+        items.append(("Non-inferiority margin", "An arm may ship when it is, with 95% "
+                      "probability, not worse than control by more than this margin (e.g. a "
+                      "cheaper variant)."))
+    if compare.get("ratio_metric"):
+        items += [(k, v) for k, v in T.GLOSSARY if k.startswith("Ratio metric")]
+    if compare.get("segments"):
+        items += [(k, v) for k, v in T.GLOSSARY if k == "Partial pooling"]
+    if (compare.get("diagnostics") or {}).get("sampled", True):
+        items += [(k, v) for k, v in T.GLOSSARY if k.startswith("r-hat")]
+    return _section("glossary", "Glossary", [{"kind": "glossary", "items": items}])
+
+
+def _unit_fmt(signed: bool = False):
+    return lambda v: T.NOT_ESTIMATED if not isinstance(v, (int, float)) else (
+        f"{v:+.4g}" if signed else f"{v:.4g}")
+
+
+def _compare_mean_recommendation(dec: Mapping, *, control: str, metric: str) -> dict:
+    test = str(dec.get("arm") or "Test")
+    rec = dec.get("recommendation")
+    level = {"double_down": "good", "pivot": "bad", "keep_testing": "neutral"}.get(rec, "neutral")
+    loss = dec.get("expected_loss") or {}
+    f = _unit_fmt()
+    lines = [str(dec.get("reason") or "")]
+    if not str(dec.get("rule", "")).startswith("k arms"):
+        lines = [
+            f"Judged on the mean of {metric} (in its own units): shipping {test} gives up "
+            f"{f(loss.get('double_down'))} on average (the expected value of max(0, {control} "
+            f"- {test})); keeping {control} gives up {f(loss.get('pivot'))} (the expected "
+            f"value of max(0, {test} - {control})). The threshold of caring is "
+            f"{f(dec.get('threshold_of_caring'))} ({dec.get('threshold_source', 'given')}).",
+            f"The probability that {test}'s mean {metric} is higher than {control}'s is "
+            f"{T.prob(dec.get('prob_test_better'))}.", str(dec.get("reason") or "")]
+    lines += T.decision_extras(dec)
+    blocks = [_callout(level, T.recommendation_headline(dec, test=test, control=control),
+                       [line for line in lines if line])]
+    return _section("recommendation", "Recommendation", blocks)
+
+
+def _compare_mean_arm_blocks(block: Mapping | None, *, metric: str, control: str, test: str,
+                             family: str | None) -> list[dict]:
+    if not block:
+        return [_para(f"The mean of {metric} was {T.NOT_ESTIMATED}.")]
+    f, fs = _unit_fmt(), _unit_fmt(signed=True)
+    counts = block.get("counts") or {}
+    blocks = [_para(f"There is a {T.prob(block.get('prob_test_better'))} probability that "
+                    f"{test}'s mean {metric} is higher than {control}'s.", "lead")]
+    rows = []
+    for name in (control, test):
+        c = counts.get(name) or {}
+        key = "control" if name == control else "test"
+        rows.append([name, T.count(c.get("n")), f(c.get("mean")), f(c.get("median")),
+                     f(c.get("max")), T.interval(block.get(key), f)])
+    rows.append([f"Difference ({test} - {control})", "", fs(_get(block, "lift_abs", "mean")),
+                 "", "", T.interval(block.get("lift_abs"), fs)])
+    rows.append(["Relative difference", "", T.rel(_get(block, "lift_rel", "mean")), "", "",
+                 T.interval(block.get("lift_rel"), T.rel)])
+    blocks.append(_table(["", "Rows", "Mean", "Median", "Max", "Posterior mean (95% HDI)"],
+                         rows, caption=f"Mean of {metric}: Bayesian bootstrap posterior"))
+    freq = block.get("frequentist") or {}
+    fam = f" across {family}" if family else ""
+    blocks.append(_table(["Frequentist cross-check", ""], [
+        ["Test", "Welch's t-test (unequal variances)"],
+        ["t, degrees of freedom", f"{T.num(freq.get('statistic'))}, {T.num(freq.get('df'))}"],
+        ["Difference, 95% confidence interval", T.interval(freq.get("ci95_diff"), fs, kind="CI")],
+        ["p-value", T.p_value(freq.get("p_value"))],
+        [f"p-value, Holm-adjusted{fam}", T.p_value(freq.get("p_value_holm"))],
+        ["Significant at 95% confidence", T.yes_no(freq.get("significant_95"))]]))
+    return blocks
+
+
+def _compare_guardrail_section(compare: Mapping, *, control: str) -> dict | None:
+    metrics = compare.get("metrics") or {}
+    guards = {k: m for k, m in metrics.items() if isinstance(m, Mapping) and m.get("guardrail")}
+    if not guards:
+        return None
+    rows, levels = [], []
+    for name, m in guards.items():
+        g = m["guardrail"]
+        mean = m.get("kind") == "mean"
+        fmt = _unit_fmt(signed=True) if mean else T.pp
+        margin_fmt = _unit_fmt() if mean else (lambda v: T.pp(v, signed=False))
+        for arm, b in (m.get("arms") or {}).items():
+            if not isinstance(b, Mapping):
+                continue
+            shipped = arm == g.get("arm")
+            freq = b.get("frequentist") or {}
+            rows.append([str(name), "cost (lower is better)" if g.get("lower_is_better")
+                         else "higher is better", str(arm), T.interval(b.get("lift_abs"), fmt),
+                         f"{T.p_value(freq.get('p_value_holm'))}",
+                         (f"{T.prob(g.get('prob_worse_than_margin'))} (margin "
+                          f"{margin_fmt(g.get('margin'))})"
+                          if shipped else "-"),
+                         ("yes" if g.get("blocks_ship") else "no") if shipped else "-"])
+            levels.append("bad" if shipped and g.get("blocks_ship") else "")
+    blocks = [_para("Guardrails are outcomes the decision must not harm. The one that would be "
+                    "shipped is checked against control: a guardrail blocks shipping when the "
+                    "probability that it is worse by more than its margin is at least 95%. "
+                    "Holm's adjustment runs across every outcome x arm of the run.", "muted"),
+              _table(["Guardrail", "Direction", "Arm", f"Difference (arm - {control}), 95% HDI",
+                      "p (Holm)", "P(worse by more than the margin)", "Blocks shipping"],
+                     rows, row_levels=levels)]
+    return _section("guardrails", "Guardrails", blocks)
+
+
 def build_compare_document(compare: Mapping, *, title: str | None = None) -> dict:
     """The report of `bayes-ab compare`: one arm comparison per non-control arm."""
     control = str(compare.get("control", "control"))
@@ -969,16 +1199,50 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     metric = str(inp.get("outcome_col") or "outcome")
     arms = compare.get("arms") or {}
     banners = []
-    diag_banner = _diagnostics_banner(compare.get("diagnostics"))
+    srm = compare.get("srm")
+    if isinstance(srm, Mapping) and srm.get("mismatch"):
+        banners.append({"level": "danger", "title": "Sample-ratio mismatch",
+                        "lines": _compare_srm_lines(srm)})
+    diag = compare.get("diagnostics")
+    diag_banner = _diagnostics_banner(diag)
     if diag_banner:
         banners.append(diag_banner)
     sections = []
     decision = compare.get("decision")
-    if decision:
+    mean_kind = compare.get("metric_kind") == "mean"
+    if decision and mean_kind:
+        sections.append(_compare_mean_recommendation(decision, control=control, metric=metric))
+    elif decision:
         dec = dict(decision)
         dec.setdefault("metric", metric)
         dec.setdefault("control", control)
-        sections.append(_recommendation_section({"decision": dec}))
+        rec = _recommendation_section({"decision": dec})
+        if dec.get("rule", "").startswith("k arms") and dec.get("reason"):
+            lines = [line for line in rec["blocks"][0]["lines"] if line != dec["reason"]]
+            if lines:
+                lines[0] = f"{dec.get('arm')} against {control} alone: " + lines[0]
+            rec["blocks"][0]["lines"] = [str(dec["reason"])] + lines
+            # The table of the two actions against control alone would read as the k-arm
+            # choice: the P(best) / loss-of-choosing table below replaces it.
+            rec["blocks"] = rec["blocks"][:1]
+        sections.append(rec)
+    if sections and isinstance(decision, Mapping) and decision.get("outcome") == \
+            "guardrail_blocked":
+        sections[0]["blocks"][0]["lines"].insert(0, str(decision.get("reason")))
+        banners.append({"level": "danger", "title": "A guardrail blocks shipping",
+                        "lines": [str(decision.get("reason"))]})
+    pbest = compare.get("prob_best") or {}
+    loss = compare.get("loss_of_choosing") or {}
+    if sections and len(pbest) > 2:
+        rows = [[str(a), T.prob(p), _unit_fmt()(loss.get(a)) if mean_kind
+                 else T.pp(loss.get(a), signed=False)] for a, p in pbest.items()]
+        sections[0]["blocks"].append(_table(
+            ["Arm", "P(best of all arms)", "Loss of choosing it"], rows,
+            caption="Every arm, control included: the probability that it is the best, and the "
+                    "expected loss of choosing it against the best of all (exact)"))
+    if sections and isinstance(srm, Mapping) and not srm.get("mismatch"):
+        sections[0]["blocks"].append(_para(" ".join(_compare_srm_lines(srm)),
+                                           "" if srm.get("mismatch") else "muted"))
     input_lines = []
     if inp.get("file"):
         input_lines.append(f"File: {inp['file']}.")
@@ -990,13 +1254,24 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     n_rows = inp.get("n_rows")
     if n_rows is not None:
         input_lines.append(f"{T.count(n_rows)} rows.")
+    method = compare.get("method") or {}
+    if method.get("bayesian"):
+        input_lines.append(f"Bayesian: {method['bayesian']}.")
     if input_lines:
         sections.append(_section("input", "Data", [_para(" ".join(input_lines))]))
-    n_family = len(arms) or None
+    family = next(((b.get("frequentist") or {}).get("family_size") for b in arms.values()
+                   if isinstance(b, Mapping)), None) or len(arms) or None
     for arm, block in arms.items():
+        fam_text = (None if family == 1 else f"{family} comparisons (every arm against {control}"
+                    f"{', on every metric' if compare.get('ratio_metric') else ''})")
+        if mean_kind:
+            sections.append(_section(f"arm_{re.sub(r'[^A-Za-z0-9_-]', '_', str(arm))}",
+                                     f"{arm} vs {control}", _compare_mean_arm_blocks(
+                                         block, metric=metric, control=control, test=str(arm),
+                                         family=fam_text)))
+            continue
         blocks = _arm_comparison_blocks(block, metric=metric, control=control, test=str(arm),
-                                        family=None if n_family == 1 else
-                                        f"{n_family} arms compared with {control}")
+                                        family=fam_text)
         if block:
             blocks.append(_para("Bayesian and frequentist answers: " + T.agreement_sentence(
                 block, metric=metric, test=str(arm), control=control)))
@@ -1005,18 +1280,27 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     decisions = {arm: b["decision"] for arm, b in arms.items()
                  if isinstance(b, Mapping) and isinstance(b.get("decision"), Mapping)}
     if len(decisions) > 1:
+        lf = _unit_fmt() if mean_kind else (lambda v: T.pp(v, signed=False))
         rows = [[str(arm), T.ACTIONS.get(d.get("recommendation"), ("?",))[0],
-                 T.pp(_get(d, "expected_loss", "double_down"), signed=False),
-                 T.pp(_get(d, "expected_loss", "pivot"), signed=False),
+                 lf(_get(d, "expected_loss", "double_down")),
+                 lf(_get(d, "expected_loss", "pivot")),
                  T.prob(d.get("prob_test_better"))] for arm, d in decisions.items()]
         sections[0]["blocks"].append(_table(
             ["Arm", "Decision against control", "Expected loss if shipped",
              "Expected loss if dropped", "P(better than control)"], rows,
-            caption="Each arm against control"))
+            caption="Each arm against control alone"))
+    guard = _compare_guardrail_section(compare, control=control)
+    if guard:
+        sections.append(guard)
     sections += _compare_extra_sections(compare, control=control, metric=metric)
     sections.append(_section("figures", "Posterior figures", []))
-    sections.append(_diagnostics_section(compare.get("diagnostics")))
-    sections.append(_glossary_section())
+    if isinstance(diag, Mapping) and diag.get("sampled") is False:
+        sections.append(_section("diagnostics", DIAGNOSTICS_TITLE, [_para(
+            f"No sampler was needed ({diag.get('note') or 'exact posteriors'}), so there are no "
+            f"sampler health checks to report.", "muted")]))
+    else:
+        sections.append(_diagnostics_section(diag))
+    sections.append(_compare_glossary(compare))
     return {"title": title or f"A/B comparison of {metric}: each arm against {control}",
             "subtitle": f"{len(arms) + 1} arms", "banners": banners, "sections": sections}
 
@@ -1040,7 +1324,9 @@ def _compare_ratio_section(ratios: Mapping, *, control: str) -> dict:
         rows.append([str(arm), fmt(_get(block, "control", "mean")), fmt(_get(block, "test", "mean")),
                      f"{T.interval(lift, diff)}; {T.rel(_get(block, 'lift_rel', 'mean'))}",
                      f"{T.interval(freq.get('ci95_diff'), diff, kind='CI')}, "
-                     f"{T.p_equals(freq.get('p_value'))}",
+                     f"{T.p_equals(freq.get('p_value'))}"
+                     + (f" (Holm {T.p_value(freq['p_value_holm'])})"
+                        if freq.get("p_value_holm") is not None else ""),
                      T.prob(block.get("prob_test_better"))])
         higher = block.get("higher_is_better") is not False
         worse = T.excludes(lift) and (lift["mean"] > 0) != higher
@@ -1140,8 +1426,9 @@ _MONITOR_GLOSSARY = (
      "stopping at the first success: with 30 looks this declares a winner in about a quarter of "
      "experiments where there is none."),
     ("Calibrated Bayesian rule", "Stop when P(Test better) (or worse) passes a threshold chosen "
-     "by simulating experiments with no difference and this file's look schedule, so that the "
-     "false-positive rate stays at the promised level."),
+     "by simulating experiments with no difference and the planned look schedule (a plan file "
+     "fixed on the first run and reused), so that the false-positive rate stays at the "
+     "promised level however often the monitor is rerun."),
 )
 
 
@@ -1149,6 +1436,8 @@ def _stop_line(rule: Mapping | None, *, name: str, test: str, control: str) -> t
     """(sentence, level) for one stopping rule."""
     if not rule:
         return f"{name}: {T.NOT_ESTIMATED}.", "neutral"
+    if rule.get("available") is False:
+        return f"{name}: not computed, {rule.get('reason')}.", "neutral"
     if not rule.get("stopped"):
         return f"{name}: keep going, no stop yet.", "neutral"
     better = rule.get("direction") == "test_better"
@@ -1207,9 +1496,10 @@ def build_monitor_document(result: Mapping, *, title: str | None = None) -> dict
                      f"{T.count(rule.get('look'))}): calling it that early is the peeking "
                      f"bias these rules avoid.")
     blocks = [_callout(level, headline, lines),
-              _para("Both rules keep their promised error rate "
+              _para("The confidence-sequence rule keeps its promised error rate "
                     f"({T.pct(settings.get('alpha'), digits=0)} false positives) however often "
-                    "you look, including unplanned looks; a daily p-value or P(better) > 95% "
+                    "you look, including unplanned looks; the calibrated Bayesian rule keeps it "
+                    "over the planned looks of its plan; a daily p-value or P(better) > 95% "
                     "does not.", "muted")]
     sections = [_section("status", "Where the experiment stands", blocks)]
     if looks:
@@ -1233,11 +1523,12 @@ def build_monitor_document(result: Mapping, *, title: str | None = None) -> dict
                       f"{T.pp(settings.get('tau'), signed=False)}; set from: "
                       f"{settings.get('tau_source')}.")
         cal = settings.get("calibration") or {}
-        method.append(f"Calibrated Bayesian threshold: P(better) above "
-                      f"{T.num(settings.get('bayes_threshold'), digits=4)}, from "
-                      f"{T.count(cal.get('n_sims'))} simulated experiments with no difference "
-                      f"({cal.get('method', 'A/A simulation')}). Prior: "
-                      f"{settings.get('prior', T.NOT_ESTIMATED)}.")
+        if settings.get("bayes_threshold") is not None:
+            method.append(f"Calibrated Bayesian threshold: P(better) above "
+                          f"{T.num(settings.get('bayes_threshold'), digits=4)}, from "
+                          f"{T.count(cal.get('n_sims'))} simulated experiments with no "
+                          f"difference ({cal.get('method', 'A/A simulation')}).")
+        method.append(f"Prior: {settings.get('prior', T.NOT_ESTIMATED)}.")
         method.append(f"A look may stop only once each arm has {T.count(settings.get('min_events'))}"
                       f" successes and failures.")
     if inp.get("control_note"):

@@ -47,10 +47,11 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
      "Control's. 50% means no idea; values near 100% (or 0%) mean a clear winner."),
     ("Lift", "Test minus Control. Absolute lift is in percentage points (pp); relative lift is "
              "the absolute lift divided by Control's rate."),
-    ("Expected loss", "For each action, how much of the metric we would give up on average if that "
-     "action turned out to be the wrong one: E[max(0, Control - Test)] for doubling down, "
-     "E[max(0, Test - Control)] for pivoting. It weighs how likely a mistake is by how bad it would "
-     "be, so a small chance of a small mistake costs little."),
+    ("Expected loss", "For each action, how much of the metric we give up on average over the whole "
+     "posterior, counting zero where the action is the right one: E[max(0, Control - Test)] for "
+     "doubling down, E[max(0, Test - Control)] for pivoting. It equals the probability that the "
+     "action is wrong times the average shortfall if it is wrong (the \"loss if wrong\", shown "
+     "beside it), so a small chance of a small mistake costs little."),
     ("Threshold of caring", "The largest expected loss we are willing to accept. An action whose "
      "expected loss is below it is safe to take; if neither action is, we keep testing."),
     ("p-value", "How surprising the observed difference would be if the two arms were truly "
@@ -142,6 +143,13 @@ def prob(p) -> str:
     if 0.99 < p or p < 0.01:
         return f"{p * 100:.1f}%"
     return f"{p * 100:.0f}%"
+
+
+def prob_1dp(p) -> str:
+    """A probability to one decimal of a percent (1.7%, 98.3%), never a false '100%'."""
+    if not _finite(p) or p > 0.999 or p < 0.001:
+        return prob(p)
+    return pct(p, digits=1)
 
 
 def p_value(p) -> str:
@@ -303,10 +311,21 @@ def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
             text += f" ({pct(rel[key], digits=2)} of {control}'s rate)"
         return text
 
+    wrong = decision.get("expected_loss_if_wrong") or {}
+    p_wrong = decision.get("prob_wrong") or {}
+
+    def given_wrong(key: str, who: str) -> str:
+        if not (_finite(p_wrong.get(key)) and _finite(wrong.get(key))):
+            return ""
+        return (f" {test} is {who} with probability {prob_1dp(p_wrong[key])}, and if it is, "
+                f"by {pp(wrong[key], signed=False)} on average.")
+
     out.append(
-        f"Judged on the {noun}: if we double down and {test} is in fact worse, we expect to lose "
-        f"{with_rel('double_down', dd)}; if we pivot and {test} is in fact better, we "
-        f"expect to give up {with_rel('pivot', pv)}."
+        f"Judged on the {noun}: doubling down has an expected loss of "
+        f"{with_rel('double_down', dd)}, averaged over the whole posterior and counting zero "
+        f"where {test} is in fact at least as good.{given_wrong('double_down', 'worse')} "
+        f"Pivoting has an expected loss of {with_rel('pivot', pv)}."
+        f"{given_wrong('pivot', 'better')}"
     )
     if _finite(thr):
         out.append(
@@ -314,8 +333,9 @@ def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
             f"too small to matter, so the action is safe to take."
         )
     out.append(
-        "Expected loss = how much of the metric we give up on average if the action turns out "
-        "to be the wrong one: the chance of being wrong weighted by how wrong we would be."
+        "Expected loss = how much of the metric we give up on average over everything the data "
+        "leave possible, counting zero where the action is right: the probability of being wrong "
+        "times the average shortfall when wrong. It is not the loss if the action is wrong."
     )
     if _finite(decision.get("prob_test_better")):
         out.append(probability_sentence(decision["prob_test_better"], metric=metric, test=test,
@@ -332,8 +352,8 @@ def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
     return out
 
 
-def decision_extras(decision: Mapping | None) -> list[str]:
-    """ROPE, non-inferiority and money lines, when the decision has them."""
+def decision_extras(decision: Mapping | None, *, test: str = "Test") -> list[str]:
+    """ROPE, non-inferiority, money and CS-cost lines, when the decision has them."""
     if not decision:
         return []
     out = []
@@ -359,6 +379,59 @@ def decision_extras(decision: Mapping | None) -> list[str]:
         out.append(f"In money ({cur}, {num(money.get('customers'), digits=0)} customer(s)): "
                    f"expected loss of doubling down {num(money['double_down'])} {cur}, of "
                    f"pivoting {num(money.get('pivot'))} {cur}.")
+    out += cs_cost_sentences(decision.get("cs_cost"), test=test)
+    return out
+
+
+def cs_cost_sentences(cs: Mapping | None, *, test: str = "Test") -> list[str]:
+    """What doubling down gains in conversion against the CS engagement it adds
+    (``decision.cs_cost``): the break-even cost of a CS contact and, with revenue and cost,
+    the net value per customer."""
+    if not isinstance(cs, Mapping) or not isinstance(cs.get("cs_engagement_lift"), Mapping):
+        return []
+    d_cs, d_conv = cs["cs_engagement_lift"], cs.get("conversion_lift")
+    p_up = cs.get("prob_cs_engagement_up")
+    out = [f"The recommendation is judged on conversion alone; {test} also changes CS "
+           f"engagement by {interval(d_cs, pp)} while it changes conversion by "
+           f"{interval(d_conv, pp)}, and CS help costs money."]
+    rev, cost, cur = cs.get("revenue_per_conversion"), cs.get("cost_per_cs_contact"), \
+        str(cs.get("currency") or "")
+    ratio, of_means = cs.get("conversions_per_cs_customer"), \
+        cs.get("conversions_per_cs_customer_of_means")
+
+    def money(x) -> str:
+        return f"{num(x)} {cur}".strip()
+
+    if _finite(p_up) and p_up <= 0.025:
+        out.append(f"{test} lowers CS engagement, so at any cost per CS contact the CS cost "
+                   f"favours doubling down.")
+    elif not (_finite(p_up) and p_up >= 0.975):
+        out.append(f"The CS-engagement lift is not clearly away from zero (probability "
+                   f"{prob(p_up)} that it is positive), so the break-even cost of a CS contact "
+                   f"is not defined.")
+    elif isinstance(ratio, Mapping) and _finite(of_means):
+        text = (f"{test} gains {num(of_means)} conversions per additional CS-engaged customer "
+                f"(ratio of the two lifts of {test}, not the effect of CS help itself; posterior "
+                f"of the ratio {interval(ratio, num)}). On expectation, doubling down stops "
+                f"paying once one more CS-engaged customer costs more than {num(of_means)} "
+                f"times the revenue of a conversion")
+        be = cs.get("break_even_cost_per_cs_contact")
+        if _finite(rev) and isinstance(be, Mapping):
+            text += (f": {money(cs.get('break_even_cost_per_cs_contact_of_means'))} at "
+                     f"{money(rev)} per conversion (posterior {interval(be, money)})")
+        out.append(text + ".")
+    net = cs.get("net_value_per_customer")
+    if isinstance(net, Mapping) and _finite(net.get("mean")):
+        loss = cs.get("expected_loss_net") or {}
+        out.append(f"With {money(rev)} per conversion and {money(cost)} per CS-engaged "
+                   f"customer, the net value per customer of doubling down is "
+                   f"{interval(net, money)}, positive with probability "
+                   f"{prob(cs.get('prob_net_value_positive'))}; expected loss in net value "
+                   f"per customer: doubling down {money(loss.get('double_down'))}, pivoting "
+                   f"{money(loss.get('pivot'))}.")
+    elif _finite(cost) and not _finite(rev):
+        out.append("A cost per CS contact without a revenue per conversion gives no net value: "
+                   "set both.")
     return out
 
 
