@@ -228,14 +228,13 @@ def sandbox(tmp_path_factory):
         os.environ["TMPDIR"] = old_env
 
 
-#: Tracebacks from input handling that other parts of issue 13 fix: (command or "*",
-#: module the exception left, exception type or "*"). Forensics reads its files with its
-#: own reader, not the validated loaders; the loaders let a corrupt gzip stream's
-#: zlib.error through. While one is seen the output guarantees are still checked, the
-#: example passes, and `test_known_input_bugs_are_gone` (last in this file) xfails
-#: naming them.
-KNOWN_INPUT_BUGS = {("forensics", "bayes_ab/forensics.py", "*"),
-                    ("*", "bayes_ab/data/load.py", "error")}
+#: Tracebacks from input handling that another part of the code base still has to fix:
+#: (command or "*", module the exception left, exception type or "*"). While one is
+#: seen the output guarantees are still checked, the example passes, and
+#: `test_known_input_bugs_are_gone` (last in this file) xfails naming them. Empty: the
+#: forensics reader and the loaders' corrupt-gzip case found by this test on 2026-12-01
+#: were fixed on main (forensics now reads through the validated loaders).
+KNOWN_INPUT_BUGS: set[tuple[str, str, str]] = set()
 
 
 def _is_known(command: str, where: str, exc: BaseException) -> bool:
@@ -369,8 +368,8 @@ def test_fuzz_analyze(sandbox, ops):
     check_command(sandbox, mutate(EXPERIMENT, ops), ANALYZE, writes=True)
 
 
-#: Single mutations that made `forensics` raise (found by this fuzz test, 2026-12-01):
-#: forensics reads its files with its own reader, not the validated loaders.
+#: Single mutations that made `forensics` raise (found by this fuzz test, 2026-12-01, when
+#: forensics read its files with its own reader): regressions now.
 FORENSICS_TRACEBACKS = [
     ("corrupt", 0, 3, 0, 5, '"'),  # unbalanced quote: pandas ParserError in read_raw
     ("gzip", 0, True),  # truncated gzip: EOFError in read_raw
@@ -382,8 +381,6 @@ FORENSICS_TRACEBACKS = [
 ]
 
 
-@pytest.mark.xfail(strict=False, reason="loaders: zlib.error of a corrupt gzip stream is "
-                   "not a DataError (issue 13, other helper)")
 @pytest.mark.parametrize("command", ["validate", "forensics"])
 def test_corrupt_gzip_stream_found_by_fuzzing(sandbox, command):
     """conversion.csv gzipped, then bytes inside the deflate stream changed: exit 2."""
@@ -392,7 +389,6 @@ def test_corrupt_gzip_stream_found_by_fuzzing(sandbox, command):
     check_command(sandbox, files, args, writes=command == "forensics", tolerate_known=False)
 
 
-@pytest.mark.xfail(strict=False, reason="forensics input handling (issue 13, other helper)")
 @pytest.mark.parametrize("op", FORENSICS_TRACEBACKS, ids=lambda op: "-".join(map(str, op[:2])))
 def test_forensics_tracebacks_found_by_fuzzing(sandbox, op):
     check_command(sandbox, mutate(EXPERIMENT, [op]), ["forensics", "{data}", "--out", "{out}"],
