@@ -364,7 +364,8 @@ def test_cli_writes_refuses_existing_and_reads_set(tmp_path, capsys):
     args = ["simulate", "--n", "500", "--seed", "4", "--out", str(out), "--no-truth",
             "--set", "cs_widget=0", "--set", "stuck_logit=-1,-1,-1"]
     assert main(args) == 0
-    assert {p.name for p in out.iterdir()} == {f"{s}.csv" for s in FILE_STEMS} | {"truth.json"}
+    assert {p.name for p in out.iterdir()} == ({f"{s}.csv" for s in FILE_STEMS}
+                                              | {"truth.json", ".bayes-ab-output.json"})
     truth = json.loads((out / "truth.json").read_text())
     assert truth["parameters"]["cs_widget"] == 0.0
     assert truth["parameters"]["stuck_logit"] == [-1.0, -1.0, -1.0]

@@ -61,12 +61,13 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bayes_ab.io import staged_output_dir, write_json
+    from bayes_ab.io import check_output_dir, staged_output_dir, write_json
     from bayes_ab.pipeline import AnalyzeOptions, analyze
 
     data_dir = Path(args.data_dir)
     if not data_dir.is_dir():
         raise OptionError(f"DATA_DIR {data_dir} is not a folder")
+    check_output_dir(args.out, force=args.force, inputs=[data_dir])
     if args.threshold is not None and not 0 < args.threshold < math.inf:
         raise OptionError(f"--threshold must be a finite number > 0, got {args.threshold}")
     if args.revenue_per_conversion is not None and not 0 < args.revenue_per_conversion < math.inf:
@@ -90,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         engine_memory=_memory_size(getattr(args, "engine_memory", "3GB")),
     )
     progress = _progress(quiet=args.quiet)
-    with staged_output_dir(args.out, force=args.force) as tmp:
+    with staged_output_dir(args.out, force=args.force, inputs=[data_dir],
+                           command="analyze") as tmp:
         run_ = analyze(data_dir, out_dir=tmp, options=options, progress=progress)
         progress("writing report")
         write_json(tmp / "results.json", run_.results)

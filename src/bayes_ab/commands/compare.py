@@ -109,12 +109,15 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.compare import run_compare, write_compare
     from bayes_ab.fit import SamplerConfig
-    from bayes_ab.io import staged_output_dir
+    from bayes_ab.io import check_output_dir, staged_output_dir
     from bayes_ab.report import text as T
 
     config = SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune,
                            chains=args.chains, seed=args.seed)
-    with staged_output_dir(args.out, force=args.force) as tmp:
+    inputs = [args.file, args.prior_from]
+    check_output_dir(args.out, force=args.force, inputs=inputs)
+    with staged_output_dir(args.out, force=args.force, inputs=inputs,
+                           command="compare") as tmp:
         sampled = (args.segment_col is not None and args.segment_method == "pymc") or (
             args.prior_from is not None and args.prior_method == "pymc")
         print(f"reading {args.file}" + (
