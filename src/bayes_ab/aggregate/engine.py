@@ -244,7 +244,7 @@ def _input_findings(typed: dict, names: dict, backend: str, fatal: dict) -> list
         sec = read.epoch_seconds(ts, backend)
         ok = ts.notnull() & ~_outside(ts, backend)
         bad = (value != "") & ~ok
-        row = t.aggregate(bad=bad.cast("int64").sum(),
+        row = t.aggregate(bad=_as_int(bad).sum(),
                           first=sec.min(where=ok)).execute().iloc[0]
         parsed[col] = (t, sec, ok)
         mins[col] = row["first"]
@@ -263,13 +263,13 @@ def _input_findings(typed: dict, names: dict, backend: str, fatal: dict) -> list
             t, sec, ok = parsed["converted_at"]
             checks.append(("conversion", "converted_at", t, sec, ok))
         for key, col, t, sec, ok in checks:
-            k = _int(_scalar((ok & (sec < limit)).cast("int64").sum()))
+            k = _int(_scalar(_as_int(ok & (sec < limit)).sum()))
             if k:
                 out.append(early_rows_finding(names[key], col, k, start, reference))
     if "converted_at" in parsed:
         conv = typed["conversion"]
         given = (read.text(conv.x_converted_at) != "") & ~conv.converted.fill_null(True)
-        k = _int(_scalar(given.cast("int64").sum()))
+        k = _int(_scalar(_as_int(given).sum()))
         if k:
             out.append(converted_at_finding(names["conversion"], k))
     return out
@@ -315,13 +315,14 @@ def aggregate_experiment(
 
     def cache(t):
         # Materialise an intermediate table once (it is read by several queries).
-        # DuckDB: a table in the (on-disk, compressed) database; Spark: a cached frame.
-        if backend == "duckdb":
+        # DuckDB: a table in the (on-disk, compressed) database; PostgreSQL: a temporary
+        # table (dropped here, never in the user's schemas); Spark: a cached frame.
+        if backend in ("duckdb", "postgres"):
             import ibis.util
 
             name = ibis.util.gen_name("bayes_ab_agg")
             created.append(name)
-            return con.create_table(name, t)
+            return con.create_table(name, t, temp=backend == "postgres")
         return t.cache()
 
     def stage(t):
@@ -334,9 +335,9 @@ def aggregate_experiment(
         # Drop a materialised intermediate as soon as it is no longer read.
         if backend != "duckdb":
             return
-        name = t.get_name()
+        name = t.get_name().rsplit(".", 1)[-1]  # Ibis may qualify it (catalog.schema.name)
         if name in created:
-            con.drop_table(name, force=True)
+            _drop_table(con, name)
             created.remove(name)
 
     import contextlib
@@ -382,7 +383,7 @@ def aggregate_experiment(
     finally:
         for name in created:
             try:
-                con.drop_table(name, force=True)
+                _drop_table(con, name)
             except Exception:  # pragma: no cover - best effort clean-up
                 pass
         if owned:
@@ -648,7 +649,9 @@ def _ratio_sums(cust) -> dict:
 
     def col(name):
         c = RATIO_COLUMNS[name]
-        return None if c is None else cust[c].cast("float64")
+        if c is None:
+            return None
+        return (_as_int(cust[c]) if cust[c].type().is_boolean() else cust[c]).cast("float64")
 
     aggs = {"n": cust.count()}
     for i, (num, den) in enumerate(RATIO_PAIRS):
@@ -725,11 +728,25 @@ def _segment_counts(cust, xcols: list[str], backend: str):
     for col, lab in labels.items():
         t = cust.mutate(label=lab)
         g = (t.group_by(["label", "cohort"])
-             .aggregate(successes=t.converted.cast("int64").sum(), trials=t.count()).execute())
+             .aggregate(successes=_as_int(t.converted).sum(), trials=t.count()).execute())
         g["successes"] = g["successes"].astype("int64")
         g["trials"] = g["trials"].astype("int64")
         out[col] = g.sort_values(["label", "cohort"]).reset_index(drop=True)
     return out, notes
+
+
+def _drop_table(con, name: str) -> None:
+    """DROP TABLE IF EXISTS in raw SQL: ``con.drop_table`` of Ibis 12 with sqlglot 30
+    renders the statement without the table name (a syntax error)."""
+    cur = con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+    if con.name != "duckdb":  # DuckDB returns the connection itself: never close it
+        cur.close()
+
+
+def _as_int(flag):
+    """A boolean column as 0/1 int64 (NULL stays NULL). Through int32: PostgreSQL casts
+    boolean to integer but not to bigint."""
+    return flag.cast("int32").cast("int64")
 
 
 def _int(v) -> int:
@@ -819,7 +836,7 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
         return empty_times
 
     cells = (ep.group_by(["channel", "task", "cohort"])
-             .aggregate(flags=ep.n.sum(), completed=(ep.n * ep.event.cast("int64")).sum())
+             .aggregate(flags=ep.n.sum(), completed=(ep.n * _as_int(ep.event)).sum())
              .execute())
     shape = (len(CHANNELS), len(TASKS), len(ARMS))
     flags_a = np.zeros(shape, dtype=np.int64)
@@ -862,7 +879,7 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
             hit = ep.event & (m > lo) & (m <= hi)
             if b == 0:
                 hit = hit | (ep.event & (m == lo))
-            aggs[f"d{b}"] = (ep.n * hit.cast("int64")).sum()
+            aggs[f"d{b}"] = (ep.n * _as_int(hit)).sum()
         aggs["flags"] = ep.n.sum()
         binned = ep.group_by(["channel", "task"]).aggregate(**aggs).execute()
         events = np.zeros((len(CHANNELS), len(TASKS), nb))
