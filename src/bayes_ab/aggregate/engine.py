@@ -292,6 +292,7 @@ def aggregate_experiment(
     backend: str = "duckdb",
     con: Any = None,
     tables: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
     design_test_share: float = DESIGN_TEST_SHARE,
     edges=None,
     memory_limit: str | None = "3GB",
@@ -302,7 +303,8 @@ def aggregate_experiment(
     ``help_activity``, ``conversion`` as CSV, CSV.gz or Parquet). ``con``: an Ibis
     connection (default: `connect(backend)`). ``tables``: instead of a folder, Ibis
     tables already in the backend (e.g. warehouse tables), keyed ``cohorts``,
-    ``activity``, ``help``, ``conversion``. ``edges``: survival interval edges
+    ``activity``, ``help``, ``conversion``; ``names``: their names in messages (default:
+    the file stems; `bayes_ab.aggregate.source` gives the table names). ``edges``: survival interval edges
     (default: the model's `bin_edges` of the longest follow-up).
     """
     from bayes_ab.aggregate import read
@@ -358,7 +360,7 @@ def aggregate_experiment(
     try:
         try:
             agg = _aggregate(con, backend, path, tables, (cache, stage, release),
-                             design_test_share, edges, timer)
+                             design_test_share, edges, timer, names=names)
         except Exception as exc:  # the engine's own out-of-memory type differs per backend
             if not isinstance(exc, DataError) and path is not None and tables is None:
                 # A CSV problem found while scanning (a ragged row deep in the file, a
@@ -390,7 +392,8 @@ def aggregate_experiment(
             read.close(con)
 
 
-def _aggregate(con, backend, path, tables, caching, design_test_share, edges, timer):
+def _aggregate(con, backend, path, tables, caching, design_test_share, edges, timer, *,
+               names=None):
     import ibis
 
     cache, stage, release = caching
@@ -405,7 +408,7 @@ def _aggregate(con, backend, path, tables, caching, design_test_share, edges, ti
     else:
         typed = {}
         for key, t in tables.items():
-            name = EXPERIMENT_FILES[key]
+            name = (names or EXPERIMENT_FILES).get(key, EXPERIMENT_FILES[key])
             raw = read.normalise_columns(t, name, notes)
             typed[key] = (name, raw, _typed_from_raw(raw, key, name))
     names = {k: v[0] for k, v in typed.items()}

@@ -1,4 +1,5 @@
-"""`bayes-ab analyze DATA_DIR --out OUT`: the whole help-widget analysis and its report."""
+"""`bayes-ab analyze DATA_DIR --out OUT` (or `--source URL --tables ...`): the whole
+help-widget analysis and its report."""
 
 from __future__ import annotations
 
@@ -18,8 +19,19 @@ def register(sub) -> None:
         description="Bayesian and frequentist analysis of the help-widget experiment: writes "
         "OUT/results.json, OUT/report.html, OUT/report.md, OUT/figures/ and OUT/idata/*.nc.",
     )
-    p.add_argument("data_dir", metavar="DATA_DIR", help="folder with test_cohorts, "
-                   "product_activity, help_activity and conversion (.csv, .csv.gz or .parquet)")
+    p.add_argument("data_dir", metavar="DATA_DIR", nargs="?", default=None,
+                   help="folder with test_cohorts, product_activity, help_activity and "
+                   "conversion (.csv, .csv.gz or .parquet); or give --source")
+    p.add_argument("--source", metavar="URL", default=None,
+                   help="read the four tables from a database instead of DATA_DIR: "
+                   "postgresql://[user@]host[:port]/db (password from PGPASSWORD or "
+                   "~/.pgpass, never needed here; needs the postgres extra) or "
+                   "duckdb:///path/exp.duckdb (opened read-only)")
+    p.add_argument("--tables", metavar="NAMES", default=None,
+                   help="with --source: the tables of test_cohorts, product_activity, "
+                   "help_activity and conversion, comma-separated in that order or as "
+                   "key=name pairs (cohorts=..., activity=..., help=..., conversion=...); "
+                   "schema.table allowed (default: those four names)")
     p.add_argument("--out", required=True, help="output folder (refused if it exists, unless --force)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     add_sampler_options(p)
@@ -63,9 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from bayes_ab.io import staged_output_dir, write_json
     from bayes_ab.pipeline import AnalyzeOptions, analyze
 
-    data_dir = Path(args.data_dir)
-    if not data_dir.is_dir():
-        raise OptionError(f"DATA_DIR {data_dir} is not a folder")
+    data_dir = _data_source(args)
     if args.threshold is not None and not args.threshold > 0:
         raise OptionError(f"--threshold must be > 0, got {args.threshold}")
     if not 0 < args.design_share < 1:
@@ -101,6 +111,27 @@ def run(args: argparse.Namespace) -> int:
             f"written to {args.out} and flagged"
         )
     return 0
+
+
+def _data_source(args: argparse.Namespace):
+    """DATA_DIR as a Path, or the `DatabaseSource` of --source/--tables: exactly one."""
+    source = getattr(args, "source", None)
+    if (args.data_dir is None) == (source is None):
+        raise OptionError("give exactly one of DATA_DIR (a folder) or --source URL")
+    if source is None:
+        if getattr(args, "tables", None):
+            raise OptionError("--tables goes with --source (a folder's files are found "
+                              "by name)")
+        data_dir = Path(args.data_dir)
+        if not data_dir.is_dir():
+            raise OptionError(f"DATA_DIR {data_dir} is not a folder")
+        return data_dir
+    from bayes_ab.aggregate.source import parse_source
+
+    if getattr(args, "engine", "auto") == "pandas":
+        raise OptionError("--engine pandas reads files; with --source the aggregation "
+                          "runs in the database")
+    return parse_source(source, args.tables)
 
 
 def _progress(*, quiet: bool):
