@@ -222,3 +222,36 @@ def _assert_no_password(text: str, secret: str | None = None) -> None:
                            os.environ.get("PGPASSWORD"))):
         assert s not in text
 
+
+
+@needs_server
+def test_text_parsing_matches_duckdb(pg_schema):
+    """`read.timestamp` / `read.task` on PostgreSQL text (regex-guarded casts) give what
+    DuckDB's TRY_CAST gives: the same values parsed, the same ones NULL."""
+    import ibis
+    import numpy as np
+    import pandas as pd
+
+    from bayes_ab.aggregate import read
+
+    values = ["2024-05-05T14:03:00Z", "2024-05-05 14:03", "2024-05-05",
+              "2024-05-05T14:03:00.123+02:00", "2024-05-05T14:03:00+0200",
+              "2024-05-05T14:03:00+02", "2024-05-05T14:03:00 +02:00", "garbage", "",
+              "2024-13-01", "2024-05-05t14:03:00z", "  2024-05-05T01:00:00  ", "05/05/2024"]
+    tasks = ["1", " 2 ", "3.0", "x", "", "1e0", "4", "2.5", "+3", ".", "1.", "-1", "3"]
+    df = pd.DataFrame({"v": values, "k": tasks})
+    with psycopg.connect(PG_URL, autocommit=True) as raw:
+        con = ibis.postgres.from_connection(raw)
+        t = con.create_table("parse", df, database=pg_schema)
+        got = t.select(t.v, ts=read.timestamp(t.v), task=read.task(t.k)).execute()
+    duck = read.connect("duckdb", database=":memory:")
+    m = ibis.memtable(df)
+    want = duck.execute(m.select(m.v, ts=read.timestamp(m.v), task=read.task(m.k)))
+    got = got.set_index("v").loc[values]
+    want = want.set_index("v").loc[values]
+    assert got["ts"].isna().tolist() == want["ts"].isna().tolist()
+    ok = want["ts"].notna()
+    np.testing.assert_array_equal(pd.to_datetime(got["ts"][ok]).to_numpy(),
+                                  pd.to_datetime(want["ts"][ok]).to_numpy())
+    assert got["task"].fillna(-9).tolist() == want["task"].fillna(-9).tolist()
+    assert int(got["ts"].notna().sum()) == 7
