@@ -375,9 +375,10 @@ def aggregate_experiment(
                 raise
             from bayes_ab.errors import ResourceError
 
+            what = path if path is not None else "the tables"
             raise ResourceError(
                 f"the {backend} engine ran out of memory (memory_limit {memory_limit}) while "
-                f"aggregating {path}: give it more memory (`bayes-ab analyze --engine-memory "
+                f"aggregating {what}: give it more memory (`bayes-ab analyze --engine-memory "
                 "6GB`), or run the aggregation where the data lives (Spark / a warehouse, "
                 "see docs/SCALE.md)") from exc
         timings["total"] = sum(timings.values())
