@@ -304,8 +304,8 @@ def aggregate_experiment(
     connection (default: `connect(backend)`). ``tables``: instead of a folder, Ibis
     tables already in the backend (e.g. warehouse tables), keyed ``cohorts``,
     ``activity``, ``help``, ``conversion``; ``names``: their names in messages (default:
-    the file stems; `bayes_ab.aggregate.source` gives the table names). ``edges``: survival interval edges
-    (default: the model's `bin_edges` of the longest follow-up).
+    the file stems; `bayes_ab.aggregate.source` gives the table names). ``edges``:
+    survival interval edges (default: the model's `bin_edges` of the longest follow-up).
     """
     from bayes_ab.aggregate import read
 
