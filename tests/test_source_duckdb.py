@@ -237,3 +237,38 @@ def test_parse_tables_and_redact():
     src = parse_source("postgres://me:pw@h/db")
     assert src.kind == "postgres" and "pw" not in str(src)
     assert parse_source("duckdb:///tmp/x.duckdb").kind == "duckdb"
+
+
+def test_compare_from_a_table_equals_the_file(tmp_path, capsys):
+    """`bayes-ab compare --source duckdb:///F --table T` gives the export file's
+    compare.json: same counts, tests and (exact) posteriors; typed boolean outcome."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    arms = np.repeat(["control", "variant_b"], [400, 300])
+    clicked = rng.random(700) < np.where(arms == "control", 0.10, 0.14)
+    df = pd.DataFrame({"Variant": arms, "Clicked": clicked, "Spend": rng.gamma(2.0, 3.0, 700)})
+    csv = tmp_path / "export.csv"
+    df.assign(Clicked=df["Clicked"].map({True: "true", False: "false"})).to_csv(csv, index=False)
+    db = write_duckdb(tmp_path / "exp.duckdb", {"ab_export": df})
+    common = ["--group-col", "variant", "--outcome-col", "clicked", "--seed", "5",
+              "--no-figures"]
+    assert main(["compare", str(csv), "--out", str(tmp_path / "f"), *common]) == 0
+    assert main(["compare", "--source", f"duckdb://{db}", "--table", "AB_Export",
+                 "--out", str(tmp_path / "d"), *common]) == 0
+    a = json.loads((tmp_path / "f" / "compare.json").read_text())
+    b = json.loads((tmp_path / "d" / "compare.json").read_text())
+    assert a["input"]["counts"] == b["input"]["counts"] == {
+        "control": {"successes": int(clicked[:400].sum()), "trials": 400},
+        "variant_b": {"successes": int(clicked[400:].sum()), "trials": 300}}
+    _same(a["arms"], b["arms"], "arms")
+    _same(a["decision"], b["decision"], "decision")
+    assert a["srm"] == b["srm"]
+    capsys.readouterr()
+    for args, text in ((["--source", f"duckdb://{db}"], "--source needs --table"),
+                       ([str(csv), "--table", "t"], "--table goes with --source"),
+                       (["--source", f"duckdb://{db}", "--table", "nope"],
+                        "table nope: no such table")):
+        rc = main(["compare", *args, "--out", str(tmp_path / "x"), *common])
+        err = capsys.readouterr().err
+        assert rc == 2 and text in err, err

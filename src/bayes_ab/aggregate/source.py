@@ -297,3 +297,54 @@ def _where(src: DatabaseSource) -> str:
 def _is_driver_error(exc: BaseException) -> bool:
     mod = type(exc).__module__ or ""
     return mod.startswith(("psycopg", "duckdb", "_duckdb"))
+
+
+# ----------------------------------------------------------------------------- compare
+
+
+def read_source_table(url: str, table: str):
+    """One table of a database as `bayes_ab.data.load.RawTable` (`bayes-ab compare
+    --source URL --table NAME`): the rows are read into memory like a Parquet export
+    (typed timestamps kept, booleans as true/false, other values as text, NULL as empty),
+    ``_line`` = row number + 1 in the order the server returns them."""
+    import numpy as np
+    import pandas as pd
+
+    from bayes_ab.data.load import LINE, RawTable, _normalise_frame
+
+    src = parse_source(url, {"cohorts": table})
+    con = connect_source(src, memory_limit=None)
+    try:
+        name = table
+        found, database = _location(src, name)
+        available = _list_tables(con, src, database)
+        if found not in available:
+            folded = [t for t in available if t.lower() == found.lower()]
+            if len(folded) != 1:
+                shown = ", ".join(sorted(available)[:12]) or "no tables"
+                raise TableError(f"no such table in {src.display} (found: {shown})",
+                                 file=name)
+            found = folded[0]
+        try:
+            df = con.table(found, database=database).execute()
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise SourceError(f"the {src.kind} database {_where(src)} refused a query: "
+                                  f"{_scrub(exc, src.url)}") from None
+            raise
+    finally:
+        _close(con)
+    df = df.reset_index(drop=True)
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s):
+            continue
+        if pd.api.types.is_bool_dtype(s) or s.map(lambda v: isinstance(v, bool)).all():
+            df[col] = s.map({True: "true", False: "false"}).fillna("").astype(object)
+        else:
+            df[col] = s.astype(object).where(s.notna(), "").astype(str)
+    df[LINE] = np.arange(2, len(df) + 2, dtype=np.int64)
+    df, notes = _normalise_frame(df, name)
+    if len(df) == 0:
+        raise TableError("the table is empty: it has no rows", file=name, n_rows=0)
+    return RawTable(name=name, data=df, n_read=len(df), notes=notes)
