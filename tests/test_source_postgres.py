@@ -255,3 +255,32 @@ def test_text_parsing_matches_duckdb(pg_schema):
                                   pd.to_datetime(want["ts"][ok]).to_numpy())
     assert got["task"].fillna(-9).tolist() == want["task"].fillna(-9).tolist()
     assert int(got["ts"].notna().sum()) == 7
+
+
+@needs_server
+def test_compare_from_a_postgres_table(pg_schema, tmp_path):
+    """`compare --source postgresql://... --table schema.t` equals the CSV export's run."""
+    import json
+
+    import ibis
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    arms = np.repeat(["control", "variant_b"], [300, 300])
+    clicked = rng.random(600) < np.where(arms == "control", 0.2, 0.26)
+    df = pd.DataFrame({"variant": arms, "clicked": clicked})
+    csv = tmp_path / "export.csv"
+    df.assign(clicked=df["clicked"].astype(int)).to_csv(csv, index=False)
+    with psycopg.connect(PG_URL, autocommit=True) as raw:
+        ibis.postgres.from_connection(raw).create_table("ab_export", df, database=pg_schema)
+    common = ["--group-col", "variant", "--outcome-col", "clicked", "--seed", "5",
+              "--no-figures"]
+    assert main(["compare", str(csv), "--out", str(tmp_path / "f"), *common]) == 0
+    assert main(["compare", "--source", PG_URL, "--table", f"{pg_schema}.ab_export",
+                 "--out", str(tmp_path / "d"), *common]) == 0
+    a = json.loads((tmp_path / "f" / "compare.json").read_text())
+    b = json.loads((tmp_path / "d" / "compare.json").read_text())
+    assert a["input"]["counts"] == b["input"]["counts"]
+    assert a["input"]["counts"]["control"]["successes"] == int(clicked[:300].sum())
+    assert a["arms"] == b["arms"] and a["decision"] == b["decision"]
