@@ -479,13 +479,13 @@ def predictor_sentences(s: Mapping) -> list[str]:
     rule = _best_rule(ge4.get("rules") or [])
     if rule:
         base = ge4["n_positive_test"] / ge4["n_test"] if ge4["n_test"] else None
+        n_adv = rule["true_positives"] + rule["false_negatives"]
         out.append(f"A rule a sales team can apply, \"{rule['text']}\", flags "
                    f"{T.count(rule['n_flagged'])} of the held-out leads; "
                    f"{T.pct(rule['precision_observed'])} of them are advanced "
                    f"({_ratio(rule['lift_over_base_rate'])} times the base rate of "
                    f"{T.pct(base)}), and it catches "
-                   f"{_k_of_n(rule['true_positives'], rule['true_positives'] + rule['false_negatives'])}"
-                   f" advanced leads.")
+                   f"{_k_of_n(rule['true_positives'], n_adv)} advanced leads.")
     return out
 
 
