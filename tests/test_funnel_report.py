@@ -78,7 +78,7 @@ def check_shape(s: dict, md: str, html: str) -> None:
     assert re.findall(r'<section id="([^"]+)"', html)[0] == "findings"
     first = findings_md(md)
     assert "|" not in first  # no table before the detail
-    for words in ("original report", "funnel loses most leads", "Pooling the industries",
+    for words in ("original report", "weakest step", "Pooling the industries",
                   "claims, tested", "predict"):
         assert words in first, words
     # The technical detail follows, the sampler diagnostics near the end.
@@ -221,7 +221,7 @@ def test_real_data_report(tmp_path):
     assert s["reproduction"]["all_match"] and s["reproduction"]["n_match"] == 115
     assert "The original report reproduces exactly from these files" in first
     assert "2 of its 3 claims tested hold" in first
-    assert "leaves Gaming (" in first and "as the only industry credibly above" in first
+    assert "finds Gaming (" in first and "as the only industry credibly above" in first
     assert "No industry is credibly below the mean" in first
     assert "Not supported: \"Clients in non-technical industries" in first
     assert "The number of CLI log-ins (" in first

@@ -333,8 +333,8 @@ def funnel_sentence(s: Mapping) -> str:
     lowest = min(steps, key=lambda kv: (kv[1]["observed"] is None, kv[1]["observed"] or 0))
     k, t = lowest
     others = [f"{T.pct(v['observed'])} ({j} to {j + 1})" for j, v in steps if j != k]
-    return (f"The funnel loses most leads between stage {k} ({STATUS_LABELS[k][4:].lower()}) "
-            f"and stage {k + 1} ({STATUS_LABELS[k + 1][4:].lower()}): "
+    return (f"The funnel's weakest step is from stage {k} ({STATUS_LABELS[k][4:].lower()}) "
+            f"to stage {k + 1} ({STATUS_LABELS[k + 1][4:].lower()}): only "
             f"{_k_of_n(t['n_at_or_beyond_to'], t['n_at_or_beyond_from'])} leads at stage {k} or "
             f"beyond reached stage {k + 1} or beyond ({T.pct(t['observed'])}), against "
             f"{_join(others)} for the other steps. Overall "
@@ -354,7 +354,7 @@ def pooling_sentences(s: Mapping) -> list[str]:
     head = (f"Pooling the industries' stage 3 to 4 rates (a hierarchical Beta-Binomial: "
             f"population mean rate {_ivc(mu)}) ")
     if above:
-        out.append(head + "leaves " + _join(
+        out.append(head + "finds " + _join(
             [f"{a} ({_ivc(rows[a]['posterior'])}; raw "
              f"{_k_of_n(rows[a]['n_at_4_or_beyond'], rows[a]['n_at_3_or_beyond'])})"
              for a in above])
@@ -475,7 +475,7 @@ def predictor_sentences(s: Mapping) -> list[str]:
                f"advanced) the model ranks a random advanced lead above a random other lead "
                f"with probability {_auc(auc['point'])} (AUC; 95% HDI {T.bounds(auc, _auc)}), "
                f"{_auc(auc_ev['point'])} (95% HDI {T.bounds(auc_ev, _auc)}) among held-out "
-               f"leads with events (leads without any event are the easy part).")
+               f"leads with events (leads without any event are easy to rank as not advanced).")
     rule = _best_rule(ge4.get("rules") or [])
     if rule:
         base = ge4["n_positive_test"] / ge4["n_test"] if ge4["n_test"] else None
@@ -508,8 +508,10 @@ def findings_section(s: Mapping) -> dict:
               R._list(claims),
               R._para("What predicts an advanced lead:", "lead"),
               R._list(predictor_sentences(s)),
-              R._para("Rates are posterior means with a uniform prior and their 95% "
-                      "highest-density intervals (HDI); counts are of distinct events. The "
+              R._para("Shares written 'k of n (x%)' are observed. Rates given with a 95% "
+                      "highest-density interval (HDI) are posterior means: with a uniform "
+                      "prior for one group's rate, from the hierarchical model for an "
+                      "industry's pooled rate. Interaction counts are of distinct events. The "
                       "detail follows: the reproduced tables, the funnel, the pooled model, "
                       "the predictive model, journeys, time, data quality, definitions and "
                       "the sampler diagnostics.", "muted")]
