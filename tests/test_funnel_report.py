@@ -24,7 +24,10 @@ from bayes_ab.report import text as T
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example_funnel"
-REAL = ROOT.parent / "shared" / "data" / "spatialos"
+#: The real data sits beside the checkout (../shared), or two levels up from a worktree.
+REAL = next((p / "shared" / "data" / "spatialos" for p in (ROOT.parent, ROOT.parent.parent)
+             if (p / "shared" / "data" / "spatialos" / "leads.csv.gz").exists()),
+            ROOT.parent / "shared" / "data" / "spatialos")
 
 #: A decimal number (digits, optional thousands commas, a point, digits).
 DECIMAL = re.compile(r"(?<![\w.])(\d[\d,]*\.\d+)")
