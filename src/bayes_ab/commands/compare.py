@@ -90,6 +90,10 @@ def register(subparsers) -> None:
                         "outcome's units), when P(arm - control > -MARGIN) >= 95%%")
     p.add_argument("--no-figures", action="store_true", help="skip the figures (faster)")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress and no summary (warnings and errors still on stderr)")
+    p.add_argument("--json", action="store_true",
+                   help="print compare.json on stdout and nothing else there")
     p.set_defaults(func=run)
 
 
@@ -104,10 +108,11 @@ def run(args: argparse.Namespace) -> int:
     with staged_output_dir(args.out, force=args.force) as tmp:
         sampled = (args.segment_col is not None and args.segment_method == "pymc") or (
             args.prior_from is not None and args.prior_method == "pymc")
-        print(f"reading {args.file}" + (
-            f"; sampling the segment / prior models ({config.sampler}, {config.chains} chains "
-            f"x {config.draws} draws)..." if sampled else " (exact posteriors, no sampler)..."),
-            file=sys.stderr)
+        if not args.quiet:
+            print(f"reading {args.file}" + (
+                f"; sampling the segment / prior models ({config.sampler}, {config.chains} "
+                f"chains x {config.draws} draws)..." if sampled
+                else " (exact posteriors, no sampler)..."), file=sys.stderr)
         result = run_compare(args.file, group_col=args.group_col, outcome_col=args.outcome_col,
                              control=args.control, config=config, threshold=args.threshold,
                              ratio=args.ratio, ratio_lower_is_better=args.ratio_lower_is_better,
@@ -121,6 +126,15 @@ def run(args: argparse.Namespace) -> int:
                              guardrail_lower_is_better=args.guardrail_lower_is_better)
         write_compare(result, tmp, figures=not args.no_figures)
     res = result.results
+    if args.json or args.quiet:
+        if args.json:
+            from bayes_ab.commands.analyze import print_json
+
+            print_json(res)
+        if not res["diagnostics"]["passed"]:
+            print("WARNING: sampler diagnostics failed; see the report before using these "
+                  "numbers.", file=sys.stderr)
+        return _strict_exit(args, res)
     print(res["input"]["control_note"])
     srm = res["srm"]
     observed = ", ".join(f"{a} {n:,} ({100 * srm['observed_shares'][a]:.2f}% vs "
@@ -182,6 +196,12 @@ def run(args: argparse.Namespace) -> int:
         print("WARNING: sampler diagnostics failed; see the report before using these numbers.",
               file=sys.stderr)
     print(f"wrote {args.out}/compare.json, report.html, report.md")
+    return _strict_exit(args, res)
+
+
+def _strict_exit(args: argparse.Namespace, res: dict) -> int:
+    """--strict: exit 3 on a sample-ratio mismatch or failed diagnostics."""
+    srm = res["srm"]
     if args.strict and srm["mismatch"]:
         from bayes_ab.compare import SampleRatioMismatch
 
