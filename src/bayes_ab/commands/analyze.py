@@ -133,12 +133,15 @@ def progress_display(*, quiet: bool):
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    console = Console(stderr=True)
+    if not console.is_terminal:  # a log file: no terminal width to fit, keep lines whole
+        console = Console(stderr=True, width=160)
     progress = Progress(
         SpinnerColumn(finished_text="[green]✓[/]"),
         TextColumn("{task.description:<48}"),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=False,
     )
     tasks: dict[str, int] = {}
