@@ -42,6 +42,8 @@ def test_notebook_executes(tmp_path):
         else:
             os.environ["TMPDIR"] = env_tmp
     print(f"notebook executed in {seconds:.0f} s")
+    if os.environ.get("BAYES_AB_NOTEBOOK_OUT"):  # keep the executed copy to look at
+        nbformat.write(nb, os.environ["BAYES_AB_NOTEBOOK_OUT"])
     assert {d: sorted(os.listdir(d)) for d in watched} == before
     # the API removed its private temporary folder (other libraries' files may remain)
     assert not [n for n in os.listdir(tmp_path) if n.startswith("bayes_ab_")]
