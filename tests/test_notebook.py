@@ -63,6 +63,7 @@ def test_notebook_executes(tmp_path):
     table = outputs("res.summary()")[0]["data"]["text/plain"]
     assert "lift_abs" in table and "help_completion" in table
     assert "image/png" in outputs('res.plot("trace"')[0]["data"]
+    assert "image/png" in outputs("proportion_confint(arms[col]")[0]["data"]  # counts plot
     assert "r_hat" in outputs('az.summary(res.idata["help_completion"]')[0]["data"]["text/plain"]
     decision = "".join(o.get("text", "") for o in outputs("dec = res.decision"))
     assert "recommendation:" in decision and "P(Test better):" in decision
