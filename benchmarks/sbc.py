@@ -32,7 +32,7 @@ VAR_NAMES = {
     "time_to_completion": ["sigma_rw", "beta_cs", "task_free", "log_baseline"],
     "causal_cs_effect": ["strata_share", "eta_complier", "eta_always", "eta_never", "late",
                          "naive_rate", "uptake_rate"],
-    "completions_conversion": ["mu_a", "mu_b", "a", "b", "step_share"],
+    "completions_conversion": ["mu", "z_arm", "rate"],
     "time_and_experience": ["intercept", "b_hour", "b_exp", "sigma_hour"],
 }
 
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(VAR_NAMES))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--n", type=int, default=20_000, help="customers of the design experiment")
+    parser.add_argument("--scenario", default="effect",
+                        help="simulator scenario of the design experiment (e.g. non_monotone)")
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sbc.md"))
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(keys) - set(VAR_NAMES))
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {', '.join(VAR_NAMES)}")
-    data = experiment_from_simulation(simulate(n=args.n, seed=args.seed, truth=False))
+    data = experiment_from_simulation(simulate(n=args.n, seed=args.seed, scenario=args.scenario,
+                                               truth=False))
     config = SamplerConfig(draws=args.draws, tune=args.tune, chains=2, seed=args.seed)
     results = []
     for step in MODEL_STEPS:
@@ -84,8 +87,9 @@ def render(results, args) -> str:
         "# Simulation-based calibration",
         "",
         f"Produced by `python benchmarks/sbc.py --reps {args.reps} --seed {args.seed}` "
-        f"(design from a simulated experiment of n={args.n}; nutpie, 2 chains x {args.draws} "
-        f"draws after {args.tune} tuning, thinned to 99 draws, so ranks take 100 values).",
+        f"(design from a simulated experiment of n={args.n}, scenario {args.scenario}; nutpie, "
+        f"2 chains x {args.draws} draws after {args.tune} tuning, thinned to 99 draws, so ranks "
+        f"take 100 values).",
         "",
         "Per replication: parameters from the prior, the model's sufficient statistics from "
         "its likelihood (design fixed), one refit with the compiled graph reused. Uniform "

@@ -116,8 +116,13 @@ def test_report_and_figures_written(analyzed):
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "Recommendation" in html and "Recommendation" in md
     assert "DIAGNOSTICS FAILED" in html  # tiny draws: the banner must be there
-    n_png = len(list((out / "figures").glob("*.png")))
-    assert n_png >= 7 * 4
+    names = {p.stem for p in (out / "figures").glob("*.png")}
+    # --figures report (default): each model's posterior figure and its own plots; the
+    # selection rule is tested in test_default_figures_are_the_reports_...
+    for key in results["diagnostics"]["per_model"]:
+        assert f"{key}_posterior" in names, key
+    assert {"help_completion_rates", "time_to_completion_survival_km",
+            "causal_cs_effect_causal_vs_naive"} <= names
     assert html.count("data:image/png;base64,") >= 7
     assert "src=\"figures/" not in html  # self-contained
 

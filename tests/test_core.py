@@ -72,7 +72,7 @@ def test_staged_output_replaces_with_force_and_cleans_up_on_failure(tmp_path):
     assert (out / "a.txt").exists() and not (out / "b.txt").exists()
     with staged_output_dir(out, force=True) as tmp:
         (tmp / "b.txt").write_text("2")
-    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".bayes-ab-output.json", "b.txt"]
 
 
 def test_write_json_is_strict(tmp_path):

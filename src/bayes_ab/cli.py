@@ -3,14 +3,21 @@
 Each sub-command lives in `bayes_ab.commands.<name>` and exposes
 ``register(subparsers)`` (adds its parser, sets ``func``) and a ``run(args) -> int``.
 A user's mistake (`BayesAbError`) prints one clear message and exits with its code
-(2 for bad input, 3 for failed diagnostics under --strict), never a traceback.
+(2 for bad input or options, 3 for failed diagnostics under --strict, 4 when the machine
+runs out of a resource), never a traceback. Ctrl-C exits 130, SIGTERM 143 and SIGHUP 129,
+after the same clean-up: no staged output folder, nothing left in the temp folder (every
+run gets a private temp folder, `bayes_ab.io.private_tempdir`).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bayes_ab import __version__
 from bayes_ab.errors import BayesAbError
@@ -38,6 +45,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _on_signal(signum, _frame) -> None:
+    """SIGINT, SIGTERM, SIGHUP: raised as exceptions in the main thread, so that every
+    ``with`` block cleans up; deferred while an output folder is being moved into place."""
+    from bayes_ab import io
+
+    if io.in_critical_section():
+        io.defer_signal(signum)
+        return
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise io.Terminated(signum)
+
+
+@contextmanager
+def _signal_handlers() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is None:
+            continue
+        current = signal.getsignal(sig)
+        if current is signal.SIG_IGN:  # e.g. nohup: keep ignoring
+            continue
+        previous[sig] = current
+        signal.signal(sig, _on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     from bayes_ab.known_warnings import silence_known_warnings
 
@@ -47,6 +88,22 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from bayes_ab.io import Terminated, private_tempdir
+
+    try:
+        with _signal_handlers(), private_tempdir():
+            return _run(args)
+    except KeyboardInterrupt:  # a second Ctrl-C during the clean-up
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Terminated as exc:
+        print(f"terminated (signal {exc.signum})", file=sys.stderr)
+        return 128 + exc.signum
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bayes_ab.io import Terminated
+
     try:
         return int(args.func(args) or 0)
     except BayesAbError as exc:
@@ -60,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"terminated (signal {exc.signum})", file=sys.stderr)
+        return 128 + exc.signum
 
 
 if __name__ == "__main__":  # pragma: no cover

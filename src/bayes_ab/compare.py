@@ -34,6 +34,35 @@ What comes out (``compare_file`` returns the compare.json dict)::
     diagnostics     the diagnostics block of the sampled models (none for a binary or
                     mean outcome: ``sampled`` false)
 
+    findings        [{code, severity, message, ...}] what was found in the rows, always:
+                    duplicate_unit_rows, units_in_several_arms (--unit-col);
+                    possible_repeated_units (no --unit-col, an id-like column repeats);
+                    arm_column_disagrees (a column recording the arm a second time, e.g.
+                    landing_page, disagrees with the group column: reported, not dropped);
+                    looks (--time-col)
+
+Units and time (`prepare_units`, before any outcome is read):
+
+    input.units     with ``unit_col``: {unit_col, rule, n_rows, n_units,
+                    duplicate_rows_dropped, units_in_several_arms,
+                    rows_of_units_in_several_arms, n_rows_analysed, examples_in_several_arms}.
+                    A unit in several arms is excluded (all its rows); every other unit
+                    keeps its first exposure (earliest ``time_col``, ties and no time
+                    column: its first row in the file). ``input.n_rows`` = rows analysed.
+    input.looks     with ``time_col``: {time_col, n_days, first_day, last_day, rows, note,
+                    monitor_command, monitor_note}: the distinct days are the looks the
+                    data would allow; `bayes-ab monitor` is the safe way to take them.
+
+CUPED (``covariate``, the primary outcome): y - theta (x - mean x), theta the pooled
+within-arm OLS slope (= the covariate's coefficient in OLS y ~ arm + x), so each arm's
+adjusted difference of means equals the OLS arm coefficient exactly. The Bayesian part is
+the mean-metric posterior (Bayesian bootstrap) of the adjusted values (a binary outcome is
+then a mean metric: its rate); the frequentist part is that OLS with HC2 standard errors.
+Each arm block gains ``adjustment``: {covariate, theta, variance_reduction (1 - HC2
+variance adjusted / unadjusted, the latter = Welch's), unadjusted_lift_abs (the
+Bayesian bootstrap of the raw outcome when affordable, else its mean only),
+unadjusted_frequentist}; ``lift_abs`` is the adjusted lift.
+
 Optional blocks (docs/BEYOND.md), each keyed by the non-control arm where it is per arm:
 
     ratio_metric        {arm: ratio comparison}     with ``ratio="NUM/DEN"`` (bayes_ab.ratio)
@@ -327,6 +356,216 @@ def count_arms(data: GroupData, *, control: str | None = None) -> tuple[ArmCount
     trials = [int(trials_u[idx[a]]) for a in order]
     return ArmCounts(arms=tuple(order), successes=tuple(successes), trials=tuple(trials),
                      metric=data.outcome_col), note
+
+
+# ---------------------------------------------------------------------------- units, time
+
+#: Column names that look like a unit id (``--unit-col`` not given: warn if they repeat).
+_ID_NAMES = re.compile(r"^(id|unit|unit_id|user|user_id|userid|uid|customer|customer_id|"
+                       r"customerid|client_id|player|player_id|userid|visitor_id|account_id|"
+                       r"member_id|session_id|device_id|cookie_id|.+_id)$")
+
+
+def _finding(code: str, severity: str, message: str, **extra: Any) -> dict:
+    return {"code": code, "severity": severity, "message": message, **extra}
+
+
+def _text_codes(series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and distinct stripped texts of a column (categorical columns: the work is
+    done on the categories, not on every row)."""
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = pd.Index(series.cat.categories.astype(str)).str.strip()
+        cat_codes, uniq = pd.factorize(np.asarray(cats, dtype=object))
+        codes = series.cat.codes.to_numpy()
+        if (codes < 0).any():  # missing values: an empty text
+            uniq = np.append(uniq.astype(object), "")
+            cat_codes = np.append(cat_codes, len(uniq) - 1)
+        return cat_codes[codes], np.asarray(uniq, dtype=object)
+    codes, uniq = pd.factorize(series.astype(str).str.strip().to_numpy())
+    return codes, np.asarray(uniq, dtype=object)
+
+
+def _parse_times(table, tcol: str, time_col: str):
+    """Timestamps of ``--time-col`` (any format pandas reads); a DataError names the rest."""
+    import pandas as pd
+
+    from bayes_ab.data.load import LINE
+
+    codes, uniq = _text_codes(table.data[tcol])
+    text = pd.Series(uniq)
+    import warnings
+
+    try:  # one format for the whole column (fast), else each value on its own
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(text, errors="raise", utc=True)
+    except (TypeError, ValueError):
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    times = parsed.take(codes).reset_index(drop=True)
+    bad = times.isna().to_numpy()
+    if bad.any():
+        shown = list(dict.fromkeys(uniq[codes[bad]].tolist()))[:5]
+        raise DataError("--time-col needs a date or timestamp on every row; found "
+                        + ", ".join(repr(v) for v in shown), file=table.name, column=time_col,
+                        lines=table.data[LINE].to_numpy()[bad][:_SHOWN], n_rows=int(bad.sum()))
+    return times
+
+
+def prepare_units(table, *, group_col: str, unit_col: str | None = None,
+                  time_col: str | None = None) -> tuple[Any, dict, list[dict]]:
+    """Units and exposure (issue 15.3, 15.8), before any outcome is read.
+
+    With ``unit_col``: a unit seen in more than one arm is excluded (every row of it: its
+    exposure is contaminated); every other unit keeps one row, its first exposure (the
+    earliest ``time_col`` value, ties and no ``time_col``: the first row in the file).
+    Returns the table to analyse, the ``input`` keys to add (``units``, ``looks``) and
+    the findings (what was found in the rows, said in the JSON, the report and the CLI)."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from bayes_ab.data.load import LINE
+
+    gcol = _column(table, group_col, option="--group-col")
+    df = table.data
+    extra: dict[str, Any] = {}
+    findings: list[dict] = []
+    times = None
+    if time_col is not None:
+        tcol = _column(table, time_col, option="--time-col")
+        times = _parse_times(table, tcol, time_col)
+    if unit_col is not None:
+        ucol = _column(table, unit_col, option="--unit-col")
+        if ucol == gcol:
+            raise DataError("--unit-col and --group-col name the same column",
+                            file=table.name, column=unit_col)
+        ucode, uniq_units = _text_codes(df[ucol])
+        blank = uniq_units[ucode] == ""
+        if blank.any():
+            raise DataError("empty unit id: every row needs a unit (--unit-col)",
+                            file=table.name, column=unit_col,
+                            lines=df[LINE].to_numpy()[blank][:_SHOWN], n_rows=int(blank.sum()))
+        gcode, uniq_arms = _text_codes(df[gcol])
+        pairs = np.unique(ucode.astype(np.int64) * len(uniq_arms) + gcode)
+        n_arms_of = np.bincount(pairs // len(uniq_arms), minlength=len(uniq_units))
+        several = uniq_units[n_arms_of > 1]
+        in_several = n_arms_of[ucode] > 1
+        order = np.arange(len(df))
+        if times is not None:
+            # Earliest exposure first; equal times keep the file order (stable sort).
+            order = np.argsort(times.to_numpy(dtype="datetime64[ns]"), kind="stable")
+        keep_rows = order[~in_several[order]]
+        _, first_at = np.unique(ucode[keep_rows], return_index=True)
+        kept = np.sort(keep_rows[first_at])
+        n_units = int(len(uniq_units))
+        dup_dropped = int((~in_several).sum() - kept.size)
+        rule = ("one row per unit: its first exposure (earliest " + f"'{time_col}'" +
+                ", ties: first row in the file)" if time_col is not None
+                else "one row per unit: its first row in the file (give --time-col to keep "
+                     "the earliest exposure instead)")
+        info = {"unit_col": unit_col, "rule": rule + "; units seen in more than one arm are "
+                "excluded (every row)", "n_rows": int(len(df)), "n_units": n_units,
+                "duplicate_rows_dropped": dup_dropped,
+                "units_in_several_arms": int(len(several)),
+                "rows_of_units_in_several_arms": int(in_several.sum()),
+                "n_rows_analysed": int(kept.size),
+                "examples_in_several_arms": [str(u) for u in list(several[:5])]}
+        extra["units"] = info
+        if dup_dropped:
+            findings.append(_finding(
+                "duplicate_unit_rows", "warning",
+                f"{dup_dropped:,} rows repeat a unit already seen ('{unit_col}'): {n_units:,} "
+                f"units in {len(df):,} rows; kept {rule}.", n_rows=dup_dropped))
+        if len(several):
+            shown = ", ".join(info["examples_in_several_arms"])
+            findings.append(_finding(
+                "units_in_several_arms", "warning",
+                f"{len(several):,} units ('{unit_col}') appear in more than one arm "
+                f"({int(in_several.sum()):,} rows; e.g. {shown}): their exposure is "
+                f"contaminated, so they are excluded.", n_units=int(len(several)),
+                n_rows=int(in_several.sum())))
+        if kept.size < len(df):
+            df = df.iloc[kept].reset_index(drop=True)
+            if times is not None:
+                times = times.iloc[kept].reset_index(drop=True)
+            table = replace(table, data=df)
+    else:
+        for col in df.columns:
+            if col.startswith("_line") or col == gcol or not _ID_NAMES.match(col):
+                continue
+            vals = df[col]
+            n_unique = int(vals.nunique())
+            # An id has many values (a constant experiment_id or a 3-level segment_id is
+            # not a unit), and some of them repeat.
+            if 20 < n_unique < len(vals):
+                findings.append(_finding(
+                    "possible_repeated_units", "warning",
+                    f"column '{col}' looks like a unit id and repeats ({n_unique:,} distinct "
+                    f"values in {len(vals):,} rows): rows may repeat units, and every row is "
+                    f"analysed as a separate unit. Give --unit-col {col} to keep one row per "
+                    f"unit and exclude units seen in several arms.", column=col,
+                    n_rows=int(len(vals) - n_unique)))
+    findings += _second_arm_columns(table, gcol)
+    if times is not None:
+        extra["looks"] = _looks(times, time_col, n_rows=len(table.data))
+        findings.append(_finding("looks", "info", extra["looks"]["note"]))
+    return table, extra, findings
+
+
+def _second_arm_columns(table, gcol: str) -> list[dict]:
+    """A column that records the arm a second time (e.g. landing_page next to group):
+    rows where it disagrees with the group column are reported (not dropped)."""
+    import pandas as pd
+
+    df = table.data
+    groups = df[gcol]
+    arms = groups.unique()
+    out = []
+    for col in df.columns:
+        if col.startswith("_line") or col == gcol or len(arms) < 2:
+            continue
+        vals = df[col]
+        # Cheap first: a second record of the arm has as many values as there are arms.
+        if vals.head(5000).nunique() > len(arms) or vals.nunique() != len(arms):
+            continue
+        tab = pd.crosstab(groups, vals)
+        modal = tab.idxmax(axis=1)
+        if modal.nunique() != len(arms):
+            continue
+        agree = sum(int(tab.loc[a, modal[a]]) for a in tab.index)
+        n_off = int(len(df) - agree)
+        if n_off == 0 or agree < 0.9 * len(df):
+            continue
+        pairs = ", ".join(f"{a} -> {modal[a]}" for a in tab.index)
+        out.append(_finding(
+            "arm_column_disagrees", "warning",
+            f"column '{col}' looks like a second record of the arm ({pairs}) but disagrees "
+            f"with '{gcol}' on {n_off:,} rows ({100 * n_off / len(df):.2f}%): the arm "
+            f"assigned and the one served differ there. They are analysed by '{gcol}' "
+            f"(intention to treat); filter them out first for a per-protocol analysis.",
+            column=col, n_rows=n_off))
+    return out
+
+
+def _looks(times, time_col: str, *, n_rows: int) -> dict:
+    """How many looks (distinct days) the dated export would allow, and the monitor
+    command that controls the error of looking at each of them (issue 15.8)."""
+    days = times.dt.tz_convert(None).dt.normalize() if times.dt.tz is not None \
+        else times.dt.normalize()
+    n_days = int(days.nunique())
+    first, last = days.min(), days.max()
+    return {
+        "time_col": time_col, "n_days": n_days, "first_day": str(first.date()),
+        "last_day": str(last.date()), "rows": int(n_rows),
+        "note": (f"The data span {n_days} day(s) ({first.date()} to {last.date()}, by "
+                 f"'{time_col}'): {n_days} looks would be possible. This comparison is one "
+                 f"look at all of the data; if the results were (or will be) checked as the "
+                 f"data came in, stopping when they looked good inflates false positives. "
+                 f"Use `bayes-ab monitor` (an always-valid sequential test over the days) "
+                 f"to look at every day safely."),
+    }
 
 
 # ---------------------------------------------------------------------------- options
@@ -704,7 +943,11 @@ def run_compare(
     cap: float | None = None,
     guardrail_margin: str | float | None = None,
     guardrail_lower_is_better: Sequence[str] = (),
+    unit_col: str | None = None,
+    time_col: str | None = None,
+    covariate: str | None = None,
     _table: Any = None,
+    _prepared: bool = False,
 ) -> CompareRun:
     """Read, count, compute, test and decide; the compare.json dict plus the draws.
 
@@ -716,7 +959,12 @@ def run_compare(
     ``ratio`` ("NUM_COL/DEN_COL"), ``segment_col`` and ``prior_from`` (a CSV of past
     experiments: experiment, lift, se) add the optional blocks of the module docstring;
     ``split`` (e.g. "30,70") is the design's share per arm for the sample-ratio check;
-    ``rope`` and ``non_inferiority_margin`` (outcome units) enter the decision rule."""
+    ``rope`` and ``non_inferiority_margin`` (outcome units) enter the decision rule.
+
+    ``unit_col``: one row per unit, units in several arms excluded (`prepare_units`);
+    ``time_col``: the first exposure of a unit, and how many looks the data allow;
+    ``covariate``: CUPED / regression adjustment of the primary outcome (a mean metric)."""
+    args = dict(locals())
     from bayes_ab.decision import DEFAULT_THRESHOLD_OF_CARING
 
     # 1. Options and every input, before any computation.
@@ -729,6 +977,13 @@ def run_compare(
     outcomes = parse_outcome_cols(outcome_col)
     path = Path(path)
     table = _table if _table is not None else _open_table(path)
+    if not _prepared:
+        table, extra, findings = prepare_units(table, group_col=group_col, unit_col=unit_col,
+                                               time_col=time_col)
+        run = run_compare(**{**args, "_table": table, "_prepared": True})
+        _attach_units(run.results, extra, findings, group_col=group_col, time_col=time_col,
+                      outcome=outcomes[0], unit_col=unit_col)
+        return run
     if len(outcomes) > 1:
         return _run_several(path, table, outcomes, group_col=group_col, control=control,
                             config=config, threshold=threshold, ratio=ratio,
@@ -739,7 +994,8 @@ def run_compare(
                             rope=rope, non_inferiority_margin=non_inferiority_margin,
                             metric_type=metric_type, cap=cap,
                             guardrail_margin=guardrail_margin,
-                            guardrail_lower_is_better=guardrail_lower_is_better)
+                            guardrail_lower_is_better=guardrail_lower_is_better,
+                            covariate=covariate)
     outcome_col = outcomes[0]
     data = _groups_from_table(table, path, group_col=group_col, outcome_col=outcome_col,
                               metric_type=metric_type)
@@ -749,6 +1005,34 @@ def run_compare(
     if data.kind == "binary" and cap is not None:
         raise OptionError("--cap applies to a mean outcome; "
                           f"'{outcome_col}' is binary ({data.kind_note})")
+    cov = None
+    binary_adjusted = False
+    if covariate is not None:
+        from dataclasses import replace
+
+        from bayes_ab.data.load import LINE
+
+        if segment_col is not None or prior_from is not None:
+            raise OptionError("--covariate cannot be combined with --segment-col or "
+                              "--prior-from (they model the unadjusted binary outcome)")
+        ccol = _column(table, covariate, option="--covariate")
+        if ccol in (_normalise(group_col), _normalise(outcome_col)):
+            raise OptionError("--covariate must be another column than the group and the "
+                              "outcome (a pre-period value of the unit)")
+        try:
+            cov = (covariate, parse_numeric_outcome(
+                table.data[ccol].to_numpy(), table.data[LINE].to_numpy(), file=table.name,
+                column=covariate))
+        except DataError as exc:
+            raise DataError(exc.reason.replace("a mean outcome needs", "--covariate needs")
+                            + " (fill a missing pre-period value, e.g. with 0, or drop "
+                              "the row first)", file=exc.file, column=exc.column,
+                            lines=exc.lines, n_rows=exc.n_rows) from None
+        if data.kind == "binary":
+            binary_adjusted = True
+            data = replace(data, kind="mean", outcomes=tuple(float(v) for v in data.outcomes),
+                           kind_note=data.kind_note + "; analysed as a mean metric (its rate) "
+                           "after the CUPED adjustment by --covariate")
     ratio_cols = None
     if ratio is not None:
         from bayes_ab.ratio import read_ratio_columns
@@ -773,7 +1057,8 @@ def run_compare(
         return _run_mean(data, control=control, config=config, threshold=threshold,
                          rope=rope, non_inferiority_margin=non_inferiority_margin, split=split,
                          srm_alpha=srm_alpha, cap=cap, ratio_cols=ratio_cols,
-                         ratio_lower_is_better=ratio_lower_is_better)
+                         ratio_lower_is_better=ratio_lower_is_better, covariate=cov,
+                         binary_adjusted=binary_adjusted)
     counts, note = count_arms(data, control=control)
     shares = expected_shares(list(counts.arms), split)
     del table
@@ -874,9 +1159,73 @@ def run_compare(
                       metric_name=METRIC_NAMES.get(counts.metric, counts.metric))
 
 
+def _adjusted_blocks(y: np.ndarray, x: np.ndarray, groups: np.ndarray, order: list[str], *,
+                    covariate: str, seed: int) -> tuple[dict, dict, str]:
+    """CUPED (issue 15.4): the Bayesian bootstrap on y - theta (x - mean x) per arm, the
+    OLS y ~ arm + centred x (HC2) as the frequentist part, and the ``adjustment`` block."""
+    from bayes_ab.compare_mean import (
+        adjusted_mean_draws,
+        bootstrap_mean_draws,
+        cuped_adjust,
+        ols_adjusted,
+    )
+    from bayes_ab.intervals import interval
+
+    try:
+        y_adj, theta = cuped_adjust(y, x, groups, order)
+    except ValueError as exc:
+        raise DataError(f"--covariate: {exc}; it cannot adjust anything",
+                        column=covariate) from None
+    rng = np.random.default_rng(seed)
+    draws, how = {}, ""
+    most = max(np.unique(y_adj[groups == a]).size for a in order)
+    for a in order:
+        draws[a], how = adjusted_mean_draws(y_adj[groups == a], rng=rng, distinct=most)
+    k = draws[order[0]].size
+    raw_ok = max(np.unique(y[groups == a]).size for a in order) * k <= 20_000_000
+    raw = {a: bootstrap_mean_draws(y[groups == a], rng=rng, n_draws=k) if raw_ok else None
+           for a in order}
+    adj_ols = ols_adjusted(y, x, groups, order)
+    unadj_ols = ols_adjusted(y, None, groups, order)
+    ctrl = order[0]
+    mean = {a: float(y_adj[groups == a].mean()) for a in order}
+    raw_mean = {a: float(y[groups == a].mean()) for a in order}
+    blocks = {}
+    for arm in order[1:]:
+        dc, dt = draws[ctrl], draws[arm]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = dt / dc - 1.0
+        un_lift = {"mean": raw_mean[arm] - raw_mean[ctrl]}
+        if raw[arm] is not None and raw[ctrl] is not None:
+            un_lift = {**interval(raw[arm] - raw[ctrl]), **un_lift}
+        se_a, se_u = adj_ols[arm]["se"], unadj_ols[arm]["se"]
+        blocks[arm] = {
+            "control": {**interval(dc), "mean": mean[ctrl]},
+            "test": {**interval(dt), "mean": mean[arm]},
+            "lift_abs": {**interval(dt - dc), "mean": mean[arm] - mean[ctrl]},
+            "lift_rel": interval(rel) if np.all(np.isfinite(rel)) else None,
+            "prob_test_better": float(np.mean(dt > dc)),
+            "frequentist": adj_ols[arm],
+            "adjustment": {
+                "covariate": covariate, "theta": theta,
+                "theta_definition": "pooled within-arm OLS slope of the outcome on the "
+                                    "covariate (= its coefficient in OLS outcome ~ arm + "
+                                    "covariate)",
+                "variance_reduction": (1.0 - se_a**2 / se_u**2) if se_u > 0 else None,
+                "variance_reduction_definition": "1 - (HC2 variance of the adjusted lift) / "
+                                                 "(HC2 variance of the unadjusted lift = "
+                                                 "Welch's)",
+                "unadjusted_lift_abs": un_lift,
+                "unadjusted_frequentist": unadj_ols[arm],
+            },
+        }
+    return blocks, draws, how
+
+
 def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rope,
               non_inferiority_margin, split, srm_alpha, cap, ratio_cols,
-              ratio_lower_is_better) -> CompareRun:
+              ratio_lower_is_better, covariate: tuple[str, np.ndarray] | None = None,
+              binary_adjusted: bool = False) -> CompareRun:
     """A mean outcome (bayes_ab.compare_mean): Bayesian bootstrap, Welch, decision from draws."""
     from bayes_ab.compare_mean import MEAN_DRAWS, best_and_loss, cap_values, mean_arm_blocks
     from bayes_ab.decision import DecisionConfig, decide_from_draws
@@ -894,10 +1243,22 @@ def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rop
                         f"has fewer (binary outcome? say --metric-type binary)",
                         file=Path(data.file).name, column=data.outcome_col)
     ctrl = order[0]
-    blocks, draws = mean_arm_blocks(values, order, seed=config.seed)
+    adj_how = ""
+    if covariate is not None:
+        blocks, draws, adj_how = _adjusted_blocks(y, covariate[1], groups, order,
+                                                  covariate=covariate[0], seed=config.seed)
+    else:
+        blocks, draws = mean_arm_blocks(values, order, seed=config.seed)
     best, loss = best_and_loss(draws, order)
     c_mean = float(values[ctrl].mean())
-    thr = threshold if threshold is not None else max(abs(c_mean) * 0.01, 1e-12)
+    if binary_adjusted:
+        from bayes_ab.decision import DEFAULT_THRESHOLD_OF_CARING
+
+        thr = threshold if threshold is not None else DEFAULT_THRESHOLD_OF_CARING
+        thr_source = "given" if threshold is not None else "default 0.001 (0.1 pp of the rate)"
+    else:
+        thr = threshold if threshold is not None else max(abs(c_mean) * 0.01, 1e-12)
+        thr_source = "given" if threshold is not None else "1% of control's observed mean"
     kw: dict[str, Any] = {"threshold_of_caring": thr}
     if rope is not None:
         kw["rope"] = rope
@@ -913,8 +1274,7 @@ def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rop
     for arm in order[1:]:
         d = decide_from_draws(draws[ctrl], draws[arm], metric=data.outcome_col, config=dconfig,
                               n_customers=int(values[ctrl].size + values[arm].size)).to_dict()
-        d.update({"arm": arm, "control": ctrl, "threshold_source":
-                  "given" if threshold is not None else "1% of control's observed mean"})
+        d.update({"arm": arm, "control": ctrl, "threshold_source": thr_source})
         decisions[arm] = d
         arms[arm] = {**blocks[arm], "arms": {"control": ctrl, "test": arm},
                      "counts": {ctrl: n_dict[ctrl], arm: n_dict[arm]}, "decision": d}
@@ -928,28 +1288,41 @@ def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rop
         means = {a: float(np.mean(draws[a])) for a in order}
         overall = karm_decision(decisions, control=ctrl, prob_best=best, loss=loss,
                                 means=means, threshold=thr, unit=f" ({data.outcome_col})")
+    bayes_method = (f"Bayesian bootstrap of each arm's mean (Dirichlet(1, ..., 1) weights on "
+                    f"the observed values, no normality assumed), {MEAN_DRAWS:,} exact draws "
+                    f"per arm")
+    freq_method = "Welch's t-test (unequal variances); Holm across every metric x arm"
+    if covariate is not None:
+        bayes_method = (f"CUPED: each row's outcome y adjusted to y - theta (x - mean x), x = "
+                        f"'{covariate[0]}', theta the pooled within-arm OLS slope (plugged in, "
+                        f"its own uncertainty ignored: O(1/n)); then the posterior of each "
+                        f"arm's mean of the adjusted values, per arm: {adj_how}"
+                        + ("; the binary outcome is analysed as a mean metric (its rate), "
+                           "since the adjusted values are not 0/1" if binary_adjusted else ""))
+        freq_method = (f"OLS of the outcome on the arm (dummies, control the baseline) and the "
+                       f"centred covariate '{covariate[0]}', HC2 robust standard errors, "
+                       f"normal reference; Holm across every metric x arm")
     results: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "input": {"file": data.file, "format": data.format, "group_col": data.group_col,
                   "outcome_col": data.outcome_col, "n_rows": data.n_rows,
                   "control_note": note, "counts": n_dict, "outcome_kind": data.kind_note,
-                  "cap": cap_note, "sampler": config.to_dict()},
+                  "cap": cap_note, "sampler": config.to_dict(),
+                  **({"covariate": covariate[0]} if covariate is not None else {})},
         "control": ctrl,
         "metric_kind": "mean",
         "srm": srm_check_k({a: n_dict[a]["n"] for a in order}, shares, alpha=srm_alpha),
         "arms": arms,
         "prob_best": best,
         "loss_of_choosing": loss,
-        "posterior": {a: {"distribution": "Bayesian bootstrap of the mean",
-                          "n_draws": MEAN_DRAWS} for a in order},
-        "method": {"bayesian": f"Bayesian bootstrap of each arm's mean (Dirichlet(1, ..., 1) "
-                               f"weights on the observed values, no normality assumed), "
-                               f"{MEAN_DRAWS:,} exact draws per arm"
+        "posterior": {a: {"distribution": "Bayesian bootstrap of the mean"
+                          + (" of the CUPED-adjusted outcome" if covariate is not None else ""),
+                          "n_draws": int(np.asarray(draws[a]).size)} for a in order},
+        "method": {"bayesian": bayes_method
                                + (f"; outcome capped at its {cap:g} quantile "
                                   f"({cap_note['value']:.6g}, {cap_note['rows_capped']:,} "
                                   f"rows capped)" if cap_note else ""),
-                   "frequentist": "Welch's t-test (unequal variances); Holm across every "
-                                  "metric x arm"},
+                   "frequentist": freq_method},
         "decision": overall,
     }
     holm_family = [(data.outcome_col, arm, arms[arm]["frequentist"]) for arm in order[1:]]
@@ -1032,7 +1405,7 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
                  config: SamplerConfig, threshold, ratio, ratio_lower_is_better, segment_col,
                  segment_method, prior_from, prior_scale, prior_method, split, srm_alpha,
                  rope, non_inferiority_margin, metric_type, cap, guardrail_margin,
-                 guardrail_lower_is_better) -> CompareRun:
+                 guardrail_lower_is_better, covariate=None) -> CompareRun:
     """The primary outcome as a one-outcome run, every other outcome as a guardrail."""
     primary, guards = outcomes[0], outcomes[1:]
     margins = parse_guardrail_margins(guardrail_margin, guards)
@@ -1052,7 +1425,8 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
                            prior_from=prior_from, prior_scale=prior_scale,
                            prior_method=prior_method, split=split, srm_alpha=srm_alpha,
                            rope=rope, non_inferiority_margin=non_inferiority_margin,
-                           metric_type=metric_type, cap=cap, _table=table)
+                           metric_type=metric_type, cap=cap, covariate=covariate,
+                           _table=table, _prepared=True)
     res = main_run.results
     ctrl = res["control"]
     res["metrics"][primary]["role"] = "primary"
@@ -1065,7 +1439,7 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
     for k, g in enumerate(guards):
         sub = run_compare(path, group_col=group_col, outcome_col=g, control=ctrl,
                           config=config.with_seed_offset(100 + k), split=split,
-                          srm_alpha=srm_alpha, _table=table)
+                          srm_alpha=srm_alpha, _table=table, _prepared=True)
         sres = sub.results
         block = {"kind": sres["metric_kind"], "role": "guardrail", "arms": sres["arms"],
                  "prob_best": sres["prob_best"], "loss_of_choosing": sres["loss_of_choosing"],
@@ -1079,6 +1453,8 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
         holm += [(g, a, b["frequentist"]) for a, b in sres["arms"].items()]
     _holm_across(holm)
     res["input"]["outcome_cols"] = outcomes
+    if covariate is not None:
+        res["input"]["covariate_applies_to"] = primary  # guardrails stay unadjusted
     if blocked:
         details = "; ".join(
             f"{g}: P({shipped} worse than {ctrl} by more than "
@@ -1093,6 +1469,31 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
                        + str(dec.get("reason", ""))),
             "blocked_by": blocked})
     return main_run
+
+
+def _attach_units(res: dict, extra: dict, findings: list[dict], *, group_col: str,
+                  time_col: str | None, outcome: str, unit_col: str | None) -> None:
+    """``input.units``, ``input.looks`` (with the monitor command) and ``findings``."""
+    import shlex
+
+    res["input"].update(extra)
+    looks = res["input"].get("looks")
+    if looks is not None:
+        arm = res["decision"].get("arm") or next(iter(res["arms"]))
+        cmd = ["bayes-ab", "monitor", str(res["input"]["file"]), "--date-col", str(time_col),
+               "--group-col", group_col, "--outcome-col", outcome, "--control",
+               str(res["control"]), "--test", str(arm), "--out", "monitor_out"]
+        looks["monitor_command"] = " ".join(shlex.quote(c) for c in cmd)
+        looks["monitor_note"] = (
+            "monitor reads one row per unit with a binary outcome, two arms at a time"
+            + (f"; it does not deduplicate '{unit_col}', so give it the deduplicated rows"
+               if unit_col else "")
+            + ("; a mean outcome cannot be monitored yet" if res.get("metric_kind") == "mean"
+               else ""))
+        for f in findings:
+            if f["code"] == "looks":
+                f["message"] += f" Run: {looks['monitor_command']}"
+    res["findings"] = findings + list(res.get("findings") or [])
 
 
 def compare_file(
@@ -1134,7 +1535,9 @@ def _posterior_figure(run: CompareRun, out_dir: Path) -> dict[str, Path]:
     ax1.set_xlabel(f"mean of {res['input']['outcome_col']}" if mean
                    else f"{res['input']['outcome_col']} rate (%)")
     ax1.set_yticks([])
-    ax1.set_title("Posterior of each arm's mean (Bayesian bootstrap)" if mean
+    adjusted = any(isinstance(b, dict) and b.get("adjustment") for b in res["arms"].values())
+    ax1.set_title(("Posterior of each arm's CUPED-adjusted mean" if adjusted
+                   else "Posterior of each arm's mean (Bayesian bootstrap)") if mean
                   else "Posterior of each arm's rate (exact Beta)")
     ax1.legend(fontsize=8)
     ctrl = res["control"]

@@ -28,7 +28,8 @@ from scipy import stats
 from bayes_ab.constants import HDI_PROB
 from bayes_ab.intervals import interval
 
-__all__ = ["MEAN_DRAWS", "bootstrap_mean_draws", "cap_values", "welch_test"]
+__all__ = ["MEAN_DRAWS", "adjusted_mean_draws", "bootstrap_mean_draws", "cap_values",
+           "cuped_adjust", "ols_adjusted", "welch_test"]
 
 #: Posterior draws of each arm's mean.
 MEAN_DRAWS = 20_000
@@ -117,3 +118,75 @@ def best_and_loss(draws: dict[str, np.ndarray], arms: Sequence[str], *,
     loss = (d.max(0) - d).mean(1)
     return ({a: float(b) for a, b in zip(arms, best, strict=True)},
             {a: float(x) for a, x in zip(arms, loss, strict=True)})
+
+
+# ---------------------------------------------------------------------------- CUPED
+
+#: Gamma variates one adjusted arm may cost (distinct values x draws); above it the draws
+#: fall to ``_MIN_ADJ_DRAWS``, and beyond that the large-sample normal form is used.
+_ADJ_BUDGET = 20_000_000
+_MIN_ADJ_DRAWS = 2_000
+
+
+def cuped_adjust(y: np.ndarray, x: np.ndarray, groups: np.ndarray, arms: Sequence[str]
+                 ) -> tuple[np.ndarray, float]:
+    """CUPED / regression adjustment: y - theta (x - mean x), theta the pooled within-arm
+    OLS slope of y on x (sum over arms of the centred cross-products over the centred
+    squares), which is the covariate's coefficient in OLS y ~ arm + x (Frisch-Waugh), so
+    each arm's adjusted mean difference equals that regression's arm coefficient."""
+    y, x = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
+    xc, yc = x.copy(), y.copy()
+    for a in arms:
+        m = groups == a
+        xc[m] -= x[m].mean()
+        yc[m] -= y[m].mean()
+    sxx = float(xc @ xc)
+    if sxx <= 0:
+        raise ValueError("the covariate is constant within every arm")
+    theta = float(xc @ yc) / sxx
+    return y - theta * (x - x.mean()), theta
+
+
+def adjusted_mean_draws(values: np.ndarray, *, rng: np.random.Generator,
+                        n_draws: int = MEAN_DRAWS, distinct: int | None = None
+                        ) -> tuple[np.ndarray, str]:
+    """Posterior draws of an arm's mean of adjusted (continuous) values: the Bayesian
+    bootstrap, with fewer draws when there are many distinct values, and its large-sample
+    normal form (mean ybar, variance sum (y - ybar)^2 / (n (n + 1)): the bootstrap's exact
+    moments) when even ``_MIN_ADJ_DRAWS`` would cost more than the budget."""
+    v = np.asarray(values, dtype=float)
+    # ``distinct``: the most distinct values of any arm, so every arm gets as many draws.
+    distinct = np.unique(v).size if distinct is None else distinct
+    k = int(min(n_draws, _ADJ_BUDGET // max(distinct, 1)))
+    if k >= _MIN_ADJ_DRAWS:
+        return bootstrap_mean_draws(v, n_draws=k, rng=rng), f"Bayesian bootstrap, {k:,} draws"
+    sd = float(np.sqrt(np.sum((v - v.mean()) ** 2) / (v.size * (v.size + 1.0))))
+    return (v.mean() + sd * rng.standard_normal(n_draws),
+            f"the normal form of the Bayesian bootstrap (its exact mean and variance), "
+            f"{n_draws:,} draws: {distinct:,} distinct adjusted values make exact draws slow")
+
+
+def ols_adjusted(y: np.ndarray, x: np.ndarray | None, groups: np.ndarray,
+                 arms: Sequence[str], *, cov_type: str = "HC2", prob: float = HDI_PROB
+                 ) -> dict[str, dict]:
+    """OLS of y on arm dummies (control the baseline) and the centred covariate, with
+    heteroscedasticity-robust (``cov_type``) standard errors: per non-control arm its
+    coefficient (the adjusted difference of means), se, z, p and CI. ``x=None``: the
+    unadjusted regression (its HC2 variance is Welch's, s_c^2/n_c + s_t^2/n_t)."""
+    import statsmodels.api as sm
+
+    cols = [np.ones(len(y))] + [(groups == a).astype(float) for a in arms[1:]]
+    if x is not None:
+        cols.append(np.asarray(x, dtype=float) - float(np.mean(x)))
+    fit = sm.OLS(np.asarray(y, dtype=float), np.column_stack(cols)).fit(cov_type=cov_type)
+    ci = fit.conf_int(alpha=1 - prob)
+    out = {}
+    for j, a in enumerate(arms[1:], start=1):
+        coef, se = float(fit.params[j]), float(fit.bse[j])
+        p = float(fit.pvalues[j]) if se > 0 else (1.0 if coef == 0 else 0.0)
+        out[a] = {"test": f"ols_{cov_type.lower()}", "statistic": float(fit.tvalues[j])
+                  if se > 0 else 0.0, "se": se, "p_value": p, "p_value_holm": p,
+                  "ci95_diff": {"mean": coef, "lower": float(ci[j, 0]),
+                                "upper": float(ci[j, 1]), "prob": prob},
+                  "significant_95": bool(p < 1 - prob)}
+    return out

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from bayes_ab.plotting import (
     REPORT_FIGURE_KINDS,
     figure_kinds,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bayes_ab.aggregate.source import DatabaseSource
 
 
 @dataclass(frozen=True)
@@ -213,9 +216,37 @@ def build_model(key: str, data: ExperimentData, *, priors: dict | None = None):
         stats = data.stats_for(cls.stats_type, **step.stats_kwargs)
     else:
         stats = cls.stats_type.from_experiment(data, **step.stats_kwargs)
+    _require_identified(step.key, stats)
     if step.cls == "ArmComparison":
         return cls(stats, priors=priors, name=step.key)
     return cls(stats, priors=priors)
+
+
+def _require_identified(key: str, stats) -> None:
+    """A `DataError` when the data hold nothing on one side of a model's comparison, so
+    that its posterior there would be the prior alone: the CS vs OTHER models need help
+    flags of both channels, the IV model first flags of both channels and in both arms."""
+    from bayes_ab.constants import ARMS, CHANNELS
+    from bayes_ab.errors import DataError
+
+    if key in ("help_completion", "time_to_completion"):
+        per_channel = np.asarray(stats.flags, dtype=float).reshape(len(CHANNELS), -1).sum(1)
+        what, sides, counts = "help flags", CHANNELS, per_channel
+    elif key == "causal_cs_effect":
+        counts3 = np.asarray(stats.counts, dtype=float)  # arm x channel x outcome
+        for what, sides, counts in (("first help flags", CHANNELS, counts3.sum(axis=(0, 2))),
+                                    ("first help flags", ARMS, counts3.sum(axis=(1, 2)))):
+            if (counts == 0).any():
+                break
+    else:
+        return
+    missing = [side for side, n in zip(sides, counts, strict=True) if n == 0]
+    if missing:
+        have = ", ".join(f"{side} {int(n)}" for side, n in zip(sides, counts, strict=True))
+        raise DataError(
+            f"no {what} in {' or '.join(missing)} ({have}): comparing "
+            f"{' with '.join(sides)} needs some on both sides, else the answer would be the "
+            "prior alone")
 
 
 def _arm_block(summary: dict, test_result) -> dict:
@@ -353,7 +384,7 @@ def _decision(idata, *, data: ExperimentData, options: AnalyzeOptions) -> dict:
 
 
 def analyze(
-    data_dir: str | Path,
+    data_dir: str | Path | DatabaseSource,
     *,
     out_dir: str | Path,
     options: AnalyzeOptions = AnalyzeOptions(),
@@ -372,8 +403,17 @@ def analyze(
     out = Path(out_dir)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    engine = resolve_engine(data_dir, options.engine)
-    if engine == "duckdb":
+    from bayes_ab.aggregate.source import DatabaseSource
+
+    source = data_dir if isinstance(data_dir, DatabaseSource) else None
+    engine = source.kind if source else resolve_engine(data_dir, options.engine)
+    if source is not None:  # tables in a database: the engine runs there (--source)
+        from bayes_ab.aggregate.source import aggregate_source
+
+        steps.start("load", f"aggregating the tables of {source.display} ({engine})")
+        data = aggregate_source(source, design_test_share=options.design_test_share,
+                                memory_limit=options.engine_memory)
+    elif engine == "duckdb":
         from bayes_ab.aggregate import aggregate_experiment
 
         steps.start("load", "aggregating the files (DuckDB engine)")
@@ -387,6 +427,7 @@ def analyze(
     for stage, seconds in getattr(data, "timings", {}).items():
         if stage != "total":  # where the engine's time went (benchmarks, docs/SCALE.md)
             timings[f"load: {stage}"] = seconds
+    _require_both_arms(data)
     findings: list[Finding] = list(data.findings)
 
     t = time.perf_counter()
@@ -471,7 +512,8 @@ def analyze(
                                                            steps=steps)
         timings["prior_sensitivity"] = time.perf_counter() - t
     steps.start("ratios_segments", "ratio metrics and segments")
-    results["ratio_metrics"] = ratio_metrics(data, seed=options.sampler.seed)
+    results["ratio_metrics"] = ratio_metrics(data, seed=options.sampler.seed,
+                                             findings=results["data_quality"])
     results["segments"] = segment_blocks(data, options=options, findings=results["data_quality"])
     steps.end("ratios_segments")
     if options.forensics:
@@ -479,6 +521,13 @@ def analyze(
             note = (f"forensics skipped: {data.n_customers} customers is over "
                     f"{FORENSICS_MAX_CUSTOMERS} with the duckdb engine (it reads the raw "
                     "files with pandas); run `bayes-ab forensics` on a sample")
+            results["forensics"] = {"verdict": "inconclusive", "evidence": [], "error": note}
+            results["data_quality"].append(Finding("forensics_skipped", "info", 1,
+                                                   note).to_dict())
+        elif source is not None:
+            note = ("forensics skipped: it reads the raw files, and the data came from "
+                    f"database tables ({source.display}); run `bayes-ab forensics` on an "
+                    "export of them")
             results["forensics"] = {"verdict": "inconclusive", "evidence": [], "error": note}
             results["data_quality"].append(Finding("forensics_skipped", "info", 1,
                                                    note).to_dict())
@@ -492,6 +541,23 @@ def analyze(
     results["sampler"] = options.sampler.to_dict()
     return AnalysisRun(results=results, figures=figures, idata_paths=idata_paths, timings=timings,
                        idata=fitted)
+
+
+def _require_both_arms(data) -> None:
+    """Every answer of `analyze` compares Test with Control (the lifts, the decision, the
+    instrumental variable; the help-channel models are read beside that comparison), so an
+    arm without customers leaves nothing to analyze: one clear `DataError` (exit 2)."""
+    from bayes_ab.errors import DataError
+
+    n_test, n_control = data.n_in("Test"), data.n_in("Control")
+    if n_test and n_control:
+        return
+    empty = " and ".join(a for a, n in (("Test", n_test), ("Control", n_control)) if not n)
+    raise DataError(
+        f"no customer in {empty} (Test {n_test}, Control {n_control} randomized customers "
+        "after cleaning): an A/B analysis needs at least one customer in each arm, so "
+        "nothing can be compared; `bayes-ab validate` shows the split and what was dropped",
+        file="test_cohorts")
 
 
 def _prior_sensitivity(data: ExperimentData, fitted: dict, *, options: AnalyzeOptions,
@@ -548,7 +614,7 @@ def _assemble(data: ExperimentData, *, freq: dict, summaries: dict, findings: li
                                 else int(len(data.task_attempts))),
             "observation_end": data.observation_end,
         },
-        "srm": freq["srm"].to_dict(),
+        "srm": _srm_block(freq["srm"]),
     }
     for key in ("conversion", "cs_engagement"):
         results[key] = _arm_block(summaries[key], freq[key]) if summaries.get(key) else None
@@ -578,10 +644,23 @@ def _assemble(data: ExperimentData, *, freq: dict, summaries: dict, findings: li
             cc["frequentist"] = freq["completions_trend"].to_dict()
     results["completions_conversion"] = cc
     results["time_and_experience"] = summaries.get("time_and_experience")
-    if freq["srm"].mismatch:
+    if results["srm"]["mismatch"]:
         findings.append(Finding("sample_ratio_mismatch_test", "warning", 1, freq["srm"].sentence()))
     results["data_quality"] = _unique_findings(findings)
     return results
+
+
+def _srm_block(srm) -> dict:
+    """The schema's ``srm`` block plus ``judgeable``: with too few customers (fewer than
+    5 expected in an arm) the split cannot be judged and is never called a mismatch."""
+    from bayes_ab.data.validate import srm_judgeable
+
+    block = srm.to_dict()
+    block["judgeable"] = srm_judgeable(srm.n_test, srm.n_control,
+                                       test_share=srm.expected_test_share)
+    if not block["judgeable"]:
+        block["mismatch"] = False
+    return block
 
 
 def _unique_findings(findings: list[Finding]) -> list[dict]:
@@ -612,11 +691,13 @@ def _engagement_among_flagged(data: ExperimentData) -> dict:
             by_arm[arm] = (int(sel["any_cs"].sum()), int(len(sel)))
     out = {}
     for arm in ("Control", "Test"):
-        counts = BinomialCounts(successes=by_arm[arm][0], trials=by_arm[arm][1])
+        successes, trials = by_arm[arm]
+        # No flagged customer in an arm (e.g. no help rows at all): no posterior, null.
         out[arm.lower()] = (
-            posterior(counts, prior=BetaPrior()).hdi().to_dict() if counts.trials else None
+            posterior(BinomialCounts(successes=successes, trials=trials),
+                      prior=BetaPrior()).hdi().to_dict() if trials else None
         )
-        out[f"n_flagged_{arm.lower()}"] = counts.trials
+        out[f"n_flagged_{arm.lower()}"] = int(trials)
     return out
 
 
@@ -651,9 +732,10 @@ def _ratio_columns(data: ExperimentData):
     }
 
 
-def ratio_metrics(data: ExperimentData, *, seed: int) -> dict:
+def ratio_metrics(data: ExperimentData, *, seed: int, findings: list | None = None) -> dict:
     """Bayesian ratio metrics (exact posterior draws on sufficient statistics) beside the
-    delta-method test, each with its definition; null when a denominator is all zero."""
+    delta-method test, each with its definition; null when a denominator is all zero in an
+    arm or an arm is too small, with an error finding (a dict) appended to `findings`."""
     from bayes_ab.frequentist import RatioStatistic
     from bayes_ab.ratio import compare_ratio
 
@@ -669,11 +751,28 @@ def ratio_metrics(data: ExperimentData, *, seed: int) -> dict:
     out: dict[str, Any] = {}
     for i, (name, (num, den, higher, definition)) in enumerate(RATIO_METRICS.items()):
         stats = by_pair[(num, den)]
-        if min(stats[a].sum_x for a in stats) <= 0:
+        zero = [a for a in ("Control", "Test") if stats[a].sum_x <= 0]
+        why = None
+        if zero:
+            why = (f"its denominator ({definition.split(' / ')[1].split(' (')[0]}) is zero in "
+                   f"{' and '.join(zero)}")
+        elif max(abs(stats[a].sum_y) for a in stats) == 0:
+            why = (f"its numerator ({definition.split(' / ')[0]}) is zero for every customer "
+                   "of both arms: there is no variation to compare")
+        else:
+            try:
+                block = compare_ratio(stats["Control"], stats["Test"], metric=name,
+                                      higher_is_better=higher, seed=seed + i).to_dict()
+            except (BayesAbError, ValueError) as exc:
+                why = str(exc)
+        if why is not None:
             out[name] = None
+            if findings is not None:
+                findings.append(Finding(
+                    f"ratio_{name}", "error", 1,
+                    f"The ratio metric {name} could not be estimated on this data: {why}.",
+                ).to_dict())
             continue
-        block = compare_ratio(stats["Control"], stats["Test"], metric=name,
-                              higher_is_better=higher, seed=seed + i).to_dict()
         block["definition"] = definition
         out[name] = block
     return out

@@ -18,7 +18,14 @@ DESCRIPTION = (
 def register(subparsers) -> None:
     p = subparsers.add_parser("compare", help="compare the arms of any plain A/B export",
                               description=DESCRIPTION)
-    p.add_argument("file", metavar="FILE", help="CSV, CSV.gz or Parquet export")
+    p.add_argument("file", metavar="FILE", nargs="?", default=None,
+                   help="CSV, CSV.gz or Parquet export; or give --source and --table")
+    p.add_argument("--source", metavar="URL", default=None,
+                   help="read the export from a database table instead of FILE: "
+                   "postgresql://[user@]host[:port]/db (password from PGPASSWORD or "
+                   "~/.pgpass) or duckdb:///path/exp.duckdb (opened read-only)")
+    p.add_argument("--table", metavar="NAME", default=None,
+                   help="with --source: the table (schema.table allowed)")
     p.add_argument("--group-col", required=True, metavar="COL", help="column naming the arm")
     p.add_argument("--outcome-col", required=True, metavar="COL", action="append",
                    help="outcome column: binary (0/1, true/false, yes/no) or numeric (a mean "
@@ -88,6 +95,19 @@ def register(subparsers) -> None:
     p.add_argument("--non-inferiority-margin", type=float, default=None, metavar="MARGIN",
                    help="ship an arm unless it is worse than control by more than MARGIN (the "
                         "outcome's units), when P(arm - control > -MARGIN) >= 95%%")
+    p.add_argument("--unit-col", metavar="ID", default=None,
+                   help="column identifying the unit (user, customer): one row per unit is "
+                        "kept (its first exposure by --time-col, else its first row), units "
+                        "seen in several arms are excluded; the counts are reported")
+    p.add_argument("--time-col", metavar="COL", default=None,
+                   help="date or timestamp of the row: orders exposures for --unit-col, and "
+                        "compare says how many looks (days) the data allow and gives the "
+                        "`bayes-ab monitor` command for looking safely")
+    p.add_argument("--covariate", metavar="COL", default=None,
+                   help="pre-period value of the unit (e.g. past spend): CUPED / regression "
+                        "adjustment of the primary outcome (OLS outcome ~ arm + centred COL, "
+                        "HC2; Bayesian bootstrap of the adjusted outcome); a binary outcome "
+                        "is then analysed as a mean metric (its rate)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures (faster)")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.add_argument("--quiet", action="store_true",
@@ -97,24 +117,47 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _export(args: argparse.Namespace):
+    """(name, RawTable or None): FILE, or the table of --source/--table (exactly one)."""
+    from bayes_ab.errors import OptionError
+
+    source, table = getattr(args, "source", None), getattr(args, "table", None)
+    if (args.file is None) == (source is None):
+        raise OptionError("give exactly one of FILE or --source URL (with --table NAME)")
+    if source is None:
+        if table is not None:
+            raise OptionError("--table goes with --source")
+        return args.file, None
+    if not table:
+        raise OptionError("--source needs --table NAME (the table holding the export)")
+    from bayes_ab.aggregate.source import read_source_table
+
+    return table, read_source_table(source, table)
+
+
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.compare import run_compare, write_compare
     from bayes_ab.fit import SamplerConfig
-    from bayes_ab.io import staged_output_dir
+    from bayes_ab.io import check_output_dir, staged_output_dir
     from bayes_ab.report import text as T
 
     config = SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune,
                            chains=args.chains, seed=args.seed)
-    with staged_output_dir(args.out, force=args.force) as tmp:
+    path, table = _export(args)
+    inputs = [args.file, args.prior_from]
+    check_output_dir(args.out, force=args.force, inputs=inputs)
+    with staged_output_dir(args.out, force=args.force, inputs=inputs,
+                           command="compare") as tmp:
         sampled = (args.segment_col is not None and args.segment_method == "pymc") or (
             args.prior_from is not None and args.prior_method == "pymc")
         if not args.quiet:
-            print(f"reading {args.file}" + (
+            print(f"reading {path}" + (
                 f"; sampling the segment / prior models ({config.sampler}, {config.chains} "
                 f"chains x {config.draws} draws)..." if sampled
                 else " (exact posteriors, no sampler)..."), file=sys.stderr)
-        result = run_compare(args.file, group_col=args.group_col, outcome_col=args.outcome_col,
-                             control=args.control, config=config, threshold=args.threshold,
+        result = run_compare(path, _table=table, group_col=args.group_col,
+                             outcome_col=args.outcome_col, control=args.control, config=config,
+                             threshold=args.threshold,
                              ratio=args.ratio, ratio_lower_is_better=args.ratio_lower_is_better,
                              segment_col=args.segment_col, segment_method=args.segment_method,
                              prior_from=args.prior_from, prior_scale=args.prior_scale,
@@ -123,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
                              non_inferiority_margin=args.non_inferiority_margin,
                              metric_type=args.metric_type, cap=args.cap,
                              guardrail_margin=args.guardrail_margin,
-                             guardrail_lower_is_better=args.guardrail_lower_is_better)
+                             guardrail_lower_is_better=args.guardrail_lower_is_better,
+                             unit_col=args.unit_col, time_col=args.time_col,
+                             covariate=args.covariate)
         write_compare(result, tmp, figures=not args.no_figures)
     res = result.results
     if args.json or args.quiet:
@@ -136,6 +181,20 @@ def run(args: argparse.Namespace) -> int:
                   "numbers.", file=sys.stderr)
         return _strict_exit(args, res)
     print(res["input"]["control_note"])
+    units = res["input"].get("units")
+    if units:
+        print(f"Units ('{units['unit_col']}'): {units['n_units']:,} units in "
+              f"{units['n_rows']:,} rows; {units['duplicate_rows_dropped']:,} repeated rows "
+              f"dropped, {units['units_in_several_arms']:,} units in several arms excluded "
+              f"({units['rows_of_units_in_several_arms']:,} rows); {units['n_rows_analysed']:,} "
+              f"rows analysed. Rule: {units['rule']}.")
+    for f in res.get("findings") or []:
+        if f.get("severity") == "warning":
+            print(f"WARNING: {f['message']}")
+    looks = res["input"].get("looks")
+    if looks:
+        print(f"Looks: the data span {looks['n_days']} day(s) by '{looks['time_col']}'; to look "
+              f"every day without inflating false positives run: {looks['monitor_command']}")
     srm = res["srm"]
     observed = ", ".join(f"{a} {n:,} ({100 * srm['observed_shares'][a]:.2f}% vs "
                          f"{100 * srm['expected_shares'][a]:.2f}%)"
@@ -148,13 +207,23 @@ def run(args: argparse.Namespace) -> int:
     if mean:
         print(f"Outcome '{res['input']['outcome_col']}': {res['input']['outcome_kind']}.")
     unit = (lambda v: f"{v:+.4g}") if mean else T.pp
+
+    def test_name(freq: dict) -> str:
+        return "OLS (CUPED, HC2) " if str(freq.get("test", "")).startswith("ols") else "Welch "
     for arm, block in res["arms"].items():
+        adj = block.get("adjustment")
+        if adj:
+            vr = adj.get("variance_reduction")
+            print(f"{arm} vs {res['control']}: CUPED by '{adj['covariate']}' (theta "
+                  f"{adj['theta']:.4g}): variance of the lift reduced by "
+                  + (f"{100 * vr:.1f}%" if vr is not None else "n/a")
+                  + f"; unadjusted difference {adj['unadjusted_lift_abs']['mean']:+.4g}")
         freq = block["frequentist"]
         family = (f", {freq['family_size']} tests" if freq.get("family_size", 1) > 1 else "")
         print(f"{arm} vs {res['control']}: {'difference of means' if mean else 'lift'} "
               f"{T.interval(block['lift_abs'], unit)}, "
               f"P(better) {T.prob(block['prob_test_better'])}, "
-              f"{'Welch ' if mean else ''}{T.p_equals(freq['p_value_holm'])} (Holm"
+              f"{test_name(freq) if mean else ''}{T.p_equals(freq['p_value_holm'])} (Holm"
               f"{family})")
     for arm, block in res.get("ratio_metric", {}).items():
         print(f"{block['metric']}, {arm} vs {res['control']}: difference "

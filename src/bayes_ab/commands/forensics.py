@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from bayes_ab.io import staged_output_dir, write_json
+from bayes_ab.io import check_output_dir, staged_output_dir, write_json
 
 
 def register(subparsers) -> None:
@@ -59,10 +59,13 @@ def run(args: argparse.Namespace) -> int:
     prior = 1.0 if args.prior_odds is None else args.prior_odds
     if not (prior > 0 and prior < float("inf")):
         raise OptionError(f"--prior-odds must be a positive number, got {args.prior_odds}")
+    if args.out is not None:
+        check_output_dir(args.out, force=args.force, inputs=[args.data_dir])
     report = run_forensics(args.data_dir, validate=True, prior_odds=prior)
     print(format_table(report))
-    if args.out:
-        with staged_output_dir(args.out, force=args.force) as tmp:
+    if args.out is not None:
+        with staged_output_dir(args.out, force=args.force, inputs=[args.data_dir],
+                               command="forensics") as tmp:
             write_json(tmp / "forensics.json", report.to_dict())
         print(f"wrote {args.out}/forensics.json")
     return 0

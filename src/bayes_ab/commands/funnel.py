@@ -42,13 +42,18 @@ def run(args) -> int:
     if args.draws < 1 or args.chains < 1:
         raise OptionError("--draws and --chains must be positive")
     say = (lambda m: None) if args.quiet else (lambda m: print(f"[funnel] {m}", file=sys.stderr))
+    from bayes_ab.io import check_output_dir
+
+    inputs = [args.leads, args.events]
+    check_output_dir(args.out, force=args.force, inputs=inputs)
     data = load_funnel(args.leads, args.events)
     say(f"loaded {data.n_leads} leads, {data.n_events_distinct} distinct events "
         f"({data.n_duplicate_events} duplicates dropped, {data.n_events_unknown_lead} of "
         f"unknown leads excluded)")
     results = run_funnel(data, seed=args.seed, draws=args.draws, tune=args.tune,
                          chains=args.chains, sampler=args.sampler, progress=say)
-    with staged_output_dir(args.out, force=args.force) as tmp:
+    with staged_output_dir(args.out, force=args.force, inputs=inputs,
+                           command="funnel") as tmp:
         write_json(tmp / "funnel.json", results.summary)
         write_report(results, Path(tmp))
         for name, idata in results.idata.items():

@@ -100,7 +100,7 @@ def _plan_path(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bayes_ab.io import staged_output_dir, write_json
+    from bayes_ab.io import check_output_dir, staged_output_dir, write_json
     from bayes_ab.monitor import (
         MonitorConfig,
         PlanError,
@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     from bayes_ab.report import render_monitor_report
 
     plan_path = _plan_path(args)
+    inputs = [args.file, args.plan]  # the plan file is read, or written outside OUT
+    check_output_dir(args.out, force=args.force, inputs=inputs)
     plan = None
     if plan_path is not None and plan_path.exists():
         plan = read_plan(plan_path)
@@ -147,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
         check_plan(plan, counts, config)
     plan_info = None if plan_path is None else {"file": str(plan_path),
                                                 "written_by_this_run": new_plan}
-    with staged_output_dir(args.out, force=args.force) as tmp:
+    with staged_output_dir(args.out, force=args.force, inputs=inputs,
+                           command="monitor") as tmp:
         result = monitor(counts, config=config, input_info=info, plan=plan,
                          plan_info=plan_info)
         write_json(tmp / "monitor.json", result)

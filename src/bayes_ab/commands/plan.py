@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bayes_ab.constants import DESIGN_TEST_SHARE
-from bayes_ab.io import staged_output_dir, write_json
+from bayes_ab.io import check_output_dir, staged_output_dir, write_json
 
 
 def register(subparsers) -> None:
@@ -53,6 +53,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.planning import plan_sample_size, plot_plan
 
+    if args.out is not None:
+        check_output_dir(args.out, force=args.force)
     plan = plan_sample_size(
         baseline=args.baseline, mde=args.mde, split=args.split, alpha=args.alpha,
         power=args.power, relative=args.relative, two_sided=not args.one_sided,
@@ -66,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     for p in plan.curve:
         print(f"{p.n_total:>11,} {p.n_test:>10,} {p.power:>7.3f} {p.bayesian_power:>9.3f} "
               f"{p.assurance:>9.3f} {p.expected_loss:>10.2e} {p.expected_loss_null:>11.2e}")
-    if args.out:
-        with staged_output_dir(args.out, force=args.force) as tmp:
+    if args.out is not None:
+        with staged_output_dir(args.out, force=args.force, command="plan") as tmp:
             write_json(tmp / "plan.json", plan.to_dict())
             plot_plan(plan, path=tmp / "plan.png")
         print(f"wrote {args.out}/plan.json and {args.out}/plan.png")

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     parser.add_argument("--n", type=int, required=True, help="number of trialers")
     parser.add_argument("--seed", type=int, required=True, help="random seed (>= 0)")
     parser.add_argument("--scenario", default="effect",
-                        help="effect (default), null or big_effect")
+                        help="effect (default), null, big_effect or non_monotone")
     parser.add_argument("--out", required=True, help="output folder (must not exist)")
     parser.add_argument("--format", dest="fmt", choices=FORMATS, default="csv",
                         help="file format (default csv)")
@@ -83,9 +83,12 @@ def run(args: argparse.Namespace) -> int:
     from bayes_ab.data.simulate import simulate, write_simulation
     from bayes_ab.io import staged_output_dir
 
+    from bayes_ab.io import check_output_dir
+
     overrides = parse_overrides(args.overrides)
     if args.workers < 1:
         raise OptionError(f"--workers must be >= 1, got {args.workers}")
+    check_output_dir(args.out, force=args.force)
     if args.n > IN_MEMORY_MAX:
         if args.fmt != "parquet":
             raise OptionError(
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     sim = simulate(n=args.n, seed=args.seed, scenario=args.scenario,
                    truth=not args.no_truth, **overrides)
-    with staged_output_dir(args.out, force=args.force) as tmp:
+    with staged_output_dir(args.out, force=args.force, command="simulate") as tmp:
         paths = write_simulation(sim, tmp, fmt=args.fmt)
     elapsed = time.perf_counter() - started
     n_test = int((sim.test_cohorts["cohort"] == "Test").sum())
@@ -112,7 +115,7 @@ def _run_chunked(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     from bayes_ab.io import staged_output_dir
 
     started = time.perf_counter()
-    with staged_output_dir(args.out, force=args.force) as tmp:
+    with staged_output_dir(args.out, force=args.force, command="simulate") as tmp:
         # Chunks of 1M (IN_MEMORY_MAX / 2): `--seed 1` gives the Parquet files of
         # benchmarks/run.py.
         paths = write_simulation_chunked(args.n, args.seed, tmp, chunk=IN_MEMORY_MAX // 2,

@@ -42,6 +42,14 @@ def summary(data, rows_read: dict[str, int]) -> dict:
             "any_cs": int(sub["any_cs"].sum()),
             "converted": int(sub["converted"].sum()),
         }
+    findings = [f.to_dict() for f in data.findings]
+    empty = [arm for arm in ("Test", "Control") if not arms[arm]["customers"]]
+    if empty:  # what `analyze` refuses (exit 2): say it here too
+        findings.append({
+            "check": "empty_arm", "severity": "error", "count": len(empty),
+            "message": f"no customer in {' and '.join(empty)}: an A/B analysis needs at "
+                       "least one customer in each arm, so `bayes-ab analyze` cannot compare "
+                       "the arms"})
     end = data.observation_end
     return {
         "source": data.source,
@@ -52,8 +60,8 @@ def summary(data, rows_read: dict[str, int]) -> dict:
         "task_attempts": len(data.task_attempts),
         "observation_end": None if end is None or end != end else end.isoformat(),
         "dropped": {k: int(v) for k, v in data.dropped.items()},
-        "findings": [f.to_dict() for f in data.findings],
-        "ok": not any(f.severity == "error" for f in data.findings),
+        "findings": findings,
+        "ok": not any(f["severity"] == "error" for f in findings),
     }
 
 

@@ -37,7 +37,8 @@ Findings computed on the derived tables (`check_experiment`, nothing dropped)
     * ``help_without_start`` (info): a help flag on a task the customer never started;
     * ``sample_ratio_mismatch`` (warning): the Test share is far from the 30/70 design,
       chi-square goodness-of-fit p < 0.001; otherwise an info finding ``sample_ratio``
-      with the same test.
+      with the same test; with fewer than 5 expected customers in an arm, a warning
+      ``sample_ratio`` that the split cannot be judged.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ __all__ = ["SRM_ALPHA", "CleanTables", "Ledger", "check_experiment", "clean_coho
 LINE = "_line"
 #: p-value below which the split is reported as a sample-ratio mismatch.
 SRM_ALPHA = 0.001
+#: Fewest expected customers per arm for the chi-square split check to be judged.
+SRM_MIN_EXPECTED = 5
 _SHOWN = 5
 
 
@@ -404,10 +407,32 @@ def check_experiment(*, frame: pd.DataFrame, help_episodes: pd.DataFrame,
     return findings
 
 
+def srm_min_customers(test_share: float = DESIGN_TEST_SHARE) -> int:
+    """Fewest customers for which the chi-square split check can be judged: the textbook
+    condition of its approximation, at least SRM_MIN_EXPECTED expected in each arm."""
+    import math
+
+    return math.ceil(SRM_MIN_EXPECTED / min(test_share, 1 - test_share) - 1e-9)
+
+
+def srm_judgeable(n_test: int, n_control: int, *, test_share: float = DESIGN_TEST_SHARE) -> bool:
+    """Whether there are enough customers to judge the split (`srm_min_customers`)."""
+    return n_test + n_control >= srm_min_customers(test_share)
+
+
 def sample_ratio_finding(n_test: int, n_control: int, *, design_test_share: float) -> Finding:
-    """The split check as a data-quality finding: a warning below SRM_ALPHA, else info."""
+    """The split check as a data-quality finding: a warning below SRM_ALPHA, else info;
+    a warning that it cannot be judged with fewer than `srm_min_customers` customers."""
+    n = n_test + n_control
+    if not srm_judgeable(n_test, n_control, test_share=design_test_share):
+        return Finding(
+            "sample_ratio", "warning", n,
+            f"too few customers to judge the split: Test {n_test} / Control {n_control}; "
+            f"the chi-square check needs at least {SRM_MIN_EXPECTED} expected customers in "
+            f"each arm, i.e. at least {srm_min_customers(design_test_share)} customers at a "
+            f"design Test share of {design_test_share:.2f}")
     p = sample_ratio_test(n_test, n_control, test_share=design_test_share)
-    share = n_test / max(n_test + n_control, 1)
+    share = n_test / max(n, 1)
     text = (f"Test {n_test} / Control {n_control} (Test share {share:.3f}, design "
             f"{design_test_share:.2f}); chi-square p = {p:.3g}")
     if p < SRM_ALPHA:

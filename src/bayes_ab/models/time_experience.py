@@ -3,7 +3,14 @@
 Estimands (docs/ESTIMANDS.md, ``time_and_experience.*``): the slopes of the population
 logistic fit ``logit P(complete a started task) = c + b_hour * hour + b_exp * task``
 (hour of the day of the start 0..23, task index 1..3): ``hour_effect`` = b_hour (per hour),
-``experience_effect`` = b_exp (per additional task).
+``experience_effect`` = b_exp (per additional task). The key names are historical: both
+are *associations*, not effects. Tasks are always done in the order 1 -> 2 -> 3 and task
+k + 1 is started only after task k is completed, so the task index is confounded with the
+tasks' difficulty and with selection on ability (the customers who reach task 3 are those
+who completed 1 and 2): in the simulator, with every task parameter identical across tasks
+the estimand is still about +0.12 per task (tests/test_model_completions.py). Customers
+also choose the hour at which they start. "Completed" means completed before the end of
+the observation window, so success depends on the window's length.
 
 Model, on counts of started and completed tasks by start hour x task (72 Binomial cells,
 whatever the number of customers)::
@@ -47,6 +54,12 @@ if TYPE_CHECKING:  # pragma: no cover
 HOURS = tuple(range(24))
 #: Hours are centred at noon so that the intercept is the success at midday, task 1.
 HOUR_CENTRE = 12.0
+
+ASSOCIATION_NOTE = (
+    "associations, not effects: tasks are done in the order 1, 2, 3 and a task is started "
+    "only after the previous one is completed, so task position is confounded with task "
+    "difficulty and with selection on ability; customers choose the hour they start; "
+    "'completed' means completed before the end of the observation window")
 
 #: Started tasks per hour from which the hour deviations are centred (see `centered_deviations`).
 CENTERED_MIN_TRIALS_PER_HOUR = 100_000
@@ -219,6 +232,7 @@ class TimeExperience(BayesModel):
         w_task = n / np.where(n.sum(axis=1, keepdims=True) > 0, n.sum(axis=1, keepdims=True), 1)
         by_hour = (p * w_task).sum("task")
         block = {
+            "interpretation": ASSOCIATION_NOTE,
             "hour_effect": interval(hour),
             "experience_effect": interval(exp),
             "prob_success_rises_with_time": prob_greater(hour),

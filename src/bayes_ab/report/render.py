@@ -151,7 +151,8 @@ FIGURE_CAPTIONS = {
     "causal_cs_effect_causal_vs_naive": "Effect of CS on completion: causal (instrumental "
                                         "variable) vs naive comparison",
     "completions_conversion_forest": "Conversion rate by number of completed tasks and arm",
-    "time_and_experience_posterior": "Time of day and experience: posterior of the effects",
+    "time_and_experience_posterior": "Time of day and experience: posterior of the log-odds "
+                                     "slopes (associations)",
     "monitor": "Lift by look: always-valid confidence sequence and posterior HDI (top); "
                "P(Test better) against the naive and calibrated thresholds (bottom)",
 }
@@ -303,7 +304,14 @@ def _metric_section(results: Mapping, metric: str, n_metrics: int) -> dict:
             block, metric=metric, test=test, control=control)
         blocks.append(_para(f"Bayesian and frequentist answers: {agreement}"))
         flagged = block.get("among_flagged")
-        if metric == "cs_engagement" and isinstance(flagged, Mapping):
+        if (metric == "cs_engagement" and isinstance(flagged, Mapping)
+                and (not flagged.get("test") or not flagged.get("control"))):
+            blocks.append(_para(
+                "Secondary definition, among customers flagged as stuck at least once: not "
+                f"estimated, since {T.count(flagged.get('n_flagged_test'))} {test} and "
+                f"{T.count(flagged.get('n_flagged_control'))} {control} customers were "
+                "flagged."))
+        elif metric == "cs_engagement" and isinstance(flagged, Mapping):
             blocks.append(_para(
                 f"Secondary definition, among customers flagged as stuck at least once: "
                 f"{T.interval(flagged.get('test'))} of {T.count(flagged.get('n_flagged_test'))} "
@@ -648,11 +656,52 @@ def _help_section(results: Mapping) -> dict:
     return _section("help", "Exploration: is CS better than OTHER?", blocks)
 
 
+COMPLETIONS_INTRO = (
+    "Do customers who complete more of the three getting-started tasks convert more often? "
+    "Conversion rate by the number of tasks completed (0 to 3) before the end of the "
+    "observation window, both arms pooled. This is an association, not a causal estimate: "
+    "completions are not randomised (customers who complete more differ, "
+    "for example in ability or in contact with CS), and the count depends on how long the "
+    "window is. The randomised arm comparison and the instrumental-variable estimate are the "
+    "causal evidence.")
+TIME_INTRO = (
+    "Is task success associated with the hour of the day and with experience? Task success (a "
+    "started task is completed before the end of the observation window) against the hour of "
+    "the start and the task's position (1, 2, 3). Associations, not effects: the tasks are "
+    "always done in the order 1, 2, 3 and a task is started only after the previous one is "
+    "completed, so position is confounded with the tasks' difficulty and with selection "
+    "(customers who reach a later task completed the earlier ones); customers choose when "
+    "they start.")
+
+
+def _shape_sentence(sc: Mapping | None) -> str | None:
+    """The LOO comparison of the shapes of the rates by completions, in words. A shape
+    counts as worse when its elpd is more than 4 lower and more than 2 se of the
+    difference below the best; otherwise the data do not tell the two apart."""
+    shapes = (sc or {}).get("shapes") or {}
+    best = (sc or {}).get("best")
+    if best not in shapes:
+        return None
+    names = {"unrestricted": "a free rate per number of tasks",
+             "monotone": "rates that never fall as completions increase",
+             "linear": "a straight line in the log-odds"}
+    parts = []
+    for k, v in sorted(shapes.items(), key=lambda kv: kv[1].get("rank", 0)):
+        if k == best:
+            continue
+        diff, dse = v.get("elpd_diff"), v.get("dse")
+        worse = (T._finite(diff) and T._finite(dse) and diff > 4 and diff > 2 * dse)
+        parts.append(f"{names.get(k, k)}: {T.num(diff, digits=1)} lower (se "
+                     f"{T.num(dse, digits=1)}), "
+                     + ("a worse fit" if worse else "not distinguishable from it"))
+    return ("Shape of the rates, by leave-one-customer-out cross-validation (expected log "
+            f"predictive density, higher is better): best {names.get(best, best)}"
+            + ("; " + "; ".join(parts) if parts else "") + ".")
+
+
 def _completions_section(results: Mapping) -> dict:
     cc = results.get("completions_conversion")
-    blocks = [_para("Does completing the three getting-started tasks make a customer more likely "
-                    "to convert? Conversion rate by the number of tasks completed (0 to 3), both "
-                    "arms pooled.", "muted")]
+    blocks = [_para(COMPLETIONS_INTRO, "muted")]
     if not cc:
         blocks.append(_para(f"Completions and conversion: {T.NOT_ESTIMATED}."))
         return _section("completions", "Exploration: completions and conversion", blocks)
@@ -661,27 +710,32 @@ def _completions_section(results: Mapping) -> dict:
     if rows:
         blocks.append(_table(["Tasks completed", "Conversion rate", "95% HDI"], rows))
     blocks.append(_para(
-        f"Each additional completed task multiplies the odds of converting by "
-        f"{T.interval(cc.get('odds_ratio_per_completion'), T.num)}. Probability that conversion "
-        f"rises with every additional completion: {T.prob(cc.get('prob_monotone_increasing'))}."))
+        f"Customers with one more completed task have "
+        f"{T.interval(cc.get('odds_ratio_per_completion'), T.num)} times the odds of "
+        f"converting (a logistic summary of the four rates). Probability that the rate is "
+        f"higher at every additional completion: {T.prob(cc.get('prob_monotone_increasing'))}."))
+    shape = _shape_sentence(cc.get("shape_comparison"))
+    if shape:
+        blocks.append(_para(shape))
     return _section("completions", "Exploration: completions and conversion", blocks)
 
 
 def _time_section(results: Mapping) -> dict:
     te = results.get("time_and_experience")
-    blocks = [_para("Does success rise with time of day and with experience? Task success (a "
-                    "started task is completed) against the hour of the start and the task's "
-                    "position (1, 2, 3).", "muted")]
+    blocks = [_para(TIME_INTRO, "muted")]
     if not te:
         blocks.append(_para(f"Time and experience: {T.NOT_ESTIMATED}."))
     else:
+        def slope(key: str) -> str:
+            return T.interval(te.get(key), lambda v: T.num(v, digits=3, signed=True))
+
         blocks.append(_list([
-            f"Hour of day: {T.interval(te.get('hour_effect'), lambda v: T.num(v, digits=3, signed=True))}"
-            f" change in the log-odds of success per hour; probability that success rises with "
-            f"time: {T.prob(te.get('prob_success_rises_with_time'))}.",
-            f"Experience: {T.interval(te.get('experience_effect'), lambda v: T.num(v, digits=3, signed=True))}"
-            f" change in the log-odds of success per additional task; probability that success "
-            f"rises with experience: {T.prob(te.get('prob_success_rises_with_experience'))}.",
+            f"Hour of day: {slope('hour_effect')} difference in the log-odds of success per "
+            f"hour later in the day that the task was started; probability that success is "
+            f"higher for later hours: {T.prob(te.get('prob_success_rises_with_time'))}.",
+            f"Task position: {slope('experience_effect')} difference in the log-odds of success "
+            f"per later task; probability that success is higher on later tasks: "
+            f"{T.prob(te.get('prob_success_rises_with_experience'))}.",
         ]))
     return _section("time_experience", "Exploration: time and experience", blocks)
 
@@ -700,7 +754,8 @@ def _input_section(results: Mapping) -> dict:
         if dropped:
             blocks.append(_table(["Rows dropped", "Count"],
                                  [[str(k).replace("_", " "), T.count(v)] for k, v in dropped.items()]))
-    level = "bad" if _get(srm, "mismatch") else "good" if srm else "neutral"
+    level = ("bad" if _get(srm, "mismatch") else "neutral"
+             if not srm or _get(srm, "judgeable") is False else "good")
     blocks.append(_callout(level, "Sample-ratio check", [T.srm_sentence(srm)]))
     return _section("srm", "Data and sample-ratio check", blocks)
 
@@ -1065,12 +1120,26 @@ def _compare_mean_recommendation(dec: Mapping, *, control: str, metric: str) -> 
     f = _unit_fmt()
     lines = [str(dec.get("reason") or "")]
     if not str(dec.get("rule", "")).startswith("k arms"):
+        wrong = dec.get("expected_loss_if_wrong") or {}
+        p_wrong = dec.get("prob_wrong") or {}
+
+        def given_wrong(key: str, who: str) -> str:
+            if not (isinstance(p_wrong.get(key), (int, float))
+                    and isinstance(wrong.get(key), (int, float))):
+                return ""
+            return (f" {test} is {who} with probability {T.prob_1dp(p_wrong[key])}, and if "
+                    f"it is, by {f(wrong[key])} on average.")
+
         lines = [
-            f"Judged on the mean of {metric} (in its own units): shipping {test} gives up "
-            f"{f(loss.get('double_down'))} on average (the expected value of max(0, {control} "
-            f"- {test})); keeping {control} gives up {f(loss.get('pivot'))} (the expected "
-            f"value of max(0, {test} - {control})). The threshold of caring is "
+            f"Judged on the mean of {metric} (in its own units): doubling down has an "
+            f"expected loss of {f(loss.get('double_down'))}, averaged over the whole posterior "
+            f"and counting zero where {test} is in fact at least as good (E[max(0, {control} "
+            f"- {test})]).{given_wrong('double_down', 'worse')} Pivoting has an expected loss "
+            f"of {f(loss.get('pivot'))} (E[max(0, {test} - {control})])."
+            f"{given_wrong('pivot', 'better')} The threshold of caring is "
             f"{f(dec.get('threshold_of_caring'))} ({dec.get('threshold_source', 'given')}).",
+            "Expected loss = the probability of being wrong times the average shortfall when "
+            "wrong; it is not the loss if the action is wrong.",
             f"The probability that {test}'s mean {metric} is higher than {control}'s is "
             f"{T.prob(dec.get('prob_test_better'))}.", str(dec.get("reason") or "")]
     lines += T.decision_extras(dec)
@@ -1101,9 +1170,29 @@ def _compare_mean_arm_blocks(block: Mapping | None, *, metric: str, control: str
                          rows, caption=f"Mean of {metric}: Bayesian bootstrap posterior"))
     freq = block.get("frequentist") or {}
     fam = f" across {family}" if family else ""
-    blocks.append(_table(["Frequentist cross-check", ""], [
-        ["Test", "Welch's t-test (unequal variances)"],
-        ["t, degrees of freedom", f"{T.num(freq.get('statistic'))}, {T.num(freq.get('df'))}"],
+    adj = block.get("adjustment")
+    if isinstance(adj, Mapping):
+        un = adj.get("unadjusted_lift_abs") or {}
+        vr = adj.get("variance_reduction")
+        blocks.insert(1, _para(
+            f"CUPED adjustment by '{adj.get('covariate')}' (a pre-period value of the unit): "
+            f"each outcome y becomes y - theta (x - mean x), theta = {T.num(adj.get('theta'))} "
+            f"(the pooled within-arm regression slope), so the difference above is the "
+            f"adjusted one, equal to the arm coefficient of OLS {metric} ~ arm + "
+            f"{adj.get('covariate')}. It reduced the variance of the difference by "
+            + (f"{100 * vr:.1f}%" if isinstance(vr, (int, float)) else T.NOT_ESTIMATED)
+            + ". Unadjusted difference: "
+            + (T.interval(un, fs) if "lower" in un else fs(un.get("mean"))) + "."
+            " Means and medians in the table are of the unadjusted outcome; the posterior "
+            "column is of the adjusted one."))
+        rows_f = [["Test", "OLS with the centred covariate, HC2 robust standard errors"],
+                  ["z, standard error", f"{T.num(freq.get('statistic'))}, "
+                                        f"{T.num(freq.get('se'))}"]]
+    else:
+        rows_f = [["Test", "Welch's t-test (unequal variances)"],
+                  ["t, degrees of freedom", f"{T.num(freq.get('statistic'))}, "
+                                            f"{T.num(freq.get('df'))}"]]
+    blocks.append(_table(["Frequentist cross-check", ""], rows_f + [
         ["Difference, 95% confidence interval", T.interval(freq.get("ci95_diff"), fs, kind="CI")],
         ["p-value", T.p_value(freq.get("p_value"))],
         [f"p-value, Holm-adjusted{fam}", T.p_value(freq.get("p_value_holm"))],
@@ -1156,6 +1245,11 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     if isinstance(srm, Mapping) and srm.get("mismatch"):
         banners.append({"level": "danger", "title": "Sample-ratio mismatch",
                         "lines": _compare_srm_lines(srm)})
+    found = [f for f in (compare.get("findings") or [])
+             if isinstance(f, Mapping) and f.get("severity") == "warning"]
+    if found:
+        banners.append({"level": "warning", "title": "What was found in the rows",
+                        "lines": [str(f.get("message")) for f in found]})
     diag = compare.get("diagnostics")
     diag_banner = _diagnostics_banner(diag)
     if diag_banner:
@@ -1205,11 +1299,27 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
     if inp.get("control_note"):
         input_lines.append(str(inp["control_note"]))
     n_rows = inp.get("n_rows")
+    units = inp.get("units")
+    if isinstance(units, Mapping):
+        input_lines.append(
+            f"Units from column '{units.get('unit_col')}': {T.count(units.get('n_units'))} "
+            f"units in {T.count(units.get('n_rows'))} rows; "
+            f"{T.count(units.get('duplicate_rows_dropped'))} repeated rows dropped and "
+            f"{T.count(units.get('units_in_several_arms'))} units seen in several arms "
+            f"excluded ({T.count(units.get('rows_of_units_in_several_arms'))} rows). Rule: "
+            f"{units.get('rule')}.")
     if n_rows is not None:
-        input_lines.append(f"{T.count(n_rows)} rows.")
+        input_lines.append(f"{T.count(n_rows)} rows analysed.")
     method = compare.get("method") or {}
+    if method.get("frequentist"):
+        input_lines.append(f"Frequentist: {method['frequentist']}.")
     if method.get("bayesian"):
         input_lines.append(f"Bayesian: {method['bayesian']}.")
+    looks = inp.get("looks")
+    if sections and isinstance(looks, Mapping):
+        sections[0]["blocks"].append(_para(
+            f"{looks.get('note')} Command: {looks.get('monitor_command')} "
+            f"({looks.get('monitor_note')}).", "muted"))
     if input_lines:
         sections.append(_section("input", "Data", [_para(" ".join(input_lines))]))
     family = next(((b.get("frequentist") or {}).get("family_size") for b in arms.values()
@@ -1236,12 +1346,15 @@ def build_compare_document(compare: Mapping, *, title: str | None = None) -> dic
         lf = _unit_fmt() if mean_kind else (lambda v: T.pp(v, signed=False))
         rows = [[str(arm), T.ACTIONS.get(d.get("recommendation"), ("?",))[0],
                  lf(_get(d, "expected_loss", "double_down")),
+                 lf(_get(d, "expected_loss_if_wrong", "double_down")),
                  lf(_get(d, "expected_loss", "pivot")),
                  T.prob(d.get("prob_test_better"))] for arm, d in decisions.items()]
         sections[0]["blocks"].append(_table(
-            ["Arm", "Decision against control", "Expected loss if shipped",
-             "Expected loss if dropped", "P(better than control)"], rows,
-            caption="Each arm against control alone"))
+            ["Arm", "Decision against control", "Expected loss of shipping",
+             "Loss if shipping is wrong", "Expected loss of dropping",
+             "P(better than control)"], rows,
+            caption="Each arm against control alone; expected loss averaged over the "
+                    "posterior (zero where the action is right) = P(wrong) x loss if wrong"))
     guard = _compare_guardrail_section(compare, control=control)
     if guard:
         sections.append(guard)

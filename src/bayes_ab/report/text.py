@@ -439,6 +439,10 @@ def srm_sentence(srm: Mapping | None) -> str:
     if not srm:
         return "The sample-ratio check was not run."
     exp, obs = srm.get("expected_test_share"), srm.get("observed_test_share")
+    if srm.get("judgeable") is False:
+        return (f"The design put {pct(exp)} of customers in Test; {pct(obs)} were observed, "
+                "but there are too few customers to judge the split (the chi-square check "
+                "needs at least 5 expected customers in each arm).")
     text = (f"The design put {pct(exp)} of customers in Test; {pct(obs)} were observed "
             f"(chi-square test, {p_equals(srm.get('p_value'))}).")
     if srm.get("mismatch"):
