@@ -2,10 +2,33 @@
 
 Importing the package is cheap: PyMC, nutpie and ArviZ are imported only by the
 modules that sample or plot.
+
+In a notebook (``bayes_ab.api``)::
+
+    res = bayes_ab.analyze("data/example", draws=500, tune=500)
+    res.summary(); res.plot("trace", model="help_completion"); res.save("out")
+    cmp = bayes_ab.compare(frame, group_col="arm", outcome_col="converted")
+
+(``bayes_ab.compare`` is also the module of ``bayes-ab compare``; calling it runs
+``bayes_ab.api.compare``.)
 """
 
 from bayes_ab.constants import HDI_PROB
 from bayes_ab.errors import BayesAbError, DataError
 
-__all__ = ["HDI_PROB", "BayesAbError", "DataError", "__version__"]
+__all__ = ["HDI_PROB", "AnalysisResult", "BayesAbError", "DataError", "__version__",
+           "analyze", "compare"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy: the API (and what it imports) loads on first use, not at `import bayes_ab`.
+    if name in ("analyze", "AnalysisResult"):
+        from bayes_ab import api
+
+        return getattr(api, name)
+    if name == "compare":  # the module, callable (see the end of bayes_ab/compare.py)
+        import importlib
+
+        return importlib.import_module("bayes_ab.compare")
+    raise AttributeError(f"module 'bayes_ab' has no attribute {name!r}")

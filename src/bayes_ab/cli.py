@@ -80,6 +80,9 @@ def _signal_handlers() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bayes_ab.known_warnings import silence_known_warnings
+
+    silence_known_warnings()  # before any command imports ArviZ
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -1572,3 +1572,18 @@ def write_compare(run: CompareRun, out_dir: str | Path, *, figures: bool = True)
     html, md = render_compare_report(run.results, figures=figs, out_dir=out)
     written["report.html"], written["report.md"] = html, md
     return written
+
+
+class _CallableModule(type(np)):
+    """`bayes_ab.compare(frame_or_path, ...)` runs the notebook API (`bayes_ab.api.compare`)
+    while `bayes_ab.compare` stays this module for every import."""
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        from bayes_ab.api import compare
+
+        return compare(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule

@@ -145,9 +145,54 @@ class AnalysisRun:
     figures: dict[str, Path]
     idata_paths: dict[str, Path]
     timings: dict[str, float]
+    #: The fitted posteriors in memory, by model key (the same as ``idata_paths``' files).
+    idata: dict[str, Any] = field(default_factory=dict)
 
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One stage of a run, for a structured progress display (``analyze(on_step=...)``):
+    ``status`` "start", then "done" or "failed"; a model's "done" carries its compile and
+    sampling seconds (``exact``: closed-form draws, no sampler)."""
+
+    key: str
+    label: str
+    status: str
+    kind: str = "stage"  # "stage" or "model"
+    seconds: float | None = None
+    compile_seconds: float | None = None
+    sample_seconds: float | None = None
+    exact: bool = False
+    detail: str = ""
+
+
+StepCallback = Callable[[StepEvent], None]
+
+
+class _Steps:
+    """Sends each stage to the plain ``progress(msg)`` callback (as before) and to the
+    structured ``on_step(StepEvent)`` one."""
+
+    def __init__(self, progress: Progress | None, on_step: StepCallback | None) -> None:
+        self.say = progress or (lambda _msg: None)
+        self.on_step = on_step
+        self._t0: dict[str, tuple[str, str, float]] = {}
+
+    def start(self, key: str, label: str, *, message: str | None = None,
+              kind: str = "stage") -> None:
+        self.say(message or label)
+        self._t0[key] = (label, kind, time.perf_counter())
+        if self.on_step:
+            self.on_step(StepEvent(key, label, "start", kind))
+
+    def end(self, key: str, status: str = "done", **info: Any) -> None:
+        label, kind, t0 = self._t0.pop(key)
+        if self.on_step:
+            self.on_step(StepEvent(key, label, status, kind,
+                                   seconds=time.perf_counter() - t0, **info))
 
 
 def _model_class(step: ModelStep):
@@ -344,13 +389,17 @@ def analyze(
     out_dir: str | Path,
     options: AnalyzeOptions = AnalyzeOptions(),
     progress: Progress | None = None,
+    on_step: StepCallback | None = None,
 ) -> AnalysisRun:
-    """Run the whole analysis and write everything into `out_dir` (which must exist)."""
+    """Run the whole analysis and write everything into `out_dir` (which must exist).
+
+    ``progress(msg)`` gets one line per stage; ``on_step(StepEvent)`` gets each stage's
+    start and end (one per model, with its compile and sampling seconds)."""
     from bayes_ab.data.load import load_experiment
     from bayes_ab.diagnostics import combine
     from bayes_ab.frequentist import bayes_frequentist_agreement
 
-    say = progress or (lambda _msg: None)
+    steps = _Steps(progress, on_step)
     out = Path(out_dir)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -361,18 +410,19 @@ def analyze(
     if source is not None:  # tables in a database: the engine runs there (--source)
         from bayes_ab.aggregate.source import aggregate_source
 
-        say(f"aggregating the tables of {source.display} ({engine})")
+        steps.start("load", f"aggregating the tables of {source.display} ({engine})")
         data = aggregate_source(source, design_test_share=options.design_test_share,
                                 memory_limit=options.engine_memory)
     elif engine == "duckdb":
         from bayes_ab.aggregate import aggregate_experiment
 
-        say("aggregating the files (DuckDB engine)")
+        steps.start("load", "aggregating the files (DuckDB engine)")
         data = aggregate_experiment(data_dir, design_test_share=options.design_test_share,
                                     memory_limit=options.engine_memory)
     else:
-        say("loading data")
+        steps.start("load", "loading data")
         data = load_experiment(data_dir, design_test_share=options.design_test_share)
+    steps.end("load")
     timings["load"] = time.perf_counter() - t0
     for stage, seconds in getattr(data, "timings", {}).items():
         if stage != "total":  # where the engine's time went (benchmarks, docs/SCALE.md)
@@ -381,8 +431,9 @@ def analyze(
     findings: list[Finding] = list(data.findings)
 
     t = time.perf_counter()
-    say("frequentist cross-checks")
+    steps.start("frequentist", "frequentist cross-checks")
     freq = frequentist_checks(data, design_test_share=options.design_test_share)
+    steps.end("frequentist")
     timings["frequentist"] = time.perf_counter() - t
     if "cox_skipped" in freq:
         findings.append(Finding("cox_skipped", "info", 1, freq["cox_skipped"]))
@@ -393,7 +444,7 @@ def analyze(
     idata_paths: dict[str, Path] = {}
     fitted: dict[str, Any] = {}
     for offset, step in enumerate(MODEL_STEPS):
-        say(f"model: {step.label}")
+        steps.start(step.key, step.label, message=f"model: {step.label}", kind="model")
         t = time.perf_counter()
         try:
             model = build_model(step.key, data)
@@ -405,6 +456,7 @@ def analyze(
                 message=f"The {step.label} model could not be estimated on this data: {exc}",
             ))
             timings[f"model_{step.key}"] = time.perf_counter() - t
+            steps.end(step.key, "failed", detail=str(exc))
             continue
         fitted[step.key] = idata
         for part in ("compile", "sample"):
@@ -422,6 +474,10 @@ def analyze(
             for kind, path in drawn.items():
                 figures[kind if kind.startswith(step.key) else f"{step.key}_{kind}"] = path
         timings[f"model_{step.key}"] = time.perf_counter() - t
+        steps.end(step.key, compile_seconds=float(idata.attrs.get("compile_seconds", 0.0)),
+                  sample_seconds=float(idata.attrs.get("sample_seconds", 0.0)),
+                  exact=bool(idata.attrs.get("exact", False)),
+                  detail="" if diag.passed else "failed the convergence gate")
 
     results = _assemble(data, freq=freq, summaries=summaries, findings=findings, options=options)
     results["diagnostics"] = combine(diagnostics)
@@ -452,12 +508,14 @@ def analyze(
 
     if options.prior_sensitivity != "none":
         t = time.perf_counter()
-        results["prior_sensitivity"] = _prior_sensitivity(data, fitted, options=options, say=say)
+        results["prior_sensitivity"] = _prior_sensitivity(data, fitted, options=options,
+                                                           steps=steps)
         timings["prior_sensitivity"] = time.perf_counter() - t
-    say("ratio metrics and segments")
+    steps.start("ratios_segments", "ratio metrics and segments")
     results["ratio_metrics"] = ratio_metrics(data, seed=options.sampler.seed,
                                              findings=results["data_quality"])
     results["segments"] = segment_blocks(data, options=options, findings=results["data_quality"])
+    steps.end("ratios_segments")
     if options.forensics:
         if _is_agg(data) and data.n_customers > FORENSICS_MAX_CUSTOMERS:
             note = (f"forensics skipped: {data.n_customers} customers is over "
@@ -474,12 +532,15 @@ def analyze(
             results["data_quality"].append(Finding("forensics_skipped", "info", 1,
                                                    note).to_dict())
         else:
+            steps.start("forensics", "forensics")
             results["forensics"] = _forensics(data_dir)
+            steps.end("forensics")
     results["input"]["engine"] = engine
     timings["total"] = time.perf_counter() - t0
     results["timing_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     results["sampler"] = options.sampler.to_dict()
-    return AnalysisRun(results=results, figures=figures, idata_paths=idata_paths, timings=timings)
+    return AnalysisRun(results=results, figures=figures, idata_paths=idata_paths, timings=timings,
+                       idata=fitted)
 
 
 def _require_both_arms(data) -> None:
@@ -500,7 +561,7 @@ def _require_both_arms(data) -> None:
 
 
 def _prior_sensitivity(data: ExperimentData, fitted: dict, *, options: AnalyzeOptions,
-                       say: Progress) -> dict:
+                       steps: _Steps) -> dict:
     """Each fitted model refitted under weaker and stronger priors (bayes_ab.sensitivity):
     does any conclusion change? Two chains of the run's draws keep the cost down."""
     from dataclasses import replace
@@ -513,7 +574,7 @@ def _prior_sensitivity(data: ExperimentData, fitted: dict, *, options: AnalyzeOp
     config = replace(options.sampler, chains=min(2, options.sampler.chains))
     out: dict[str, Any] = {}
     for offset, key in enumerate(keys):
-        say(f"prior sensitivity: {key}")
+        steps.start(f"sensitivity_{key}", f"prior sensitivity: {key}")
         model = build_model(key, data)
         kwargs = {"name": key} if step_of(key).cls == "ArmComparison" else None
         try:
@@ -521,6 +582,9 @@ def _prior_sensitivity(data: ExperimentData, fitted: dict, *, options: AnalyzeOp
                                          config=config.with_seed_offset(100 + offset))
         except (BayesAbError, ValueError) as exc:
             out[key] = {"model": key, "error": str(exc), "conclusion_changes": None}
+            steps.end(f"sensitivity_{key}", "failed", detail=str(exc))
+            continue
+        steps.end(f"sensitivity_{key}")
     return out
 
 

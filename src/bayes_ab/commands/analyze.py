@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from bayes_ab.commands.common import add_sampler_options, sampler_config
@@ -69,12 +70,15 @@ def register(sub) -> None:
                    help="DuckDB engine: memory cap of its buffer pool, e.g. 3GB (default) or "
                    "800MB; above it the engine spills to a temporary database under TMPDIR")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--json", action="store_true",
+                   help="print results.json on stdout and nothing else there (progress, if "
+                   "not --quiet, stays on stderr)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.io import check_output_dir, staged_output_dir, write_json
-    from bayes_ab.pipeline import AnalyzeOptions, analyze
+    from bayes_ab.pipeline import AnalyzeOptions, StepEvent, analyze
 
     data_dir = _data_source(args)
     inputs = _input_paths(data_dir)
@@ -101,17 +105,21 @@ def run(args: argparse.Namespace) -> int:
         engine=getattr(args, "engine", "auto"),
         engine_memory=_memory_size(getattr(args, "engine_memory", "3GB")),
     )
-    progress = _progress(quiet=args.quiet)
     with staged_output_dir(args.out, force=args.force, inputs=inputs,
-                           command="analyze") as tmp:
-        run_ = analyze(data_dir, out_dir=tmp, options=options, progress=progress)
-        progress("writing report")
+                           command="analyze") as tmp, \
+            progress_display(quiet=args.quiet) as on_step:
+        run_ = analyze(data_dir, out_dir=tmp, options=options, on_step=on_step)
+        on_step(StepEvent("report", "writing the report", "start"))
         write_json(tmp / "results.json", run_.results)
         from bayes_ab.report import render_report
 
         # Figures are embedded from the staged folder, which moves into place at the end.
         render_report(run_.results, figures=run_.figures, out_dir=tmp)
-    _print_summary(run_.results, Path(args.out), quiet=args.quiet)
+        on_step(StepEvent("report", "writing the report", "done"))
+    if getattr(args, "json", False):
+        print_json(run_.results)
+    else:
+        _print_summary(run_.results, Path(args.out), quiet=args.quiet)
     if args.strict and not run_.results["diagnostics"]["passed"]:
         raise DiagnosticsFailed(
             "diagnostics failed the gate (see results.json 'diagnostics'); results were "
@@ -152,17 +160,65 @@ def _input_paths(source) -> list[Path]:
     return []
 
 
-def _progress(*, quiet: bool):
+def print_json(results: dict) -> None:
+    """The results as strict JSON on stdout (the bytes of results.json)."""
+    import json
+
+    from bayes_ab.io import _finite, _json_default
+
+    sys.stdout.write(json.dumps(_finite(results), indent=2, default=_json_default,
+                                allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def progress_display(*, quiet: bool):
+    """A `rich` progress display on stderr, one line per stage and per model (spinner,
+    what it is doing, elapsed), fed by `pipeline.analyze(on_step=...)`'s `StepEvent`s.
+    Yields the callback; ``quiet`` yields one that does nothing."""
     if quiet:
-        return lambda _msg: None
+        yield lambda _event: None
+        return
     from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
+    if not console.is_terminal:  # a log file: no terminal width to fit, keep lines whole
+        console = Console(stderr=True, width=160)
+    progress = Progress(
+        SpinnerColumn(finished_text="[green]✓[/]"),
+        TextColumn("{task.description:<48}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, int] = {}
 
-    def say(msg: str) -> None:
-        console.log(f"[bold cyan]bayes-ab[/] {msg}")
+    def on_step(event) -> None:
+        if event.status == "start":
+            label = f"[bold]{event.label}[/]" if event.kind == "model" else event.label
+            status = "[cyan]compile + sample[/]" if event.kind == "model" else ""
+            tasks[event.key] = progress.add_task(label, total=1, status=status)
+            return
+        task = tasks.pop(event.key, None)
+        if task is None:
+            return
+        if event.status == "failed":
+            status = f"[red]failed[/]: {event.detail}"
+        elif event.kind == "model" and event.exact:
+            status = "[green]done[/] (exact posterior, no sampler)"
+        elif event.kind == "model":
+            status = (f"[green]done[/] (compile {event.compile_seconds or 0:.1f} s, "
+                      f"sample {event.sample_seconds or 0:.1f} s)")
+            if event.detail:
+                status += f" [yellow]{event.detail}[/]"
+        else:
+            status = "[green]done[/]"
+        progress.update(task, completed=1, status=status)
 
-    return say
+    with progress:
+        yield on_step
 
 
 def _print_summary(results: dict, out: Path, *, quiet: bool) -> None:

@@ -110,6 +110,10 @@ def register(subparsers) -> None:
                         "is then analysed as a mean metric (its rate)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures (faster)")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress and no summary (warnings and errors still on stderr)")
+    p.add_argument("--json", action="store_true",
+                   help="print compare.json on stdout and nothing else there")
     p.set_defaults(func=run)
 
 
@@ -146,12 +150,14 @@ def run(args: argparse.Namespace) -> int:
                            command="compare") as tmp:
         sampled = (args.segment_col is not None and args.segment_method == "pymc") or (
             args.prior_from is not None and args.prior_method == "pymc")
-        print(f"reading {path}" + (
-            f"; sampling the segment / prior models ({config.sampler}, {config.chains} chains "
-            f"x {config.draws} draws)..." if sampled else " (exact posteriors, no sampler)..."),
-            file=sys.stderr)
+        if not args.quiet:
+            print(f"reading {path}" + (
+                f"; sampling the segment / prior models ({config.sampler}, {config.chains} "
+                f"chains x {config.draws} draws)..." if sampled
+                else " (exact posteriors, no sampler)..."), file=sys.stderr)
         result = run_compare(path, _table=table, group_col=args.group_col,
-                             outcome_col=args.outcome_col, control=args.control, config=config, threshold=args.threshold,
+                             outcome_col=args.outcome_col, control=args.control, config=config,
+                             threshold=args.threshold,
                              ratio=args.ratio, ratio_lower_is_better=args.ratio_lower_is_better,
                              segment_col=args.segment_col, segment_method=args.segment_method,
                              prior_from=args.prior_from, prior_scale=args.prior_scale,
@@ -165,6 +171,15 @@ def run(args: argparse.Namespace) -> int:
                              covariate=args.covariate)
         write_compare(result, tmp, figures=not args.no_figures)
     res = result.results
+    if args.json or args.quiet:
+        if args.json:
+            from bayes_ab.commands.analyze import print_json
+
+            print_json(res)
+        if not res["diagnostics"]["passed"]:
+            print("WARNING: sampler diagnostics failed; see the report before using these "
+                  "numbers.", file=sys.stderr)
+        return _strict_exit(args, res)
     print(res["input"]["control_note"])
     units = res["input"].get("units")
     if units:
@@ -250,6 +265,12 @@ def run(args: argparse.Namespace) -> int:
         print("WARNING: sampler diagnostics failed; see the report before using these numbers.",
               file=sys.stderr)
     print(f"wrote {args.out}/compare.json, report.html, report.md")
+    return _strict_exit(args, res)
+
+
+def _strict_exit(args: argparse.Namespace, res: dict) -> int:
+    """--strict: exit 3 on a sample-ratio mismatch or failed diagnostics."""
+    srm = res["srm"]
     if args.strict and srm["mismatch"]:
         from bayes_ab.compare import SampleRatioMismatch
 
