@@ -519,7 +519,8 @@ def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
 def test_cli_refuses_a_negative_cs_cost(tmp_path, capsys) -> None:
     from bayes_ab.cli import main
 
-    rc = main(["analyze", str(tmp_path), "--out", str(tmp_path / "out"), "--quiet",
+    (tmp_path / "data").mkdir()
+    rc = main(["analyze", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--quiet",
                "--cost-per-cs-contact", "-2"])
     assert rc == 2
     assert "--cost-per-cs-contact" in capsys.readouterr().err
@@ -562,13 +563,14 @@ def test_cli_passes_the_cs_cost_to_the_analysis(tmp_path, monkeypatch) -> None:
     class Stop(Exception):
         pass
 
-    def fake_analyze(data_dir, *, out_dir, options, progress=None):
+    def fake_analyze(data_dir, *, out_dir, options, **_):
         seen["options"] = options
         raise Stop
 
     monkeypatch.setattr(pipeline, "analyze", fake_analyze)
     with pytest.raises(Stop):
-        main(["analyze", str(tmp_path), "--out", str(tmp_path / "out"), "--quiet",
+        (tmp_path / "data").mkdir()
+        main(["analyze", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--quiet",
               "--revenue-per-conversion", "100", "--cost-per-cs-contact", "5"])
     assert seen["options"].cost_per_cs_contact == 5.0
     assert seen["options"].revenue_per_conversion == 100.0

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from bayes_ab.plotting import (
     REPORT_FIGURE_KINDS,
     figure_kinds,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bayes_ab.aggregate.source import DatabaseSource
 
 
 @dataclass(frozen=True)
@@ -336,7 +339,7 @@ def _decision(idata, *, data: ExperimentData, options: AnalyzeOptions) -> dict:
 
 
 def analyze(
-    data_dir: str | Path,
+    data_dir: str | Path | DatabaseSource,
     *,
     out_dir: str | Path,
     options: AnalyzeOptions = AnalyzeOptions(),
@@ -351,8 +354,17 @@ def analyze(
     out = Path(out_dir)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    engine = resolve_engine(data_dir, options.engine)
-    if engine == "duckdb":
+    from bayes_ab.aggregate.source import DatabaseSource
+
+    source = data_dir if isinstance(data_dir, DatabaseSource) else None
+    engine = source.kind if source else resolve_engine(data_dir, options.engine)
+    if source is not None:  # tables in a database: the engine runs there (--source)
+        from bayes_ab.aggregate.source import aggregate_source
+
+        say(f"aggregating the tables of {source.display} ({engine})")
+        data = aggregate_source(source, design_test_share=options.design_test_share,
+                                memory_limit=options.engine_memory)
+    elif engine == "duckdb":
         from bayes_ab.aggregate import aggregate_experiment
 
         say("aggregating the files (DuckDB engine)")
@@ -451,6 +463,13 @@ def analyze(
             note = (f"forensics skipped: {data.n_customers} customers is over "
                     f"{FORENSICS_MAX_CUSTOMERS} with the duckdb engine (it reads the raw "
                     "files with pandas); run `bayes-ab forensics` on a sample")
+            results["forensics"] = {"verdict": "inconclusive", "evidence": [], "error": note}
+            results["data_quality"].append(Finding("forensics_skipped", "info", 1,
+                                                   note).to_dict())
+        elif source is not None:
+            note = ("forensics skipped: it reads the raw files, and the data came from "
+                    f"database tables ({source.display}); run `bayes-ab forensics` on an "
+                    "export of them")
             results["forensics"] = {"verdict": "inconclusive", "evidence": [], "error": note}
             results["data_quality"].append(Finding("forensics_skipped", "info", 1,
                                                    note).to_dict())

@@ -244,7 +244,7 @@ def _input_findings(typed: dict, names: dict, backend: str, fatal: dict) -> list
         sec = read.epoch_seconds(ts, backend)
         ok = ts.notnull() & ~_outside(ts, backend)
         bad = (value != "") & ~ok
-        row = t.aggregate(bad=bad.cast("int64").sum(),
+        row = t.aggregate(bad=_as_int(bad).sum(),
                           first=sec.min(where=ok)).execute().iloc[0]
         parsed[col] = (t, sec, ok)
         mins[col] = row["first"]
@@ -263,13 +263,13 @@ def _input_findings(typed: dict, names: dict, backend: str, fatal: dict) -> list
             t, sec, ok = parsed["converted_at"]
             checks.append(("conversion", "converted_at", t, sec, ok))
         for key, col, t, sec, ok in checks:
-            k = _int(_scalar((ok & (sec < limit)).cast("int64").sum()))
+            k = _int(_scalar(_as_int(ok & (sec < limit)).sum()))
             if k:
                 out.append(early_rows_finding(names[key], col, k, start, reference))
     if "converted_at" in parsed:
         conv = typed["conversion"]
         given = (read.text(conv.x_converted_at) != "") & ~conv.converted.fill_null(True)
-        k = _int(_scalar(given.cast("int64").sum()))
+        k = _int(_scalar(_as_int(given).sum()))
         if k:
             out.append(converted_at_finding(names["conversion"], k))
     return out
@@ -292,6 +292,7 @@ def aggregate_experiment(
     backend: str = "duckdb",
     con: Any = None,
     tables: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
     design_test_share: float = DESIGN_TEST_SHARE,
     edges=None,
     memory_limit: str | None = "3GB",
@@ -302,8 +303,9 @@ def aggregate_experiment(
     ``help_activity``, ``conversion`` as CSV, CSV.gz or Parquet). ``con``: an Ibis
     connection (default: `connect(backend)`). ``tables``: instead of a folder, Ibis
     tables already in the backend (e.g. warehouse tables), keyed ``cohorts``,
-    ``activity``, ``help``, ``conversion``. ``edges``: survival interval edges
-    (default: the model's `bin_edges` of the longest follow-up).
+    ``activity``, ``help``, ``conversion``; ``names``: their names in messages (default:
+    the file stems; `bayes_ab.aggregate.source` gives the table names). ``edges``:
+    survival interval edges (default: the model's `bin_edges` of the longest follow-up).
     """
     from bayes_ab.aggregate import read
 
@@ -315,13 +317,14 @@ def aggregate_experiment(
 
     def cache(t):
         # Materialise an intermediate table once (it is read by several queries).
-        # DuckDB: a table in the (on-disk, compressed) database; Spark: a cached frame.
-        if backend == "duckdb":
+        # DuckDB: a table in the (on-disk, compressed) database; PostgreSQL: a temporary
+        # table (dropped here, never in the user's schemas); Spark: a cached frame.
+        if backend in ("duckdb", "postgres"):
             import ibis.util
 
             name = ibis.util.gen_name("bayes_ab_agg")
             created.append(name)
-            return con.create_table(name, t)
+            return con.create_table(name, t, temp=backend == "postgres")
         return t.cache()
 
     def stage(t):
@@ -334,9 +337,9 @@ def aggregate_experiment(
         # Drop a materialised intermediate as soon as it is no longer read.
         if backend != "duckdb":
             return
-        name = t.get_name()
+        name = t.get_name().rsplit(".", 1)[-1]  # Ibis may qualify it (catalog.schema.name)
         if name in created:
-            con.drop_table(name, force=True)
+            _drop_table(con, name)
             created.remove(name)
 
     import contextlib
@@ -357,7 +360,7 @@ def aggregate_experiment(
     try:
         try:
             agg = _aggregate(con, backend, path, tables, (cache, stage, release),
-                             design_test_share, edges, timer)
+                             design_test_share, edges, timer, names=names)
         except Exception as exc:  # the engine's own out-of-memory type differs per backend
             if not isinstance(exc, DataError) and path is not None and tables is None:
                 # A CSV problem found while scanning (a ragged row deep in the file, a
@@ -372,9 +375,10 @@ def aggregate_experiment(
                 raise
             from bayes_ab.errors import ResourceError
 
+            what = path if path is not None else "the tables"
             raise ResourceError(
                 f"the {backend} engine ran out of memory (memory_limit {memory_limit}) while "
-                f"aggregating {path}: give it more memory (`bayes-ab analyze --engine-memory "
+                f"aggregating {what}: give it more memory (`bayes-ab analyze --engine-memory "
                 "6GB`), or run the aggregation where the data lives (Spark / a warehouse, "
                 "see docs/SCALE.md)") from exc
         timings["total"] = sum(timings.values())
@@ -382,14 +386,15 @@ def aggregate_experiment(
     finally:
         for name in created:
             try:
-                con.drop_table(name, force=True)
+                _drop_table(con, name)
             except Exception:  # pragma: no cover - best effort clean-up
                 pass
         if owned:
             read.close(con)
 
 
-def _aggregate(con, backend, path, tables, caching, design_test_share, edges, timer):
+def _aggregate(con, backend, path, tables, caching, design_test_share, edges, timer, *,
+               names=None):
     import ibis
 
     cache, stage, release = caching
@@ -404,7 +409,7 @@ def _aggregate(con, backend, path, tables, caching, design_test_share, edges, ti
     else:
         typed = {}
         for key, t in tables.items():
-            name = EXPERIMENT_FILES[key]
+            name = (names or EXPERIMENT_FILES).get(key, EXPERIMENT_FILES[key])
             raw = read.normalise_columns(t, name, notes)
             typed[key] = (name, raw, _typed_from_raw(raw, key, name))
     names = {k: v[0] for k, v in typed.items()}
@@ -648,7 +653,9 @@ def _ratio_sums(cust) -> dict:
 
     def col(name):
         c = RATIO_COLUMNS[name]
-        return None if c is None else cust[c].cast("float64")
+        if c is None:
+            return None
+        return (_as_int(cust[c]) if cust[c].type().is_boolean() else cust[c]).cast("float64")
 
     aggs = {"n": cust.count()}
     for i, (num, den) in enumerate(RATIO_PAIRS):
@@ -725,11 +732,25 @@ def _segment_counts(cust, xcols: list[str], backend: str):
     for col, lab in labels.items():
         t = cust.mutate(label=lab)
         g = (t.group_by(["label", "cohort"])
-             .aggregate(successes=t.converted.cast("int64").sum(), trials=t.count()).execute())
+             .aggregate(successes=_as_int(t.converted).sum(), trials=t.count()).execute())
         g["successes"] = g["successes"].astype("int64")
         g["trials"] = g["trials"].astype("int64")
         out[col] = g.sort_values(["label", "cohort"]).reset_index(drop=True)
     return out, notes
+
+
+def _drop_table(con, name: str) -> None:
+    """DROP TABLE IF EXISTS in raw SQL: ``con.drop_table`` of Ibis 12 with sqlglot 30
+    renders the statement without the table name (a syntax error)."""
+    cur = con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+    if con.name != "duckdb":  # DuckDB returns the connection itself: never close it
+        cur.close()
+
+
+def _as_int(flag):
+    """A boolean column as 0/1 int64 (NULL stays NULL). Through int32: PostgreSQL casts
+    boolean to integer but not to bigint."""
+    return flag.cast("int32").cast("int64")
 
 
 def _int(v) -> int:
@@ -819,7 +840,7 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
         return empty_times
 
     cells = (ep.group_by(["channel", "task", "cohort"])
-             .aggregate(flags=ep.n.sum(), completed=(ep.n * ep.event.cast("int64")).sum())
+             .aggregate(flags=ep.n.sum(), completed=(ep.n * _as_int(ep.event)).sum())
              .execute())
     shape = (len(CHANNELS), len(TASKS), len(ARMS))
     flags_a = np.zeros(shape, dtype=np.int64)
@@ -862,7 +883,7 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
             hit = ep.event & (m > lo) & (m <= hi)
             if b == 0:
                 hit = hit | (ep.event & (m == lo))
-            aggs[f"d{b}"] = (ep.n * hit.cast("int64")).sum()
+            aggs[f"d{b}"] = (ep.n * _as_int(hit)).sum()
         aggs["flags"] = ep.n.sum()
         binned = ep.group_by(["channel", "task"]).aggregate(**aggs).execute()
         events = np.zeros((len(CHANNELS), len(TASKS), nb))

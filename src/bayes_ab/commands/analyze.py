@@ -1,4 +1,5 @@
-"""`bayes-ab analyze DATA_DIR --out OUT`: the whole help-widget analysis and its report."""
+"""`bayes-ab analyze DATA_DIR --out OUT` (or `--source URL --tables ...`): the whole
+help-widget analysis and its report."""
 
 from __future__ import annotations
 
@@ -18,8 +19,19 @@ def register(sub) -> None:
         description="Bayesian and frequentist analysis of the help-widget experiment: writes "
         "OUT/results.json, OUT/report.html, OUT/report.md, OUT/figures/ and OUT/idata/*.nc.",
     )
-    p.add_argument("data_dir", metavar="DATA_DIR", help="folder with test_cohorts, "
-                   "product_activity, help_activity and conversion (.csv, .csv.gz or .parquet)")
+    p.add_argument("data_dir", metavar="DATA_DIR", nargs="?", default=None,
+                   help="folder with test_cohorts, product_activity, help_activity and "
+                   "conversion (.csv, .csv.gz or .parquet); or give --source")
+    p.add_argument("--source", metavar="URL", default=None,
+                   help="read the four tables from a database instead of DATA_DIR: "
+                   "postgresql://[user@]host[:port]/db (password from PGPASSWORD or "
+                   "~/.pgpass, never needed here; needs the postgres extra) or "
+                   "duckdb:///path/exp.duckdb (opened read-only)")
+    p.add_argument("--tables", metavar="NAMES", default=None,
+                   help="with --source: the tables of test_cohorts, product_activity, "
+                   "help_activity and conversion, comma-separated in that order or as "
+                   "key=name pairs (cohorts=..., activity=..., help=..., conversion=...); "
+                   "schema.table allowed (default: those four names)")
     p.add_argument("--out", required=True, help="output folder (refused if it exists, unless --force)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     add_sampler_options(p)
@@ -64,10 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from bayes_ab.io import check_output_dir, staged_output_dir, write_json
     from bayes_ab.pipeline import AnalyzeOptions, analyze
 
-    data_dir = Path(args.data_dir)
-    if not data_dir.is_dir():
-        raise OptionError(f"DATA_DIR {data_dir} is not a folder")
-    check_output_dir(args.out, force=args.force, inputs=[data_dir])
+    data_dir = _data_source(args)
+    inputs = _input_paths(data_dir)
+    check_output_dir(args.out, force=args.force, inputs=inputs)
     if args.threshold is not None and not 0 < args.threshold < math.inf:
         raise OptionError(f"--threshold must be a finite number > 0, got {args.threshold}")
     if args.revenue_per_conversion is not None and not 0 < args.revenue_per_conversion < math.inf:
@@ -91,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         engine_memory=_memory_size(getattr(args, "engine_memory", "3GB")),
     )
     progress = _progress(quiet=args.quiet)
-    with staged_output_dir(args.out, force=args.force, inputs=[data_dir],
+    with staged_output_dir(args.out, force=args.force, inputs=inputs,
                            command="analyze") as tmp:
         run_ = analyze(data_dir, out_dir=tmp, options=options, progress=progress)
         progress("writing report")
@@ -107,6 +118,38 @@ def run(args: argparse.Namespace) -> int:
             f"written to {args.out} and flagged"
         )
     return 0
+
+
+def _data_source(args: argparse.Namespace):
+    """DATA_DIR as a Path, or the `DatabaseSource` of --source/--tables: exactly one."""
+    source = getattr(args, "source", None)
+    if (args.data_dir is None) == (source is None):
+        raise OptionError("give exactly one of DATA_DIR (a folder) or --source URL")
+    if source is None:
+        if getattr(args, "tables", None):
+            raise OptionError("--tables goes with --source (a folder's files are found "
+                              "by name)")
+        data_dir = Path(args.data_dir)
+        if not data_dir.is_dir():
+            raise OptionError(f"DATA_DIR {data_dir} is not a folder")
+        return data_dir
+    from bayes_ab.aggregate.source import parse_source
+
+    if getattr(args, "engine", "auto") == "pandas":
+        raise OptionError("--engine pandas reads files; with --source the aggregation "
+                          "runs in the database")
+    return parse_source(source, args.tables)
+
+
+def _input_paths(source) -> list[Path]:
+    """What --out must not overlap: the data folder, or a DuckDB source's database file."""
+    if isinstance(source, Path):
+        return [source]
+    url = str(getattr(source, "url", ""))
+    if url.lower().startswith("duckdb://"):
+        path = url.split("://", 1)[1]
+        return [Path(path[1:] if path.startswith("//") else path)] if path else []
+    return []
 
 
 def _progress(*, quiet: bool):

@@ -18,7 +18,14 @@ DESCRIPTION = (
 def register(subparsers) -> None:
     p = subparsers.add_parser("compare", help="compare the arms of any plain A/B export",
                               description=DESCRIPTION)
-    p.add_argument("file", metavar="FILE", help="CSV, CSV.gz or Parquet export")
+    p.add_argument("file", metavar="FILE", nargs="?", default=None,
+                   help="CSV, CSV.gz or Parquet export; or give --source and --table")
+    p.add_argument("--source", metavar="URL", default=None,
+                   help="read the export from a database table instead of FILE: "
+                   "postgresql://[user@]host[:port]/db (password from PGPASSWORD or "
+                   "~/.pgpass) or duckdb:///path/exp.duckdb (opened read-only)")
+    p.add_argument("--table", metavar="NAME", default=None,
+                   help="with --source: the table (schema.table allowed)")
     p.add_argument("--group-col", required=True, metavar="COL", help="column naming the arm")
     p.add_argument("--outcome-col", required=True, metavar="COL", action="append",
                    help="outcome column: binary (0/1, true/false, yes/no) or numeric (a mean "
@@ -106,6 +113,24 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _export(args: argparse.Namespace):
+    """(name, RawTable or None): FILE, or the table of --source/--table (exactly one)."""
+    from bayes_ab.errors import OptionError
+
+    source, table = getattr(args, "source", None), getattr(args, "table", None)
+    if (args.file is None) == (source is None):
+        raise OptionError("give exactly one of FILE or --source URL (with --table NAME)")
+    if source is None:
+        if table is not None:
+            raise OptionError("--table goes with --source")
+        return args.file, None
+    if not table:
+        raise OptionError("--source needs --table NAME (the table holding the export)")
+    from bayes_ab.aggregate.source import read_source_table
+
+    return table, read_source_table(source, table)
+
+
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.compare import run_compare, write_compare
     from bayes_ab.fit import SamplerConfig
@@ -114,18 +139,19 @@ def run(args: argparse.Namespace) -> int:
 
     config = SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune,
                            chains=args.chains, seed=args.seed)
+    path, table = _export(args)
     inputs = [args.file, args.prior_from]
     check_output_dir(args.out, force=args.force, inputs=inputs)
     with staged_output_dir(args.out, force=args.force, inputs=inputs,
                            command="compare") as tmp:
         sampled = (args.segment_col is not None and args.segment_method == "pymc") or (
             args.prior_from is not None and args.prior_method == "pymc")
-        print(f"reading {args.file}" + (
+        print(f"reading {path}" + (
             f"; sampling the segment / prior models ({config.sampler}, {config.chains} chains "
             f"x {config.draws} draws)..." if sampled else " (exact posteriors, no sampler)..."),
             file=sys.stderr)
-        result = run_compare(args.file, group_col=args.group_col, outcome_col=args.outcome_col,
-                             control=args.control, config=config, threshold=args.threshold,
+        result = run_compare(path, _table=table, group_col=args.group_col,
+                             outcome_col=args.outcome_col, control=args.control, config=config, threshold=args.threshold,
                              ratio=args.ratio, ratio_lower_is_better=args.ratio_lower_is_better,
                              segment_col=args.segment_col, segment_method=args.segment_method,
                              prior_from=args.prior_from, prior_scale=args.prior_scale,

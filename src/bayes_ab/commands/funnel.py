@@ -1,7 +1,8 @@
 """`bayes-ab funnel LEADS EVENTS --out OUT`: the lead-funnel analysis (seed 001).
 
-Writes OUT/funnel.json (RESULTS_SCHEMA.md), OUT/funnel_report.html (self-contained),
-OUT/figures/*.png and OUT/idata/*.nc (posteriors).
+Writes OUT/funnel.json (RESULTS_SCHEMA.md), OUT/funnel_report.html (self-contained) and
+OUT/funnel_report.md (the findings in plain words first), OUT/figures/*.png and
+OUT/idata/*.nc (posteriors).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def run(args) -> int:
         for name, idata in results.idata.items():
             save_idata(idata, Path(tmp) / "idata" / f"{name}.nc")
     diag = results.summary["diagnostics"]
-    say(f"wrote {args.out}/funnel.json and funnel_report.html; diagnostics "
+    say(f"wrote {args.out}/funnel.json, funnel_report.html and funnel_report.md; diagnostics "
         f"{'passed' if diag['passed'] else 'FAILED'}")
     if args.strict and not diag["passed"]:
         raise DiagnosticsFailed("a funnel model failed the diagnostic gate (see funnel.json)")

@@ -12,6 +12,7 @@ import pandas as pd
 from bayes_ab.constants import SCHEMA_VERSION
 from bayes_ab.funnel import claims as claims_mod
 from bayes_ab.funnel import heuristics as heur
+from bayes_ab.funnel import published as pub
 from bayes_ab.funnel import reproduce as rep
 from bayes_ab.funnel import timeline as tl
 from bayes_ab.funnel.load import FunnelData
@@ -186,6 +187,8 @@ def run_funnel(data: FunnelData, *, seed: int = 20260505, draws: int = 1000,
         "data_quality": [f.__dict__ for f in data.findings],
         "definitions": DEFINITIONS,
     }
+    # The original report's published numbers against these: what the report says reproduces.
+    summary["reproduction"] = pub.compare(summary)
     tables = {"table1": table1, "table2": table2, "attrition": attrition, "stage34": s34,
               "weekly": weekly, "paths": paths}
     return FunnelResults(summary=summary, tables=tables, idata=idatas)
