@@ -61,3 +61,13 @@ def test_exact_posteriors_stay_here_and_errors_come_back(parallel):
 def test_one_worker_fits_here():
     out = fit_models({"a": (ArmComparison(COUNTS), MCMC)}, workers=1)
     assert not out["a"].in_worker and out["a"].idata.posterior["rate"].shape == (2, 200, 2)
+
+
+def test_workers_option_is_checked(tmp_path, capsys):
+    from bayes_ab.cli import main
+
+    (tmp_path / "data").mkdir()
+    rc = main(["analyze", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--quiet",
+               "--workers", "0"])
+    assert rc == 2 and "--workers" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
