@@ -28,6 +28,7 @@ from bayes_ab.constants import DESIGN_TEST_SHARE, SCHEMA_VERSION
 from bayes_ab.data.schema import ExperimentData, Finding
 from bayes_ab.errors import BayesAbError
 from bayes_ab.fit import SamplerConfig
+from bayes_ab.fit_many import fit_models
 from bayes_ab.plotting import (
     FIGURE_KINDS,
     GATE_FIGURE_KINDS,
@@ -79,6 +80,9 @@ class AnalyzeOptions:
     #: with revenue_per_conversion, the decision's net value per customer (decision.cs_cost).
     cost_per_cs_contact: float | None = None
     figures: bool = True
+    #: Worker processes for the sampled models' compile + sampling (1: in this process, the
+    #: API's default; the CLI takes two where there are two cores). Results do not depend on it.
+    workers: int = 1
     #: Which ArviZ figures to draw when ``figures``: "report" (the ones the report shows
     #: open, plus trace and rank plots of a model that fails the gate) or "all".
     figure_set: str = "report"
@@ -443,13 +447,26 @@ def analyze(
     figures: dict[str, Path] = {}
     idata_paths: dict[str, Path] = {}
     fitted: dict[str, Any] = {}
+    jobs: dict[str, tuple] = {}
+    build_errors: dict[str, Exception] = {}
     for offset, step in enumerate(MODEL_STEPS):
-        steps.start(step.key, step.label, message=f"model: {step.label}", kind="model")
-        t = time.perf_counter()
         try:
-            model = build_model(step.key, data)
-            idata = model.fit(options.sampler.with_seed_offset(offset))
+            jobs[step.key] = (build_model(step.key, data), options.sampler.with_seed_offset(offset))
         except (BayesAbError, ValueError) as exc:
+            build_errors[step.key] = exc
+    for key, exc in build_errors.items():
+        steps.start(key, step_of(key).label, message=f"model: {step_of(key).label}", kind="model")
+    t = time.perf_counter()
+    # Each model's progress line starts when its fit starts (with --workers > 1 the sampled
+    # ones start together) and ends once it is summarised, saved and drawn below.
+    outcomes = fit_models(jobs, workers=options.workers, on_start=lambda key: steps.start(
+        key, step_of(key).label, message=f"model: {step_of(key).label}", kind="model"))
+    timings["fit_models"] = time.perf_counter() - t
+    for step in MODEL_STEPS:
+        t = time.perf_counter()
+        outcome = outcomes.get(step.key)
+        exc = build_errors.get(step.key) or (outcome.error if outcome is not None else None)
+        if exc is not None:
             summaries[step.key] = None
             findings.append(Finding(
                 check=f"model_{step.key}", severity="error", count=1,
@@ -458,6 +475,8 @@ def analyze(
             timings[f"model_{step.key}"] = time.perf_counter() - t
             steps.end(step.key, "failed", detail=str(exc))
             continue
+        model, idata = outcome.model, outcome.idata
+        t -= outcome.seconds  # the model's time includes its fit
         fitted[step.key] = idata
         for part in ("compile", "sample"):
             if f"{part}_seconds" in idata.attrs:

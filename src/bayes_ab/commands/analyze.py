@@ -58,6 +58,10 @@ def register(sub) -> None:
                    "diagnostic gate); all: every ArviZ figure of every model (trace, rank, "
                    "posterior, forest, posterior predictive); none")
     p.add_argument("--no-figures", action="store_true", help="same as --figures none")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes that compile and sample the MCMC models at the same "
+                   "time (default: 2 where there are at least two cores, else 1); the results "
+                   "do not depend on it")
     p.add_argument("--prior-sensitivity", choices=("all", "decision", "none"), default="decision",
                    help="refit models under a weaker and a stronger prior: all models, "
                    "only the decision metrics (conversion, CS engagement; default), or none")
@@ -101,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         cost_per_cs_contact=cost,
         figures=not (args.no_figures or args.figure_set == "none"),
         figure_set="all" if args.figure_set == "all" else "report",
+        workers=_workers(args.workers),
         prior_sensitivity=args.prior_sensitivity,
         engine=getattr(args, "engine", "auto"),
         engine_memory=_memory_size(getattr(args, "engine_memory", "3GB")),
@@ -147,6 +152,16 @@ def _data_source(args: argparse.Namespace):
         raise OptionError("--engine pandas reads files; with --source the aggregation "
                           "runs in the database")
     return parse_source(source, args.tables)
+
+
+def _workers(n: int | None) -> int:
+    from bayes_ab.fit_many import default_workers
+
+    if n is None:
+        return default_workers()
+    if not 1 <= n <= 64:
+        raise OptionError(f"--workers must be between 1 and 64, got {n}")
+    return int(n)
 
 
 def _input_paths(source) -> list[Path]:

@@ -57,6 +57,8 @@ class BayesModel:
     stats_type: ClassVar[type] = object
     #: Variables gated by the diagnostics (default: every posterior variable).
     diagnostic_vars: ClassVar[tuple[str, ...] | None] = None
+    #: How many sampler compilations `fit` costs (for scheduling parallel fits).
+    fit_cost: ClassVar[float] = 1.0
     #: Draw posterior predictive samples after fitting (for the PPC figure).
     posterior_predictive: ClassVar[bool] = True
 

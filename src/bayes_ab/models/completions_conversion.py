@@ -242,6 +242,11 @@ class CompletionsConversion(BayesModel):
         return model
 
     # -- fitting with the shape comparison -------------------------------------------
+    @property
+    def fit_cost(self) -> float:  # type: ignore[override]
+        """Three fits (free, monotone, linear) with the shape comparison, else one."""
+        return float(len(SHAPES)) if self.compare_shapes else 1.0
+
     def fit(self, config: SamplerConfig = SamplerConfig()) -> az.InferenceData:
         """The unrestricted model's posterior; with `compare_shapes`, the monotone and
         linear shapes are fitted too (same sampler settings, seeds offset) and their
