@@ -60,8 +60,7 @@ def register(sub) -> None:
     p.add_argument("--no-figures", action="store_true", help="same as --figures none")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes that compile and sample the MCMC models at the same "
-                   "time (default: 2 where there are at least two cores, else 1); the results "
-                   "do not depend on it")
+                   "time (default 1: in this process); the results do not depend on it")
     p.add_argument("--prior-sensitivity", choices=("all", "decision", "none"), default="decision",
                    help="refit models under a weaker and a stronger prior: all models, "
                    "only the decision metrics (conversion, CS engagement; default), or none")
