@@ -212,6 +212,18 @@ def _location(src: DatabaseSource, name: str) -> tuple[str, Any]:
     return table, (schema or None)
 
 
+def _existing_table(available, table: str, src, name: str) -> str:
+    """``table`` as the database spells it (exact, else the one case-insensitive match);
+    a `TableError` naming the tables found otherwise."""
+    if table in available:
+        return table
+    folded = [t for t in available if t.lower() == table.lower()]
+    if len(folded) != 1:
+        shown = ", ".join(sorted(available)[:12]) or "no tables"
+        raise TableError(f"no such table in {src.display} (found: {shown})", file=name)
+    return folded[0]
+
+
 def _list_tables(con, src: DatabaseSource, database) -> list[str]:
     """Tables and views of one schema (information_schema: Ibis's ``list_tables`` fails
     with DuckDB 2)."""
@@ -242,13 +254,7 @@ def source_tables(con, src: DatabaseSource) -> dict[str, Any]:
             raise TableError(f"cannot list the tables of schema "
                              f"{name.rpartition('.')[0] or 'default'}: "
                              f"{_scrub(exc, src.url)}", file=name) from None
-        if table not in available:
-            folded = [t for t in available if t.lower() == table.lower()]
-            if len(folded) != 1:
-                shown = ", ".join(sorted(available)[:12]) or "no tables"
-                raise TableError(f"no such table in {src.display} (found: {shown})",
-                                 file=name)
-            table = folded[0]
+        table = _existing_table(available, table, src, name)
         t = con.table(table, database=database)
         have = [normalise_name(c, i + 1) for i, c in enumerate(t.columns)]
         for col in REQUIRED_COLUMNS[key]:
@@ -318,13 +324,7 @@ def read_source_table(url: str, table: str):
         name = table
         found, database = _location(src, name)
         available = _list_tables(con, src, database)
-        if found not in available:
-            folded = [t for t in available if t.lower() == found.lower()]
-            if len(folded) != 1:
-                shown = ", ".join(sorted(available)[:12]) or "no tables"
-                raise TableError(f"no such table in {src.display} (found: {shown})",
-                                 file=name)
-            found = folded[0]
+        found = _existing_table(available, found, src, name)
         try:
             df = con.table(found, database=database).execute()
         except Exception as exc:
