@@ -27,14 +27,16 @@ COMMANDS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``only`` that one (its module alone is imported:
+    `bayes-ab compare ...` does not import the other commands)."""
     parser = argparse.ArgumentParser(
         prog="bayes-ab",
         description="Calibrated Bayesian evidence for product experiments.",
     )
     parser.add_argument("--version", action="version", version=f"bayes-ab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         try:
             module = importlib.import_module(f"bayes_ab.commands.{name}")
         except ModuleNotFoundError as exc:  # a command not built yet in this checkout
@@ -83,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     from bayes_ab.known_warnings import silence_known_warnings
 
     silence_known_warnings()  # before any command imports ArviZ
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -107,6 +107,7 @@ alphabetical order; ``input.control_note`` says which rule chose it.
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -175,6 +176,8 @@ class CompareRun:
     # Kept for callers of the sampled version: no sampler, so no InferenceData.
     idata: Any = field(repr=False, default=None)
     model: Any = field(repr=False, default=None)
+    #: ``--ratio``: arm -> (control's ratio draws, the arm's ratio draws) of its comparison.
+    ratio_draws: Any = field(repr=False, default=None)
 
 
 def _normalise(name: str) -> str:
@@ -266,6 +269,19 @@ def parse_numeric_outcome(values, lines, *, file: str, column: str) -> np.ndarra
     return parsed
 
 
+def _categorical_parts(series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, categories as text) of a categorical column with no missing value (how the
+    Arrow CSV reader returns columns), else None: the caller works on the distinct values."""
+    import pandas as pd
+
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return None
+    codes = series.cat.codes.to_numpy()
+    if len(codes) and codes.min() < 0:
+        return None
+    return codes, np.asarray(series.cat.categories.astype(str), dtype=object)
+
+
 def _groups_from_table(table, path: Path, *, group_col: str, outcome_col: str,
                        metric_type: str = "binary") -> GroupData:
     from bayes_ab.data.load import LINE
@@ -276,17 +292,35 @@ def _groups_from_table(table, path: Path, *, group_col: str, outcome_col: str,
         raise DataError("--group-col and --outcome-col name the same column",
                         file=table.name, column=group_col)
     lines = table.data[LINE].to_numpy()
-    groups = table.data[gcol].astype(str).str.strip().to_numpy()
+    parts = _categorical_parts(table.data[gcol])
+    if parts is not None:  # strip each distinct label once, not every row
+        codes, cats = parts
+        groups = np.array([c.strip() for c in cats], dtype=object)[codes]
+    else:
+        groups = table.data[gcol].astype(str).str.strip().to_numpy()
     blank = groups == ""
     if blank.any():
         raise DataError("empty group label: every row needs a group", file=table.name,
                         column=group_col, lines=lines[blank][:_SHOWN], n_rows=int(blank.sum()))
-    raw = table.data[ocol].to_numpy()
-    kind, why = _outcome_kind(raw, metric_type)
-    if kind == "binary":
-        outcomes = parse_outcome(raw, lines, file=table.name, column=outcome_col)
+    outcomes = None
+    parts = _categorical_parts(table.data[ocol])
+    if parts is not None:  # kind and 0/1 from the distinct values present (same answers)
+        codes, cats = parts
+        present = cats[np.bincount(codes, minlength=len(cats)) > 0]
+        kind, why = _outcome_kind(present, metric_type)
+        if kind == "binary":
+            mapped = np.array([_OUTCOME.get(str(u).strip().lower(), -1) for u in cats],
+                              dtype=np.int64)[codes]
+            if (mapped >= 0).all():
+                outcomes = mapped
     else:
-        outcomes = parse_numeric_outcome(raw, lines, file=table.name, column=outcome_col)
+        kind, why = _outcome_kind(table.data[ocol].to_numpy(), metric_type)
+    if outcomes is None:  # mean outcomes, and every error message, on the row values
+        raw = table.data[ocol].to_numpy()
+        if kind == "binary":
+            outcomes = parse_outcome(raw, lines, file=table.name, column=outcome_col)
+        else:
+            outcomes = parse_numeric_outcome(raw, lines, file=table.name, column=outcome_col)
     fmt = "parquet" if path.name.lower().endswith(".parquet") else "csv"
     return GroupData(file=str(path), format=fmt, group_col=group_col, outcome_col=outcome_col,
                      groups=tuple(groups.tolist()), outcomes=tuple(outcomes.tolist()),
@@ -827,7 +861,13 @@ def _holm_across(blocks: Sequence[tuple[str, str, dict]]) -> None:
     from bayes_ab.frequentist import holm_adjust
 
     keyed = {f"{m}\x00{a}": f for m, a, f in blocks}
-    adjusted = holm_adjust({k: float(f["p_value"]) for k, f in keyed.items()})
+    # statsmodels' Holm ends with gc.collect(), which walks every object of the process
+    # (0.25 s of CPU after reading a 294k-row export); frozen objects are skipped.
+    gc.freeze()
+    try:
+        adjusted = holm_adjust({k: float(f["p_value"]) for k, f in keyed.items()})
+    finally:
+        gc.unfreeze()
     for k, f in keyed.items():
         f["p_value_holm"] = adjusted[k]
         f["significant_95"] = bool(adjusted[k] < 0.05)
@@ -851,10 +891,12 @@ def _ratio_blocks(ratio_cols, data: GroupData, counts: ArmCounts, *,
 
     num, den, label = ratio_cols
     stats_ = ratio_by_arm(data.groups, num, den, counts.arms)
-    return {arm: compare_ratio(stats_[counts.control], stats_[arm], metric=label,
-                               higher_is_better=not lower_is_better, seed=seed + k,
-                               names=(counts.control, arm)).to_dict()
-            for k, arm in enumerate(counts.arms[1:])}
+    comps = {arm: compare_ratio(stats_[counts.control], stats_[arm], metric=label,
+                                higher_is_better=not lower_is_better, seed=seed + k,
+                                names=(counts.control, arm))
+             for k, arm in enumerate(counts.arms[1:])}
+    return {arm: c.to_dict() for arm, c in comps.items()}, {
+        arm: c.draws for arm, c in comps.items()}
 
 
 def _segment_blocks(segs: np.ndarray, column: str, data: GroupData, counts: ArmCounts, *,
@@ -946,6 +988,7 @@ def run_compare(
     unit_col: str | None = None,
     time_col: str | None = None,
     covariate: str | None = None,
+    ratio_guardrail: bool = False,
     _table: Any = None,
     _prepared: bool = False,
 ) -> CompareRun:
@@ -963,7 +1006,8 @@ def run_compare(
 
     ``unit_col``: one row per unit, units in several arms excluded (`prepare_units`);
     ``time_col``: the first exposure of a unit, and how many looks the data allow;
-    ``covariate``: CUPED / regression adjustment of the primary outcome (a mean metric)."""
+    ``covariate``: CUPED / regression adjustment of the primary outcome (a mean metric);
+    ``ratio_guardrail``: the ``ratio`` metric is also a guardrail (`_ratio_guardrail`)."""
     args = dict(locals())
     from bayes_ab.decision import DEFAULT_THRESHOLD_OF_CARING
 
@@ -975,6 +1019,9 @@ def run_compare(
                   split=split, metric_type=metric_type, cap=cap)
     dconfig = _decision_config(threshold, rope, non_inferiority_margin)
     outcomes = parse_outcome_cols(outcome_col)
+    if ratio_guardrail and ratio is None:
+        raise OptionError("--ratio-guardrail makes the --ratio metric a guardrail: give "
+                          "--ratio NUM_COL/DEN_COL too")
     path = Path(path)
     table = _table if _table is not None else _open_table(path)
     if not _prepared:
@@ -984,7 +1031,7 @@ def run_compare(
         _attach_units(run.results, extra, findings, group_col=group_col, time_col=time_col,
                       outcome=outcomes[0], unit_col=unit_col)
         return run
-    if len(outcomes) > 1:
+    if len(outcomes) > 1 or ratio_guardrail:
         return _run_several(path, table, outcomes, group_col=group_col, control=control,
                             config=config, threshold=threshold, ratio=ratio,
                             ratio_lower_is_better=ratio_lower_is_better,
@@ -995,7 +1042,7 @@ def run_compare(
                             metric_type=metric_type, cap=cap,
                             guardrail_margin=guardrail_margin,
                             guardrail_lower_is_better=guardrail_lower_is_better,
-                            covariate=covariate)
+                            covariate=covariate, ratio_guardrail=ratio_guardrail)
     outcome_col = outcomes[0]
     data = _groups_from_table(table, path, group_col=group_col, outcome_col=outcome_col,
                               metric_type=metric_type)
@@ -1130,11 +1177,11 @@ def run_compare(
 
     # 3. Optional blocks.
     sampled = []
+    ratio_draws = None
     holm_family = [(counts.metric, arm, arms[arm]["frequentist"]) for arm in counts.arms[1:]]
     if ratio_cols is not None:
-        results["ratio_metric"] = _ratio_blocks(ratio_cols, data, counts,
-                                                lower_is_better=ratio_lower_is_better,
-                                                seed=config.seed)
+        results["ratio_metric"], ratio_draws = _ratio_blocks(
+            ratio_cols, data, counts, lower_is_better=ratio_lower_is_better, seed=config.seed)
         holm_family += [(f"ratio:{b['metric']}", arm, b["frequentist"])
                         for arm, b in results["ratio_metric"].items()]
     _holm_across(holm_family)
@@ -1156,7 +1203,8 @@ def run_compare(
     from bayes_ab.models.arm_comparison import METRIC_NAMES
 
     return CompareRun(results=results, draws=draws,
-                      metric_name=METRIC_NAMES.get(counts.metric, counts.metric))
+                      metric_name=METRIC_NAMES.get(counts.metric, counts.metric),
+                      ratio_draws=ratio_draws)
 
 
 def _adjusted_blocks(y: np.ndarray, x: np.ndarray, groups: np.ndarray, order: list[str], *,
@@ -1326,21 +1374,22 @@ def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rop
         "decision": overall,
     }
     holm_family = [(data.outcome_col, arm, arms[arm]["frequentist"]) for arm in order[1:]]
+    ratio_draws = None
     if ratio_cols is not None:
         from bayes_ab.models.arm_comparison import ArmCounts
 
         fake = ArmCounts(arms=tuple(order), successes=(0,) * len(order),
                          trials=tuple(n_dict[a]["n"] for a in order), metric=data.outcome_col)
-        results["ratio_metric"] = _ratio_blocks(ratio_cols, data, fake,
-                                                lower_is_better=ratio_lower_is_better,
-                                                seed=config.seed)
+        results["ratio_metric"], ratio_draws = _ratio_blocks(
+            ratio_cols, data, fake, lower_is_better=ratio_lower_is_better, seed=config.seed)
         holm_family += [(f"ratio:{b['metric']}", arm, b["frequentist"])
                         for arm, b in results["ratio_metric"].items()]
     _holm_across(holm_family)
     results["diagnostics"] = _diagnostics([])
     results["diagnostics"]["note"] = "the Bayesian bootstrap draws are exact"
     results["metrics"] = {data.outcome_col: {"kind": "mean", "arms": arms}}
-    return CompareRun(results=results, draws=draws, metric_name=data.outcome_col)
+    return CompareRun(results=results, draws=draws, metric_name=data.outcome_col,
+                      ratio_draws=ratio_draws)
 
 
 def parse_outcome_cols(spec: str | Sequence[str]) -> list[str]:
@@ -1401,14 +1450,59 @@ def _guardrail_check(block: dict, draws: Mapping[str, np.ndarray], *, arm: str |
     return out
 
 
+def _ratio_margin_names(spec, ratio_key: str, *, aliases: Sequence[str],
+                        outcomes: Sequence[str]):
+    """``--guardrail-margin COL=M,...`` may name the ratio guardrail as given to --ratio
+    (``spend/orders``), by its label or as ``ratio:LABEL``: rewritten to ``ratio:LABEL``
+    (a name that is also an outcome stays the outcome's)."""
+    if spec is None or isinstance(spec, (int, float)) or "=" not in str(spec):
+        return spec
+    names = {_normalise(a) for a in aliases} - {_normalise(o) for o in outcomes}
+    parts = []
+    for part in str(spec).split(","):
+        name, eq, value = part.partition("=")
+        parts.append(f"{ratio_key}={value}" if eq and _normalise(name) in names else part)
+    return ",".join(parts)
+
+
+def _ratio_guardrail(res: dict, ratio_draws: Mapping[str, tuple] | None, *, arm: str | None,
+                     control: str, margin: float, lower_is_better: bool) -> dict:
+    """The ``--ratio`` metric as a guardrail: the same rule as an outcome guardrail
+    (`_guardrail_check`) on the posterior draws of the arm's ratio and of control's (from
+    the comparison of that arm with control: ``ratio_metric.ARM``)."""
+    blocks = res.get("ratio_metric") or {}
+    label = next(iter(blocks.values()))["metric"] if blocks else None
+    block = {"kind": "ratio", "role": "guardrail", "metric": label, "arms": blocks}
+    draws: dict[str, np.ndarray] = {}
+    if arm is not None and arm != control and ratio_draws and arm in ratio_draws:
+        draws = {control: ratio_draws[arm][0], arm: ratio_draws[arm][1]}
+    block["guardrail"] = _guardrail_check(block, draws, arm=arm if draws else None,
+                                          control=control, margin=margin,
+                                          lower_is_better=lower_is_better)
+    block["guardrail"]["arm"] = arm
+    return block
+
+
 def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, control,
                  config: SamplerConfig, threshold, ratio, ratio_lower_is_better, segment_col,
                  segment_method, prior_from, prior_scale, prior_method, split, srm_alpha,
                  rope, non_inferiority_margin, metric_type, cap, guardrail_margin,
-                 guardrail_lower_is_better, covariate=None) -> CompareRun:
-    """The primary outcome as a one-outcome run, every other outcome as a guardrail."""
+                 guardrail_lower_is_better, covariate=None,
+                 ratio_guardrail: bool = False) -> CompareRun:
+    """The primary outcome as a one-outcome run, every other outcome as a guardrail (and
+    with ``ratio_guardrail`` the ``--ratio`` metric too)."""
     primary, guards = outcomes[0], outcomes[1:]
-    margins = parse_guardrail_margins(guardrail_margin, guards)
+    ratio_key = None
+    if ratio_guardrail:
+        from bayes_ab.ratio import parse_ratio_spec
+
+        num, den = parse_ratio_spec(ratio)
+        label = f"{num}/{den}" if den else f"{num} per row"
+        ratio_key = f"ratio:{label}"  # its name in `metrics` and in Holm's family
+        guardrail_margin = _ratio_margin_names(guardrail_margin, ratio_key,
+                                               aliases=(ratio, label), outcomes=outcomes)
+    margins = parse_guardrail_margins(guardrail_margin,
+                                      guards + ([ratio_key] if ratio_key else []))
     lower = {_normalise(g) for g in guardrail_lower_is_better}
     unknown = lower - {_normalise(g) for g in guards}
     if unknown:
@@ -1451,6 +1545,13 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
             blocked.append(g)
         res["metrics"][g] = block
         holm += [(g, a, b["frequentist"]) for a, b in sres["arms"].items()]
+    if ratio_key is not None:
+        block = _ratio_guardrail(res, main_run.ratio_draws, arm=shipped, control=ctrl,
+                                 margin=margins[ratio_key],
+                                 lower_is_better=ratio_lower_is_better)
+        if block["guardrail"]["blocks_ship"]:
+            blocked.append(ratio_key)
+        res["metrics"][ratio_key] = block
     _holm_across(holm)
     res["input"]["outcome_cols"] = outcomes
     if covariate is not None:

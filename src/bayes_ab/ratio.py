@@ -28,7 +28,7 @@ never a Poisson assumption, which would make the interval too narrow.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,10 @@ class RatioComparison:
     counts: dict
     frequentist: dict
     decision: dict
+    #: The posterior draws of (control's ratio, the test arm's ratio) behind the numbers
+    #: (a guardrail's P(worse by more than the margin)); not part of ``to_dict``.
+    draws: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False,
+                                                        compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +149,7 @@ def compare_ratio(
         frequentist=freq.to_dict(),
         decision={**decision.to_dict(), "threshold_source":
                   "given" if threshold is not None else "1% of control's observed ratio"},
+        draws=(rc, rt),
     )
 
 

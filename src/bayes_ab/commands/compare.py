@@ -65,6 +65,10 @@ def register(subparsers) -> None:
                         "and its Bayesian twin); NUM_COL alone means per row")
     p.add_argument("--ratio-lower-is-better", action="store_true",
                    help="the ratio is a cost (e.g. CS contacts per flagged customer)")
+    p.add_argument("--ratio-guardrail", action="store_true",
+                   help="the --ratio metric is also a guardrail: the arm the primary outcome "
+                        "would ship is blocked when its ratio is worse than control's by more "
+                        "than its --guardrail-margin (NUM_COL/DEN_COL=M) with 95%% probability")
     p.add_argument("--segment-col", metavar="COL", default=None,
                    help="also estimate the lift per value of COL with partial pooling, with a "
                         "sample-ratio check per segment")
@@ -168,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
                              guardrail_margin=args.guardrail_margin,
                              guardrail_lower_is_better=args.guardrail_lower_is_better,
                              unit_col=args.unit_col, time_col=args.time_col,
-                             covariate=args.covariate)
+                             covariate=args.covariate,
+                             ratio_guardrail=getattr(args, "ratio_guardrail", False))
         write_compare(result, tmp, figures=not args.no_figures)
     res = result.results
     if args.json or args.quiet:
@@ -229,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{block['metric']}, {arm} vs {res['control']}: difference "
               f"{T.interval(block['lift_abs'], lambda v: f'{v:+.4g}')}, "
               f"P(better) {T.prob(block['prob_test_better'])}, delta-method "
-              f"p = {T.p_value(block['frequentist']['p_value'])}")
+              f"{T.p_equals(block['frequentist']['p_value'])}")
     for arm, block in res.get("segments", {}).items():
         flagged = ", ".join(block["flagged"]) or "none"
         srm = ", ".join(block["srm"]["flagged"]) or "none"
@@ -250,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         g = m.get("guardrail")
         if not g:
             continue
-        fmt = (lambda v: f"{v:+.4g}") if m["kind"] == "mean" else T.pp
+        fmt = (lambda v: f"{v:+.4g}") if m["kind"] in ("mean", "ratio") else T.pp
         lifts = "; ".join(f"{arm} {T.interval(b['lift_abs'], fmt)}, "
                           f"{T.p_equals(b['frequentist']['p_value_holm'])} (Holm)"
                           for arm, b in m["arms"].items())

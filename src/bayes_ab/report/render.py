@@ -1208,7 +1208,7 @@ def _compare_guardrail_section(compare: Mapping, *, control: str) -> dict | None
     rows, levels = [], []
     for name, m in guards.items():
         g = m["guardrail"]
-        mean = m.get("kind") == "mean"
+        mean = m.get("kind") in ("mean", "ratio")
         fmt = _unit_fmt(signed=True) if mean else T.pp
         margin_fmt = _unit_fmt() if mean else (lambda v: T.pp(v, signed=False))
         for arm, b in (m.get("arms") or {}).items():
