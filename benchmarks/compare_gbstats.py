@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--gbstats-python", default="/tmp/gbvenv/bin/python",
                     help="python of a venv with gbstats installed (not the project's)")
+    ap.add_argument("--src", action="append", default=[], metavar="LABEL=PATH",
+                    help="also time bayes-ab from another source tree (PYTHONPATH=PATH), e.g. "
+                         "before=/tmp/old/src; repeatable (before/after side by side)")
     ap.add_argument("--importtime", action="store_true")
     ap.add_argument("--results", default=str(HERE / "results"),
                     help="folder for compare_gbstats.md/.json ('' = don't write)")
@@ -110,16 +113,23 @@ def main(argv: list[str] | None = None) -> int:
     base = [sys.executable, "-m", "bayes_ab.cli", "compare", str(export), "--group-col",
             "group", "--outcome-col", "converted", "--out", str(work / "out"), "--force",
             "--quiet"]
-    runs = {"gbstats": [], "bayes-ab compare": [], "bayes-ab compare --no-figures": []}
+    trees = [("", env)] + [
+        (f" [{lab}]", dict(env, PYTHONPATH=src))
+        for lab, _, src in (spec.partition("=") for spec in a.src)]
+    runs = {"gbstats": []}
+    for tag, _ in trees:
+        runs[f"bayes-ab compare{tag}"] = []
+        runs[f"bayes-ab compare --no-figures{tag}"] = []
     answers = {}
     for _ in range(a.repeats):
         cpu, wall, out = timed([a.gbstats_python, str(gb_script), str(export)])
         runs["gbstats"].append((cpu, wall))
         answers["gbstats"] = json.loads(out)
-        cpu, wall, _ = timed(base, env)
-        runs["bayes-ab compare"].append((cpu, wall))
-        cpu, wall, _ = timed(base + ["--no-figures"], env)
-        runs["bayes-ab compare --no-figures"].append((cpu, wall))
+        for tag, tree_env in trees:
+            cpu, wall, _ = timed(base, tree_env)
+            runs[f"bayes-ab compare{tag}"].append((cpu, wall))
+            cpu, wall, _ = timed(base + ["--no-figures"], tree_env)
+            runs[f"bayes-ab compare --no-figures{tag}"].append((cpu, wall))
     res = json.loads((work / "out" / "compare.json").read_text())
     arm = res["decision"]["arm"]
     block = res["arms"][arm]
