@@ -14,16 +14,16 @@ import pytest
 import statsmodels.api as sm
 
 from bayes_ab.cli import main
-from bayes_ab.data.simulate import (
+from bayes_ab.errors import OptionError
+from bayes_ab.simulate import (
     FILE_STEMS,
     SimParams,
-    _simulate_paths,
     population_truth,
     scenario_params,
     simulate,
     write_simulation,
 )
-from bayes_ab.errors import OptionError
+from bayes_ab.simulate.story import simulate_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example"
@@ -140,11 +140,11 @@ def test_null_scenario_gives_identical_arms():
     # Common random numbers: with the widget switched off, every customer's whole path
     # is the same in both arms, so the arm distributions are identical.
     seq = np.random.SeedSequence(5)
-    a = _simulate_paths(null, 20_000, seq, z=np.bool_(False))
-    b = _simulate_paths(null, 20_000, seq, z=np.bool_(True))
+    a = simulate_paths(null, 20_000, seq, z=np.bool_(False))
+    b = simulate_paths(null, 20_000, seq, z=np.bool_(True))
     for name in ("start", "flag", "cs", "complete", "converted", "converted_at"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
-    c = _simulate_paths(effect, 20_000, seq, z=np.bool_(True))
+    c = simulate_paths(effect, 20_000, seq, z=np.bool_(True))
     assert c.cs.sum() > 1.5 * b.cs.sum()
 
 
