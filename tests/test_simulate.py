@@ -405,3 +405,25 @@ def test_cli_large_n_writes_parquet_in_chunks(tmp_path, capsys, monkeypatch):
     assert main(["simulate", "--n", "10", "--seed", "3", "--out", str(tmp_path / "w"),
                  "--workers", "0"]) == 2
     assert "--workers must be >= 1" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- layout (issue 18)
+
+
+def test_simulator_is_one_package_that_imports_no_workflow():
+    """`bayes_ab.simulate` loads only itself, the constants and the errors (no pipeline,
+    models, commands or aggregate), and the old module path is gone (one name per thing)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bayes_ab.simulate\n"
+            "print('\\n'.join(sorted(m for m in sys.modules if m.startswith('bayes_ab'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    allowed = {"bayes_ab", "bayes_ab.constants", "bayes_ab.errors"}
+    assert [m for m in out if m not in allowed and not m.startswith("bayes_ab.simulate")] == []
+    assert {"bayes_ab.simulate.params", "bayes_ab.simulate.story", "bayes_ab.simulate.truth",
+            "bayes_ab.simulate.sample", "bayes_ab.simulate.writers"} <= set(out)
+    import importlib.util
+
+    assert importlib.util.find_spec("bayes_ab.data.simulate") is None
