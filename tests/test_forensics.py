@@ -605,3 +605,27 @@ def test_forensics_is_one_package_without_the_old_module():
 
     assert importlib.util.find_spec("bayes_ab.forensics").submodule_search_locations
     assert not (Path(fz.__file__).parent.parent / "forensics.py").exists()
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [(node.module, [a.name for a in node.names]) for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module]
+
+
+def test_checks_import_only_the_lower_layers_and_no_private_names():
+    """A check reads base, inputs and reader (and a sibling check's statistic), never the
+    verdict, registry, evidence or run; no module of the package imports a private name."""
+    pkg = Path(fz.__file__).parent
+    lower = {"bayes_ab.forensics.base", "bayes_ab.forensics.inputs", "bayes_ab.forensics.reader"}
+    for path in sorted((pkg / "checks").glob("*.py")):
+        for module, _ in _imports(path):
+            if module.startswith("bayes_ab.forensics"):
+                assert module in lower or module.startswith("bayes_ab.forensics.checks."), (
+                    path.name, module)
+    for path in sorted(pkg.rglob("*.py")):
+        for module, names in _imports(path):
+            if module.startswith("bayes_ab"):
+                assert not [n for n in names if n.startswith("_")], (path.name, module, names)

@@ -427,3 +427,14 @@ def test_simulator_is_one_package_that_imports_no_workflow():
     import importlib.util
 
     assert importlib.util.find_spec("bayes_ab.data.simulate") is None
+
+
+def test_simulator_modules_import_no_private_names():
+    import ast
+
+    import bayes_ab.simulate as package
+
+    for path in sorted(Path(package.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bayes_ab"):
+                assert not [a.name for a in node.names if a.name.startswith("_")], path.name

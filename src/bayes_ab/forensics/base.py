@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from bayes_ab.forensics.inputs import Inputs, Kind
+from bayes_ab.forensics.inputs import Inputs
+from bayes_ab.forensics.reader import Kind
 
 Hint = Literal["simulated", "real", "neutral", "anonymised"]
 Strength = Literal["strong", "weak", "none"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bayes_ab.forensics.base import CheckResult
-from bayes_ab.forensics.inputs import Kind, folder_inputs
-from bayes_ab.forensics.reader import detect_kind
+from bayes_ab.forensics.inputs import folder_inputs
+from bayes_ab.forensics.reader import Kind, detect_kind
 from bayes_ab.forensics.registry import CHECKS
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Union
+from typing import Union
 
 import numpy as np
 import pandas as pd
@@ -21,13 +21,12 @@ import pandas as pd
 from bayes_ab.errors import DataError
 from bayes_ab.forensics.reader import (
     EXPERIMENT_STEMS,
+    Kind,
     find_table,
     parse_timestamps,
     read_raw,
     timestamp_resolution,
 )
-
-Kind = Literal["experiment", "lead_funnel"]
 
 
 @dataclass(frozen=True)

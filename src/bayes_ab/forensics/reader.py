@@ -16,6 +16,9 @@ import pandas as pd
 
 from bayes_ab.errors import DataError
 
+#: The two kinds of folder the checks know.
+Kind = Literal["experiment", "lead_funnel"]
+
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 EXPERIMENT_STEMS = ("test_cohorts", "product_activity", "help_activity", "conversion")
 LEAD_STEMS = ("leads", "events")
@@ -61,7 +64,7 @@ def read_raw(path: str | Path, *, header_only_ok: bool = False) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def detect_kind(path: str | Path) -> Literal["experiment", "lead_funnel"]:
+def detect_kind(path: str | Path) -> Kind:
     folder = Path(path)
     if not folder.is_dir():
         raise DataError(f"not a folder: {folder}", file=str(folder))

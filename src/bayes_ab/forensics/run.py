@@ -6,11 +6,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from bayes_ab.forensics.base import CheckResult
 from bayes_ab.forensics.evidence import collect_evidence
-from bayes_ab.forensics.reader import detect_kind, validate_folder
+from bayes_ab.forensics.reader import Kind, detect_kind, validate_folder
 from bayes_ab.forensics.verdict import (
     CALIBRATION_SOURCES,
     PRIOR_ODDS,
@@ -26,7 +25,7 @@ from bayes_ab.forensics.verdict import (
 
 @dataclass(frozen=True)
 class ForensicsReport:
-    kind: Literal["experiment", "lead_funnel"]
+    kind: Kind
     path: str
     verdict: Verdict
     evidence: tuple[CheckResult, ...]
