@@ -1,6 +1,6 @@
 """Coverage over the simulator, end to end, and the z-test's type-I error and power.
 
-Bayesian side: datasets from ``bayes_ab.data.simulate`` (scenarios ``effect`` and ``null``)
+Bayesian side: datasets from ``bayes_ab.simulate`` (scenarios ``effect`` and ``null``)
 go through the real loader and every model of the analysis (nutpie, small draws, each
 model compiled once and refitted with its data swapped in); for each estimand of
 ``truth.json`` we count how often the 95% HDI holds the population value.
@@ -80,7 +80,7 @@ def arm_counts(sim) -> dict:
 
 
 def frequentist(scenarios, sizes, reps, seed0):
-    from bayes_ab.data.simulate import simulate
+    from bayes_ab.simulate import simulate
     from bayes_ab.frequentist import two_proportion_test
 
     rows = []
@@ -103,7 +103,7 @@ def frequentist(scenarios, sizes, reps, seed0):
 
 def bayesian(scenarios, sizes, reps, seed0, config):
     from bayes_ab.calibration import ReusableFit, covers, experiment_from_simulation
-    from bayes_ab.data.simulate import simulate
+    from bayes_ab.simulate import simulate
     from bayes_ab.pipeline import MODEL_STEPS, _model_class
 
     fitters: dict[str, ReusableFit] = {}

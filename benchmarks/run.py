@@ -80,7 +80,7 @@ def dataset(label: str, data_dir: Path) -> Path:
     n = SIZES[label]
     if label == "20k":
         return EXAMPLE
-    from bayes_ab.data.simulate import write_simulation_chunked
+    from bayes_ab.simulate import write_simulation_chunked
 
     out = data_dir / f"sim_{label}"
     if (out / "truth.json").exists():
@@ -191,7 +191,7 @@ def side_by_side(n: int, *, draws: int, tune: int, chains: int,
     import pytensor.tensor as pt
 
     from bayes_ab.data.load import load_experiment
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
     from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
     from bayes_ab.models.beta_binomial import BetaPrior, BinomialCounts, posterior
     from bayes_ab.models.survival import Survival, SurvivalStats

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bayes_ab.calibration import experiment_from_simulation, plot_rank_histograms, run_sbc
-    from bayes_ab.data.simulate import simulate
+    from bayes_ab.simulate import simulate
     from bayes_ab.fit import SamplerConfig
     from bayes_ab.pipeline import MODEL_STEPS, _model_class
 

@@ -220,7 +220,7 @@ def test_parquet_inputs_match(tmp_path):
 
 def test_typed_parquet_example_matches(tmp_path):
     """Typed Parquet columns (timestamps, integers) as the simulator writes them."""
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     write_simulation(simulate(n=3000, seed=11, truth=False), tmp_path, fmt="parquet")
     assert_equal_paths(tmp_path)
@@ -277,7 +277,7 @@ def test_chunked_simulator_output_is_seeded_and_matches(tmp_path):
     same seed whatever the number of workers, and both paths agree on it."""
     import hashlib
 
-    from bayes_ab.data.simulate import write_simulation_chunked
+    from bayes_ab.simulate import write_simulation_chunked
 
     digests = []
     for name, workers in (("a", 1), ("b", 2)):

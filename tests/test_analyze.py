@@ -17,7 +17,7 @@ TINY_SAMPLING = ["--draws", "150", "--tune", "150", "--chains", "2", "--seed", "
 
 @pytest.fixture(scope="session")
 def experiment_dir(tmp_path_factory) -> Path:
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     folder = tmp_path_factory.mktemp("experiment")
     write_simulation(simulate(n=6000, seed=3, scenario="effect", truth=False), folder)

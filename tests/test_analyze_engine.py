@@ -26,7 +26,7 @@ ARM_STEPS = tuple(s for s in pipeline.MODEL_STEPS if s.cls == "ArmComparison")
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     folder = tmp_path_factory.mktemp("engine_experiment")
     write_simulation(simulate(n=4000, seed=5, scenario="effect", truth=False), folder)

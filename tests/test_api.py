@@ -25,7 +25,7 @@ TINY = dict(draws=200, tune=100, chains=2, seed=11, prior_sensitivity="none", fo
 
 @pytest.fixture(scope="module")
 def experiment_dir(tmp_path_factory) -> Path:
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     folder = tmp_path_factory.mktemp("api_experiment")
     write_simulation(simulate(n=3000, seed=5, scenario="effect", truth=False), folder)

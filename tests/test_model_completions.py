@@ -22,7 +22,7 @@ import statsmodels.api as sm
 from bayes_ab.calibration import ReusableFit
 from bayes_ab.data.load import load_experiment
 from bayes_ab.data.schema import ExperimentData
-from bayes_ab.data.simulate import population_truth, scenario_params, simulate
+from bayes_ab.simulate import population_truth, scenario_params, simulate
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.fit import SamplerConfig
 from bayes_ab.models.completions_conversion import (

@@ -79,7 +79,7 @@ WORK = {
     "monitor": ("bayes_ab.monitor", "read_daily_counts"),
     "funnel": ("bayes_ab.funnel.load", "load_funnel"),
     "plan": ("bayes_ab.planning", "plan_sample_size"),
-    "simulate": ("bayes_ab.data.simulate", "simulate"),
+    "simulate": ("bayes_ab.simulate", "simulate"),
 }
 
 
@@ -372,7 +372,7 @@ def _default_signals() -> None:
 
 
 STAGE_AND_WAIT = """
-import sys, tempfile, time, bayes_ab.data.simulate as s
+import sys, tempfile, time, bayes_ab.simulate as s
 def slow(sim, folder, fmt="csv"):
     # what PyTensor's numba back end does, and a staged file, then wait for the signal
     with tempfile.NamedTemporaryFile(delete=False) as f:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from bayes_ab.data.load import load_experiment
-from bayes_ab.data.simulate import simulate, write_simulation
+from bayes_ab.simulate import simulate, write_simulation
 from bayes_ab.fit import SamplerConfig
 from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
 from bayes_ab.models.completions_conversion import CompletionCounts, CompletionsConversion

@@ -19,7 +19,7 @@ CONFIG = SamplerConfig(draws=1000, tune=1000, chains=4, seed=5)
 
 def _load(tmp_path_factory, name: str, *, seed: int, scenario: str = "effect", **overrides):
     from bayes_ab.data.load import load_experiment
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     sim = simulate(n=N, seed=seed, scenario=scenario, **overrides)
     folder = tmp_path_factory.mktemp(name)

@@ -116,7 +116,7 @@ SBC_CONFIG = SamplerConfig(draws=400, tune=400, chains=2, seed=11)
 @pytest.fixture(scope="module")
 def experiment():
     from bayes_ab.calibration import experiment_from_simulation
-    from bayes_ab.data.simulate import simulate
+    from bayes_ab.simulate import simulate
 
     return experiment_from_simulation(simulate(n=5000, seed=3, truth=False))
 
@@ -164,7 +164,7 @@ def test_small_coverage_run_over_the_simulator():
     from scipy import stats as st
 
     from bayes_ab.calibration import experiment_from_simulation
-    from bayes_ab.data.simulate import simulate
+    from bayes_ab.simulate import simulate
     from bayes_ab.frequentist import two_proportion_test
     from bayes_ab.models.beta_binomial import BinomialCounts
 

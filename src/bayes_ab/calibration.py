@@ -17,7 +17,7 @@ Three pieces, all used by ``benchmarks/sbc.py``, ``benchmarks/coverage.py``,
   counts, so a replication costs one small fit), and record the rank of each true
   parameter among ``n_draws`` thinned posterior draws. For a correct sampler and
   model the ranks are uniform on 0..n_draws; `uniformity_test` checks that.
-* `experiment_from_simulation`: an ``ExperimentData`` from ``bayes_ab.data.simulate``
+* `experiment_from_simulation`: an ``ExperimentData`` from ``bayes_ab.simulate``
   through the real loader (files in a temporary folder), for end-to-end coverage.
 
     fit = ReusableFit(Survival, stats_a, probe=stats_b, config=SamplerConfig(draws=300))
@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pymc as pm
 
     from bayes_ab.data.schema import ExperimentData
-    from bayes_ab.data.simulate import Simulation
+    from bayes_ab.simulate import Simulation
     from bayes_ab.models.base import BayesModel
 
 __all__ = [
@@ -502,7 +502,7 @@ def experiment_from_simulation(sim: Simulation) -> ExperimentData:
     """The ``ExperimentData`` the loader builds from a simulation's four files (written to
     a temporary folder and read back, so coverage runs go through the real parser)."""
     from bayes_ab.data.load import load_experiment
-    from bayes_ab.data.simulate import write_simulation
+    from bayes_ab.simulate import write_simulation
 
     with tempfile.TemporaryDirectory(prefix="bayes_ab_sim_") as folder:
         write_simulation(sim, folder)

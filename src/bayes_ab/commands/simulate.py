@@ -49,7 +49,7 @@ def register(subparsers) -> None:
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """Turn NAME=VALUE strings into typed SimParams overrides (typed by the defaults)."""
-    from bayes_ab.data.simulate import SimParams
+    from bayes_ab.simulate import SimParams
 
     defaults = SimParams()
     names = {f.name for f in dataclasses.fields(SimParams)}
@@ -80,10 +80,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bayes_ab.data.simulate import simulate, write_simulation
-    from bayes_ab.io import staged_output_dir
-
-    from bayes_ab.io import check_output_dir
+    from bayes_ab.io import check_output_dir, staged_output_dir
+    from bayes_ab.simulate import simulate, write_simulation
 
     overrides = parse_overrides(args.overrides)
     if args.workers < 1:
@@ -111,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_chunked(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
-    from bayes_ab.data.simulate import write_simulation_chunked
     from bayes_ab.io import staged_output_dir
+    from bayes_ab.simulate import write_simulation_chunked
 
     started = time.perf_counter()
     with staged_output_dir(args.out, force=args.force, command="simulate") as tmp:
