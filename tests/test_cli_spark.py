@@ -252,7 +252,7 @@ def _compare_export(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 @needs_spark
-def test_compare_spark_equals_file(tmp_path, monkeypatch):
+def test_compare_spark_equals_file(tmp_path, monkeypatch, capsys):
     """`compare FILE --engine spark` (a ';'-separated CSV read by Spark) and `compare
     --source spark --table` (a view of the session's catalog) give the file's
     compare.json."""
@@ -271,14 +271,26 @@ def test_compare_spark_equals_file(tmp_path, monkeypatch):
     assert a == b
     assert a["input"]["counts"]["control"]["trials"] == 400
 
-    # The catalog: a view made in the session the command then uses (getOrCreate).
+    # The catalog: a view made in the session the command then uses (getOrCreate; the
+    # command stops it at the end, so the view is made again for each run).
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[2]")
-               .config("spark.sql.warehouse.dir", str(tmp_path / "wh"))
-               .config("spark.ui.enabled", "false").getOrCreate())
     frame = pd.read_csv(csv, sep=";")
-    session.createDataFrame(frame).createOrReplaceTempView("ab_export")
+
+    def view() -> None:
+        session = (SparkSession.builder.master("local[2]")
+                   .config("spark.sql.warehouse.dir", str(tmp_path / "wh"))
+                   .config("spark.ui.enabled", "false").getOrCreate())
+        session.createDataFrame(frame).createOrReplaceTempView("ab_export")
+
+    view()
+    capsys.readouterr()
+    assert main(["compare", "--source", "spark", "--table", "ab_exports", "--out",
+                 str(tmp_path / "m"), *common]) == 2
+    err = capsys.readouterr().err
+    assert "table ab_exports: no such table in spark (found: ab_export)" in err
+    assert "Traceback" not in err and not (tmp_path / "m").exists()
+    view()
     assert main(["compare", "--source", "spark", "--table", "AB_export", "--out",
                  str(tmp_path / "c"), *common]) == 0
     c = json.loads((tmp_path / "c" / "compare.json").read_text())

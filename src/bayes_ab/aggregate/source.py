@@ -95,9 +95,10 @@ class DatabaseSource:
     @property
     def display(self) -> str:
         """The URL without its password (for messages and results.json); a folder read
-        by Spark is its path (as the files' ``input.source``)."""
+        by Spark is its path (as the files' ``input.source``), the Spark catalog
+        ``spark``."""
         if self.kind == SPARK:
-            return self.folder if self.folder is not None else "the Spark catalog"
+            return self.folder if self.folder is not None else SPARK
         return redact(self.url)
 
     @property
@@ -344,7 +345,19 @@ def _aggregate_on(con, src: DatabaseSource, *, memory_limit: str | None, **kwarg
 
 def _refused(src: DatabaseSource, exc: BaseException) -> str:
     who = "Spark" if src.kind == SPARK else f"the {src.kind} database"
-    return f"{who} {_where(src)} refused a query: {_scrub(exc, src.url)}"
+    return f"{who} {_where(src)} refused a query: {_scrub(_java_text(exc), src.url)}"
+
+
+def _java_text(exc: BaseException):
+    """A Py4J error's Java exception (its first line says what failed; the Python one
+    only names the call), else the error itself."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None and type(exc).__module__.startswith("py4j"):
+        try:
+            return str(java.toString())
+        except Exception:  # the JVM is gone
+            return exc
+    return exc
 
 
 def _where(src: DatabaseSource) -> str:
@@ -395,7 +408,7 @@ def read_source_table(url: str, table: str, *, master: str | None = None):
     return _raw_table(df, name)
 
 
-def _raw_table(df, name: str):
+def _raw_table(df, name: str, *, file: bool = False):
     """A typed frame as the `RawTable` a Parquet export gives (see `read_source_table`)."""
     import numpy as np
     import pandas as pd
@@ -414,6 +427,8 @@ def _raw_table(df, name: str):
     df[LINE] = np.arange(2, len(df) + 2, dtype=np.int64)
     df, notes = _normalise_frame(df, name)
     if len(df) == 0:
+        if file:
+            raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
         raise TableError("the table is empty: it has no rows", file=name, n_rows=0)
     return RawTable(name=name, data=df, n_read=len(df), notes=notes)
 
@@ -607,7 +622,6 @@ def read_spark_file(path: str, *, master: str | None = None):
         options["sep"] = head.sep
         if head.encoding not in ("utf-8", "utf-8-sig"):
             options["encoding"] = head.encoding
-    src = spark_source(master=master)
     with spark_session(master) as session:
         def frame():
             if parquet:
@@ -618,7 +632,6 @@ def read_spark_file(path: str, *, master: str | None = None):
         except Exception as exc:
             if _is_driver_error(exc):
                 raise DataError(f"cannot read the file with Spark ({_master_text(master)}): "
-                                f"{_scrub(exc, SPARK)}", file=name) from None
+                                f"{_scrub(_java_text(exc), SPARK)}", file=name) from None
             raise
-    table = _raw_table(df, name)
-    return table
+    return _raw_table(df, name, file=True)
