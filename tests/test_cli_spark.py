@@ -218,22 +218,30 @@ def test_session_master_from_environment_and_defaults(fake_spark, tmp_path, monk
 
 @pytest.mark.slow
 @needs_spark
-def test_analyze_spark_equals_duckdb_engine(tmp_path, monkeypatch, capsys):
+def test_analyze_spark_equals_duckdb_engine(tmp_path, monkeypatch, capfd):
     """The example through Spark (local mode): every count of the DuckDB engine exactly,
     the posteriors within Monte-Carlo error at the same seed, forensics run on the files,
-    and no Spark file left in the working directory."""
-    from test_source_duckdb import assert_same_analysis, run_analyze
+    no Spark file left in the working directory, and with --json nothing but the results
+    on stdout (the JVM's and Spark's lines go to stderr)."""
+    from test_source_duckdb import ARM_STEPS, assert_same_analysis, run_analyze
+
+    from bayes_ab import pipeline
 
     monkeypatch.chdir(tmp_path)
     duck = run_analyze([str(EXAMPLE), "--engine", "duckdb"], tmp_path / "duck")
-    spark = run_analyze([str(EXAMPLE), "--engine", "spark", "--spark-master", "local[2]"],
-                        tmp_path / "spark")
+    capfd.readouterr()
+    monkeypatch.setattr(pipeline, "MODEL_STEPS", ARM_STEPS)
+    assert main(["analyze", str(EXAMPLE), "--engine", "spark", "--spark-master", "local[2]",
+                 "--json", "--out", str(tmp_path / "spark"), *TINY_ARGS]) == 0
+    out, err = capfd.readouterr()
+    spark = json.loads((tmp_path / "spark" / "results.json").read_text())
+    assert json.loads(out) == spark  # stdout: the results only
     assert duck["input"]["engine"] == "duckdb" and spark["input"]["engine"] == "spark"
     assert spark["input"]["source"] == duck["input"]["source"] == str(EXAMPLE)
     assert_same_analysis(duck, spark)
     assert spark["forensics"]["verdict"] == duck["forensics"]["verdict"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["duck", "spark"]
-    assert "Traceback" not in capsys.readouterr().err
+    assert "Traceback" not in err
 
 
 def _compare_export(tmp_path: Path) -> Path:
