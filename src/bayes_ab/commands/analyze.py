@@ -181,9 +181,9 @@ def _data_source(args: argparse.Namespace):
 
 
 def _pipeline_engine(data, engine: str) -> str:
-    """The engine `AnalyzeOptions` takes: with a source (Spark included) the source says
+    """The engine `AnalyzeOptions` takes: with Spark the source (`spark_source`) says
     where the aggregation runs."""
-    return "auto" if engine == "spark" or not isinstance(data, Path) else engine
+    return "auto" if engine == "spark" else engine
 
 
 def _workers(n: int | None) -> int:
