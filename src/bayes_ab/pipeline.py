@@ -543,7 +543,7 @@ def analyze(
             results["forensics"] = {"verdict": "inconclusive", "evidence": [], "error": note}
             results["data_quality"].append(Finding("forensics_skipped", "info", 1,
                                                    note).to_dict())
-        elif source is not None:
+        elif source is not None and getattr(source, "folder", None) is None:
             note = ("forensics skipped: it reads the raw files, and the data came from "
                     f"database tables ({source.display}); run `bayes-ab forensics` on an "
                     "export of them")
@@ -552,7 +552,7 @@ def analyze(
                                                    note).to_dict())
         else:
             steps.start("forensics", "forensics")
-            results["forensics"] = _forensics(data_dir)
+            results["forensics"] = _forensics(source.folder if source else data_dir)
             steps.end("forensics")
     results["input"]["engine"] = engine
     timings["total"] = time.perf_counter() - t0
