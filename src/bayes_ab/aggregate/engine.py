@@ -82,6 +82,8 @@ class AggregatedExperiment:
     segment_notes: dict = field(default_factory=dict)
     #: Seconds per stage of the aggregation (profiling; docs/SCALE.md).
     timings: dict = field(default_factory=dict)
+    #: CPU seconds per stage (all threads of the process; profiling on a shared machine).
+    cpu_timings: dict = field(default_factory=dict)
 
     def stats_for(self, stats_type: type, **kwargs) -> Any:
         """The statistics ``stats_type.from_experiment(data, **kwargs)`` would return.
@@ -366,15 +368,17 @@ def aggregate_experiment(
     import time
 
     timings: dict[str, float] = {}
+    cpu: dict[str, float] = {}
 
     @contextlib.contextmanager
     def timer(stage: str):
         _log.debug("aggregation stage: %s", stage)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+            cpu[stage] = cpu.get(stage, 0.0) + time.process_time() - c0
             _log.debug("aggregation stage done in %.2f s: %s", timings[stage], stage)
 
     try:
@@ -404,7 +408,8 @@ def aggregate_experiment(
                 "6GB`), or run the aggregation where the data lives (Spark / a warehouse, "
                 "see docs/SCALE.md)") from exc
         timings["total"] = sum(timings.values())
-        return replace(agg, timings=timings)
+        cpu["total"] = sum(cpu.values())
+        return replace(agg, timings=timings, cpu_timings=cpu)
     finally:
         for name in created:
             try:
