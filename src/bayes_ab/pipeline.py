@@ -35,39 +35,10 @@ from bayes_ab.plotting import (
     REPORT_FIGURE_KINDS,
     figure_kinds,
 )
+from bayes_ab.steps import MODEL_STEPS, ModelStep  # re-exported: pipeline.MODEL_STEPS
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayes_ab.aggregate.source import DatabaseSource
-
-
-@dataclass(frozen=True)
-class ModelStep:
-    """One question of the seed: which model class answers it and how its stats are made."""
-
-    key: str
-    module: str
-    cls: str
-    stats_kwargs: dict = field(default_factory=dict)
-    label: str = ""
-
-
-#: The models of a full analysis, in report order. `key` names files, figures and diagnostics.
-MODEL_STEPS: tuple[ModelStep, ...] = (
-    ModelStep("conversion", "bayes_ab.models.arm_comparison", "ArmComparison",
-              {"metric": "converted"}, "conversion lift"),
-    ModelStep("cs_engagement", "bayes_ab.models.arm_comparison", "ArmComparison",
-              {"metric": "any_cs"}, "CS engagement lift"),
-    ModelStep("help_completion", "bayes_ab.models.help_completion", "HelpCompletion", {},
-              "completion after help, CS vs OTHER"),
-    ModelStep("time_to_completion", "bayes_ab.models.survival", "Survival", {},
-              "time to completion by channel"),
-    ModelStep("causal_cs_effect", "bayes_ab.models.iv", "InstrumentalVariable", {},
-              "causal effect of CS help (instrumental variable)"),
-    ModelStep("completions_conversion", "bayes_ab.models.completions_conversion",
-              "CompletionsConversion", {}, "completions and conversion"),
-    ModelStep("time_and_experience", "bayes_ab.models.time_experience", "TimeExperience", {},
-              "time of day and experience"),
-)
 
 
 @dataclass(frozen=True)
@@ -543,7 +514,7 @@ def analyze(
             results["forensics"] = {"verdict": "inconclusive", "evidence": [], "error": note}
             results["data_quality"].append(Finding("forensics_skipped", "info", 1,
                                                    note).to_dict())
-        elif source is not None:
+        elif source is not None and getattr(source, "folder", None) is None:
             note = ("forensics skipped: it reads the raw files, and the data came from "
                     f"database tables ({source.display}); run `bayes-ab forensics` on an "
                     "export of them")
@@ -552,7 +523,7 @@ def analyze(
                                                    note).to_dict())
         else:
             steps.start("forensics", "forensics")
-            results["forensics"] = _forensics(data_dir)
+            results["forensics"] = _forensics(source.folder if source else data_dir)
             steps.end("forensics")
     results["input"]["engine"] = engine
     timings["total"] = time.perf_counter() - t0

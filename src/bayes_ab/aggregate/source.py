@@ -12,6 +12,15 @@ database's own tables (`bayes_ab.aggregate.engine.aggregate_experiment` with
   user's schemas. A password in the URL is never printed (`redact`).
 * DuckDB file: attached read-only to the engine's own temporary database (so the
   engine's memory cap and spilling apply and the file is never modified).
+* Spark (``--engine spark``, the ``spark`` extra): the same expressions on PySpark, over
+  the folder's files read by Spark (`spark_source` with ``folder``) or over tables of the
+  Spark session's catalog (``--source spark --tables ...``, Hive or any catalog that
+  spark-defaults.conf configures). The master is ``--spark-master`` (``local[4]``,
+  ``spark://host:7077``, ``yarn``, or ``sc://host`` for Spark Connect), else
+  ``SPARK_REMOTE`` or spark-defaults.conf's ``spark.master``, else ``local[*]``. Spark's
+  scratch, warehouse and Derby files go into a private temporary folder (removed when the
+  session stops), its logs are quiet (errors only) and the session stops on exit
+  (`spark_session`).
 
 Table names: four names in the order cohorts, activity, help, conversion
 (``test_cohorts,product_activity,help_activity,conversion`` by default), or
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,9 +41,16 @@ from bayes_ab.data.schema import EXPERIMENT_FILES, REQUIRED_COLUMNS
 from bayes_ab.errors import BayesAbError, DataError, OptionError
 
 __all__ = ["DatabaseSource", "SourceError", "TableError", "aggregate_source",
-           "connect_source", "parse_source", "parse_tables", "redact", "source_tables"]
+           "connect_source", "parse_source", "parse_tables", "read_source_table",
+           "read_spark_file", "redact", "require_spark", "source_tables", "spark_session",
+           "spark_source"]
 
-SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "duckdb": "duckdb"}
+SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "duckdb": "duckdb",
+           "spark": "spark"}
+#: ``--source spark``: the tables of the Spark session's catalog.
+SPARK = "spark"
+#: What to install for ``--engine spark``.
+SPARK_INSTALL = "pip install 'bayes-ab[spark]'"
 #: The name under which a DuckDB source file is attached (read-only).
 DUCKDB_ALIAS = "bayes_ab_source"
 
@@ -65,15 +82,23 @@ class DatabaseSource:
 
     url: str
     tables: tuple[tuple[str, str], ...]
+    #: Spark only: the experiment folder read by Spark (None: the catalog's tables).
+    folder: str | None = None
+    #: Spark only: ``--spark-master`` (None: SPARK_REMOTE, spark-defaults, local[*]).
+    master: str | None = None
 
     @property
     def kind(self) -> str:
-        """``postgres`` or ``duckdb``."""
+        """``postgres``, ``duckdb`` or ``spark``."""
         return SCHEMES[self.url.split("://", 1)[0].lower()]
 
     @property
     def display(self) -> str:
-        """The URL without its password (for messages and results.json)."""
+        """The URL without its password (for messages and results.json); a folder read
+        by Spark is its path (as the files' ``input.source``), the Spark catalog
+        ``spark``."""
+        if self.kind == SPARK:
+            return self.folder if self.folder is not None else SPARK
         return redact(self.url)
 
     @property
@@ -109,13 +134,17 @@ def parse_tables(text: str | None) -> dict[str, str]:
     return dict(zip(EXPERIMENT_FILES, items, strict=True))
 
 
-def parse_source(url: str, tables: str | dict | None = None) -> DatabaseSource:
-    """A `DatabaseSource` from ``--source URL`` and ``--tables``; `OptionError` for a URL
-    of another kind."""
+def parse_source(url: str, tables: str | dict | None = None, *,
+                 master: str | None = None) -> DatabaseSource:
+    """A `DatabaseSource` from ``--source URL`` (or ``spark``) and ``--tables``;
+    `OptionError` for a URL of another kind."""
+    if str(url).strip().lower() == SPARK:
+        names = dict(tables) if isinstance(tables, dict) else parse_tables(tables)
+        return spark_source(tables=names, master=master)
     scheme = str(url).split("://", 1)[0].lower() if "://" in str(url) else ""
-    if scheme not in SCHEMES:
-        raise OptionError(f"--source must be a postgresql:// or duckdb:/// URL, got "
-                          f"{redact(url)!r}")
+    if scheme not in SCHEMES or scheme == SPARK:
+        raise OptionError(f"--source must be a postgresql:// or duckdb:/// URL or spark "
+                          f"(the Spark catalog's tables), got {redact(url)!r}")
     names = dict(tables) if isinstance(tables, dict) else parse_tables(tables)
     return DatabaseSource(str(url), tuple(names.items()))
 
@@ -209,7 +238,7 @@ def _location(src: DatabaseSource, name: str) -> tuple[str, Any]:
     schema, _, table = name.rpartition(".")
     if src.kind == "duckdb":
         return table, (DUCKDB_ALIAS, schema or "main")
-    return table, (schema or None)
+    return table, (schema or None)  # PostgreSQL schema / Spark database
 
 
 def _existing_table(available, table: str, src, name: str) -> str:
@@ -227,6 +256,8 @@ def _existing_table(available, table: str, src, name: str) -> str:
 def _list_tables(con, src: DatabaseSource, database) -> list[str]:
     """Tables and views of one schema (information_schema: Ibis's ``list_tables`` fails
     with DuckDB 2)."""
+    if src.kind == SPARK:
+        return list(con.list_tables(database=database))
     if src.kind == "duckdb":
         catalog, schema = database
         rows = con.con.execute(
@@ -267,18 +298,38 @@ def source_tables(con, src: DatabaseSource) -> dict[str, Any]:
 
 def aggregate_source(src: DatabaseSource, *, memory_limit: str | None = "3GB", **kwargs):
     """`aggregate_experiment` on the source's tables; ``source`` is the URL without its
-    password. ``kwargs`` go to `aggregate_experiment` (``design_test_share``, ...)."""
-    from bayes_ab.aggregate.engine import aggregate_experiment
+    password (a folder read by Spark: its path, as the files give). ``kwargs`` go to
+    `aggregate_experiment` (``design_test_share``, ...)."""
+    if src.kind == SPARK:
+        from bayes_ab.aggregate import read
 
+        with spark_session(src.master, catalog=src.folder is None) as session:
+            con = read.connect("pyspark", spark=session)
+            agg = _aggregate_on(con, src, memory_limit=None, **kwargs)
+        return agg if src.folder is not None else replace(agg, source=src.display)
     con = connect_source(src, memory_limit=memory_limit)
     try:
+        agg = _aggregate_on(con, src, memory_limit=memory_limit, **kwargs)
+    finally:
+        _close(con)
+    return replace(agg, source=src.display)
+
+
+def _aggregate_on(con, src: DatabaseSource, *, memory_limit: str | None, **kwargs):
+    """`aggregate_experiment` over an open connection; a driver's or an engine's error
+    becomes a `SourceError` / `TableError` naming the table (exit 2)."""
+    from bayes_ab.aggregate.engine import aggregate_experiment
+
+    try:
+        if src.folder is not None:  # Spark over the folder's files: the files' messages
+            return aggregate_experiment(src.folder, con=con, **kwargs)
         tables = source_tables(con, src)
-        agg = aggregate_experiment(con=con, tables=tables, names=src.table_names,
-                                   memory_limit=memory_limit, **kwargs)
+        return aggregate_experiment(con=con, tables=tables, names=src.table_names,
+                                    memory_limit=memory_limit, **kwargs)
     except TableError:
         raise
     except DataError as exc:
-        if exc.file in src.table_names.values():
+        if src.folder is None and exc.file in src.table_names.values():
             reason = re.sub(r"; run `bayes-ab validate` for their line numbers", "",
                             exc.reason)
             raise TableError(reason, file=exc.file, column=exc.column,
@@ -288,40 +339,61 @@ def aggregate_source(src: DatabaseSource, *, memory_limit: str | None = "3GB", *
         raise
     except Exception as exc:
         if _is_driver_error(exc):
-            raise SourceError(f"the {src.kind} database {_where(src)} refused a query: "
-                              f"{_scrub(exc, src.url)}") from None
+            raise SourceError(_refused(src, exc)) from None
         raise
-    finally:
-        _close(con)
-    return replace(agg, source=src.display)
+
+
+def _refused(src: DatabaseSource, exc: BaseException) -> str:
+    who = "Spark" if src.kind == SPARK else f"the {src.kind} database"
+    return f"{who} {_where(src)} refused a query: {_scrub(_java_text(exc), src.url)}"
+
+
+def _java_text(exc: BaseException):
+    """A Py4J error's Java exception (its first line says what failed; the Python one
+    only names the call), else the error itself."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None and type(exc).__module__.startswith("py4j"):
+        try:
+            return str(java.toString())
+        except Exception:  # the JVM is gone
+            return exc
+    return exc
 
 
 def _where(src: DatabaseSource) -> str:
+    if src.kind == SPARK:
+        return f"({_master_text(src.master)})"
     return f"at {pg_where(src.url)}" if src.kind == "postgres" else src.display
 
 
 def _is_driver_error(exc: BaseException) -> bool:
     mod = type(exc).__module__ or ""
-    return mod.startswith(("psycopg", "duckdb", "_duckdb"))
+    return mod.startswith(("psycopg", "duckdb", "_duckdb", "pyspark", "py4j"))
 
 
 # ----------------------------------------------------------------------------- compare
 
 
-def read_source_table(url: str, table: str):
+def read_source_table(url: str, table: str, *, master: str | None = None):
     """One table of a database as `bayes_ab.data.load.RawTable` (`bayes-ab compare
-    --source URL --table NAME`): the rows are read into memory like a Parquet export
-    (typed timestamps kept, booleans as true/false, other values as text, NULL as empty),
-    ``_line`` = row number + 1 in the order the server returns them."""
-    import numpy as np
-    import pandas as pd
+    --source URL --table NAME`; ``url`` ``spark``: a table of the Spark catalog): the rows
+    are read into memory like a Parquet export (typed timestamps kept, booleans as
+    true/false, other values as text, NULL as empty), ``_line`` = row number + 1 in the
+    order the server returns them."""
+    src = parse_source(url, {"cohorts": table}, master=master)
+    name = table
+    if src.kind == SPARK:
+        from bayes_ab.aggregate import read
 
-    from bayes_ab.data.load import LINE, RawTable, _normalise_frame
-
-    src = parse_source(url, {"cohorts": table})
+        with spark_session(master, catalog=True) as session:
+            con = read.connect("pyspark", spark=session)
+            found, database = _location(src, name)
+            found = _existing_table(_list_tables(con, src, database), found, src, name)
+            df = _spark_rows(src, lambda: session.table(
+                f"{database}.{found}" if database else found))
+        return _raw_table(df, name)
     con = connect_source(src, memory_limit=None)
     try:
-        name = table
         found, database = _location(src, name)
         available = _list_tables(con, src, database)
         found = _existing_table(available, found, src, name)
@@ -329,11 +401,20 @@ def read_source_table(url: str, table: str):
             df = con.table(found, database=database).execute()
         except Exception as exc:
             if _is_driver_error(exc):
-                raise SourceError(f"the {src.kind} database {_where(src)} refused a query: "
-                                  f"{_scrub(exc, src.url)}") from None
+                raise SourceError(_refused(src, exc)) from None
             raise
     finally:
         _close(con)
+    return _raw_table(df, name)
+
+
+def _raw_table(df, name: str, *, file: bool = False):
+    """A typed frame as the `RawTable` a Parquet export gives (see `read_source_table`)."""
+    import numpy as np
+    import pandas as pd
+
+    from bayes_ab.data.load import LINE, RawTable, _normalise_frame
+
     df = df.reset_index(drop=True)
     for col in df.columns:
         s = df[col]
@@ -346,5 +427,211 @@ def read_source_table(url: str, table: str):
     df[LINE] = np.arange(2, len(df) + 2, dtype=np.int64)
     df, notes = _normalise_frame(df, name)
     if len(df) == 0:
+        if file:
+            raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
         raise TableError("the table is empty: it has no rows", file=name, n_rows=0)
     return RawTable(name=name, data=df, n_read=len(df), notes=notes)
+
+
+# ----------------------------------------------------------------------------- spark
+
+
+def spark_source(folder: str | Path | None = None, *, tables: dict | None = None,
+                 master: str | None = None) -> DatabaseSource:
+    """``--engine spark``: the folder's files read by Spark, or (``folder`` None) the
+    ``tables`` of the Spark catalog (default: the four file stems)."""
+    names = dict(tables) if tables else dict(EXPERIMENT_FILES)
+    return DatabaseSource(SPARK, tuple(names.items()),
+                          folder=None if folder is None else str(folder), master=master)
+
+
+def _remote(master: str | None) -> str | None:
+    """The Spark Connect URL (``sc://...``) the session uses, if any."""
+    if master:
+        return master if master.lower().startswith("sc://") else None
+    return os.environ.get("SPARK_REMOTE") or None
+
+
+def _java() -> str | None:
+    import shutil
+
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").is_file():
+        return str(Path(home) / "bin" / "java")
+    return shutil.which("java")
+
+
+def require_spark(master: str | None = None) -> None:
+    """`SourceError` (exit 2) naming what to install when PySpark, or the Java that a
+    Spark started here needs, is missing."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise SourceError(f"--engine spark needs PySpark, which is not installed: "
+                          f"{SPARK_INSTALL}") from None
+    if _remote(master) is None and _java() is None:
+        raise SourceError("--engine spark starts Spark in a Java virtual machine and no "
+                          "java was found (on PATH or in JAVA_HOME): install a Java 17+ "
+                          "runtime (e.g. apt-get install openjdk-17-jre-headless), or give "
+                          "--spark-master sc://HOST to use a Spark Connect server")
+
+
+def spark_defaults() -> dict[str, str]:
+    """spark-defaults.conf (``SPARK_CONF_DIR``, else ``SPARK_HOME``/conf), as spark-submit
+    reads it: ``key value`` or ``key=value`` lines, ``#`` comments."""
+    folder = os.environ.get("SPARK_CONF_DIR") or (
+        str(Path(os.environ["SPARK_HOME"]) / "conf") if os.environ.get("SPARK_HOME") else None)
+    out: dict[str, str] = {}
+    if not folder or not (Path(folder) / "spark-defaults.conf").is_file():
+        return out
+    try:
+        text = (Path(folder) / "spark-defaults.conf").read_text(errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = re.split(r"\s*=\s*|\s+", line, maxsplit=1)
+        if len(parts) == 2:
+            out[parts[0]] = parts[1].strip()
+    return out
+
+
+def _master_text(master: str | None) -> str:
+    if master:
+        return f"master {master}"
+    if os.environ.get("SPARK_REMOTE"):
+        return f"Spark Connect {os.environ['SPARK_REMOTE']}"
+    return f"master {spark_defaults().get('spark.master', 'local[*]')}"
+
+
+#: Spark's own logs: errors only, on stderr (stdout stays clean for --json).
+_LOG4J2 = """rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
+"""
+
+
+@contextmanager
+def spark_session(master: str | None = None, *, catalog: bool = False):
+    """A SparkSession for one run, stopped on exit however the run ends.
+
+    Master: ``master`` (``sc://`` = Spark Connect), else ``SPARK_REMOTE``, else
+    spark-defaults.conf's ``spark.master``, else ``local[*]``. A Spark started here
+    writes its scratch files (``spark.local.dir``), its warehouse and Derby's files
+    (``metastore_db``, ``derby.log``) into a private temporary folder removed on exit
+    (unless spark-defaults.conf sets them; ``catalog=True`` reads the user's catalog, so
+    its warehouse and metastore are left as spark-defaults.conf / hive-site.xml give
+    them), logs errors only, and runs without its web UI; the session's time zone is UTC.
+    """
+    import shutil
+    import tempfile
+
+    require_spark(master)
+    from pyspark.sql import SparkSession
+
+    home = Path(tempfile.mkdtemp(prefix="bayes_ab_spark_"))
+    builder = SparkSession.builder.appName("bayes-ab")
+    remote = _remote(master)
+    if remote is not None:
+        builder = builder.remote(remote)
+    else:
+        defaults = spark_defaults()
+        if master:
+            builder = builder.master(master)
+        elif "spark.master" not in defaults:
+            builder = builder.master("local[*]")
+        (home / "log4j2.properties").write_text(_LOG4J2)
+        java = [defaults.get("spark.driver.extraJavaOptions", ""),
+                f"-Dlog4j2.configurationFile={(home / 'log4j2.properties').as_uri()}",
+                "-XX:-UsePerfData"]
+        if not catalog and "derby.system.home" not in java[0]:
+            java.append(f"-Dderby.system.home={home / 'derby'}")
+        builder = builder.config("spark.driver.extraJavaOptions", " ".join(j for j in java if j))
+        own = {"spark.local.dir": home / "local", "spark.ui.enabled": "false",
+               "spark.ui.showConsoleProgress": "false"}
+        if not catalog:
+            own["spark.sql.warehouse.dir"] = home / "warehouse"
+        if str(master or defaults.get("spark.master", "local[*]")).startswith("local"):
+            # Spark's default of 200 shuffle partitions is for clusters: one machine's
+            # small aggregates run several times faster with a few per core.
+            own["spark.sql.shuffle.partitions"] = str(2 * (os.cpu_count() or 2))
+        for key, value in own.items():
+            if key not in defaults:
+                builder = builder.config(key, str(value))
+    for key, value in (("spark.sql.session.timeZone", "UTC"),
+                       ("spark.sql.ansi.enabled", "false"),
+                       ("spark.sql.execution.arrow.pyspark.enabled", "true")):
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:
+        shutil.rmtree(home, ignore_errors=True)
+        raise SourceError(f"cannot start Spark ({_master_text(master)}): "
+                          f"{_scrub(exc, SPARK)}") from None
+    try:
+        yield session
+    finally:
+        try:
+            if remote is None:  # tasks cut short by the stop would log errors
+                session.sparkContext.setLogLevel("OFF")
+            session.stop()
+        except Exception:  # pragma: no cover - best effort
+            pass
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _spark_rows(src: DatabaseSource, frame):
+    """``frame()`` (a Spark DataFrame) collected into pandas; Spark's errors as
+    `SourceError`."""
+    try:
+        return frame().toPandas()
+    except Exception as exc:
+        if _is_driver_error(exc):
+            raise SourceError(_refused(src, exc)) from None
+        raise
+
+
+def read_spark_file(path: str, *, master: str | None = None):
+    """``bayes-ab compare FILE --engine spark``: a CSV / CSV.gz / Parquet file (a local
+    path or any URI Spark reads: ``s3a://``, ``hdfs://``, ...) read by Spark and collected
+    as the `RawTable` the file reader gives: CSV values as text (a local file's delimiter
+    and encoding found as the file reader finds them), Parquet typed like a Parquet
+    export."""
+    from bayes_ab.data.load import HEAD_BYTES, csv_head
+
+    name = str(path).rstrip("/").rsplit("/", 1)[-1]
+    local = "://" not in str(path)
+    if local and not Path(path).is_file():
+        raise DataError("file not found" if not Path(path).exists() else "not a file",
+                        file=str(path))
+    options = {"header": "true", "inferSchema": "false", "quote": '"', "escape": '"',
+               "multiLine": "true", "mode": "FAILFAST", "enforceSchema": "false"}
+    parquet = name.lower().endswith(".parquet")
+    if local and not parquet:
+        from bayes_ab.aggregate.read import _head_bytes
+
+        head = csv_head(_head_bytes(Path(path))[:HEAD_BYTES], name)
+        options["sep"] = head.sep
+        if head.encoding not in ("utf-8", "utf-8-sig"):
+            options["encoding"] = head.encoding
+    with spark_session(master) as session:
+        def frame():
+            if parquet:
+                return session.read.parquet(str(path))
+            return session.read.options(**options).csv(str(path))
+        try:
+            df = frame().toPandas()
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise DataError(f"cannot read the file with Spark ({_master_text(master)}): "
+                                f"{_scrub(_java_text(exc), SPARK)}", file=name) from None
+            raise
+    return _raw_table(df, name, file=True)

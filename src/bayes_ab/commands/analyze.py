@@ -9,7 +9,12 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from bayes_ab.commands.common import add_sampler_options, sampler_config
+from bayes_ab.commands.common import (
+    add_sampler_options,
+    add_spark_master_option,
+    sampler_config,
+    spark_master,
+)
 from bayes_ab.errors import DiagnosticsFailed, OptionError
 
 
@@ -26,8 +31,9 @@ def register(sub) -> None:
     p.add_argument("--source", metavar="URL", default=None,
                    help="read the four tables from a database instead of DATA_DIR: "
                    "postgresql://[user@]host[:port]/db (password from PGPASSWORD or "
-                   "~/.pgpass, never needed here; needs the postgres extra) or "
-                   "duckdb:///path/exp.duckdb (opened read-only)")
+                   "~/.pgpass, never needed here; needs the postgres extra), "
+                   "duckdb:///path/exp.duckdb (opened read-only) or spark (tables of the "
+                   "Spark session's catalog, e.g. Hive; implies --engine spark)")
     p.add_argument("--tables", metavar="NAMES", default=None,
                    help="with --source: the tables of test_cohorts, product_activity, "
                    "help_activity and conversion, comma-separated in that order or as "
@@ -64,11 +70,7 @@ def register(sub) -> None:
     p.add_argument("--prior-sensitivity", choices=("all", "decision", "none"), default="decision",
                    help="refit models under a weaker and a stronger prior: all models, "
                    "only the decision metrics (conversion, CS engagement; default), or none")
-    p.add_argument("--engine", choices=("auto", "pandas", "duckdb"), default="auto",
-                   help="how the files become sufficient statistics: pandas (in memory, "
-                   "line-numbered errors), duckdb (flat memory, millions of customers) or "
-                   "auto (default: duckdb above 200 MB of input or a Parquet file over 2M "
-                   "rows)")
+    add_engine_options(p)
     p.add_argument("--engine-memory", default="3GB", metavar="SIZE",
                    help="DuckDB engine: memory cap of its buffer pool, e.g. 3GB (default) or "
                    "800MB; above it the engine spills to a temporary database under TMPDIR")
@@ -77,6 +79,16 @@ def register(sub) -> None:
                    help="print results.json on stdout and nothing else there (progress, if "
                    "not --quiet, stays on stderr)")
     p.set_defaults(func=run)
+
+
+def add_engine_options(p) -> None:
+    p.add_argument("--engine", choices=("auto", "pandas", "duckdb", "spark"), default="auto",
+                   help="how the files become sufficient statistics: pandas (in memory, "
+                   "line-numbered errors), duckdb (flat memory, millions of customers), "
+                   "spark (the same aggregation on PySpark, local or a cluster; needs the "
+                   "spark extra and Java) or auto (default: duckdb above 200 MB of input or "
+                   "a Parquet file over 2M rows)")
+    add_spark_master_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         figure_set="all" if args.figure_set == "all" else "report",
         workers=_workers(args.workers),
         prior_sensitivity=args.prior_sensitivity,
-        engine=getattr(args, "engine", "auto"),
+        engine=_pipeline_engine(data_dir, getattr(args, "engine", "auto")),
         engine_memory=_memory_size(getattr(args, "engine_memory", "3GB")),
     )
     with staged_output_dir(args.out, force=args.force, inputs=inputs,
@@ -133,8 +145,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _data_source(args: argparse.Namespace):
-    """DATA_DIR as a Path, or the `DatabaseSource` of --source/--tables: exactly one."""
+    """DATA_DIR as a Path, or the `DatabaseSource` of --source/--tables (or of
+    --engine spark): exactly one of DATA_DIR and --source."""
     source = getattr(args, "source", None)
+    engine = getattr(args, "engine", "auto")
+    master = spark_master(args)
     if (args.data_dir is None) == (source is None):
         raise OptionError("give exactly one of DATA_DIR (a folder) or --source URL")
     if source is None:
@@ -144,13 +159,31 @@ def _data_source(args: argparse.Namespace):
         data_dir = Path(args.data_dir)
         if not data_dir.is_dir():
             raise OptionError(f"DATA_DIR {data_dir} is not a folder")
-        return data_dir
-    from bayes_ab.aggregate.source import parse_source
+        if engine == "spark":  # Spark reads the folder's files
+            from bayes_ab.aggregate.source import require_spark, spark_source
 
-    if getattr(args, "engine", "auto") == "pandas":
+            require_spark(master)
+            return spark_source(data_dir, master=master)
+        return data_dir
+    from bayes_ab.aggregate.source import SPARK, parse_source, require_spark
+
+    spark = str(source).strip().lower() == SPARK
+    if engine == "pandas":
         raise OptionError("--engine pandas reads files; with --source the aggregation "
                           "runs in the database")
-    return parse_source(source, args.tables)
+    if engine == "spark" and not spark:
+        raise OptionError("--engine spark reads DATA_DIR or the Spark catalog's tables "
+                          "(--source spark); a postgresql:// or duckdb:/// source is "
+                          "aggregated in its own database")
+    if spark:
+        require_spark(master)
+    return parse_source(source, args.tables, master=master)
+
+
+def _pipeline_engine(data, engine: str) -> str:
+    """The engine `AnalyzeOptions` takes: with Spark the source (`spark_source`) says
+    where the aggregation runs."""
+    return "auto" if engine == "spark" else engine
 
 
 def _workers(n: int | None) -> int:
@@ -167,6 +200,8 @@ def _input_paths(source) -> list[Path]:
     """What --out must not overlap: the data folder, or a DuckDB source's database file."""
     if isinstance(source, Path):
         return [source]
+    if getattr(source, "folder", None) is not None:  # files read by Spark
+        return [Path(source.folder)]
     url = str(getattr(source, "url", ""))
     if url.lower().startswith("duckdb://"):
         path = url.split("://", 1)[1]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bayes_ab.commands.common import add_spark_master_option, spark_master
+
 DESCRIPTION = (
     "Compare two or more arms of a plain A/B export (one CSV or Parquet file with a group "
     "column and a binary 0/1, true/false or yes/no outcome), each against control: Bayesian "
@@ -23,9 +25,15 @@ def register(subparsers) -> None:
     p.add_argument("--source", metavar="URL", default=None,
                    help="read the export from a database table instead of FILE: "
                    "postgresql://[user@]host[:port]/db (password from PGPASSWORD or "
-                   "~/.pgpass) or duckdb:///path/exp.duckdb (opened read-only)")
+                   "~/.pgpass), duckdb:///path/exp.duckdb (opened read-only) or spark (a "
+                   "table of the Spark session's catalog, e.g. Hive)")
     p.add_argument("--table", metavar="NAME", default=None,
                    help="with --source: the table (schema.table allowed)")
+    p.add_argument("--engine", choices=("pandas", "spark"), default="pandas",
+                   help="who reads FILE: pandas (default) or spark (local or a cluster; FILE "
+                   "may then be any path Spark reads, e.g. s3a:// or hdfs://; needs the spark "
+                   "extra and Java); the rows are then collected for the analysis")
+    add_spark_master_option(p)
     p.add_argument("--group-col", required=True, metavar="COL", help="column naming the arm")
     p.add_argument("--outcome-col", required=True, metavar="COL", action="append",
                    help="outcome column: binary (0/1, true/false, yes/no) or numeric (a mean "
@@ -126,17 +134,27 @@ def _export(args: argparse.Namespace):
     from bayes_ab.errors import OptionError
 
     source, table = getattr(args, "source", None), getattr(args, "table", None)
+    master = spark_master(args)
+    spark = getattr(args, "engine", "pandas") == "spark"
     if (args.file is None) == (source is None):
         raise OptionError("give exactly one of FILE or --source URL (with --table NAME)")
     if source is None:
         if table is not None:
             raise OptionError("--table goes with --source")
+        if spark:
+            from bayes_ab.aggregate.source import read_spark_file
+
+            return args.file, read_spark_file(args.file, master=master)
         return args.file, None
     if not table:
         raise OptionError("--source needs --table NAME (the table holding the export)")
-    from bayes_ab.aggregate.source import read_source_table
+    from bayes_ab.aggregate.source import SPARK, read_source_table
 
-    return table, read_source_table(source, table)
+    if spark and str(source).strip().lower() != SPARK:
+        raise OptionError("--engine spark reads FILE or a table of the Spark catalog "
+                          "(--source spark); a postgresql:// or duckdb:/// table is read "
+                          "from its own database")
+    return table, read_source_table(source, table, master=master)
 
 
 def run(args: argparse.Namespace) -> int:
