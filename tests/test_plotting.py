@@ -165,6 +165,22 @@ def test_funnel_figures_return_figures(quiet_folder):
     assert sorted(texts) == ["1.0", "2.0", "4.0"]
 
 
+def test_the_ppc_of_one_fit_is_the_same_figure_every_time(tmp_path):
+    """ArviZ picks the PPC's 100 predictive draws at random: with the fit's seed (stored in
+    the InferenceData), one fit draws one figure (it differed from run to run before)."""
+    import json
+
+    idata = _idata()
+    idata.attrs["sampler_config"] = json.dumps({"seed": 7})
+    pngs = [save_figure(standard_figures(idata, var_names=["rate"], kinds=["ppc"])["ppc"],
+                        tmp_path / f"{i}.png").read_bytes() for i in range(2)]
+    assert pngs[0] == pngs[1]
+    idata.attrs["sampler_config"] = json.dumps({"seed": 8})
+    other = save_figure(standard_figures(idata, var_names=["rate"], kinds=["ppc"])["ppc"],
+                        tmp_path / "other.png").read_bytes()
+    assert other != pngs[0]
+
+
 # ------------------------------------------------------------------ saving at the edge
 
 

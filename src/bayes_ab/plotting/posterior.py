@@ -76,11 +76,25 @@ def standard_figures(
         elif kind == "ppc":
             if "posterior_predictive" not in idata.groups() or "observed_data" not in idata.groups():
                 continue
-            axes = az.plot_ppc(idata, num_pp_samples=100, kind="scatter" if _is_tiny(idata) else "kde")
+            axes = az.plot_ppc(idata, num_pp_samples=100, random_seed=_fit_seed(idata),
+                               kind="scatter" if _is_tiny(idata) else "kde")
         else:
             raise ValueError(f"unknown figure kind {kind!r}")
         figures[kind] = detach(axes)
     return figures
+
+
+def _fit_seed(idata: az.InferenceData) -> int:
+    """The seed of the fit (``sampler_config`` in the InferenceData's attributes, as
+    `bayes_ab.fit` stores it; 0 without one): the PPC's 100 predictive draws are picked with
+    it, so the same fit draws the same figure."""
+    import json
+
+    try:
+        seed = json.loads(idata.attrs["sampler_config"])["seed"]
+    except (KeyError, TypeError, ValueError):
+        return 0
+    return int(seed) if seed is not None else 0
 
 
 def _is_tiny(idata: az.InferenceData) -> bool:
