@@ -204,11 +204,14 @@ def test_exact_save_load_round_trip(exact_fit, tmp_path):
 def test_figure_kinds_select_what_standard_figures_draws(exact_fit, tmp_path):
     from bayes_ab.plotting import FIGURE_KINDS, figure_kinds
 
+    from matplotlib.figure import Figure
+
     model, idata, _ = exact_fit
     with figure_kinds(("posterior",)):
-        drawn = model.figures(idata, tmp_path / "a")
-    assert set(drawn) == {"posterior"} and drawn["posterior"].is_file()
-    drawn = model.figures(idata, tmp_path / "b")  # outside the block: every kind
+        drawn = model.figures(idata)
+    assert set(drawn) == {"posterior"} and isinstance(drawn["posterior"], Figure)
+    drawn = model.figures(idata)  # outside the block: every kind
     assert set(drawn) == set(FIGURE_KINDS)
+    assert not any(tmp_path.iterdir())  # nothing written
     with pytest.raises(ValueError), figure_kinds(("nope",)):
         pass

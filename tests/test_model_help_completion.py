@@ -145,8 +145,15 @@ def test_save_load_round_trip(effect, tmp_path):
 
 
 def test_figures_are_written(effect, tmp_path):
+    from matplotlib.figure import Figure
+
+    from bayes_ab.plotting import save_figures
+
     model, idata, _ = effect
-    written = model.figures(idata, tmp_path)
+    figures = model.figures(idata)
+    assert not any(tmp_path.iterdir())  # figures() draws; only save_figures writes
+    assert all(isinstance(f, Figure) for f in figures.values())
+    written = save_figures(figures, tmp_path)
     assert {"trace", "forest", "rates"} <= set(written)
     assert all(p.stat().st_size > 1000 for p in written.values())
 

@@ -160,5 +160,7 @@ def test_save_load_round_trip_and_figures(effect, tmp_path):
     assert model2.stats == model.stats and model2.priors == model.priors
     assert (model2.summarize(idata2)["hazard_ratio_cs_vs_other"]
             == pytest.approx(model.summarize(idata)["hazard_ratio_cs_vs_other"]))
-    written = model2.figures(idata2, tmp_path / "figs")
+    from bayes_ab.plotting import save_figures
+
+    written = save_figures(model2.figures(idata2), tmp_path / "figs")
     assert {"trace", "forest", "survival_km"} <= set(written)

@@ -158,10 +158,9 @@ class AnalysisResult:
         The figure is closed in pyplot (so Jupyter shows it once, as the returned value)
         and never saved."""
         import arviz as az
-        import matplotlib.pyplot as plt
-        import numpy as np
 
         from bayes_ab.errors import OptionError
+        from bayes_ab.plotting.figure import detach
 
         if kind not in PLOT_KINDS:
             raise OptionError(f"plot kind must be one of {', '.join(PLOT_KINDS)}, got {kind!r}")
@@ -180,10 +179,7 @@ class AnalysisResult:
             idata = self.idata[model]
         with _quiet_arviz():
             axes = getattr(az, f"plot_{kind}")(idata, **kwargs)
-        first = np.ravel(np.asarray(axes, dtype=object))[0]
-        fig = first.get_figure() if hasattr(first, "get_figure") else plt.gcf()
-        plt.close(fig)
-        return fig
+        return detach(axes)
 
     def _compare_idata(self, *, lift: bool):
         import arviz as az

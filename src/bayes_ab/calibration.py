@@ -35,7 +35,6 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import product
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,7 +55,6 @@ __all__ = [
     "SBCResult",
     "UniformityTest",
     "experiment_from_simulation",
-    "plot_rank_histograms",
     "rank_statistic",
     "run_sbc",
     "thin_draws",
@@ -455,44 +453,6 @@ def _min_ess(posterior, names) -> float:
     return float(np.nanmin([np.nanmin(ess[v].values) for v in names]))
 
 
-def plot_rank_histograms(result: SBCResult, path: str | Path, *, bins: int = SBC_BINS,
-                         max_panels: int = 24) -> Path:
-    """Rank histograms, one panel per parameter, with the 99% band of a uniform histogram
-    (binomial quantiles of each bin's count), as in Talts et al. (2018), figure 3."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from scipy import stats
-
-    labels = list(result.params)[:max_panels]
-    ncol = min(4, len(labels))
-    nrow = int(np.ceil(len(labels) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.4 * nrow), squeeze=False)
-    n = result.reps
-    n_values = result.n_draws + 1
-    p_bin = 1.0 / bins
-    lo, hi = stats.binom.ppf([0.005, 0.995], n, p_bin)
-    edges = np.linspace(0, n_values, bins + 1)
-    for ax, lab in zip(axes.ravel(), labels, strict=False):
-        j = result.params.index(lab)
-        ax.axhspan(lo, hi, color="grey", alpha=0.25, lw=0)
-        ax.axhline(n * p_bin, color="grey", lw=0.8)
-        ax.hist(result.ranks[:, j], bins=edges, color="tab:blue", alpha=0.8)
-        t = result.tests[lab]
-        ax.set_title(f"{lab}\nchi2 p={t.chi2_p:.2f}, KS p={t.ks_p:.2f}", fontsize=8)
-        ax.set_yticks([])
-        ax.tick_params(labelsize=7)
-    for ax in axes.ravel()[len(labels):]:
-        ax.axis("off")
-    fig.suptitle(f"SBC rank histograms: {result.model} ({n} replications, "
-                 f"{result.n_draws} draws; band: 99% of a uniform histogram)", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 # ----------------------------------------------------------------------------- simulator

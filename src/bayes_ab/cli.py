@@ -81,9 +81,32 @@ def _signal_handlers() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def use_file_backend() -> None:
+    """The commands write figures to files and never show them: draw with matplotlib's Agg
+    backend unless one is configured (the MPLBACKEND variable, or one chosen already in
+    this process). Set through MPLBACKEND when matplotlib is not imported yet, so that
+    importing it stays lazy and worker processes inherit it."""
+    import os
+
+    if os.environ.get("MPLBACKEND"):
+        return
+    if "matplotlib" not in sys.modules:
+        os.environ["MPLBACKEND"] = "Agg"
+        return
+    import matplotlib
+
+    try:
+        chosen = matplotlib.get_backend(auto_select=False)
+    except TypeError:  # matplotlib < 3.10: no way to ask without choosing
+        chosen = None
+    if chosen is None:
+        matplotlib.use("Agg")
+
+
 def main(argv: list[str] | None = None) -> int:
     from bayes_ab.known_warnings import silence_known_warnings
 
+    use_file_backend()  # the library never picks a backend; the command line does, once
     silence_known_warnings()  # before any command imports ArviZ
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)

@@ -1612,51 +1612,6 @@ def compare_file(
                        config=config, threshold=threshold, **options).results
 
 
-def _posterior_figure(run: CompareRun, out_dir: Path) -> dict[str, Path]:
-    """One figure: each arm's exact posterior density, and each arm's lift over control."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy import stats
-
-    res = run.results
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    mean = res.get("metric_kind") == "mean"
-    scale = 1.0 if mean else 100.0
-    for arm, post in res["posterior"].items():
-        if mean:
-            ax1.hist(run.draws[arm], bins=120, density=True, histtype="step", label=arm)
-            continue
-        d = stats.beta(post["alpha"], post["beta"])
-        lo, hi = d.ppf(1e-4), d.isf(1e-4)
-        x = np.linspace(lo, hi, 400)
-        ax1.plot(x * 100, d.pdf(x) / 100, label=arm)
-    ax1.set_xlabel(f"mean of {res['input']['outcome_col']}" if mean
-                   else f"{res['input']['outcome_col']} rate (%)")
-    ax1.set_yticks([])
-    adjusted = any(isinstance(b, dict) and b.get("adjustment") for b in res["arms"].values())
-    ax1.set_title(("Posterior of each arm's CUPED-adjusted mean" if adjusted
-                   else "Posterior of each arm's mean (Bayesian bootstrap)") if mean
-                  else "Posterior of each arm's rate (exact Beta)")
-    ax1.legend(fontsize=8)
-    ctrl = res["control"]
-    for arm in res["arms"]:
-        lift = (run.draws[arm] - run.draws[ctrl]) * scale
-        ax2.hist(lift, bins=120, density=True, histtype="step", label=f"{arm} - {ctrl}")
-    ax2.axvline(0.0, color="grey", lw=0.8)
-    ax2.set_xlabel("difference of means" if mean else "lift (percentage points)")
-    ax2.set_yticks([])
-    ax2.set_title("Posterior of each arm's lift over control")
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / f"{run.metric_name}_posterior.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return {f"{run.metric_name}_posterior": path}
-
-
 def write_compare(run: CompareRun, out_dir: str | Path, *, figures: bool = True) -> dict[str, Path]:
     """Write compare.json, report.html, report.md and figures/ into ``out_dir``
     (an already staged folder: the caller handles --force and atomic replacement)."""
@@ -1669,7 +1624,11 @@ def write_compare(run: CompareRun, out_dir: str | Path, *, figures: bool = True)
     written["compare.json"] = out / "compare.json"
     figs: dict[str, Path] = {}
     if figures and run.draws is not None:
-        figs = _posterior_figure(run, out / "figures")
+        from bayes_ab.plotting import plot_compare_posteriors, save_figures
+
+        figs = save_figures({f"{run.metric_name}_posterior":
+                             plot_compare_posteriors(run.results, run.draws)},
+                            out / "figures", tight=False)
     html, md = render_compare_report(run.results, figures=figs, out_dir=out)
     written["report.html"], written["report.md"] = html, md
     return written

@@ -34,6 +34,7 @@ from bayes_ab.plotting import (
     GATE_FIGURE_KINDS,
     REPORT_FIGURE_KINDS,
     figure_kinds,
+    save_figures,
 )
 from bayes_ab.steps import MODEL_STEPS, ModelStep  # re-exported: pipeline.MODEL_STEPS
 
@@ -460,9 +461,9 @@ def analyze(
             kinds = FIGURE_KINDS if options.figure_set == "all" else (
                 REPORT_FIGURE_KINDS + (() if diag.passed else GATE_FIGURE_KINDS))
             with figure_kinds(kinds):
-                drawn = model.figures(idata, out / "figures")
-            for kind, path in drawn.items():
-                figures[kind if kind.startswith(step.key) else f"{step.key}_{kind}"] = path
+                drawn = model.figures(idata)
+            figures.update(save_figures({f"{step.key}_{kind}": fig for kind, fig in drawn.items()},
+                                        out / "figures"))
         timings[f"model_{step.key}"] = time.perf_counter() - t
         steps.end(step.key, compile_seconds=float(idata.attrs.get("compile_seconds", 0.0)),
                   sample_seconds=float(idata.attrs.get("sample_seconds", 0.0)),

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -66,7 +65,7 @@ from bayes_ab.errors import OptionError
 
 __all__ = ["Plan", "PlanPoint", "plan_sample_size", "frequentist_total_n", "power_at",
            "statsmodels_total_n", "bayesian_power_total_n_normal", "frequentist_assurance",
-           "matched_prob_threshold", "plot_plan", "MAX_TOTAL_N"]
+           "matched_prob_threshold", "MAX_TOTAL_N"]
 
 #: Threshold of caring for the expected loss, in rate units (0.1 percentage point); the
 #: same default as `bayes_ab.decision.DEFAULT_THRESHOLD_OF_CARING`.
@@ -591,53 +590,3 @@ def _check(*, baseline, mde, split, alpha, power, relative, prior, prob_threshol
         raise OptionError(f"method must be 'normal' or 'draws', got {method!r}")
     if method == "draws" and not 10 <= n_draws <= 100_000:
         raise OptionError(f"n_draws must be from 10 to 100,000, got {n_draws}")
-
-
-# ----------------------------------------------------------------------------- figure
-
-
-def plot_plan(plan: Plan, *, path: str | Path | None = None):
-    """Two panels vs total n: power, Bayesian power & assurance; expected loss (planned
-    lift and A/A).
-
-    Returns the figure; saves it to `path` (and closes it) when given.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    n = np.array([p.n_total for p in plan.curve])
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    ax1.plot(n, [p.power for p in plan.curve], label="frequentist power (closed form)")
-    ax1.plot(n, [p.bayesian_power for p in plan.curve], marker="o", ms=3,
-             label=f"Bayesian power: P(Test better) > {plan.prob_threshold:g}")
-    ax1.plot(n, [p.assurance for p in plan.curve], marker="s", ms=3,
-             label=f"assurance (design prior sd {plan.design_sd:.4f})")
-    ax1.plot(n, [p.frequentist_assurance for p in plan.curve], ls="--", color="C2", lw=1,
-             label="z-test power averaged over the design prior")
-    ax1.axhline(plan.power, color="grey", lw=0.8, ls="--")
-    ax1.axvline(plan.n_total, color="C0", lw=0.8, ls=":", label=f"N = {plan.n_total:,}")
-    if plan.n_total_bayesian_power:
-        ax1.axvline(plan.n_total_bayesian_power, color="C1", lw=0.8, ls=":",
-                    label=f"Bayesian power {plan.power:.0%} at {plan.n_total_bayesian_power:,}")
-    ax1.set(xscale="log", ylim=(0, 1), xlabel="total customers (both arms)",
-            ylabel="probability", title=f"Lift {plan.mde_abs:+.4f} on {plan.baseline:.4f}")
-    ax1.legend(fontsize=8, loc="upper left")
-    ax2.plot(n, [p.expected_loss for p in plan.curve], marker="o", ms=3,
-             label="true lift = mde")
-    ax2.plot(n, [p.expected_loss_null for p in plan.curve], marker="o", ms=3,
-             label="true lift = 0 (A/A)")
-    ax2.axhline(plan.loss_threshold, color="grey", lw=0.8, ls="--",
-                label=f"threshold of caring {plan.loss_threshold}")
-    ax2.set(xscale="log", yscale="log", xlabel="total customers (both arms)",
-            ylabel="expected loss of the best action (rate)",
-            title="Expected loss after the test")
-    ax2.legend(fontsize=8)
-    fig.suptitle(f"{plan.split:.0%} in Test; prior Beta{plan.prior}; {plan.n_sims} simulated "
-                 "experiments per n", fontsize=9)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-    return fig

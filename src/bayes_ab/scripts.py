@@ -54,6 +54,7 @@ def run_model_script(key: str, doc: str, argv: list[str] | None = None) -> int:
     from bayes_ab.data.load import load_experiment
     from bayes_ab.io import write_json
     from bayes_ab.pipeline import build_model
+    from bayes_ab.plotting import save_figures
 
     args = parse_args(doc, argv)
     try:
@@ -83,7 +84,8 @@ def run_model_script(key: str, doc: str, argv: list[str] | None = None) -> int:
     path = model.save(idata, args.out / "idata" / f"{model.name}.nc")
     write_json(args.out / f"{model.name}.json",
                {"summary": summary, "diagnostics": diag.to_dict(), "fit_seconds": elapsed})
-    figures = model.figures(idata, args.figures)
+    figures = save_figures({f"{model.name}_{kind}": fig
+                            for kind, fig in model.figures(idata).items()}, args.figures)
     print(f"wrote {path}, {args.out / (model.name + '.json')} and {len(figures)} figures "
           f"in {args.figures}")
     return 0 if diag.passed else 3

@@ -107,11 +107,11 @@ def run(args: argparse.Namespace) -> int:
         check_plan,
         make_plan,
         monitor,
-        plot_monitor,
         read_daily_counts,
         read_plan,
         write_plan,
     )
+    from bayes_ab.plotting import plot_monitor, save_figure
     from bayes_ab.report import render_monitor_report
 
     plan_path = _plan_path(args)
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         result = monitor(counts, config=config, input_info=info, plan=plan,
                          plan_info=plan_info)
         write_json(tmp / "monitor.json", result)
-        plot_monitor(result, tmp / "monitor.png")
+        save_figure(plot_monitor(result), tmp / "monitor.png")
         render_monitor_report(result, figure=tmp / "monitor.png", out_dir=tmp)
         if new_plan:  # last: a run that fails leaves no plan behind
             write_plan(plan_path, plan)

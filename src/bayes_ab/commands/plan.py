@@ -51,7 +51,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bayes_ab.planning import plan_sample_size, plot_plan
+    from bayes_ab.planning import plan_sample_size
+    from bayes_ab.plotting import plot_plan, save_figure
 
     if args.out is not None:
         check_output_dir(args.out, force=args.force)
@@ -71,6 +72,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         with staged_output_dir(args.out, force=args.force, command="plan") as tmp:
             write_json(tmp / "plan.json", plan.to_dict())
-            plot_plan(plan, path=tmp / "plan.png")
+            save_figure(plot_plan(plan), tmp / "plan.png")
         print(f"wrote {args.out}/plan.json and {args.out}/plan.png")
     return 0

@@ -7,169 +7,55 @@ banners and sections built once, every sentence written with the number formats 
 as ``figures/<name>.png``). It opens with the findings in plain words (what reproduces,
 what the pooled model changes, which claims of the original report hold); the tables and
 the technical detail follow. Nothing here estimates anything: every number is read from
-``funnel.json`` (``results.summary``). matplotlib runs with the Agg backend.
+``funnel.json`` (``results.summary``). The figures are drawn by `bayes_ab.plotting.funnel`
+and saved here, at the edge.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from bayes_ab.funnel.load import STAGES, STATUS_LABELS
+from bayes_ab.plotting import (
+    FUNNEL_DPI,
+    plot_attrition,
+    plot_effects,
+    plot_funnel,
+    plot_heatmap,
+    plot_journeys,
+    plot_stage_forest,
+    plot_weekly,
+    save_figures,
+)
 from bayes_ab.report import render as R
 from bayes_ab.report import text as T
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 
-def _save(fig, path: Path) -> Path:
-    plt = _plt()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
-def plot_funnel(summary: dict, path: Path) -> Path:
-    plt = _plt()
-    reach = summary["at_or_beyond_stage"]
-    trans = summary["stage_transitions"]
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    ys = [reach[str(k)] for k in STAGES]
-    ax.barh([STATUS_LABELS[k] for k in STAGES][::-1], ys[::-1], color="#4C72B0")
-    for i, k in enumerate(STAGES[::-1]):
-        ax.text(reach[str(k)], i, f" {reach[str(k)]}", va="center", fontsize=8)
-    labels = [f"{k} -> {k + 1}: {trans[f'{k}_to_{k + 1}']['posterior']['mean']:.1%} "
-              f"[{trans[f'{k}_to_{k + 1}']['posterior']['lower']:.1%}, "
-              f"{trans[f'{k}_to_{k + 1}']['posterior']['upper']:.1%}]" for k in STAGES[:-1]]
-    ax.set_title("Leads at or beyond each stage\n" + "; ".join(labels), fontsize=8)
-    ax.set_xlabel("leads")
-    return _save(fig, path)
-
-
-def plot_attrition(attrition: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    share = attrition.div(attrition[1], axis=0)
-    for ind, row in share.iterrows():
-        ax.plot(list(row.index), row.values, marker="o", lw=1,
-                label=f"{ind} (n={attrition.loc[ind, 1]})")
-    ax.set_xticks(list(STAGES))
-    ax.set_xlabel("stage")
-    ax.set_ylabel("share of the industry's leads at or beyond")
-    ax.set_yscale("symlog", linthresh=0.01)
-    ax.legend(fontsize=6, ncol=2)
-    ax.set_title("Attrition by industry (Figure 2 of the report, as shares)")
-    return _save(fig, path)
-
-
-def plot_heatmap(table: pd.DataFrame, path: Path, *, title: str) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(1.1 * table.shape[1] + 3, 0.35 * table.shape[0] + 1.5))
-    values = np.log1p(table.to_numpy(dtype=float))
-    im = ax.imshow(values, aspect="auto", cmap="viridis")
-    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns], rotation=35,
-                  ha="right", fontsize=7)
-    ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index], fontsize=7)
-    for i in range(table.shape[0]):
-        for j in range(table.shape[1]):
-            v = table.iat[i, j]
-            if pd.notna(v):
-                ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=6,
-                        color="w" if values[i, j] < values[np.isfinite(values)].max() / 2 else "k")
-    fig.colorbar(im, ax=ax, label="log(1 + mean interactions per lead)")
-    ax.set_title(title, fontsize=9)
-    return _save(fig, path)
-
-
-def plot_stage_forest(rates: pd.DataFrame, overall: dict, path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 0.32 * max(len(rates), 3) + 1.5))
-    y = np.arange(len(rates))
-    colours = rates["verdict"].map({"above": "#2ca02c", "below": "#d62728"}).fillna("#555555")
-    ax.hlines(y, rates["lower"], rates["upper"], color=colours, lw=2)
-    ax.plot(rates["mean"], y, "o", color="k", ms=4, label="pooled posterior mean (95% HDI)")
-    ax.plot(rates["observed"], y, "x", color="#ff7f0e", ms=6, label="observed (report)")
-    ax.axvspan(overall["lower"], overall["upper"], color="#1f77b4", alpha=0.12)
-    ax.axvline(overall["mean"], color="#1f77b4", lw=1, label="population mean rate")
-    ax.set_yticks(y, [f"{r.industry} ({r.n})" for r in rates.itertuples()], fontsize=7)
-    ax.set_xlabel("P(stage >= 4 | stage >= 3)")
-    ax.set_title("Stage 3 -> 4 conversion by industry: partial pooling (n at stage >= 3)",
-                 fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
-
-
-def plot_journeys(summary: dict, path: Path) -> Path:
-    plt = _plt()
-    top = summary["top_journeys"][:10]
-    fig, ax = plt.subplots(figsize=(8, 0.4 * max(len(top), 3) + 1))
-    labels = [" > ".join(t["path"]) for t in top][::-1]
-    ax.barh(range(len(top)), [t["n_leads"] for t in top][::-1], color="#8172B2")
-    ax.set_yticks(range(len(top)), labels, fontsize=6)
-    ax.set_xlabel("leads")
-    ax.set_title("Most common user journeys (distinct types by first occurrence)", fontsize=9)
-    return _save(fig, path)
-
-
-def plot_weekly(weekly: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for k in weekly.columns:
-        if weekly[k].notna().any() and weekly[k].sum() > 0:
-            ax.plot(weekly.index, weekly[k], marker=".", label=STATUS_LABELS.get(int(k), k))
-    ax.set_ylabel("distinct events per lead per week")
-    ax.set_title("Activity over time by final status", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.autofmt_xdate()
-    return _save(fig, path)
-
-
-def plot_effects(summary: dict, path: Path) -> Path:
-    plt = _plt()
-    eff = summary["heuristics"]["top_predictors"]
-    fig, ax = plt.subplots(figsize=(6, 0.35 * max(len(eff), 3) + 1))
-    y = np.arange(len(eff))
-    ax.hlines(y, [e["effect"]["lower"] for e in eff], [e["effect"]["upper"] for e in eff])
-    ax.plot([e["effect"]["mean"] for e in eff], y, "o", color="k")
-    ax.axvline(0, color="grey", lw=0.8)
-    ax.set_yticks(y, [e["name"] for e in eff], fontsize=7)
-    ax.set_xlabel("log-odds of status >= 4 per SD of log(1 + count) (95% HDI)")
-    return _save(fig, path)
-
-
-def write_figures(results, fig_dir: Path) -> dict[str, Path]:
+def funnel_figures(results) -> dict[str, Figure]:
+    """The report's figures by name (`bayes_ab.plotting.funnel`), never saved here."""
     from bayes_ab.funnel.pipeline import industry_rate_table
 
-    fig_dir.mkdir(parents=True, exist_ok=True)
     s, t = results.summary, results.tables
-    figs = {
-        "funnel": plot_funnel(s, fig_dir / "funnel.png"),
-        "attrition_by_industry": plot_attrition(t["attrition"], fig_dir / "attrition_by_industry.png"),
+    return {
+        "funnel": plot_funnel(s),
+        "attrition_by_industry": plot_attrition(t["attrition"]),
         "interactions_by_status": plot_heatmap(
-            t["table1"], fig_dir / "interactions_by_status.png",
-            title="Mean interactions per lead by status (Table 1)"),
+            t["table1"], title="Mean interactions per lead by status (Table 1)"),
         "interactions_by_industry": plot_heatmap(
-            t["table2"], fig_dir / "interactions_by_industry.png",
-            title="Mean interactions per lead by industry (Table 2)"),
+            t["table2"], title="Mean interactions per lead by industry (Table 2)"),
         "stage3_to_4_forest": plot_stage_forest(
-            industry_rate_table(s), s["stage3_to_4_pooled"]["overall"],
-            fig_dir / "stage3_to_4_forest.png"),
-        "journeys": plot_journeys(s, fig_dir / "journeys.png"),
-        "activity_over_time": plot_weekly(t["weekly"], fig_dir / "activity_over_time.png"),
-        "predictor_effects": plot_effects(s, fig_dir / "predictor_effects.png"),
+            industry_rate_table(s), s["stage3_to_4_pooled"]["overall"]),
+        "journeys": plot_journeys(s),
+        "activity_over_time": plot_weekly(t["weekly"]),
+        "predictor_effects": plot_effects(s),
     }
-    _plt().close("all")
-    return figs
 
 
 # ------------------------------------------------------------------------------ report
@@ -755,7 +641,7 @@ def _caption_figures(blocks: list[dict]) -> None:
 def write_report(results, out_dir: Path) -> tuple[Path, Path]:
     """Figures, then ``funnel_report.html`` and ``funnel_report.md``. Returns both paths."""
     out_dir = Path(out_dir)
-    figs = write_figures(results, out_dir / "figures")
+    figs = save_figures(funnel_figures(results), out_dir / "figures", dpi=FUNNEL_DPI)
     doc = build_funnel_document(results)
     doc = R._attach_figures(doc, figs, out_dir,
                             section_of=lambda name: FIGURES.get(name, ("appendix", ""))[0])

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -36,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pandas as pd
     import pymc as pm
+    from matplotlib.figure import Figure
 
     from bayes_ab.data.schema import ExperimentData
 
@@ -238,9 +238,9 @@ class ArmComparison(BayesModel):
             block["per_arm"] = per_arm
         return block
 
-    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
+    def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
+        """The ArviZ figures (`bayes_ab.plotting.standard_figures`), by kind; never saved."""
         from bayes_ab.plotting import standard_figures
 
-        return standard_figures(idata, name=self.name, out_dir=out_dir,
-                                var_names=["rate", "lift_abs", "lift_rel"],
+        return standard_figures(idata, var_names=["rate", "lift_abs", "lift_rel"],
                                 forest_vars=["lift_abs"])

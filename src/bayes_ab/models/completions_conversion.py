@@ -42,7 +42,6 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -57,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pandas as pd
     import pymc as pm
+    from matplotlib.figure import Figure
 
     from bayes_ab.data.schema import ExperimentData
 
@@ -316,12 +316,12 @@ class CompletionsConversion(BayesModel):
             block["shape_comparison"] = json.loads(idata.attrs["shape_comparison"])
         return block
 
-    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
+    def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
+        """The ArviZ figures (`bayes_ab.plotting.standard_figures`), by kind; never saved."""
         from bayes_ab.plotting import standard_figures
 
         wanted = ["mu", "sigma_arm"]
-        return standard_figures(idata, name=self.name, out_dir=out_dir,
-                                var_names=[v for v in wanted if v in idata.posterior],
+        return standard_figures(idata, var_names=[v for v in wanted if v in idata.posterior],
                                 forest_vars=["rate"])
 
 

@@ -41,7 +41,6 @@ and is offered for sensitivity, not as the reported estimand.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
@@ -55,6 +54,7 @@ from bayes_ab.models.base import BayesModel
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pymc as pm
+    from matplotlib.figure import Figure
 
     from bayes_ab.data.schema import ExperimentData
 
@@ -332,43 +332,18 @@ class HelpCompletion(BayesModel):
             ),
         }
 
-    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
-        from bayes_ab.plotting import standard_figures
+    def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
+        """The ArviZ figures by kind, and ``rates``: the posterior completion rate by channel
+        and task (95% HDI) with the observed rates. Never saved."""
+        from bayes_ab.plotting import standard_figures, task_rates_figure
 
-        written = standard_figures(
-            idata, name=self.name, out_dir=out_dir,
+        figures = standard_figures(
+            idata,
             var_names=[v for v in ("mu_alpha", "sigma_alpha", "mu_beta", "sigma_beta", "gamma")
                        if v in idata.posterior],
             forest_vars=["alpha", "beta", "gamma"],
         )
-        written["rates"] = self._rates_figure(idata, Path(out_dir) / f"{self.name}_rates.png")
-        return written
-
-    def _rates_figure(self, idata: az.InferenceData, path: Path) -> Path:
-        """Posterior completion rate by channel and task with 95% HDI, observed rates as dots."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        from bayes_ab.intervals import hdi_bounds
-
-        by_task = self.task_rates(idata)
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        flags, comp = self.stats.flags_array, self.stats.completed_array
-        for c, (ch, color) in enumerate(zip(CHANNELS, ("tab:blue", "tab:orange"))):
-            x = np.arange(len(TASKS)) + (c - 0.5) * 0.2
-            mean = by_task[:, c, :].mean(axis=0)
-            bounds = np.array([hdi_bounds(by_task[:, c, k]) for k in range(len(TASKS))])
-            ax.errorbar(x, mean, yerr=[mean - bounds[:, 0], bounds[:, 1] - mean], fmt="o",
-                        color=color, label=f"{ch} (posterior, 95% HDI)", capsize=3)
-            n = flags[c].sum(axis=1)
-            obs = np.divide(comp[c].sum(axis=1), n, out=np.full(len(TASKS), np.nan), where=n > 0)
-            ax.plot(x, obs, "x", color="k")
-        ax.set_xticks(range(len(TASKS)), [f"task {t}" for t in TASKS])
-        ax.set_ylabel("P(complete after flag)")
-        ax.set_title("Completion after a help flag (x = observed)")
-        ax.legend(fontsize=8)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        return path
+        figures["rates"] = task_rates_figure(self.task_rates(idata),
+                                             flags=self.stats.flags_array,
+                                             completed=self.stats.completed_array)
+        return figures

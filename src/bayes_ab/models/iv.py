@@ -35,7 +35,6 @@ ratio (ITT on Y / ITT on D) is reported as a frequentist cross-check.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -48,6 +47,7 @@ from bayes_ab.models.base import BayesModel
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pymc as pm
+    from matplotlib.figure import Figure
 
     from bayes_ab.data.schema import ExperimentData
 
@@ -222,33 +222,15 @@ class InstrumentalVariable(BayesModel):
                            "because of the widget)",
         }
 
-    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
-        from bayes_ab.plotting import standard_figures
+    def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
+        """The ArviZ figures by kind, and ``causal_vs_naive``: the LATE beside the naive
+        difference (posterior densities with 95% HDIs). Never saved."""
+        from bayes_ab.plotting import causal_vs_naive_figure, standard_figures
 
-        written = standard_figures(
-            idata, name=self.name, out_dir=out_dir,
+        figures = standard_figures(
+            idata,
             var_names=["strata_share", "eta_complier", "eta_always", "eta_never", "first_stage"],
             forest_vars=["late", "naive_difference", "itt_completion", "first_stage"],
         )
-        written["causal_vs_naive"] = self._compare_figure(
-            idata, Path(out_dir) / f"{self.name}_causal_vs_naive.png")
-        return written
-
-    def _compare_figure(self, idata: az.InferenceData, path: Path) -> Path:
-        """The LATE beside the naive difference, as posterior densities with 95% HDIs."""
-        import arviz as az
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        from bayes_ab.constants import HDI_PROB
-
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        az.plot_forest(idata, var_names=["late", "naive_difference"], combined=True,
-                       hdi_prob=HDI_PROB, ax=ax)
-        ax.axvline(0.0, color="grey", lw=0.8)
-        ax.set_title("Effect of CS on completion: causal (IV, compliers) vs naive")
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        return path
+        figures["causal_vs_naive"] = causal_vs_naive_figure(idata)
+        return figures

@@ -35,19 +35,19 @@ before when it is shorter than half of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from bayes_ab.constants import CHANNELS, HDI_PROB, TASKS
 from bayes_ab.errors import DataError
-from bayes_ab.intervals import hdi_bounds, interval, prob_greater
+from bayes_ab.intervals import interval, prob_greater
 from bayes_ab.models.base import BayesModel
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pymc as pm
+    from matplotlib.figure import Figure
 
     from bayes_ab.data.schema import ExperimentData
 
@@ -357,43 +357,19 @@ class Survival(BayesModel):
                         for c, ch in enumerate(CHANNELS)},
         }
 
-    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
-        from bayes_ab.plotting import standard_figures
+    def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
+        """The ArviZ figures by kind, and ``survival_km``: the posterior survival per channel
+        (mean, 95% HDI band) over the Kaplan-Meier curves. Never saved."""
+        from bayes_ab.plotting import standard_figures, survival_figure
 
-        written = standard_figures(
-            idata, name=self.name, out_dir=out_dir,
+        figures = standard_figures(
+            idata,
             # task_free, not task_effect: task 1's effect is the constant 0 (nothing to plot).
             var_names=["sigma_rw", "beta_cs", "task_free"],
             forest_vars=["hazard_ratio", "task_free", "log_baseline"],
         )
-        written["survival_km"] = self.survival_figure(
-            idata, Path(out_dir) / f"{self.name}_survival_km.png")
-        return written
-
-    def survival_figure(self, idata: az.InferenceData, path: str | Path) -> Path:
-        """Posterior survival per channel (mean and 95% HDI band) over the Kaplan-Meier curves."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
         times, surv = self.survival_curves(idata)
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for c, (ch, color) in enumerate(zip(CHANNELS, ("tab:blue", "tab:orange"))):
-            band = np.array([hdi_bounds(surv[:, c, k]) for k in range(times.size)])
-            ax.fill_between(times, band[:, 0], band[:, 1], color=color, alpha=0.25, lw=0)
-            ax.plot(times, surv[:, c, :].mean(axis=0), color=color,
-                    label=f"{ch} posterior (95% HDI)")
-            if self.stats.km_times:
-                ax.step(self.stats.km_times, np.asarray(self.stats.km_survival)[c], where="post",
-                        color=color, ls="--", lw=1, label=f"{ch} Kaplan-Meier")
-        ax.axhline(0.5, color="grey", lw=0.5)
-        ax.set_xscale("symlog", linthresh=10)
-        ax.set_xlim(0, self.stats.window_minutes)
-        ax.set_xlabel("minutes from the help flag")
-        ax.set_ylabel("P(not yet completed)")
-        ax.set_title("Time to completion: piecewise-exponential posterior vs Kaplan-Meier")
-        ax.legend(fontsize=8)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        return Path(path)
+        figures["survival_km"] = survival_figure(
+            times, surv, window_minutes=self.stats.window_minutes,
+            km_times=self.stats.km_times, km_survival=self.stats.km_survival)
+        return figures

@@ -33,7 +33,6 @@ regression itself, and its coefficients are the estimand directly).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -48,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pandas as pd
     import pymc as pm
+    from matplotlib.figure import Figure
 
     from bayes_ab.data.schema import ExperimentData
 
@@ -254,10 +254,11 @@ class TimeExperience(BayesModel):
             block["hour_deviation_sd"] = interval(flat(post["sigma_hour"]))
         return block
 
-    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
+    def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
+        """The ArviZ figures (`bayes_ab.plotting.standard_figures`), by kind; never saved."""
         from bayes_ab.plotting import standard_figures
 
         dev = self.with_deviations
         var_names = ["intercept", "b_hour", "b_exp"] + (["sigma_hour"] if dev else [])
-        return standard_figures(idata, name=self.name, out_dir=out_dir, var_names=var_names,
+        return standard_figures(idata, var_names=var_names,
                                 forest_vars=["hour_dev"] if dev else ["b_hour", "b_exp"])

@@ -1,7 +1,9 @@
-"""ArviZ figures for every model: trace, rank, posterior with HDI, forest, PPC.
+"""ArviZ figures of one fitted model: trace and rank (the sampler's convergence, drawn
+for a model that fails the diagnostic gate), posterior with HDI, forest, posterior
+predictive check.
 
-Plots take data and keyword-only options and return figures (or write PNGs);
-they never call ``plt.show()``.
+`standard_figures` returns ``{kind: Figure}``; which kinds it draws is set per call or,
+for a whole analysis, by the `figure_kinds` block (`analyze --figures report|all|none`).
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bayes_ab.constants import HDI_PROB
+from bayes_ab.plotting.figure import detach
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
+    from matplotlib.figure import Figure
 
 FIGURE_KINDS = ("trace", "rank", "posterior", "forest", "ppc")
 #: The ArviZ figures the report shows open (plus each model's own figures, which are
@@ -43,51 +46,22 @@ def figure_kinds(kinds: Sequence[str]) -> Iterator[None]:
         _KINDS.reset(token)
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig_or_axes, path: Path) -> Path:
-    plt = _plt()
-    fig = getattr(fig_or_axes, "figure", None)
-    if fig is None:
-        import numpy as np
-
-        first = np.asarray(fig_or_axes, dtype=object).ravel()[0]
-        fig = first.figure
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def standard_figures(
     idata: az.InferenceData,
     *,
-    name: str,
-    out_dir: str | Path,
     var_names: Sequence[str] | None = None,
     forest_vars: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
-) -> dict[str, Path]:
-    """Write `<name>_<kind>.png` for each kind that applies; return {kind: path}.
-
-    ``kinds`` defaults to the kinds set by `figure_kinds` (every kind outside it)."""
+) -> dict[str, Figure]:
+    """``{kind: Figure}`` for each kind that applies (a PPC needs posterior predictive and
+    observed data). ``kinds`` defaults to the kinds set by `figure_kinds` (every kind
+    outside such a block)."""
     import arviz as az
 
     kinds = _KINDS.get() if kinds is None else tuple(kinds)
-
-    plt = _plt()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     names = list(var_names) if var_names else None
-    written: dict[str, Path] = {}
+    figures: dict[str, Figure] = {}
     for kind in kinds:
-        path = out / f"{name}_{kind}.png"
         if kind == "trace":
             axes = az.plot_trace(idata, var_names=names, compact=True)
         elif kind == "rank":
@@ -102,12 +76,25 @@ def standard_figures(
         elif kind == "ppc":
             if "posterior_predictive" not in idata.groups() or "observed_data" not in idata.groups():
                 continue
-            axes = az.plot_ppc(idata, num_pp_samples=100, kind="scatter" if _is_tiny(idata) else "kde")
+            axes = az.plot_ppc(idata, num_pp_samples=100, random_seed=_fit_seed(idata),
+                               kind="scatter" if _is_tiny(idata) else "kde")
         else:
             raise ValueError(f"unknown figure kind {kind!r}")
-        written[kind] = _save(axes, path)
-    plt.close("all")
-    return written
+        figures[kind] = detach(axes)
+    return figures
+
+
+def _fit_seed(idata: az.InferenceData) -> int:
+    """The seed of the fit (``sampler_config`` in the InferenceData's attributes, as
+    `bayes_ab.fit` stores it; 0 without one): the PPC's 100 predictive draws are picked with
+    it, so the same fit draws the same figure."""
+    import json
+
+    try:
+        seed = json.loads(idata.attrs["sampler_config"])["seed"]
+    except (KeyError, TypeError, ValueError):
+        return 0
+    return int(seed) if seed is not None else 0
 
 
 def _is_tiny(idata: az.InferenceData) -> bool:
