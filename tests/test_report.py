@@ -13,7 +13,7 @@ import pytest
 
 from bayes_ab.report import build_document, render_compare_report, render_report
 from bayes_ab.report import text as T
-from bayes_ab.report.render import figure_section, md_escape
+from bayes_ab.report.common import figure_section, md_escape
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results_example.json"
 
