@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bayes_ab.errors import BayesAbError
+from bayes_ab.results import to_jsonable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +72,7 @@ def run_model_script(key: str, doc: str, argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
     summary = model.summarize(idata)
     diag = model.diagnostics(idata)
-    print(json.dumps(summary, indent=2, default=str))
+    print(json.dumps(to_jsonable(summary), indent=2, default=str))
     status = "passed" if diag.passed else "FAILED: " + "; ".join(diag.problems())
     print(f"diagnostics: max r_hat {diag.max_r_hat:.4f}, min bulk ESS {diag.min_ess_bulk:.0f}, "
           f"{diag.divergences} divergences -> {status}")

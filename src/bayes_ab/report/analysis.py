@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bayes_ab.report import common as C
 from bayes_ab.report import text as T
@@ -20,30 +21,36 @@ from bayes_ab.report.sections import (
     recommendation_section,
     segment_blocks,
 )
+from bayes_ab.results import Interval
+from bayes_ab.results_schema import AnalysisResults, HelpChannels
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bayes_ab.models.arm_comparison import ArmComparisonResult
 
 __all__ = ["DEFAULT_TITLE", "build_document", "render_report"]
 
 DEFAULT_TITLE = "Help-widget experiment: did the Test experience work?"
 
 
-def _metric_section(results: Mapping, metric: str, n_metrics: int) -> dict:
+def _metric_section(results: AnalysisResults, metric: str, n_metrics: int) -> dict:
     info = T.metric_info(metric)
-    block = results.get(metric)
+    block: ArmComparisonResult | None = getattr(results, metric)
     blocks = arm_comparison_blocks(block, metric=metric, family=f"{n_metrics} success metrics")
     if block:
         control, test = arm_names(block)
-        agreement = C.get_in(results, "agreement", metric) or T.agreement_sentence(
+        agreement = (results.agreement or {}).get(metric) or T.agreement_sentence(
             block, metric=metric, test=test, control=control)
         blocks.append(C.para(f"Bayesian and frequentist answers: {agreement}"))
-        flagged = block.get("among_flagged")
-        if (metric == "cs_engagement" and isinstance(flagged, Mapping)
-                and (not flagged.get("test") or not flagged.get("control"))):
+        flagged = block.among_flagged if metric == "cs_engagement" else None
+        if flagged is None:
+            pass
+        elif not flagged.get("test") or not flagged.get("control"):
             blocks.append(C.para(
                 "Secondary definition, among customers flagged as stuck at least once: not "
                 f"estimated, since {T.count(flagged.get('n_flagged_test'))} {test} and "
                 f"{T.count(flagged.get('n_flagged_control'))} {control} customers were "
                 "flagged."))
-        elif metric == "cs_engagement" and isinstance(flagged, Mapping):
+        else:
             blocks.append(C.para(
                 f"Secondary definition, among customers flagged as stuck at least once: "
                 f"{T.interval(flagged.get('test'))} of {T.count(flagged.get('n_flagged_test'))} "
@@ -235,25 +242,25 @@ def _prior_sensitivity_section(sens: Mapping) -> dict:
     return C.section("prior_sensitivity", "Does the prior matter?", blocks)
 
 
-def _help_section(results: Mapping) -> dict:
-    hc = results.get("help_channels") or {}
+def _help_section(results: AnalysisResults) -> dict:
+    hc = results.help_channels or HelpChannels()
     blocks = [C.para("Is CS a better option than OTHER when a customer hits a bump? Each time the "
                     "system flagged a customer as stuck, they chose CS or figured it out another "
                     "way (OTHER). Completion = the customer later completed the flagged task.",
                     "muted")]
-    comp = hc.get("completion")
+    comp = hc.completion
     if comp:
         blocks.append(C.para(
-            f"After choosing CS, customers completed the flagged task {T.interval(comp.get('cs'))}"
-            f" of the time, against {T.interval(comp.get('other'))} after OTHER: a difference of "
-            f"{T.interval(comp.get('diff'), T.pp)}. Probability that CS leads to more "
-            f"completions: {T.prob(comp.get('prob_cs_better'))}."))
+            f"After choosing CS, customers completed the flagged task {T.interval(comp.cs)}"
+            f" of the time, against {T.interval(comp.other)} after OTHER: a difference of "
+            f"{T.interval(comp.diff, T.pp)}. Probability that CS leads to more "
+            f"completions: {T.prob(comp.prob_cs_better)}."))
     else:
         blocks.append(C.para(f"Completion after help by channel: {T.NOT_ESTIMATED}."))
-    ttc = hc.get("time_to_completion")
+    ttc = hc.time_to_completion
     if ttc:
-        med = ttc.get("median_minutes") or {}
-        reached = ttc.get("median_reached_prob") or {}
+        med = ttc.median_minutes or {}
+        reached = ttc.median_reached_prob or {}
 
         def minutes(key: str) -> str:
             v = med.get(key)
@@ -261,24 +268,25 @@ def _help_section(results: Mapping) -> dict:
             # fewer than half complete within the window).
             if T._finite(reached.get(key)) and reached[key] < 0.5:
                 return "not reached (fewer than half complete)"
-            if isinstance(v, Mapping) and T._finite(v.get("mean")):
+            if isinstance(v, Interval) and T._finite(v.mean):
                 return T.interval(v, lambda x: f"{T.num(x, digits=0)} min")
             if T._finite(v):
                 return f"{T.num(v, digits=0)} min"
             return "not reached (fewer than half complete)"
 
         text = (
-            f"Speed: customers who chose CS complete at {T.interval(ttc.get('hazard_ratio_cs_vs_other'), T.num)}"
+            f"Speed: customers who chose CS complete at {T.interval(ttc.hazard_ratio_cs_vs_other, T.num)}"
             f" times the rate of those who chose OTHER (hazard ratio; above 1 means CS is faster). "
-            f"Probability that CS is faster: {T.prob(ttc.get('prob_cs_faster'))}. Median time "
+            f"Probability that CS is faster: {T.prob(ttc.prob_cs_faster)}. Median time "
             f"from the flag to completion: {minutes('cs')} with CS, "
             f"{minutes('other')} with OTHER. Customers who never complete count as "
             f"censored at the end of observation, not dropped.")
-        if ttc.get("median_note"):
-            text += f" {ttc['median_note']}"
+        if ttc.median_note:
+            text += f" {ttc.median_note}"
         blocks.append(C.para(text))
-        logrank = C.get_in(ttc, "frequentist", "logrank")
-        cox_hr = C.get_in(ttc, "frequentist", "cox", "hazard_ratio", "CS")
+        freq = ttc.frequentist or {}
+        logrank = freq.get("logrank")
+        cox_hr = C.get_in(freq, "cox", "hazard_ratio", "CS")
         if logrank or cox_hr:
             parts = []
             if cox_hr:
@@ -288,25 +296,24 @@ def _help_section(results: Mapping) -> dict:
             blocks.append(C.para("Frequentist cross-check: " + "; ".join(parts) + ".", "muted"))
     else:
         blocks.append(C.para(f"Time to completion by channel: {T.NOT_ESTIMATED}."))
-    causal = hc.get("causal_effect")
-    details = hc.get("causal_effect_details") or {}
-    if causal:
+    iv = hc.iv
+    if iv is not None and iv.causal_effect:
         text = (f"Causal effect of choosing CS on completing (among customers who pick CS only "
                 f"when the widget invites them, using the random assignment as an instrument): "
-                f"{T.interval(causal, T.pp)}.")
-        if T._finite(details.get("prob_cs_causes_completion")):
+                f"{T.interval(iv.causal_effect, T.pp)}.")
+        if T._finite(iv.prob_cs_causes_completion):
             text += (f" Probability that CS causes more completions: "
-                     f"{T.prob(details['prob_cs_causes_completion'])}.")
-        naive = details.get("naive_difference")
-        if isinstance(naive, Mapping):
+                     f"{T.prob(iv.prob_cs_causes_completion)}.")
+        naive = iv.naive_difference
+        if isinstance(naive, Interval):
             text += (f" The naive CS-minus-OTHER difference is {T.interval(naive, T.pp)}; the gap "
                      f"between the two is the self-selection of who asks for help.")
         elif isinstance(naive, (int, float)):
             text += (f" The naive CS-minus-OTHER difference is {T.pp(naive)}; the gap between the "
                      f"two is the self-selection of who asks for help.")
         blocks.append(C.para(text))
-        if details.get("weak_instrument"):
-            note = details.get("weak_instrument_note") or (
+        if iv.weak_instrument:
+            note = iv.weak_instrument_note or (
                 "the random assignment barely moved who chose CS")
             blocks.append(C.callout("bad", "Weak instrument: do not read the causal effect", [
                 f"{note[:1].upper()}{note[1:]}."]))
@@ -316,21 +323,20 @@ def _help_section(results: Mapping) -> dict:
                                 ("complier_share", "Share of compliers", T.pct),
                                 ("itt_completion", "Widget's effect on completion (intention "
                                                    "to treat)", T.pp)):
-            v = details.get(key)
-            if isinstance(v, Mapping):
+            v = getattr(iv, key)
+            if isinstance(v, Interval):
                 rows.append([label, T.interval(v, fmt)])
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 rows.append([label, fmt(v)])
-        if "weak_instrument" in details:
-            rows.append(["Weak instrument", T.yes_no(details.get("weak_instrument"))])
-        flags = details.get("n_first_flags")
-        if isinstance(flags, Mapping) and flags:
+        if iv.weak_instrument is not None:
+            rows.append(["Weak instrument", T.yes_no(iv.weak_instrument)])
+        if iv.n_first_flags:
             rows.append(["Customers at their first flag", ", ".join(
-                f"{T.count(v)} in {k}" for k, v in flags.items())])
+                f"{T.count(v)} in {k}" for k, v in iv.n_first_flags.items())])
         if rows:
             inner = [C.table(["Instrumental-variable detail", ""], rows)]
-            if details.get("assumptions"):
-                inner.append(C.para(f"Assumptions: {details['assumptions']}.", "muted"))
+            if iv.assumptions:
+                inner.append(C.para(f"Assumptions: {iv.assumptions}.", "muted"))
             blocks.append(C.details("How the causal effect was estimated", inner))
     else:
         blocks.append(C.para(f"Causal effect of CS on completion: {T.NOT_ESTIMATED}."))
@@ -380,50 +386,51 @@ def _shape_sentence(sc: Mapping | None) -> str | None:
             + ("; " + "; ".join(parts) if parts else "") + ".")
 
 
-def _completions_section(results: Mapping) -> dict:
-    cc = results.get("completions_conversion")
+def _completions_section(results: AnalysisResults) -> dict:
+    cc = results.completions_conversion
     blocks = [C.para(COMPLETIONS_INTRO, "muted")]
     if not cc:
         blocks.append(C.para(f"Completions and conversion: {T.NOT_ESTIMATED}."))
         return C.section("completions", "Exploration: completions and conversion", blocks)
-    rates = cc.get("rate_by_completions") or {}
-    rows = [[str(k), T.pct(C.get_in(iv, "mean")), T.bounds(iv)] for k, iv in sorted(rates.items())]
+    rates = cc.rate_by_completions or {}
+    rows = [[str(k), T.pct(getattr(iv, "mean", None)), T.bounds(iv)]
+            for k, iv in sorted(rates.items())]
     if rows:
         blocks.append(C.table(["Tasks completed", "Conversion rate", "95% HDI"], rows))
     blocks.append(C.para(
         f"Customers with one more completed task have "
-        f"{T.interval(cc.get('odds_ratio_per_completion'), T.num)} times the odds of "
+        f"{T.interval(cc.odds_ratio_per_completion, T.num)} times the odds of "
         f"converting (a logistic summary of the four rates). Probability that the rate is "
-        f"higher at every additional completion: {T.prob(cc.get('prob_monotone_increasing'))}."))
-    shape = _shape_sentence(cc.get("shape_comparison"))
+        f"higher at every additional completion: {T.prob(cc.prob_monotone_increasing)}."))
+    shape = _shape_sentence(cc.shape_comparison)
     if shape:
         blocks.append(C.para(shape))
     return C.section("completions", "Exploration: completions and conversion", blocks)
 
 
-def _time_section(results: Mapping) -> dict:
-    te = results.get("time_and_experience")
+def _time_section(results: AnalysisResults) -> dict:
+    te = results.time_and_experience
     blocks = [C.para(TIME_INTRO, "muted")]
     if not te:
         blocks.append(C.para(f"Time and experience: {T.NOT_ESTIMATED}."))
     else:
-        def slope(key: str) -> str:
-            return T.interval(te.get(key), lambda v: T.num(v, digits=3, signed=True))
+        def slope(iv: Interval | None) -> str:
+            return T.interval(iv, lambda v: T.num(v, digits=3, signed=True))
 
         blocks.append(C.bullets([
-            f"Hour of day: {slope('hour_effect')} difference in the log-odds of success per "
+            f"Hour of day: {slope(te.hour_effect)} difference in the log-odds of success per "
             f"hour later in the day that the task was started; probability that success is "
-            f"higher for later hours: {T.prob(te.get('prob_success_rises_with_time'))}.",
-            f"Task position: {slope('experience_effect')} difference in the log-odds of success "
+            f"higher for later hours: {T.prob(te.prob_success_rises_with_time)}.",
+            f"Task position: {slope(te.experience_effect)} difference in the log-odds of success "
             f"per later task; probability that success is higher on later tasks: "
-            f"{T.prob(te.get('prob_success_rises_with_experience'))}.",
+            f"{T.prob(te.prob_success_rises_with_experience)}.",
         ]))
     return C.section("time_experience", "Exploration: time and experience", blocks)
 
 
-def _input_section(results: Mapping) -> dict:
-    inp = results.get("input") or {}
-    srm = results.get("srm")
+def _input_section(results: AnalysisResults) -> dict:
+    inp = results.input or {}
+    srm = results.srm
     blocks = []
     if inp:
         line = (f"{T.count(inp.get('n_customers'))} randomized customers: "
@@ -435,8 +442,8 @@ def _input_section(results: Mapping) -> dict:
         if dropped:
             blocks.append(C.table(["Rows dropped", "Count"],
                                  [[str(k).replace("_", " "), T.count(v)] for k, v in dropped.items()]))
-    level = ("bad" if C.get_in(srm, "mismatch") else "neutral"
-             if not srm or C.get_in(srm, "judgeable") is False else "good")
+    level = ("bad" if srm and srm.get("mismatch") else "neutral"
+             if not srm or srm.get("judgeable") is False else "good")
     blocks.append(C.callout(level, "Sample-ratio check", [T.srm_sentence(srm)]))
     return C.section("srm", "Data and sample-ratio check", blocks)
 
@@ -483,34 +490,34 @@ def _glossary_section() -> dict:
     return C.section("glossary", "Glossary", [{"kind": "glossary", "items": list(T.GLOSSARY)}])
 
 
-def _summary_lines(results: Mapping) -> list[str]:
+def _summary_lines(results: AnalysisResults) -> list[str]:
     """Three lines answering the seed's success-metric questions directly."""
     out = []
     for metric in ("cs_engagement", "conversion"):
-        block = results.get(metric)
+        block: ArmComparisonResult | None = getattr(results, metric)
         info = T.metric_info(metric)
         if not block:
             out.append(f"{info['label']}: {T.NOT_ESTIMATED}.")
             continue
         control, test = arm_names(block)
-        sig = C.get_in(block, "frequentist", "significant_95")
+        sig = (block.frequentist or {}).get("significant_95")
         sig_text = ("" if sig is None else
                     " Statistically significant at 95%." if sig else
                     " Not statistically significant at 95%.")
-        out.append(f"{info['label']}: {test} {T.pct(C.get_in(block, 'test', 'mean'))} vs {control} "
-                   f"{T.pct(C.get_in(block, 'control', 'mean'))}, lift "
-                   f"{T.interval(block.get('lift_abs'), T.pp)}; "
-                   f"P({test} better) = {T.prob(block.get('prob_test_better'))}.{sig_text}")
-    ratios = results.get("ratio_metrics")
+        out.append(f"{info['label']}: {test} {T.pct(getattr(block.test, 'mean', None))} vs "
+                   f"{control} {T.pct(getattr(block.control, 'mean', None))}, lift "
+                   f"{T.interval(block.lift_abs, T.pp)}; "
+                   f"P({test} better) = {T.prob(block.prob_test_better)}.{sig_text}")
+    ratios = results.ratio_metrics
     if isinstance(ratios, Mapping) and any(ratios.values()):
         out.append("Ratio metrics: " + _ratio_summary(ratios) + ".")
-    segs = results.get("segments")
+    segs = results.segments
     if isinstance(segs, Mapping) and any(segs.values()):
         flagged = [f"{s} ({col})" for col, b in segs.items() if b for s in b.get("flagged") or []]
         out.append("Segments: " + (
             "no segment's lift credibly differs from the overall lift." if not flagged else
             "the lift credibly differs from the overall in " + ", ".join(flagged) + "."))
-    sens = results.get("prior_sensitivity")
+    sens = results.prior_sensitivity
     if isinstance(sens, Mapping) and sens:
         changed = _sensitivity_rows(sens)[2]
         out.append("Prior: " + ("every conclusion holds under a weaker and a stronger prior."
@@ -547,14 +554,18 @@ def _ratio_summary(ratios: Mapping) -> str:
 
 
 def build_document(results: Mapping, *, title: str = DEFAULT_TITLE) -> dict:
-    """The report of `bayes-ab analyze` as a document of banners and sections (no figures)."""
+    """The report of `bayes-ab analyze` as a document of banners and sections (no figures).
+
+    ``results`` is results.json as a dict (read back with ``AnalysisResults.from_dict``, so
+    the report reads typed blocks whichever way it was given) or an ``AnalysisResults``."""
+    results = AnalysisResults.from_dict(results)
     banners = []
-    diag_banner = diagnostics_banner(results.get("diagnostics"))
+    diag_banner = diagnostics_banner(results.diagnostics)
     if diag_banner:
         banners.append(diag_banner)
-    if C.get_in(results, "srm", "mismatch"):
+    if results.srm and results.srm.get("mismatch"):
         banners.append({"level": "danger", "title": "Sample-ratio mismatch",
-                        "lines": [T.srm_sentence(results["srm"])]})
+                        "lines": [T.srm_sentence(results.srm)]})
     metrics = [m for m in ("conversion", "cs_engagement")]
     sections = [recommendation_section(results)]
     sections[0]["blocks"].append(C.bullets(_summary_lines(results)))
@@ -565,14 +576,14 @@ def build_document(results: Mapping, *, title: str = DEFAULT_TITLE) -> dict:
         sections.append(_ratio_section(results))
     if "segments" in results:
         sections.append(_segments_section(results))
-    if isinstance(results.get("prior_sensitivity"), Mapping):
-        sections.append(_prior_sensitivity_section(results["prior_sensitivity"]))
+    if isinstance(results.prior_sensitivity, Mapping):
+        sections.append(_prior_sensitivity_section(results.prior_sensitivity))
     sections += [_help_section(results), _completions_section(results), _time_section(results),
-                 _input_section(results), data_quality_section(results.get("data_quality"))]
-    if results.get("forensics"):
-        sections.append(_forensics_section(results["forensics"]))
-    sections += [diagnostics_section(results.get("diagnostics")), _glossary_section()]
-    n = C.get_in(results, "input", "n_customers")
+                 _input_section(results), data_quality_section(results.data_quality)]
+    if results.forensics:
+        sections.append(_forensics_section(results.forensics))
+    sections += [diagnostics_section(results.diagnostics), _glossary_section()]
+    n = (results.input or {}).get("n_customers")
     subtitle = f"{T.count(n)} randomized customers" if n is not None else ""
     return {"title": title, "subtitle": subtitle, "banners": banners, "sections": sections}
 
