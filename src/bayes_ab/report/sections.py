@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bayes_ab.constants import MAX_DIVERGENCES, MAX_R_HAT, MIN_ESS_BULK
+from bayes_ab.models.arm_comparison import ArmComparisonResult
 from bayes_ab.report import common as C
 from bayes_ab.report import text as T
+from bayes_ab.results import Interval
 
 #: Sampler health is for the analyst, not the decision-maker: an appendix near the end
 #: (a failed check still raises a banner above the recommendation).
@@ -75,30 +77,35 @@ def arm_comparison_blocks(block: Mapping | None, *, metric: str, control: str | 
     if not block:
         blocks.append(C.para(f"{info['label']} was {T.NOT_ESTIMATED}."))
         return blocks
+    # analyze's results.json and compare.json write an arm comparison the same way: read it
+    # as the typed result either way.
+    if not isinstance(block, ArmComparisonResult):
+        block = ArmComparisonResult.from_dict(block)
     c_name, t_name = arm_names(block)
     control, test = control or c_name, test or t_name
-    blocks.append(C.para(T.probability_sentence(block.get("prob_test_better"), metric=metric,
+    blocks.append(C.para(T.probability_sentence(block.prob_test_better, metric=metric,
                                                test=test, control=control), "lead"))
-    counts = block.get("counts") or {}
+    counts = block.counts or {}
 
     def observed(arm: str) -> str:
         c = counts.get(arm)
         if not c:
             return T.NOT_ESTIMATED
-        return f"{T.count(c.get('successes'))} of {T.count(c.get('trials'))}"
+        return f"{T.count(c.successes)} of {T.count(c.trials)}"
+
+    def mean(iv: Interval | None) -> float | None:
+        return getattr(iv, "mean", None)
 
     rows = [
-        [control, observed(control), T.pct(C.get_in(block, "control", "mean")),
-         T.bounds(block.get("control"))],
-        [test, observed(test), T.pct(C.get_in(block, "test", "mean")), T.bounds(block.get("test"))],
-        [f"Lift, absolute ({test} - {control})", "", T.pp(C.get_in(block, "lift_abs", "mean")),
-         T.bounds(block.get("lift_abs"), T.pp)],
-        ["Lift, relative", "", T.rel(C.get_in(block, "lift_rel", "mean")),
-         T.bounds(block.get("lift_rel"), T.rel)],
+        [control, observed(control), T.pct(mean(block.control)), T.bounds(block.control)],
+        [test, observed(test), T.pct(mean(block.test)), T.bounds(block.test)],
+        [f"Lift, absolute ({test} - {control})", "", T.pp(mean(block.lift_abs)),
+         T.bounds(block.lift_abs, T.pp)],
+        ["Lift, relative", "", T.rel(mean(block.lift_rel)), T.bounds(block.lift_rel, T.rel)],
     ]
     blocks.append(C.table(["", "Observed", "Posterior mean", "95% HDI"], rows,
                          caption=f"Bayesian estimate of the {info['noun']}"))
-    freq = block.get("frequentist")
+    freq = block.frequentist
     if freq:
         fam = f" across {family}" if family else ""
         rows = [
