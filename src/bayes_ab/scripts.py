@@ -70,9 +70,9 @@ def run_model_script(key: str, doc: str, argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     idata = model.fit(config)
     elapsed = time.perf_counter() - t0
-    summary = model.summarize(idata)
+    summary = to_jsonable(model.summarize(idata))
     diag = model.diagnostics(idata)
-    print(json.dumps(to_jsonable(summary), indent=2, default=str))
+    print(json.dumps(summary, indent=2, default=str))
     status = "passed" if diag.passed else "FAILED: " + "; ".join(diag.problems())
     print(f"diagnostics: max r_hat {diag.max_r_hat:.4f}, min bulk ESS {diag.min_ess_bulk:.0f}, "
           f"{diag.divergences} divergences -> {status}")
