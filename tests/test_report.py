@@ -771,3 +771,37 @@ def test_report_from_typed_results_equals_report_from_dict(tmp_path):
     md = render_report(bumped, figures={}, out_dir=tmp_path / "c")[1].read_text()
     assert f"P(Test better) = {T.prob(0.123)}" in md and T.prob(0.123) != T.prob(
         json.loads(ANALYZE_EXAMPLE.read_text())["conversion"]["prob_test_better"])
+
+
+def test_one_module_per_report_and_no_private_reach_ins():
+    """Issue 18: report/render.py held three reports; now one module per kind
+    (analysis, compare, monitor) with the shared layout in common and shared sections in
+    sections, and no module uses another's private name (``R._para`` and the like)."""
+    import ast
+    import importlib
+
+    src = Path(__file__).resolve().parents[1] / "src" / "bayes_ab"
+    for name, builder in (("analysis", "build_document"), ("compare", "build_compare_document"),
+                          ("monitor", "build_monitor_document")):
+        assert callable(getattr(importlib.import_module(f"bayes_ab.report.{name}"), builder))
+    report_modules = {"common", "sections", "analysis", "compare", "monitor", "text", "render"}
+    offenders = []
+    for path in src.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        aliases = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bayes_ab.report"):
+                for a in node.names:
+                    mod = node.module.rsplit(".", 1)[-1]
+                    if a.name in report_modules:
+                        aliases[a.asname or a.name] = a.name
+                    elif a.name.startswith("_") and mod != path.stem:
+                        offenders.append(f"{path.name}: from {node.module} import {a.name}")
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases and node.attr.startswith("_")
+                    and aliases[node.value.id] != "text"):
+                offenders.append(f"{path.name}: {node.value.id}.{node.attr}")
+    assert offenders == []
+    lines = {p.stem: len(p.read_text().splitlines()) for p in (src / "report").glob("*.py")}
+    assert max(v for k, v in lines.items() if k != "text") < 700, lines

@@ -186,7 +186,7 @@ def _prior_words(spec) -> str:
     """{'dist': 'Beta', 'alpha': 1.0, 'beta': 1.0} -> 'Beta(alpha=1, beta=1)'."""
     if not isinstance(spec, Mapping):
         return str(spec)
-    args = ", ".join(f"{k}={v:.4g}" if T._finite(v) else f"{k}={v}" for k, v in spec.items()
+    args = ", ".join(f"{k}={v:.4g}" if T.is_finite_number(v) else f"{k}={v}" for k, v in spec.items()
                      if k != "dist")
     return f"{spec.get('dist', '?')}({args})"
 
@@ -226,12 +226,12 @@ def _prior_sensitivity_section(sens: Mapping) -> dict:
         if isinstance(scales, Mapping) and not notes:
             w, st = scales.get("weaker"), scales.get("stronger")
             which = (f"Weaker prior: precision x{w:g}; stronger: x{st:g}"
-                     if T._finite(w) and T._finite(st) else "Weaker and stronger priors")
+                     if T.is_finite_number(w) and T.is_finite_number(st) else "Weaker and stronger priors")
             notes.append(which + (f" ({m['rule']})." if m.get("rule") else "."))
         psens = m.get("power_scaling")
         thr = m.get("power_scaling_threshold")
-        if isinstance(psens, Mapping) and T._finite(thr):
-            high = [k for k, v in psens.items() if T._finite(v) and v > thr]
+        if isinstance(psens, Mapping) and T.is_finite_number(thr):
+            high = [k for k, v in psens.items() if T.is_finite_number(v) and v > thr]
             notes.append(f"{name}, power-scaling check: " + (
                 f"prior-sensitive: {', '.join(high)}." if high else
                 f"no parameter above the {T.num(thr)} threshold."))
@@ -266,11 +266,11 @@ def _help_section(results: AnalysisResults) -> dict:
             v = med.get(key)
             # The median is a posterior interval (older results: a number, or None when
             # fewer than half complete within the window).
-            if T._finite(reached.get(key)) and reached[key] < 0.5:
+            if T.is_finite_number(reached.get(key)) and reached[key] < 0.5:
                 return "not reached (fewer than half complete)"
-            if isinstance(v, Interval) and T._finite(v.mean):
+            if isinstance(v, Interval) and T.is_finite_number(v.mean):
                 return T.interval(v, lambda x: f"{T.num(x, digits=0)} min")
-            if T._finite(v):
+            if T.is_finite_number(v):
                 return f"{T.num(v, digits=0)} min"
             return "not reached (fewer than half complete)"
 
@@ -301,7 +301,7 @@ def _help_section(results: AnalysisResults) -> dict:
         text = (f"Causal effect of choosing CS on completing (among customers who pick CS only "
                 f"when the widget invites them, using the random assignment as an instrument): "
                 f"{T.interval(iv.causal_effect, T.pp)}.")
-        if T._finite(iv.prob_cs_causes_completion):
+        if T.is_finite_number(iv.prob_cs_causes_completion):
             text += (f" Probability that CS causes more completions: "
                      f"{T.prob(iv.prob_cs_causes_completion)}.")
         naive = iv.naive_difference
@@ -377,7 +377,7 @@ def _shape_sentence(sc: Mapping | None) -> str | None:
         if k == best:
             continue
         diff, dse = v.get("elpd_diff"), v.get("dse")
-        worse = (T._finite(diff) and T._finite(dse) and diff > 4 and diff > 2 * dse)
+        worse = (T.is_finite_number(diff) and T.is_finite_number(dse) and diff > 4 and diff > 2 * dse)
         parts.append(f"{names.get(k, k)}: {T.num(diff, digits=1)} lower (se "
                      f"{T.num(dse, digits=1)}), "
                      + ("a worse fit" if worse else "not distinguishable from it"))
