@@ -30,7 +30,6 @@ written against the dicts keeps working while new code reads attributes.
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import types
 import typing
@@ -214,18 +213,6 @@ class Result(Mapping):
 
     # The dataclass-generated __eq__ (a result equals only an equal result of its class)
     # and __hash__ of each subclass take precedence over Mapping's.
-
-
-def isclose_results(a: Any, b: Any, *, rel: float = 1e-9) -> bool:
-    """Whether two JSON forms are equal, floats to ``rel`` (for tests)."""
-    a, b = to_jsonable(a), to_jsonable(b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(isclose_results(a[k], b[k], rel=rel) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(isclose_results(x, y, rel=rel) for x, y in zip(a, b))
-    if isinstance(a, float) and isinstance(b, (int, float)):
-        return math.isclose(a, b, rel_tol=rel) or (math.isnan(a) and math.isnan(b))
-    return a == b
 
 
 @dataclass(frozen=True)
