@@ -127,7 +127,7 @@ def bayesian(scenarios, sizes, reps, seed0, config):
                                 cls, stats, config=config, model_kwargs=kw,
                                 probe_stats=cls.stats_type.from_experiment(probe, **step.stats_kwargs))
                         model, idata = fitters[step.key].sample(stats, seed=config.seed + 31 * r + offset)
-                        summaries[step.key] = model.summarize(idata)
+                        summaries[step.key] = model.summarize(idata).to_dict()
                         diag = model.diagnostics(idata)
                         summaries[step.key]["_divergences"] = diag.divergences
                     except Exception as exc:  # noqa: BLE001 - counted in the table, not fatal

@@ -11,7 +11,6 @@ statistics are compared directly in tests/test_aggregate.py.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -105,7 +105,7 @@ def test_summary_is_tidy_and_equals_results(analyzed):
 
 
 def test_repr_html_is_the_reports_summary(analyzed):
-    from bayes_ab.report.render import build_document
+    from bayes_ab.report import build_document
 
     res, _, _ = analyzed
     html = res._repr_html_()

@@ -544,10 +544,10 @@ def test_joint_tables_agree_across_engines() -> None:
 
 
 def test_report_table_shows_the_loss_if_wrong(tmp_path) -> None:
-    from bayes_ab.report.render import _recommendation_section
+    from bayes_ab.report.sections import recommendation_section
 
     dec = decide_from_counts(EXAMPLE_CONTROL, EXAMPLE_TEST, metric="conversion").to_dict()
-    section = _recommendation_section({"decision": dec})
+    section = recommendation_section({"decision": dec})
     table = next(b for b in section["blocks"] if b.get("kind") == "table")
     assert table["columns"][-2:] == ["P(action is wrong)", "Loss if wrong"]
     assert table["rows"][0][-2:] == ["1.7%", "0.18 pp"]

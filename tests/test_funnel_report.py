@@ -19,7 +19,7 @@ from bayes_ab.cli import main
 from bayes_ab.funnel import published
 from bayes_ab.funnel import report as FR
 from bayes_ab.funnel.pipeline import FunnelResults
-from bayes_ab.report import render as R
+from bayes_ab.report import common as R
 from bayes_ab.report import text as T
 
 ROOT = Path(__file__).resolve().parents[1]

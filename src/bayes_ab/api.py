@@ -137,7 +137,7 @@ class AnalysisResult:
 
     # ---------------------------------------------------------------- HTML
     def _document(self) -> dict:
-        from bayes_ab.report.render import build_compare_document, build_document
+        from bayes_ab.report import build_compare_document, build_document
 
         if self.kind == "analyze":
             return build_document(self.results)
@@ -261,10 +261,10 @@ def _scoped_css(css: str) -> str:
 
 
 def summary_html(doc: Mapping) -> str:
-    """An HTML fragment of a report document (bayes_ab.report.render), for Jupyter."""
-    from bayes_ab.report.render import _environment
+    """An HTML fragment of a report document (bayes_ab.report.common), for Jupyter."""
+    from bayes_ab.report.common import jinja_environment
 
-    page = _environment(html=True).get_template("report.html.j2").render(doc=doc)
+    page = jinja_environment(html=True).get_template("report.html.j2").render(doc=doc)
     css = re.search(r"<style>(.*?)</style>", page, flags=re.S)
     main = re.search(r"<main>(.*?)</main>", page, flags=re.S)
     body = re.sub(r"<nav>.*?</nav>", "", main.group(1) if main else page, flags=re.S)

@@ -458,7 +458,6 @@ def prepare_units(table, *, group_col: str, unit_col: str | None = None,
     the findings (what was found in the rows, said in the JSON, the report and the CLI)."""
     from dataclasses import replace
 
-    import pandas as pd
 
     from bayes_ab.data.load import LINE
 

@@ -67,7 +67,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from scipy import integrate, stats
@@ -80,6 +80,7 @@ from bayes_ab.models.beta_binomial import (
     posterior,
     prob_greater,
 )
+from bayes_ab.results import Result
 
 #: Default threshold of caring, in the metric's units (0.1 percentage point of a rate).
 DEFAULT_THRESHOLD_OF_CARING = 0.001
@@ -165,14 +166,11 @@ class DecisionConfig:
 
 
 @dataclass(frozen=True)
-class ExpectedLoss:
+class ExpectedLoss(Result):
     """Expected loss of each action (same units for both)."""
 
     double_down: float
     pivot: float
-
-    def to_dict(self) -> dict[str, float]:
-        return {"double_down": float(self.double_down), "pivot": float(self.pivot)}
 
     def scaled(self, factor: float) -> ExpectedLoss:
         return ExpectedLoss(self.double_down * factor, self.pivot * factor)
@@ -187,49 +185,50 @@ class ExpectedLoss:
 
 
 @dataclass(frozen=True)
-class Rope:
+class Rope(Result):
     """Region of practical equivalence |test - control| < half_width."""
 
     half_width: float
     prob_inside: float
     required_prob: float
 
+    json_fields: ClassVar = ("half_width", "prob_inside", "required_prob",
+                             "practically_equivalent")
+
     @property
     def practically_equivalent(self) -> bool:
         return bool(self.prob_inside >= self.required_prob)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "half_width": float(self.half_width),
-            "prob_inside": float(self.prob_inside),
-            "required_prob": float(self.required_prob),
-            "practically_equivalent": self.practically_equivalent,
-        }
-
 
 @dataclass(frozen=True)
-class NonInferiority:
+class NonInferiority(Result):
     """P(Test is not worse than Control by more than ``margin``)."""
 
     margin: float
     prob_non_inferior: float
     required_prob: float
 
+    json_fields: ClassVar = ("margin", "prob_non_inferior", "required_prob", "non_inferior")
+
     @property
     def non_inferior(self) -> bool:
         return bool(self.prob_non_inferior >= self.required_prob)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "margin": float(self.margin),
-            "prob_non_inferior": float(self.prob_non_inferior),
-            "required_prob": float(self.required_prob),
-            "non_inferior": self.non_inferior,
-        }
+
+@dataclass(frozen=True)
+class MoneyLoss(Result):
+    """The expected losses of a decision in money, with what they were computed from."""
+
+    double_down: float
+    pivot: float
+    currency: str
+    value_per_unit: float
+    customers: float
+    label: str
 
 
 @dataclass(frozen=True)
-class Decision:
+class Decision(Result):
     """The recommendation and everything behind it.
 
     ``to_dict`` gives the RESULTS_SCHEMA ``decision`` block (``recommendation, metric,
@@ -260,42 +259,33 @@ class Decision:
     #: Loss given that the action is wrong: expected loss / prob_wrong (None where
     #: prob_wrong is 0), e.g. E[control - test | control > test] for doubling down.
     expected_loss_if_wrong: ExpectedLoss | None = None
+    #: analyze's conversion-gained-against-CS-engagement trade-off (``cs_cost_tradeoff``),
+    #: set by the pipeline; not written when None.
+    cs_cost: Mapping[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "recommendation": self.recommendation,
-            "metric": self.metric,
-            "expected_loss": self.expected_loss.to_dict(),
-            "threshold_of_caring": float(self.threshold_of_caring),
-            "prob_test_better": float(self.prob_test_better),
-            # Extra keys (the schema allows additions).
-            "expected_loss_relative": self.expected_loss_relative.to_dict(),
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "higher_is_better": self.higher_is_better,
-            "control_mean": float(self.control_mean),
-            "test_mean": float(self.test_mean),
-            "extra_samples_needed": self.extra_samples_needed,
-            "extra_samples_method": self.extra_samples_method,
-            "rope": None if self.rope is None else self.rope.to_dict(),
-            "non_inferiority": (
-                None if self.non_inferiority is None else self.non_inferiority.to_dict()
-            ),
-            "money": None,
-            "source": self.source,
-            "prob_wrong": None if self.prob_wrong is None else self.prob_wrong.to_dict(),
-            "expected_loss_if_wrong": _finite_or_none(self.expected_loss_if_wrong),
-        }
-        if self.money is not None and self.business_value is not None:
-            bv = self.business_value
-            out["money"] = {
-                **self.money.to_dict(),
-                "currency": bv.currency,
-                "value_per_unit": float(bv.value_per_unit),
-                "customers": float(bv.customers),
-                "label": bv.label,
-            }
-        return out
+    #: The schema's keys first, then the extra keys (the schema allows additions).
+    json_fields: ClassVar = (
+        "recommendation", "metric", "expected_loss", "threshold_of_caring", "prob_test_better",
+        "expected_loss_relative", "outcome", "reason", "higher_is_better", "control_mean",
+        "test_mean", "extra_samples_needed", "extra_samples_method", "rope", "non_inferiority",
+        "money_loss", "source", "prob_wrong", "expected_loss_if_wrong_finite", "cs_cost")
+    json_omit_none: ClassVar = frozenset({"cs_cost"})
+    json_keys: ClassVar = {"money_loss": "money",
+                           "expected_loss_if_wrong_finite": "expected_loss_if_wrong"}
+
+    @property
+    def money_loss(self) -> MoneyLoss | None:
+        """The expected losses in money (None without a business value)."""
+        if self.money is None or self.business_value is None:
+            return None
+        bv = self.business_value
+        return MoneyLoss(self.money.double_down, self.money.pivot, bv.currency,
+                         bv.value_per_unit, bv.customers, bv.label)
+
+    @property
+    def expected_loss_if_wrong_finite(self) -> dict[str, float | None] | None:
+        """``expected_loss_if_wrong`` with None where P(wrong) is 0 (strict JSON)."""
+        return _finite_or_none(self.expected_loss_if_wrong)
 
 
 def _finite_or_none(loss: ExpectedLoss | None) -> dict[str, float | None] | None:

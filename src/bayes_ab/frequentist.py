@@ -29,13 +29,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from scipy import stats
 
 from bayes_ab.constants import DESIGN_TEST_SHARE, HDI_PROB
 from bayes_ab.models.beta_binomial import BinomialCounts, Interval
+from bayes_ab.results import Result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,7 +127,7 @@ def _expected_cells(control: BinomialCounts, test: BinomialCounts) -> np.ndarray
 
 
 @dataclass(frozen=True)
-class ProportionTest:
+class ProportionTest(Result):
     """A two-sided test of equal rates in Control and Test, with the CI of the difference.
 
     ``statistic`` is z for the z-test and the sample odds ratio (Test vs Control) for
@@ -147,6 +148,9 @@ class ProportionTest:
     family_size: int = 1
     alpha: float = ALPHA
 
+    #: Exactly the schema's ``frequentist`` block.
+    json_fields: ClassVar = ("test", "p_value", "p_value_holm", "ci95_diff", "significant_95")
+
     @property
     def significant_95(self) -> bool:
         return bool(self.p_value_holm < self.alpha)
@@ -154,17 +158,6 @@ class ProportionTest:
     @property
     def significant_unadjusted(self) -> bool:
         return bool(self.p_value < self.alpha)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Exactly the schema's ``frequentist`` block:
-        ``{test, p_value, p_value_holm, ci95_diff, significant_95}``."""
-        return {
-            "test": self.test,
-            "p_value": float(self.p_value),
-            "p_value_holm": float(self.p_value_holm),
-            "ci95_diff": self.ci95_diff.to_dict(),
-            "significant_95": self.significant_95,
-        }
 
     def sentence(self) -> str:
         """One plain sentence: significant at 95% or not, and the numbers behind it."""
@@ -257,7 +250,7 @@ def holm_adjust_tests(results: Mapping[str, ProportionTest]) -> dict[str, Propor
 
 
 @dataclass(frozen=True)
-class SrmResult:
+class SrmResult(Result):
     """Sample-ratio check: is the observed split compatible with the design's?"""
 
     n_test: int
@@ -268,18 +261,12 @@ class SrmResult:
     p_value: float
     alpha: float = SRM_ALPHA
 
+    #: Exactly the schema's ``srm`` block.
+    json_fields: ClassVar = ("expected_test_share", "observed_test_share", "p_value", "mismatch")
+
     @property
     def mismatch(self) -> bool:
         return bool(self.p_value < self.alpha)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Exactly the schema's ``srm`` block."""
-        return {
-            "expected_test_share": float(self.expected_test_share),
-            "observed_test_share": float(self.observed_test_share),
-            "p_value": float(self.p_value),
-            "mismatch": self.mismatch,
-        }
 
     def sentence(self) -> str:
         share = f"{100 * self.observed_test_share:.2f}% of {self.n_test + self.n_control}"
@@ -327,7 +314,7 @@ def srm_check(
 
 
 @dataclass(frozen=True)
-class TrendTest:
+class TrendTest(Result):
     """Cochran-Armitage test for a linear trend of a rate across ordered groups.
 
     ``slope`` is the least-squares slope of the group rates on the scores, weighted by
@@ -341,16 +328,19 @@ class TrendTest:
     p_value: float
     slope: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "test": "cochran-armitage",
-            "scores": list(self.scores),
-            "rates": [s / n if n else None for s, n in zip(self.successes, self.trials, strict=True)],
-            "z": float(self.z),
-            "p_value": float(self.p_value),
-            "slope": float(self.slope),
-            "significant_95": bool(self.p_value < ALPHA),
-        }
+    test_name: ClassVar[str] = "cochran-armitage"
+    json_fields: ClassVar = ("test_name", "scores", "rates", "z", "p_value", "slope",
+                             "significant_95")
+    json_keys: ClassVar = {"test_name": "test"}
+
+    @property
+    def rates(self) -> list[float | None]:
+        """The observed rate of each group (None for an empty group)."""
+        return [s / n if n else None for s, n in zip(self.successes, self.trials, strict=True)]
+
+    @property
+    def significant_95(self) -> bool:
+        return bool(self.p_value < ALPHA)
 
 
 def cochran_armitage_trend(
@@ -388,7 +378,7 @@ def cochran_armitage_trend(
 
 
 @dataclass(frozen=True)
-class LogRankResult:
+class LogRankResult(Result):
     """Log-rank test of equal survival (time-to-completion) curves across groups."""
 
     groups: tuple[str, ...]
@@ -397,17 +387,20 @@ class LogRankResult:
     statistic: float
     p_value: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "test": "log-rank",
-            "groups": {
-                g: {"n": n, "events": e}
-                for g, n, e in zip(self.groups, self.n, self.events, strict=True)
-            },
-            "statistic": float(self.statistic),
-            "p_value": float(self.p_value),
-            "significant_95": bool(self.p_value < ALPHA),
-        }
+    test_name: ClassVar[str] = "log-rank"
+    json_fields: ClassVar = ("test_name", "group_counts", "statistic", "p_value",
+                             "significant_95")
+    json_keys: ClassVar = {"test_name": "test", "group_counts": "groups"}
+
+    @property
+    def group_counts(self) -> dict[str, dict[str, int]]:
+        """``{group: {"n", "events"}}``."""
+        return {g: {"n": n, "events": e}
+                for g, n, e in zip(self.groups, self.n, self.events, strict=True)}
+
+    @property
+    def significant_95(self) -> bool:
+        return bool(self.p_value < ALPHA)
 
 
 def _check_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -498,7 +491,7 @@ def logrank_from_counts(duration, event, group, count) -> LogRankResult:
 
 
 @dataclass(frozen=True)
-class CoxResult:
+class CoxResult(Result):
     """Cox proportional-hazards fit: hazard ratios of each group level vs ``reference``.
 
     A hazard ratio above 1 means completion happens sooner (the completion rate at any
@@ -513,17 +506,11 @@ class CoxResult:
     n_events: int
     concordance: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": "cox proportional hazards",
-            "reference": self.reference,
-            "strata": list(self.strata),
-            "hazard_ratio": {k: v.to_dict() for k, v in self.hazard_ratios.items()},
-            "p_value": {k: float(v) for k, v in self.p_values.items()},
-            "n": self.n,
-            "n_events": self.n_events,
-            "concordance": float(self.concordance),
-        }
+    model_name: ClassVar[str] = "cox proportional hazards"
+    json_fields: ClassVar = ("model_name", "reference", "strata", "hazard_ratios", "p_values",
+                             "n", "n_events", "concordance")
+    json_keys: ClassVar = {"model_name": "model", "hazard_ratios": "hazard_ratio",
+                           "p_values": "p_value"}
 
 
 def cox_by_group(
@@ -630,7 +617,7 @@ class RatioStatistic:
 
 
 @dataclass(frozen=True)
-class RatioTest:
+class RatioTest(Result):
     """Delta-method z-test of a ratio metric, Test vs Control (``diff`` = Test - Control)."""
 
     metric: str
@@ -640,21 +627,14 @@ class RatioTest:
     z: float
     p_value: float
 
+    test_name: ClassVar[str] = "delta-method z"
+    json_fields: ClassVar = ("test_name", "metric", "control", "test", "diff", "z", "p_value",
+                             "significant_95")
+    json_keys: ClassVar = {"test_name": "test", "test": "test_arm", "diff": "ci95_diff"}
+
     @property
     def significant_95(self) -> bool:
         return bool(self.p_value < 1.0 - self.diff.prob)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "test": "delta-method z",
-            "metric": self.metric,
-            "control": self.control.to_dict(),
-            "test_arm": self.test.to_dict(),
-            "ci95_diff": self.diff.to_dict(),
-            "z": float(self.z),
-            "p_value": float(self.p_value),
-            "significant_95": self.significant_95,
-        }
 
 
 def ratio_metric_test(
@@ -690,7 +670,7 @@ def ratio_metric_test(
 
 
 @dataclass(frozen=True)
-class Agreement:
+class Agreement(Result):
     """Whether the Bayesian and the frequentist answers say the same thing, and why not."""
 
     agree: bool
@@ -698,15 +678,6 @@ class Agreement:
     frequentist_significant: bool
     implied_two_sided_p: float
     sentence: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "agree": self.agree,
-            "bayes_confident": self.bayes_confident,
-            "frequentist_significant": self.frequentist_significant,
-            "implied_two_sided_p": float(self.implied_two_sided_p),
-            "sentence": self.sentence,
-        }
 
 
 def bayes_frequentist_agreement(

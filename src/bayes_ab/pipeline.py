@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,8 @@ from bayes_ab.plotting import (
     figure_kinds,
     save_figures,
 )
+from bayes_ab.results import to_jsonable
+from bayes_ab.results_schema import HelpChannels, SrmCheck
 from bayes_ab.steps import MODEL_STEPS, ModelStep  # re-exported: pipeline.MODEL_STEPS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -225,10 +227,9 @@ def _require_identified(key: str, stats) -> None:
             "prior alone")
 
 
-def _arm_block(summary: dict, test_result) -> dict:
-    block = dict(summary)
-    block["frequentist"] = test_result.to_dict()
-    return block
+def _arm_block(summary, test_result):
+    """The model's ARM_COMPARISON result with its frequentist cross-check."""
+    return replace(summary, frequentist=test_result)
 
 
 def _counts_of(data: ExperimentData, column: str):
@@ -298,10 +299,6 @@ def frequentist_checks(data: ExperimentData, *, design_test_share: float) -> dic
     return out
 
 
-def _null_help_channels() -> dict:
-    return {"completion": None, "time_to_completion": None, "causal_effect": None}
-
-
 def _joint_tables(data: ExperimentData) -> dict[str, np.ndarray]:
     """Each arm's customers by converted (rows 0/1) x CS-engaged (columns 0/1)."""
     df = data.customers if _is_agg(data) else data.frame.assign(n=1)
@@ -318,7 +315,7 @@ def _joint_tables(data: ExperimentData) -> dict[str, np.ndarray]:
     return out
 
 
-def _decision(idata, *, data: ExperimentData, options: AnalyzeOptions) -> dict:
+def _decision(idata, *, data: ExperimentData, options: AnalyzeOptions):
     """The results.json ``decision`` block: the expected-loss rule on the conversion
     model's draws, "keep testing" sized by the pre-posterior search on the conversion
     counts (the same answer as ``compare`` for the same counts and seed), and
@@ -342,21 +339,21 @@ def _decision(idata, *, data: ExperimentData, options: AnalyzeOptions) -> dict:
     config = dc.DecisionConfig(**kwargs)
     counts = _counts_of(data, "converted")
     prior = ArmComparison.default_priors["rate"]
-    block = dc.decide_from_draws(
+    decision = dc.decide_from_draws(
         control, test, metric="conversion", config=config, n_customers=data.n_customers,
         counts=(counts["Control"], counts["Test"]),
         prior=BetaPrior(float(prior["alpha"]), float(prior["beta"])),
         seed=options.sampler.seed,
-    ).to_dict()
+    )
     try:
         tables = _joint_tables(data)
-        block["cs_cost"] = dc.cs_cost_tradeoff(
+        cs_cost = dc.cs_cost_tradeoff(
             tables["Control"], tables["Test"],
             revenue_per_conversion=options.revenue_per_conversion,
             cost_per_cs_contact=options.cost_per_cs_contact, seed=options.sampler.seed)
     except (KeyError, ValueError) as exc:  # no CS column / an empty arm: the rest stands
-        block["cs_cost"] = {"error": str(exc)}
-    return block
+        cs_cost = {"error": str(exc)}
+    return replace(decision, cs_cost=cs_cost)
 
 
 def analyze(
@@ -530,6 +527,8 @@ def analyze(
     timings["total"] = time.perf_counter() - t0
     results["timing_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     results["sampler"] = options.sampler.to_dict()
+    # The edge: typed result blocks become the plain results.json dicts here, once.
+    results = to_jsonable(results)
     return AnalysisRun(results=results, figures=figures, idata_paths=idata_paths, timings=timings,
                        idata=fitted)
 
@@ -610,29 +609,19 @@ def _assemble(data: ExperimentData, *, freq: dict, summaries: dict, findings: li
     for key in ("conversion", "cs_engagement"):
         results[key] = _arm_block(summaries[key], freq[key]) if summaries.get(key) else None
     if results["cs_engagement"] is not None:
-        results["cs_engagement"]["among_flagged"] = _engagement_among_flagged(data)
+        results["cs_engagement"] = replace(results["cs_engagement"],
+                                           among_flagged=_engagement_among_flagged(data))
 
-    help_channels = _null_help_channels()
-    if summaries.get("help_completion"):
-        help_channels["completion"] = summaries["help_completion"]
-    if summaries.get("time_to_completion"):
-        block = dict(summaries["time_to_completion"])
-        block["frequentist"] = {
-            "logrank": freq["logrank"].to_dict() if "logrank" in freq else None,
-            "cox": freq["cox"].to_dict() if "cox" in freq else None,
-        }
-        help_channels["time_to_completion"] = block
-    iv = summaries.get("causal_cs_effect")
-    if iv:
-        help_channels["causal_effect"] = iv["causal_effect"]
-        help_channels["causal_effect_details"] = {k: v for k, v in iv.items() if k != "causal_effect"}
-    results["help_channels"] = help_channels
+    ttc = summaries.get("time_to_completion")
+    if ttc:
+        ttc = replace(ttc, frequentist={"logrank": freq.get("logrank"), "cox": freq.get("cox")})
+    results["help_channels"] = HelpChannels(completion=summaries.get("help_completion") or None,
+                                            time_to_completion=ttc or None,
+                                            iv=summaries.get("causal_cs_effect") or None)
 
     cc = summaries.get("completions_conversion")
-    if cc is not None:
-        cc = dict(cc)
-        if "completions_trend" in freq:
-            cc["frequentist"] = freq["completions_trend"].to_dict()
+    if cc is not None and "completions_trend" in freq:
+        cc = replace(cc, frequentist=freq["completions_trend"])
     results["completions_conversion"] = cc
     results["time_and_experience"] = summaries.get("time_and_experience")
     if results["srm"]["mismatch"]:
@@ -641,17 +630,15 @@ def _assemble(data: ExperimentData, *, freq: dict, summaries: dict, findings: li
     return results
 
 
-def _srm_block(srm) -> dict:
+def _srm_block(srm) -> SrmCheck:
     """The schema's ``srm`` block plus ``judgeable``: with too few customers (fewer than
     5 expected in an arm) the split cannot be judged and is never called a mismatch."""
     from bayes_ab.data.validate import srm_judgeable
 
-    block = srm.to_dict()
-    block["judgeable"] = srm_judgeable(srm.n_test, srm.n_control,
-                                       test_share=srm.expected_test_share)
-    if not block["judgeable"]:
-        block["mismatch"] = False
-    return block
+    judgeable = srm_judgeable(srm.n_test, srm.n_control, test_share=srm.expected_test_share)
+    return SrmCheck(expected_test_share=srm.expected_test_share,
+                    observed_test_share=srm.observed_test_share, p_value=srm.p_value,
+                    mismatch=srm.mismatch if judgeable else False, judgeable=judgeable)
 
 
 def _unique_findings(findings: list[Finding]) -> list[dict]:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bayes_ab.errors import BayesAbError
+from bayes_ab.results import to_jsonable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +71,7 @@ def run_model_script(key: str, doc: str, argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     idata = model.fit(config)
     elapsed = time.perf_counter() - t0
-    summary = model.summarize(idata)
+    summary = to_jsonable(model.summarize(idata))
     diag = model.diagnostics(idata)
     print(json.dumps(summary, indent=2, default=str))
     status = "passed" if diag.passed else "FAILED: " + "; ".join(diag.problems())

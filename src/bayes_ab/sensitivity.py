@@ -36,6 +36,7 @@ import numpy as np
 
 from bayes_ab.errors import OptionError
 from bayes_ab.fit import SamplerConfig
+from bayes_ab.results import to_jsonable
 
 __all__ = ["DEFAULT_SCALES", "headline_quantities", "prior_sensitivity", "results_block", "scale_priors"]
 
@@ -181,7 +182,7 @@ def prior_sensitivity(
     for label, pr in variants.items():
         model, idata = fitter.sample(stats, pr, seed=config.seed)
         fits[label] = (model, idata)
-        summaries[label] = headline_quantities(model.summarize(idata))
+        summaries[label] = headline_quantities(to_jsonable(model.summarize(idata)))
         decisions[label] = _decision(model, idata)
         d = model.diagnostics(idata)
         diagnostics[label] = {"max_r_hat": d.max_r_hat, "min_ess_bulk": d.min_ess_bulk,

@@ -31,7 +31,8 @@ from bayes_ab.plotting import (
     plot_weekly,
     save_figures,
 )
-from bayes_ab.report import render as R
+from bayes_ab.report import common as R
+from bayes_ab.report import sections as S
 from bayes_ab.report import text as T
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -389,19 +390,19 @@ def _headline_title(s: Mapping) -> str:
 def findings_section(s: Mapping) -> dict:
     lines = [reproduction_sentence(s), funnel_sentence(s), *pooling_sentences(s)]
     claims = [f"{v}: {text}" for v, text in claim_sentences(s)]
-    blocks = [R._callout("neutral", _headline_title(s), lines),
-              R._para("The original report's claims, tested:", "lead"),
-              R._list(claims),
-              R._para("What predicts an advanced lead:", "lead"),
-              R._list(predictor_sentences(s)),
-              R._para("Shares written 'k of n (x%)' are observed. Rates given with a 95% "
+    blocks = [R.callout("neutral", _headline_title(s), lines),
+              R.para("The original report's claims, tested:", "lead"),
+              R.bullets(claims),
+              R.para("What predicts an advanced lead:", "lead"),
+              R.bullets(predictor_sentences(s)),
+              R.para("Shares written 'k of n (x%)' are observed. Rates given with a 95% "
                       "highest-density interval (HDI) are posterior means: with a uniform "
                       "prior for one group's rate, from the hierarchical model for an "
                       "industry's pooled rate. Interaction counts are of distinct events. The "
                       "detail follows: the reproduced tables, the funnel, the pooled model, "
                       "the predictive model, journeys, time, data quality, definitions and "
                       "the sampler diagnostics.", "muted")]
-    return R._section("findings", "Findings", blocks)
+    return R.section("findings", "Findings", blocks)
 
 
 # -- technical sections ------------------------------------------------------------
@@ -410,7 +411,7 @@ def findings_section(s: Mapping) -> dict:
 def reproduction_section(results) -> dict:
     s = results.summary
     rep = s.get("reproduction")
-    blocks = [R._para(reproduction_sentence(s))]
+    blocks = [R.para(reproduction_sentence(s))]
     if rep:
         rows = []
         for h in rep["headline"]:
@@ -418,7 +419,7 @@ def reproduction_section(results) -> dict:
                    else _ratio if h["key"] == "mean_events_per_lead" else T.count)
             rows.append([h["what"], fmt(h["published"]), fmt(h["computed"]), h["rule"],
                          "yes" if h["matches"] else "no"])
-        blocks.append(R._table(["Number", "Published", "Computed", "Compared to the",
+        blocks.append(R.table(["Number", "Published", "Computed", "Compared to the",
                                 "Matches"], rows,
                                row_levels=["" if h["matches"] else "warn"
                                            for h in rep["headline"]]))
@@ -427,25 +428,25 @@ def reproduction_section(results) -> dict:
             mrows = [[m["row"], m["column"], _mean1(m["published"]),
                       "absent" if m["computed"] is None else _mean1(m["computed"])]
                      for m in mism]
-            blocks.append(R._details(f"Table cells that differ ({len(mrows)})", [
-                R._table(["Row", "Column", "Published", "Computed"], mrows)]))
+            blocks.append(R.details(f"Table cells that differ ({len(mrows)})", [
+                R.table(["Row", "Column", "Published", "Computed"], mrows)]))
     # The rounded tables of funnel.json (rounded half up, as the report did), not a
     # re-rounding of the raw means: 68 / 80 = 0.85 is 0.9 in the report, 0.8 with "%.1f".
     t1 = s["mean_interactions_by_status"]
     cols = [str(k) for k in STAGES]
     rows = [[name] + [_mean1(row.get(c)) for c in cols] for name, row in t1.items()]
-    blocks.append(R._details("Table 1: mean interactions per lead by final status", [
-        R._table(["Interaction type"] + [STATUS_LABELS[k] for k in STAGES], rows,
+    blocks.append(R.details("Table 1: mean interactions per lead by final status", [
+        R.table(["Interaction type"] + [STATUS_LABELS[k] for k in STAGES], rows,
                  caption="Distinct events of the type / all leads of the status, rounded "
                          "half up")]))
     t2 = s["mean_interactions_by_industry"]
     cols = list(next(iter(t2.values()), {}).keys())
     rows = [[ind] + [_mean1(row.get(c)) for c in cols] for ind, row in t2.items()]
-    blocks.append(R._details("Table 2: mean interactions per lead by industry", [
-        R._table(["Industry"] + cols, rows,
+    blocks.append(R.details("Table 2: mean interactions per lead by industry", [
+        R.table(["Industry"] + cols, rows,
                  caption="Distinct events of the type / all leads of the industry, rounded "
                          "half up")]))
-    return R._section("reproduction", "What reproduces", blocks)
+    return R.section("reproduction", "What reproduces", blocks)
 
 
 def funnel_detail_section(s: Mapping) -> dict:
@@ -458,14 +459,14 @@ def funnel_detail_section(s: Mapping) -> dict:
                      "" if t is None else T.interval(t["posterior"], _rate)])
     conv = s["conversion_to_opportunity"]
     blocks = [
-        R._para(funnel_sentence(s)),
-        R._table(["Stage", "Leads at or beyond", "Continue to the next stage"], rows,
+        R.para(funnel_sentence(s)),
+        R.table(["Stage", "Leads at or beyond", "Continue to the next stage"], rows,
                  caption="Continuation: leads at or beyond k + 1 / leads at or beyond k"),
-        R._para(f"Conversion to opportunity (status 5 / all leads): "
+        R.para(f"Conversion to opportunity (status 5 / all leads): "
                 f"{_k_of_n(conv['n'], conv['n_leads'])} = {T.pct(conv['rate'], digits=2)}; "
                 f"with a uniform prior {T.interval(conv['posterior'], _rate)}."),
     ]
-    return R._section("funnel", "The funnel", blocks)
+    return R.section("funnel", "The funnel", blocks)
 
 
 def stage34_section(s: Mapping) -> dict:
@@ -478,40 +479,40 @@ def stage34_section(s: Mapping) -> dict:
                      T.interval(v["posterior"], _rate) if v["posterior"] else "n/a",
                      T.prob(v["prob_above_overall"]), v["verdict"]])
         levels.append({"above": "", "below": "warn"}.get(v["verdict"], ""))
-    blocks = [R._list(pooling_sentences(s)),
-              R._para(f"Population mean rate mu {T.interval(pooled['overall'], _rate)}; all "
+    blocks = [R.bullets(pooling_sentences(s)),
+              R.para(f"Population mean rate mu {T.interval(pooled['overall'], _rate)}; all "
                       f"leads pooled together {T.pct(pooled['pooled_observed'])}; kappa (how "
                       f"tightly industries cluster around mu, in leads) "
                       f"{T.interval(pooled['kappa'], _ratio)}."),
-              R._table(["Industry", "Leads at 3 or beyond", "At 4 or beyond", "Observed",
+              R.table(["Industry", "Leads at 3 or beyond", "At 4 or beyond", "Observed",
                         "Pooled rate", "P(above the mean)", "Verdict"], rows,
                        caption="Stage 3 to 4 (leads at 4 or beyond / leads at 3 or beyond), "
                                "hierarchical Beta-Binomial, sorted by pooled rate",
                        row_levels=levels)]
-    return R._section("stage34", "Stage 3 to 4 by industry, partially pooled", blocks)
+    return R.section("stage34", "Stage 3 to 4 by industry, partially pooled", blocks)
 
 
 def predictors_section(s: Mapping) -> dict:
     adv = s["advanced_lead_models"]
     ge4, eq5 = adv["status>=4"], adv["status==5"]
-    blocks = [R._list(predictor_sentences(s)),
-              R._para(f"Model: {s['heuristics']['model']}. Trained on "
+    blocks = [R.bullets(predictor_sentences(s)),
+              R.para(f"Model: {s['heuristics']['model']}. Trained on "
                       f"{T.count(ge4['n_train'])} leads, measured on {T.count(ge4['n_test'])} "
                       f"held-out leads.", "muted")]
     rows = [[_type(e["name"]), T.interval(e["effect"], _coef), T.interval(
         e["odds_ratio_per_sd"], T.num), T.prob(e["prob_positive"])]
         for e in ge4["summary"]["effects"]]
-    blocks.append(R._table(["Interaction", "Log-odds per SD", "Odds ratio per SD",
+    blocks.append(R.table(["Interaction", "Log-odds per SD", "Odds ratio per SD",
                             "P(positive association)"], rows,
                            caption="Advanced lead (status 4 or 5): association with each "
                                    "standardized log(1 + count)"))
     loo = ge4.get("loo_gain_from_interactions")
     if loo:
-        blocks.append(R._para(
+        blocks.append(R.para(
             f"Leave-one-out cross-validation: the interaction counts improve the expected log "
             f"predictive density over industry alone by {T.num(loo['elpd_diff'], digits=1)} "
             f"(SE {T.num(loo['se'], digits=1)})."))
-    blocks.append(R._para(
+    blocks.append(R.para(
         f"Converted to opportunity (status 5) alone: held-out AUC {_auc(eq5['auc_test']['point'])}"
         f" (95% HDI {T.bounds(eq5['auc_test'], _auc)}), {T.count(eq5['n_positive_test'])} "
         f"converted leads among {T.count(eq5['n_test'])} held out; credibly associated: "
@@ -522,19 +523,19 @@ def predictors_section(s: Mapping) -> dict:
                   T.interval(r["precision"], _rate), T.interval(r["recall"], _rate),
                   "n/a" if r["lift_over_base_rate"] is None
                   else f"{_ratio(r['lift_over_base_rate'])}x"] for r in rules]
-        blocks.append(R._table(["Rule", "Flagged", "Advanced among them", "Precision",
+        blocks.append(R.table(["Rule", "Flagged", "Advanced among them", "Precision",
                                 "Recall", "Lift over base rate"], rrows,
                                caption="Rules a sales team can use, on the held-out leads "
                                        "(thresholds learned on the training leads)"))
-    return R._section("predictors", "What predicts an advanced lead", blocks)
+    return R.section("predictors", "What predicts an advanced lead", blocks)
 
 
 def claims_section(s: Mapping) -> dict:
     cl = s["claims"]
-    blocks = [R._list([f"{v}: {text}" for v, text in claim_sentences(s)])]
+    blocks = [R.bullets([f"{v}: {text}" for v, text in claim_sentences(s)])]
     hier = cl["technical_industries_convert_better"].get("stage3_to_4_hierarchical")
     if hier:
-        blocks.append(R._para(
+        blocks.append(R.para(
             f"In the pooled model, the mean of the technical industries' stage 3 to 4 rates "
             f"minus the mean of the others' is "
             f"{T.interval(hier['difference_of_mean_industry_rates'], T.pp)}; probability that "
@@ -542,23 +543,23 @@ def claims_section(s: Mapping) -> dict:
     conv = cl["technical_industries_convert_better"].get("conversion_to_opportunity")
     if conv:
         (kt, nt), (ko, no) = conv["counts"]["technical"], conv["counts"]["non_technical"]
-        blocks.append(R._para(
+        blocks.append(R.para(
             f"Conversion to opportunity (status 5 / all leads): technical industries "
             f"{T.interval(conv['technical'], _rate)} ({_k_of_n(kt, nt)}), the others "
             f"{T.interval(conv['non_technical'], _rate)} ({_k_of_n(ko, no)})."))
-    blocks.append(R._para(
+    blocks.append(R.para(
         f"A claim holds when its posterior probability is at least "
         f"{T.pct(CLAIM_HOLDS, digits=0)}, is contradicted at {T.pct(1 - CLAIM_HOLDS, digits=0)} "
         f"or less, and is not supported in between. Group rates have independent uniform "
         f"priors; the forum share of help-seeking is forum views / (forum + docs views), "
         f"with a Bayesian bootstrap over leads.", "muted"))
-    return R._section("claims", "The original report's claims, tested", blocks)
+    return R.section("claims", "The original report's claims, tested", blocks)
 
 
 def journeys_section(s: Mapping) -> dict:
     rows = [[" > ".join(_type(p) for p in t["path"]), T.count(t["n_leads"])]
             for t in s["top_journeys"]]
-    return R._section("journeys", "User journeys", [R._table(
+    return R.section("journeys", "User journeys", [R.table(
         ["Journey (distinct types by first occurrence)", "Leads"], rows,
         caption="The most common journeys among leads with events")])
 
@@ -567,7 +568,7 @@ def time_section(s: Mapping) -> dict:
     tb = s["time"]
     blocks = []
     if tb.get("window"):
-        blocks.append(R._para(f"Events from {str(tb['window'][0])[:16]} to "
+        blocks.append(R.para(f"Events from {str(tb['window'][0])[:16]} to "
                               f"{str(tb['window'][1])[:16]} (UTC)."))
     early = tb.get("early_signal_auc") or {}
     if early:
@@ -575,7 +576,7 @@ def time_section(s: Mapping) -> dict:
         rows = [["all events" if w == "all" else "first day" if w == "1d"
                  else f"first {w[:-1]} days"]
                 + [T.interval(row.get(n), _auc) for n in names] for w, row in early.items()]
-        blocks.append(R._table(["Window"] + [_type(n) for n in names], rows,
+        blocks.append(R.table(["Window"] + [_type(n) for n in names], rows,
                                caption="AUC of each count over a lead's first days of "
                                        "activity (advanced vs not, leads with events)"))
     first = tb.get("first_occurrence") or {}
@@ -585,10 +586,10 @@ def time_section(s: Mapping) -> dict:
                  _days(v["advanced"]["median_days_to_first"]),
                  _days(v["not_advanced"]["median_days_to_first"])]
                 for n, v in first.items()]
-        blocks.append(R._table(["Interaction", "Advanced leads who ever did it",
+        blocks.append(R.table(["Interaction", "Advanced leads who ever did it",
                                 "Other leads", "Median days to first (advanced)",
                                 "(others)"], rows))
-    return R._section("time", "Time", blocks)
+    return R.section("time", "Time", blocks)
 
 
 def definitions_section(s: Mapping) -> dict:
@@ -596,15 +597,15 @@ def definitions_section(s: Mapping) -> dict:
     for k, v in s["definitions"].items():
         v = ", ".join(v) if isinstance(v, (list, tuple)) else str(v)
         items.append(f"{_words(k)}: {v}")
-    return R._section("definitions", "Definitions", [R._list(items)])
+    return R.section("definitions", "Definitions", [R.bullets(items)])
 
 
 def diagnostics_section(s: Mapping) -> dict:
-    sec = R._diagnostics_section(s.get("diagnostics"))
+    sec = S.diagnostics_section(s.get("diagnostics"))
     cfg = s.get("sampler") or {}
     if cfg:
         keys = ("sampler", "draws", "tune", "chains", "seed", "target_accept")
-        sec["blocks"].append(R._para("Sampler: " + "; ".join(
+        sec["blocks"].append(R.para("Sampler: " + "; ".join(
             f"{_words(k)} {T.num(cfg[k], digits=2) if isinstance(cfg[k], float) else cfg[k]}"
             for k in keys if k in cfg) + ".", "muted"))
     return sec
@@ -614,15 +615,15 @@ def build_funnel_document(results) -> dict:
     """The funnel report as a document of banners and sections (no figures)."""
     s = results.summary
     banners = []
-    diag_banner = R._diagnostics_banner(s.get("diagnostics"))
+    diag_banner = S.diagnostics_banner(s.get("diagnostics"))
     if diag_banner:
         banners.append(diag_banner)
     sections = [findings_section(s), reproduction_section(results), funnel_detail_section(s),
                 stage34_section(s), predictors_section(s), claims_section(s),
                 journeys_section(s), time_section(s),
-                R._data_quality_section(s.get("data_quality")), definitions_section(s),
+                S.data_quality_section(s.get("data_quality")), definitions_section(s),
                 diagnostics_section(s),
-                R._section("glossary", "Glossary", [{"kind": "glossary",
+                R.section("glossary", "Glossary", [{"kind": "glossary",
                                                      "items": list(GLOSSARY)}])]
     subtitle = (f"{T.count(s['n_leads'])} leads, {T.count(s['n_leads_with_events'])} with "
                 f"events; {T.count(s['n_events_distinct'])} distinct events of "
@@ -643,7 +644,7 @@ def write_report(results, out_dir: Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     figs = save_figures(funnel_figures(results), out_dir / "figures", dpi=FUNNEL_DPI)
     doc = build_funnel_document(results)
-    doc = R._attach_figures(doc, figs, out_dir,
+    doc = R.attach_figures(doc, figs, out_dir,
                             section_of=lambda name: FIGURES.get(name, ("appendix", ""))[0])
     for section in doc["sections"]:
         _caption_figures(section["blocks"])

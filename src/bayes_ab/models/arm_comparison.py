@@ -11,7 +11,7 @@ figures, netCDF, PPC) serves every model, and as a cross-check of both.
     stats = ArmCounts.from_experiment(data, metric="converted")
     model = ArmComparison(stats, priors={"rate": {"alpha": 2, "beta": 20}})
     idata = model.fit(SamplerConfig(seed=1))
-    block = model.summarize(idata)   # {control, test, lift_abs, lift_rel, prob_test_better, ...}
+    block = model.summarize(idata)   # ArmComparisonResult: control, test, lifts, P(test better)
 
 The first arm of ``ArmCounts.arms`` is the control; every other arm is compared to it
 (not to the best of the rest).
@@ -19,17 +19,19 @@ The first arm of ``ArmCounts.arms`` is the control; every other arm is compared 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from bayes_ab.constants import ARMS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.fit import SamplerConfig
-from bayes_ab.intervals import flat, interval, prob_greater
+from bayes_ab.frequentist import ProportionTest
+from bayes_ab.intervals import flat, prob_greater
 from bayes_ab.models.base import BayesModel
+from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
@@ -140,6 +142,55 @@ class ArmCounts:
         return cls.from_frame(data.frame, group_col="cohort", outcome_col=metric, arms=ARMS)
 
 
+@dataclass(frozen=True)
+class ArmNames(Result):
+    """Which arm is the control and which the (first) test arm."""
+
+    control: str
+    test: str
+
+
+@dataclass(frozen=True)
+class Successes(Result):
+    """Observed successes out of trials in one arm."""
+
+    successes: int
+    trials: int
+
+
+@dataclass(frozen=True)
+class ArmVsControl(Result):
+    """One treatment arm against control: its rate, the lifts, P(arm better than control)."""
+
+    rate: Interval
+    lift_abs: Interval
+    lift_rel: Interval
+    prob_test_better: float
+
+    json_keys: ClassVar = {"prob_test_better": "prob_better_than_control"}
+
+
+@dataclass(frozen=True)
+class ArmComparisonResult(Result):
+    """The RESULTS_SCHEMA ARM_COMPARISON block: posterior rate of control and test, the
+    lifts and P(test better); ``per_arm`` with more than two arms. ``frequentist`` (the
+    cross-check) and ``among_flagged`` (CS engagement) are added by the pipeline."""
+
+    control: Interval
+    test: Interval
+    lift_abs: Interval
+    lift_rel: Interval
+    prob_test_better: float
+    metric: str
+    arms: ArmNames
+    counts: Mapping[str, Successes]
+    per_arm: Mapping[str, ArmVsControl] | None = None
+    frequentist: Mapping[str, Any] | ProportionTest | None = None
+    among_flagged: Mapping[str, Any] | None = None
+
+    json_omit_none: ClassVar = frozenset({"per_arm", "frequentist", "among_flagged"})
+
+
 class ArmComparison(BayesModel):
     """Posterior rate per arm, lifts of each arm over control, P(arm better than control)."""
 
@@ -205,7 +256,7 @@ class ArmComparison(BayesModel):
             seconds=time.perf_counter() - t0,
         )
 
-    def summarize(self, idata: az.InferenceData) -> dict:
+    def summarize(self, idata: az.InferenceData) -> ArmComparisonResult:
         """The ARM_COMPARISON block (Bayesian part): control, test, lifts, P(test better).
 
         With more than two arms ``test`` is the first treatment arm and ``per_arm`` holds
@@ -213,30 +264,28 @@ class ArmComparison(BayesModel):
         """
         post = idata.posterior
         s = self.stats
-        per_arm: dict[str, dict] = {}
+        per_arm: dict[str, ArmVsControl] = {}
         for arm in s.arms[1:]:
             lift_abs = flat(post["lift_abs"].sel(treatment=arm))
-            per_arm[arm] = {
-                "rate": interval(flat(post["rate"].sel(arm=arm))),
-                "lift_abs": interval(lift_abs),
-                "lift_rel": interval(flat(post["lift_rel"].sel(treatment=arm))),
-                "prob_better_than_control": prob_greater(lift_abs),
-            }
+            per_arm[arm] = ArmVsControl(
+                rate=posterior_interval(flat(post["rate"].sel(arm=arm))),
+                lift_abs=posterior_interval(lift_abs),
+                lift_rel=posterior_interval(flat(post["lift_rel"].sel(treatment=arm))),
+                prob_test_better=prob_greater(lift_abs),
+            )
         first = per_arm[s.arms[1]]
-        block = {
-            "control": interval(flat(post["rate"].sel(arm=s.control))),
-            "test": first["rate"],
-            "lift_abs": first["lift_abs"],
-            "lift_rel": first["lift_rel"],
-            "prob_test_better": first["prob_better_than_control"],
-            "metric": s.metric,
-            "arms": {"control": s.control, "test": s.arms[1]},
-            "counts": {a: {"successes": si, "trials": ni}
-                       for a, si, ni in zip(s.arms, s.successes, s.trials, strict=True)},
-        }
-        if len(s.arms) > 2:
-            block["per_arm"] = per_arm
-        return block
+        return ArmComparisonResult(
+            control=posterior_interval(flat(post["rate"].sel(arm=s.control))),
+            test=first.rate,
+            lift_abs=first.lift_abs,
+            lift_rel=first.lift_rel,
+            prob_test_better=first.prob_test_better,
+            metric=s.metric,
+            arms=ArmNames(control=s.control, test=s.arms[1]),
+            counts={a: Successes(si, ni)
+                    for a, si, ni in zip(s.arms, s.successes, s.trials, strict=True)},
+            per_arm=per_arm if len(s.arms) > 2 else None,
+        )
 
     def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
         """The ArviZ figures (`bayes_ab.plotting.standard_figures`), by kind; never saved."""

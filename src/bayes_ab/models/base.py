@@ -7,7 +7,7 @@ merged with the user's overrides, printable and saved with the posterior.
     model = ArmComparison(stats, priors={"rate": {"alpha": 2, "beta": 20}})
     print(model.priors)                       # the priors that will be used
     idata = model.fit(SamplerConfig(seed=1))  # nutpie by default
-    block = model.summarize(idata)            # the results.json block
+    block = model.summarize(idata)            # a typed result; block.to_dict() is its JSON
     diag = model.diagnostics(idata)           # gate: r_hat, ESS, divergences
     model.save(idata, "out/idata/conversion.nc"); idata, model = Model.load(path)
 """
@@ -26,6 +26,8 @@ from bayes_ab.fit import SamplerConfig, load_idata, sample, save_idata
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pymc as pm
+
+    from bayes_ab.results import Result
 
 
 def merge_priors(defaults: dict, overrides: dict | None) -> dict:
@@ -73,7 +75,9 @@ class BayesModel:
     def build(self) -> pm.Model:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def summarize(self, idata: az.InferenceData) -> dict:  # pragma: no cover - abstract
+    def summarize(self, idata: az.InferenceData) -> Result:  # pragma: no cover - abstract
+        """The model's results block: a frozen dataclass (``bayes_ab.results.Result``),
+        written to results.json by ``bayes_ab.results.to_jsonable``."""
         raise NotImplementedError
 
     # -- shared -------------------------------------------------------------------

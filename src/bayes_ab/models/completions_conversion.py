@@ -41,16 +41,19 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from bayes_ab.constants import ARMS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.fit import SamplerConfig, sample
-from bayes_ab.intervals import flat, interval, prob_greater
+from bayes_ab.frequentist import TrendTest
+from bayes_ab.intervals import flat, prob_greater
 from bayes_ab.models.base import BayesModel, CountGrid
+from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
@@ -182,6 +185,32 @@ ASSOCIATION_NOTE = (
     "causal evidence")
 
 
+@dataclass(frozen=True)
+class RatesByCompletions(Result):
+    """One arm's conversion rate by number of completed tasks."""
+
+    rate_by_completions: Mapping[str, Interval]
+
+
+@dataclass(frozen=True)
+class CompletionsConversionResult(Result):
+    """results.json ``completions_conversion``: conversion by number of completed tasks
+    (an association). ``frequentist`` (the trend test) is added by the pipeline."""
+
+    rate_by_completions: Mapping[str, Interval]
+    prob_monotone_increasing: float
+    odds_ratio_per_completion: Interval
+    log_odds_slope: Interval
+    increments: Mapping[str, Interval]
+    prob_step_up: Mapping[str, float]
+    per_arm: Mapping[str, RatesByCompletions]
+    interpretation: str
+    shape_comparison: Mapping[str, Any] | None = None
+    frequentist: Mapping[str, Any] | TrendTest | None = None
+
+    json_omit_none: ClassVar = frozenset({"shape_comparison", "frequentist"})
+
+
 class CompletionsConversion(BayesModel):
     """Conversion rate per n_completed and arm (no shape), arms partially pooled per k;
     shapes of the curve compared by LOO."""
@@ -287,34 +316,34 @@ class CompletionsConversion(BayesModel):
         x = np.column_stack([np.ones_like(k), k])
         return logistic_fit(pooled, x, self.stats.trials_array.sum(axis=0))
 
-    def summarize(self, idata: az.InferenceData) -> dict:
+    def summarize(self, idata: az.InferenceData) -> CompletionsConversionResult:
         post = idata.posterior
         levels = [str(k) for k in self.stats.levels]
         pooled = self.pooled_rates(idata)
         slope = self.population_fit(pooled)[:, 1]
         steps = np.diff(pooled, axis=1)
-        block = {
-            "rate_by_completions": {lv: interval(pooled[:, i]) for i, lv in enumerate(levels)},
+        return CompletionsConversionResult(
+            rate_by_completions={lv: posterior_interval(pooled[:, i])
+                                 for i, lv in enumerate(levels)},
             # Fraction of draws in which the pooled rates rise at every step. The model
             # puts no order on the rates, so this is learned from the data.
-            "prob_monotone_increasing": float(np.mean(np.all(steps > 0, axis=1))),
-            "odds_ratio_per_completion": interval(np.exp(slope)),
-            "log_odds_slope": interval(slope),
-            "increments": {f"{levels[i]}->{levels[i + 1]}": interval(steps[:, i])
-                           for i in range(steps.shape[1])},
-            "prob_step_up": {f"{levels[i]}->{levels[i + 1]}": prob_greater(steps[:, i])
-                             for i in range(steps.shape[1])},
-            "per_arm": {
-                arm: {"rate_by_completions": {
-                    lv: interval(flat(post["rate"].sel(arm=arm, n_completed=lv)))
-                    for lv in levels}}
+            prob_monotone_increasing=float(np.mean(np.all(steps > 0, axis=1))),
+            odds_ratio_per_completion=posterior_interval(np.exp(slope)),
+            log_odds_slope=posterior_interval(slope),
+            increments={f"{levels[i]}->{levels[i + 1]}": posterior_interval(steps[:, i])
+                        for i in range(steps.shape[1])},
+            prob_step_up={f"{levels[i]}->{levels[i + 1]}": prob_greater(steps[:, i])
+                          for i in range(steps.shape[1])},
+            per_arm={
+                arm: RatesByCompletions({
+                    lv: posterior_interval(flat(post["rate"].sel(arm=arm, n_completed=lv)))
+                    for lv in levels})
                 for arm in self.stats.arms
             },
-            "interpretation": ASSOCIATION_NOTE,
-        }
-        if "shape_comparison" in idata.attrs:
-            block["shape_comparison"] = json.loads(idata.attrs["shape_comparison"])
-        return block
+            interpretation=ASSOCIATION_NOTE,
+            shape_comparison=(json.loads(idata.attrs["shape_comparison"])
+                              if "shape_comparison" in idata.attrs else None),
+        )
 
     def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
         """The ArviZ figures (`bayes_ab.plotting.standard_figures`), by kind; never saved."""

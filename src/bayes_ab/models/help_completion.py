@@ -40,6 +40,7 @@ and is offered for sensitivity, not as the reported estimand.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -48,8 +49,9 @@ import numpy as np
 from bayes_ab.constants import ARMS, CHANNELS, TASKS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.fit import SamplerConfig
-from bayes_ab.intervals import interval, prob_greater
+from bayes_ab.intervals import prob_greater
 from bayes_ab.models.base import BayesModel
+from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
@@ -161,6 +163,33 @@ class HelpCompletionStats:
         if len(data.help_episodes) == 0:
             raise DataError("no help flags in the data: the help-completion model needs some")
         return cls.from_episodes(data.help_episodes)
+
+
+@dataclass(frozen=True)
+class TaskChannelComparison(Result):
+    """Completion after a CS flag against after an OTHER flag, for one task."""
+
+    cs: Interval
+    other: Interval
+    diff: Interval
+    prob_cs_better: float
+    log_odds_cs: Interval
+
+
+@dataclass(frozen=True)
+class HelpCompletionResult(Result):
+    """results.json ``help_channels.completion``: completion after a CS flag against after an
+    OTHER flag (``diff`` = CS - OTHER), overall and per task."""
+
+    cs: Interval
+    other: Interval
+    diff: Interval
+    prob_cs_better: float
+    log_odds_cs_mean: Interval
+    per_task: Mapping[str, TaskChannelComparison]
+    n_flags: Mapping[str, int]
+    observed_rate: Mapping[str, float]
+    standardization: str
 
 
 class HelpCompletion(BayesModel):
@@ -302,7 +331,7 @@ class HelpCompletion(BayesModel):
         w = np.divide(flags, tot, out=np.full_like(flags, 0.5), where=tot > 0)
         return np.einsum("scta,ta->sct", p, w)
 
-    def summarize(self, idata: az.InferenceData) -> dict:
+    def summarize(self, idata: az.InferenceData) -> HelpCompletionResult:
         rates = self.channel_rates(idata)
         cs, other = rates[:, 0], rates[:, 1]
         diff = cs - other
@@ -310,27 +339,28 @@ class HelpCompletion(BayesModel):
         per_task = {}
         for k, task in enumerate(TASKS):
             d = by_task[:, 0, k] - by_task[:, 1, k]
-            per_task[str(task)] = {
-                "cs": interval(by_task[:, 0, k]), "other": interval(by_task[:, 1, k]),
-                "diff": interval(d), "prob_cs_better": prob_greater(d),
-                "log_odds_cs": interval(idata.posterior["beta"].sel(task=task).values),
-            }
-        return {
-            "cs": interval(cs),
-            "other": interval(other),
-            "diff": interval(diff),
-            "prob_cs_better": prob_greater(diff),
-            "log_odds_cs_mean": interval(idata.posterior["mu_beta"].values),
-            "per_task": per_task,
-            "n_flags": {ch.lower(): int(self.stats.flags_array[c].sum())
-                        for c, ch in enumerate(CHANNELS)},
-            "observed_rate": {ch.lower(): self.stats.raw_rate(ch) for ch in CHANNELS},
-            "standardization": (
+            per_task[str(task)] = TaskChannelComparison(
+                cs=posterior_interval(by_task[:, 0, k]),
+                other=posterior_interval(by_task[:, 1, k]),
+                diff=posterior_interval(d), prob_cs_better=prob_greater(d),
+                log_odds_cs=posterior_interval(idata.posterior["beta"].sel(task=task).values),
+            )
+        return HelpCompletionResult(
+            cs=posterior_interval(cs),
+            other=posterior_interval(other),
+            diff=posterior_interval(diff),
+            prob_cs_better=prob_greater(diff),
+            log_odds_cs_mean=posterior_interval(idata.posterior["mu_beta"].values),
+            per_task=per_task,
+            n_flags={ch.lower(): int(self.stats.flags_array[c].sum())
+                     for c, ch in enumerate(CHANNELS)},
+            observed_rate={ch.lower(): self.stats.raw_rate(ch) for ch in CHANNELS},
+            standardization=(
                 "each channel averaged over its own flags' task x arm mix (P(completed | channel))"
                 if self.standardize == "channel" else
                 "both channels averaged over the pooled flags' task x arm mix (adjusted contrast)"
             ),
-        }
+        )
 
     def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
         """The ArviZ figures by kind, and ``rates``: the posterior completion rate by channel

@@ -34,6 +34,7 @@ ratio (ITT on Y / ITT on D) is reported as a frequentist cross-check.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -41,8 +42,9 @@ import numpy as np
 
 from bayes_ab.constants import ARMS, CHANNELS
 from bayes_ab.errors import DataError
-from bayes_ab.intervals import interval, prob_greater
+from bayes_ab.intervals import prob_greater
 from bayes_ab.models.base import BayesModel
+from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
@@ -136,6 +138,26 @@ class IVStats:
         return cls.from_episodes(data.help_episodes)
 
 
+@dataclass(frozen=True)
+class InstrumentalVariableResult(Result):
+    """The causal effect of choosing CS on completion (the compliers' LATE) with the naive
+    difference, the Wald estimate, the first stage and the assumptions it rests on. results.json
+    writes ``causal_effect`` as ``help_channels.causal_effect`` and the rest as
+    ``help_channels.causal_effect_details``."""
+
+    causal_effect: Interval
+    prob_cs_causes_completion: float
+    naive_difference: Interval
+    wald: float | None
+    complier_share: Interval
+    first_stage: Interval
+    itt_completion: Interval
+    weak_instrument: bool
+    weak_instrument_note: str | None
+    n_first_flags: Mapping[str, int]
+    assumptions: str
+
+
 class InstrumentalVariable(BayesModel):
     """Complier average causal effect of CS help at the first flag (module doc)."""
 
@@ -195,32 +217,33 @@ class InstrumentalVariable(BayesModel):
             pm.Deterministic("first_stage", uptake[1] - uptake[0])
         return model
 
-    def summarize(self, idata: az.InferenceData) -> dict:
+    def summarize(self, idata: az.InferenceData) -> InstrumentalVariableResult:
         post = idata.posterior
         late = post["late"].values
         first_stage = post["first_stage"].values
-        fs = interval(first_stage)
-        weak = bool(abs(fs["mean"]) < WEAK_FIRST_STAGE or fs["lower"] <= 0 <= fs["upper"])
+        fs = posterior_interval(first_stage)
+        weak = bool(abs(fs.mean) < WEAK_FIRST_STAGE or fs.lower <= 0 <= fs.upper)
         n = self.stats.array
-        return {
-            "causal_effect": interval(late),
-            "prob_cs_causes_completion": prob_greater(late),
-            "naive_difference": interval(post["naive_difference"].values),
-            "wald": self.stats.wald(),
-            "complier_share": interval(post["strata_share"].sel(stratum="complier").values),
-            "first_stage": fs,
-            "itt_completion": interval(post["itt_completion"].values),
-            "weak_instrument": weak,
-            "weak_instrument_note": (
-                f"the assignment moved CS uptake at the first flag by {fs['mean']:.3f} "
-                f"(95% HDI {fs['lower']:.3f} to {fs['upper']:.3f}); with so weak an instrument "
+        return InstrumentalVariableResult(
+            causal_effect=posterior_interval(late),
+            prob_cs_causes_completion=prob_greater(late),
+            naive_difference=posterior_interval(post["naive_difference"].values),
+            wald=self.stats.wald(),
+            complier_share=posterior_interval(
+                post["strata_share"].sel(stratum="complier").values),
+            first_stage=fs,
+            itt_completion=posterior_interval(post["itt_completion"].values),
+            weak_instrument=weak,
+            weak_instrument_note=(
+                f"the assignment moved CS uptake at the first flag by {fs.mean:.3f} "
+                f"(95% HDI {fs.lower:.3f} to {fs.upper:.3f}); with so weak an instrument "
                 "the causal estimate is dominated by its prior and should not be read"
                 if weak else None),
-            "n_first_flags": {arm: int(n[i].sum()) for i, arm in enumerate(ARMS)},
-            "assumptions": "random assignment, exclusion (the widget changes completion only "
-                           "through the channel chosen), monotonicity (no one avoids CS "
-                           "because of the widget)",
-        }
+            n_first_flags={arm: int(n[i].sum()) for i, arm in enumerate(ARMS)},
+            assumptions="random assignment, exclusion (the widget changes completion only "
+                        "through the channel chosen), monotonicity (no one avoids CS "
+                        "because of the widget)",
+        )
 
     def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
         """The ArviZ figures by kind, and ``causal_vs_naive``: the LATE beside the naive

@@ -34,15 +34,17 @@ before when it is shorter than half of it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from bayes_ab.constants import CHANNELS, HDI_PROB, TASKS
 from bayes_ab.errors import DataError
-from bayes_ab.intervals import interval, prob_greater
+from bayes_ab.intervals import prob_greater
 from bayes_ab.models.base import BayesModel
+from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
@@ -232,6 +234,25 @@ def _kaplan_meier(minutes, event, channel_index, *, window: float):
     return tuple(times), np.vstack(curves)
 
 
+@dataclass(frozen=True)
+class SurvivalResult(Result):
+    """results.json ``help_channels.time_to_completion``: hazard ratio CS vs OTHER, median
+    minutes to completion per channel (None where under half complete inside the window).
+    ``frequentist`` (log-rank and Cox) is added by the pipeline."""
+
+    hazard_ratio_cs_vs_other: Interval
+    prob_cs_faster: float
+    median_minutes: Mapping[str, Interval | None]
+    median_reached_prob: Mapping[str, float]
+    median_note: str | None
+    window_minutes: float | int
+    edges_minutes: list
+    n_flags: Mapping[str, int]
+    frequentist: Mapping[str, Any] | None = None
+
+    json_omit_none: ClassVar = frozenset({"frequentist"})
+
+
 class Survival(BayesModel):
     """Piecewise-exponential proportional-hazards model of time to completion (module doc)."""
 
@@ -328,7 +349,7 @@ class Survival(BayesModel):
         med = times[i0] + frac * (times[i] - times[i0])
         return np.where(crossed, med, np.nan)
 
-    def summarize(self, idata: az.InferenceData) -> dict:
+    def summarize(self, idata: az.InferenceData) -> SurvivalResult:
         hr = np.exp(idata.posterior["beta_cs"].values.reshape(-1))
         med = self.median_draws(idata)
         medians, reached, notes = {}, {}, []
@@ -338,24 +359,24 @@ class Survival(BayesModel):
             # The interval is published only when (nearly) every draw crosses 0.5 inside the
             # window; otherwise its upper end is beyond what the data can show.
             if ok.mean() >= HDI_PROB + (1 - HDI_PROB) / 2:
-                medians[ch.lower()] = interval(med[ok, c])
+                medians[ch.lower()] = posterior_interval(med[ok, c])
             else:
                 medians[ch.lower()] = None
                 notes.append(f"{ch}: the survival curve stays above 0.5 inside the "
                              f"{self.stats.window_minutes:.0f}-minute window in "
                              f"{100 * (1 - ok.mean()):.0f}% of posterior draws (fewer than half "
                              "complete), so the median is not reported")
-        return {
-            "hazard_ratio_cs_vs_other": interval(hr),
-            "prob_cs_faster": prob_greater(hr, 1.0),
-            "median_minutes": medians,
-            "median_reached_prob": reached,
-            "median_note": "; ".join(notes) if notes else None,
-            "window_minutes": self.stats.window_minutes,
-            "edges_minutes": list(self.stats.edges),
-            "n_flags": {ch.lower(): int(self.stats.flags_array[c].sum())
-                        for c, ch in enumerate(CHANNELS)},
-        }
+        return SurvivalResult(
+            hazard_ratio_cs_vs_other=posterior_interval(hr),
+            prob_cs_faster=prob_greater(hr, 1.0),
+            median_minutes=medians,
+            median_reached_prob=reached,
+            median_note="; ".join(notes) if notes else None,
+            window_minutes=self.stats.window_minutes,
+            edges_minutes=list(self.stats.edges),
+            n_flags={ch.lower(): int(self.stats.flags_array[c].sum())
+                     for c, ch in enumerate(CHANNELS)},
+        )
 
     def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
         """The ArviZ figures by kind, and ``survival_km``: the posterior survival per channel

@@ -32,6 +32,7 @@ regression itself, and its coefficients are the estimand directly).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -39,9 +40,10 @@ import numpy as np
 
 from bayes_ab.constants import TASKS
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.intervals import flat, interval, prob_greater
+from bayes_ab.intervals import flat, prob_greater
 from bayes_ab.models.base import BayesModel, CountGrid
 from bayes_ab.models.completions_conversion import logistic_fit
+from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
@@ -135,6 +137,24 @@ def _trend_free_basis(hours: np.ndarray) -> np.ndarray:
     return q[:, x.shape[1]:]
 
 
+@dataclass(frozen=True)
+class TimeExperienceResult(Result):
+    """results.json ``time_and_experience``: task success against start hour and experience
+    (associations); ``hour_deviation_sd`` only with hour deviations in the model."""
+
+    interpretation: str
+    hour_effect: Interval
+    experience_effect: Interval
+    prob_success_rises_with_time: float
+    prob_success_rises_with_experience: float
+    model_coefficients: Mapping[str, Interval]
+    success_by_hour: Mapping[str, Interval]
+    success_by_task: Mapping[str, Interval]
+    hour_deviation_sd: Interval | None = None
+
+    json_omit_none: ClassVar = frozenset({"hour_deviation_sd"})
+
+
 class TimeExperience(BayesModel):
     """Logistic model of task success on start hour (linear + curvature) and task index."""
 
@@ -222,7 +242,7 @@ class TimeExperience(BayesModel):
         x = np.column_stack([np.ones(h.size), h.ravel(), t.ravel()])
         return logistic_fit(p, x, self.stats.trials_array.ravel())
 
-    def summarize(self, idata: az.InferenceData) -> dict:
+    def summarize(self, idata: az.InferenceData) -> TimeExperienceResult:
         post = idata.posterior
         coef = self.population_fit(idata)
         hour, exp = coef[:, 1], coef[:, 2]
@@ -231,28 +251,28 @@ class TimeExperience(BayesModel):
         # Success by start hour, tasks pooled by the observed task mix of that hour.
         w_task = n / np.where(n.sum(axis=1, keepdims=True) > 0, n.sum(axis=1, keepdims=True), 1)
         by_hour = (p * w_task).sum("task")
-        block = {
-            "interpretation": ASSOCIATION_NOTE,
-            "hour_effect": interval(hour),
-            "experience_effect": interval(exp),
-            "prob_success_rises_with_time": prob_greater(hour),
-            "prob_success_rises_with_experience": prob_greater(exp),
-            "model_coefficients": {
-                "b_hour": interval(flat(post["b_hour"])),
-                "b_exp": interval(flat(post["b_exp"])),
+        return TimeExperienceResult(
+            interpretation=ASSOCIATION_NOTE,
+            hour_effect=posterior_interval(hour),
+            experience_effect=posterior_interval(exp),
+            prob_success_rises_with_time=prob_greater(hour),
+            prob_success_rises_with_experience=prob_greater(exp),
+            model_coefficients={
+                "b_hour": posterior_interval(flat(post["b_hour"])),
+                "b_exp": posterior_interval(flat(post["b_exp"])),
             },
-            "success_by_hour": {
-                str(hr): interval(flat(by_hour.sel(hour=hr)))
+            success_by_hour={
+                str(hr): posterior_interval(flat(by_hour.sel(hour=hr)))
                 for hr, cnt in zip(self.stats.hours, n.sum(axis=1), strict=True) if cnt > 0
             },
-            "success_by_task": {
-                str(tk): interval(flat((p.sel(task=tk) * (n[:, j] / n[:, j].sum())).sum("hour")))
+            success_by_task={
+                str(tk): posterior_interval(
+                    flat((p.sel(task=tk) * (n[:, j] / n[:, j].sum())).sum("hour")))
                 for j, tk in enumerate(self.stats.tasks) if n[:, j].sum() > 0
             },
-        }
-        if self.with_deviations:
-            block["hour_deviation_sd"] = interval(flat(post["sigma_hour"]))
-        return block
+            hour_deviation_sd=(posterior_interval(flat(post["sigma_hour"]))
+                               if self.with_deviations else None),
+        )
 
     def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
         """The ArviZ figures (`bayes_ab.plotting.standard_figures`), by kind; never saved."""
