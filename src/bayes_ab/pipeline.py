@@ -15,7 +15,6 @@ null block and an error-severity data-quality finding; it never stops the other 
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ from bayes_ab.data.schema import ExperimentData, Finding
 from bayes_ab.errors import BayesAbError
 from bayes_ab.fit import SamplerConfig
 from bayes_ab.fit_many import fit_models
+from bayes_ab.models.arm_comparison import ArmComparison
+from bayes_ab.models.registry import MODEL_STEPS, ModelStep, model_step
 from bayes_ab.plotting import (
     FIGURE_KINDS,
     GATE_FIGURE_KINDS,
@@ -40,34 +41,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from bayes_ab.aggregate.source import DatabaseSource
 
 
-@dataclass(frozen=True)
-class ModelStep:
-    """One question of the seed: which model class answers it and how its stats are made."""
-
-    key: str
-    module: str
-    cls: str
-    stats_kwargs: dict = field(default_factory=dict)
-    label: str = ""
-
-
-#: The models of a full analysis, in report order. `key` names files, figures and diagnostics.
-MODEL_STEPS: tuple[ModelStep, ...] = (
-    ModelStep("conversion", "bayes_ab.models.arm_comparison", "ArmComparison",
-              {"metric": "converted"}, "conversion lift"),
-    ModelStep("cs_engagement", "bayes_ab.models.arm_comparison", "ArmComparison",
-              {"metric": "any_cs"}, "CS engagement lift"),
-    ModelStep("help_completion", "bayes_ab.models.help_completion", "HelpCompletion", {},
-              "completion after help, CS vs OTHER"),
-    ModelStep("time_to_completion", "bayes_ab.models.survival", "Survival", {},
-              "time to completion by channel"),
-    ModelStep("causal_cs_effect", "bayes_ab.models.iv", "InstrumentalVariable", {},
-              "causal effect of CS help (instrumental variable)"),
-    ModelStep("completions_conversion", "bayes_ab.models.completions_conversion",
-              "CompletionsConversion", {}, "completions and conversion"),
-    ModelStep("time_and_experience", "bayes_ab.models.time_experience", "TimeExperience", {},
-              "time of day and experience"),
-)
+# The models of a full analysis (`ModelStep`: key, model class, stats options, label) are
+# the registry's `bayes_ab.models.registry.MODEL_STEPS`, imported above; this module's
+# functions read the name here (tests narrow it with monkeypatch).
 
 
 @dataclass(frozen=True)
@@ -199,29 +175,21 @@ class _Steps:
                                    seconds=time.perf_counter() - t0, **info))
 
 
-def _model_class(step: ModelStep):
-    module = importlib.import_module(step.module)
-    return getattr(module, step.cls)
-
-
 def step_of(key: str) -> ModelStep:
-    for step in MODEL_STEPS:
-        if step.key == key:
-            return step
-    raise KeyError(f"unknown model {key!r}; known: {', '.join(s.key for s in MODEL_STEPS)}")
+    return model_step(key, MODEL_STEPS)
 
 
 def build_model(key: str, data: ExperimentData, *, priors: dict | None = None):
     """The model of step `key`, on the sufficient statistics of `data` (an
     `ExperimentData` or a `bayes_ab.aggregate.AggregatedExperiment`)."""
     step = step_of(key)
-    cls = _model_class(step)
+    cls = step.model
     if _is_agg(data):
         stats = data.stats_for(cls.stats_type, **step.stats_kwargs)
     else:
         stats = cls.stats_type.from_experiment(data, **step.stats_kwargs)
     _require_identified(step.key, stats)
-    if step.cls == "ArmComparison":
+    if issubclass(cls, ArmComparison):
         return cls(stats, priors=priors, name=step.key)
     return cls(stats, priors=priors)
 

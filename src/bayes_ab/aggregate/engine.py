@@ -978,15 +978,12 @@ def _derived_findings(tasks, flags, customers, *, names: dict,
 def stats_by_step(agg: AggregatedExperiment) -> dict[str, Any]:
     """``{pipeline step key: statistics}`` for each step of `bayes_ab.pipeline.MODEL_STEPS`
     whose statistics could be built (the others are left out)."""
-    import importlib
-
     from bayes_ab.pipeline import MODEL_STEPS
 
     out = {}
     for step in MODEL_STEPS:
-        cls = getattr(importlib.import_module(step.module), step.cls)
         try:
-            out[step.key] = agg.stats_for(cls.stats_type, **step.stats_kwargs)
+            out[step.key] = agg.stats_for(step.model.stats_type, **step.stats_kwargs)
         except DataError:
             continue
     return out
