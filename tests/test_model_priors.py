@@ -90,3 +90,23 @@ def test_merge_keeps_the_json_form_and_sensitivity_scales_it():
     assert cc["arm_sd"] == Prior(FIXED, value=0.5)
     with pytest.raises(OptionError, match="unknown prior"):
         merge_priors(cc, {"nope": {"sigma": 1.0}})
+
+
+def test_table_prints_each_prior_and_graph_needs_graphviz():
+    from bayes_ab.models.time_experience import TimeExperience
+
+    model = MODEL_CLASSES["causal_cs_effect"]
+    from bayes_ab.models.iv import IVStats
+
+    iv = model(IVStats(counts=[[[10, 20], [30, 40]], [[15, 25], [12, 18]]]))
+    table = iv.table()
+    assert "strata_share ~ Dirichlet(<constant>)" in table
+    assert "  strata       Dirichlet(a=[1, 1, 1])" in table
+    assert "eta_always ~ Beta(1, 1)" in table and "late ~ Deterministic" in table
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        assert iv.graph() is None
+    else:  # pragma: no cover - graphviz is optional
+        assert "strata_share" in iv.graph().source
+    assert "hour_sd" in TimeExperience.default_priors

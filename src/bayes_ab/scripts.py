@@ -90,11 +90,6 @@ def load_data(args: argparse.Namespace) -> ExperimentData:
     return data
 
 
-def print_priors(model: BayesModel) -> None:
-    for name, prior in model.priors.items():
-        print(f"  {name:<22} {prior}")
-
-
 def finish(model: BayesModel, idata: az.InferenceData, args: argparse.Namespace, *,
            key: str, seconds: float, figures: Any = (), summary: Any | None = None) -> int:
     """Print the results.json block (``model.summarize``), the diagnostics gate and

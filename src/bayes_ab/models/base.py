@@ -117,9 +117,13 @@ class BayesModel:
         return {"priors": self.prior_specs(), "stats": self.stats.to_dict()}
 
     def table(self) -> str:
-        """The PyMC model, one line per variable (PyMC's own text form, ``pm.Model.str_repr``):
-        each prior with its parameters, each deterministic and likelihood with its formula."""
-        return self.build().str_repr()
+        """The priors by name, then the PyMC model one line per variable (PyMC's own text
+        form, ``pm.Model.str_repr``: each random variable with its distribution, each
+        deterministic and likelihood with the variables it depends on)."""
+        width = max((len(k) for k in self.priors), default=0)
+        priors = [f"  {name:<{width}}  {'off' if p is None else p}"
+                  for name, p in self.priors.items()]
+        return "\n".join(["priors:", *priors, "model:", self.build().str_repr()])
 
     def graph(self, path: str | Path | None = None):
         """The model graph (``pm.model_to_graphviz``; needs the ``graphviz`` package), or
