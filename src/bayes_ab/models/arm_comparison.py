@@ -170,7 +170,7 @@ class ArmComparison(BayesModel):
 
         s = self.stats
         with pm.Model(coords=self.coords) as model:
-            rate = self.priors["rate"].create_variable("rate")
+            rate = self.priors["rate"].as_floats().create_variable("rate")
             pm.Binomial("successes", n=np.asarray(s.trials), p=rate,
                         observed=np.asarray(s.successes), dims="arm")
             pm.Deterministic("lift_abs", rate[1:] - rate[0], dims="treatment")

@@ -166,7 +166,7 @@ def _group_sd(name: str, prior: Prior):
     if prior.distribution not in (FIXED, "HalfNormal"):
         raise OptionError(f"{name}: prior dist must be 'Fixed' or 'HalfNormal', got "
                           f"{prior.distribution!r}")
-    return prior.create_variable(name)
+    return prior.as_floats().create_variable(name)
 
 
 #: The shapes of the per-k curve compared by LOO (the first is the reported model).

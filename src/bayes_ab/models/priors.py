@@ -100,6 +100,13 @@ class Prior:
         """A copy with some parameters replaced (same family and dims)."""
         return Prior(self.distribution, dims=self.dims, **{**self.parameters, **parameters})
 
+    def as_floats(self) -> Prior:
+        """A copy with every whole-number parameter as a float (``alpha=50`` -> ``50.0``):
+        the graph of a float constant, whatever number type an override used."""
+        return Prior(self.distribution, dims=self.dims, **{
+            k: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+            for k, v in self.parameters.items()})
+
     # -- inside a PyMC model ---------------------------------------------------------
     def _pymc_class(self):
         import pymc as pm
