@@ -18,6 +18,7 @@ from bayes_ab.errors import DataError, OptionError
 from bayes_ab.fit import SamplerConfig
 from bayes_ab.intervals import hdi_bounds
 from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+from bayes_ab.models.priors import Prior
 
 COUNTS = ArmCounts(arms=("Control", "Test", "Same"), successes=(120, 150, 118),
                    trials=(1000, 1000, 1000), metric="converted")
@@ -96,7 +97,8 @@ def test_save_load_round_trip_rebuilds_same_model(fitted, tmp_path):
 
 def test_prior_override_changes_the_model():
     strong = ArmComparison(COUNTS, priors={"rate": {"alpha": 50, "beta": 50}})
-    assert strong.priors["rate"] == {"dist": "Beta", "alpha": 50, "beta": 50}
+    assert strong.priors["rate"] == Prior("Beta", alpha=50, beta=50, dims="arm")
+    assert strong.prior_specs()["rate"] == {"dist": "Beta", "alpha": 50, "beta": 50}
     assert ArmComparison.default_priors["rate"]["alpha"] == 1.0  # defaults untouched
     point = {"rate_logodds__": np.zeros(3)}
     logp_default = ArmComparison(COUNTS).build().compile_logp()(point)

@@ -15,7 +15,6 @@ null block and an error-severity data-quality finding; it never stops the other 
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,8 @@ from bayes_ab.data.schema import ExperimentData, Finding
 from bayes_ab.errors import BayesAbError
 from bayes_ab.fit import SamplerConfig
 from bayes_ab.fit_many import fit_models
+from bayes_ab.models.arm_comparison import ArmComparison
+from bayes_ab.models.registry import MODEL_STEPS, ModelStep, model_step
 from bayes_ab.plotting import (
     FIGURE_KINDS,
     GATE_FIGURE_KINDS,
@@ -38,10 +39,14 @@ from bayes_ab.plotting import (
 )
 from bayes_ab.results import to_jsonable
 from bayes_ab.results_schema import HelpChannels, SrmCheck
-from bayes_ab.steps import MODEL_STEPS, ModelStep  # re-exported: pipeline.MODEL_STEPS
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayes_ab.aggregate.source import DatabaseSource
+
+
+# The models of a full analysis (`ModelStep`: key, model class, stats options, label) are
+# the registry's `bayes_ab.models.registry.MODEL_STEPS`, imported above; this module's
+# functions read the name here (tests narrow it with monkeypatch).
 
 
 @dataclass(frozen=True)
@@ -173,29 +178,21 @@ class _Steps:
                                    seconds=time.perf_counter() - t0, **info))
 
 
-def _model_class(step: ModelStep):
-    module = importlib.import_module(step.module)
-    return getattr(module, step.cls)
-
-
 def step_of(key: str) -> ModelStep:
-    for step in MODEL_STEPS:
-        if step.key == key:
-            return step
-    raise KeyError(f"unknown model {key!r}; known: {', '.join(s.key for s in MODEL_STEPS)}")
+    return model_step(key, MODEL_STEPS)
 
 
 def build_model(key: str, data: ExperimentData, *, priors: dict | None = None):
     """The model of step `key`, on the sufficient statistics of `data` (an
     `ExperimentData` or a `bayes_ab.aggregate.AggregatedExperiment`)."""
     step = step_of(key)
-    cls = _model_class(step)
+    cls = step.model
     if _is_agg(data):
         stats = data.stats_for(cls.stats_type, **step.stats_kwargs)
     else:
         stats = cls.stats_type.from_experiment(data, **step.stats_kwargs)
     _require_identified(step.key, stats)
-    if step.cls == "ArmComparison":
+    if issubclass(cls, ArmComparison):
         return cls(stats, priors=priors, name=step.key)
     return cls(stats, priors=priors)
 

@@ -1087,17 +1087,14 @@ def _derived_findings(tasks, flags, customers, *, names: dict,
 
 
 def stats_by_step(agg: AggregatedExperiment) -> dict[str, Any]:
-    """``{pipeline step key: statistics}`` for each step of `bayes_ab.steps.MODEL_STEPS`
+    """``{pipeline step key: statistics}`` for each step of `bayes_ab.models.registry.MODEL_STEPS`
     whose statistics could be built (the others are left out)."""
-    import importlib
-
-    from bayes_ab.steps import MODEL_STEPS
+    from bayes_ab.models.registry import MODEL_STEPS
 
     out = {}
     for step in MODEL_STEPS:
-        cls = getattr(importlib.import_module(step.module), step.cls)
         try:
-            out[step.key] = agg.stats_for(cls.stats_type, **step.stats_kwargs)
+            out[step.key] = agg.stats_for(step.model.stats_type, **step.stats_kwargs)
         except DataError:
             continue
     return out
@@ -1107,7 +1104,7 @@ def load_sufficient_stats(path: str | Path, *, backend: str = "duckdb",
                           **kwargs) -> dict[str, Any]:
     """``{pipeline step key: statistics dataclass}`` for every model that can be estimated.
 
-    Keys are those of `bayes_ab.steps.MODEL_STEPS` (``conversion``, ``cs_engagement``,
+    Keys are those of `bayes_ab.models.registry.MODEL_STEPS` (``conversion``, ``cs_engagement``,
     ``help_completion``, ...); values are the same dataclasses as
     ``<Model>.stats_type.from_experiment(load_experiment(path), **step.stats_kwargs)``.
     ``kwargs`` go to `aggregate_experiment` (``con``, ``tables``, ``edges``, ...).

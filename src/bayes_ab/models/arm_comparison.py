@@ -31,6 +31,7 @@ from bayes_ab.fit import SamplerConfig
 from bayes_ab.frequentist import ProportionTest
 from bayes_ab.intervals import flat, prob_greater
 from bayes_ab.models.base import BayesModel
+from bayes_ab.models.priors import Prior
 from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,7 +198,9 @@ class ArmComparison(BayesModel):
     name: ClassVar[str] = "arm_comparison"
     stats_type: ClassVar[type] = ArmCounts
     #: Beta(1, 1): uniform on the rate, and the conjugate prior of the closed form.
-    default_priors: ClassVar[dict] = {"rate": {"dist": "Beta", "alpha": 1.0, "beta": 1.0}}
+    default_priors: ClassVar[dict[str, Prior]] = {
+        "rate": Prior("Beta", alpha=1.0, beta=1.0, dims="arm"),
+    }
     diagnostic_vars: ClassVar[tuple[str, ...]] = ("rate", "lift_abs", "lift_rel")
 
     def __init__(self, stats: ArmCounts, *, priors: dict | None = None, name: str | None = None):
@@ -205,7 +208,8 @@ class ArmComparison(BayesModel):
         # One class serves several metrics; the name labels figures, files and diagnostics.
         self.name = name or METRIC_NAMES.get(stats.metric, stats.metric)
         rate = self.priors["rate"]
-        if not (float(rate["alpha"]) > 0 and float(rate["beta"]) > 0):
+        if rate.distribution != "Beta" or not (float(rate["alpha"]) > 0
+                                               and float(rate["beta"]) > 0):
             raise OptionError(f"rate prior needs alpha, beta > 0, got {rate}")
 
     @property
@@ -216,10 +220,8 @@ class ArmComparison(BayesModel):
         import pymc as pm
 
         s = self.stats
-        prior = self.priors["rate"]
         with pm.Model(coords=self.coords) as model:
-            rate = pm.Beta("rate", alpha=float(prior["alpha"]), beta=float(prior["beta"]),
-                           dims="arm")
+            rate = self.priors["rate"].as_floats().create_variable("rate")
             pm.Binomial("successes", n=np.asarray(s.trials), p=rate,
                         observed=np.asarray(s.successes), dims="arm")
             pm.Deterministic("lift_abs", rate[1:] - rate[0], dims="treatment")

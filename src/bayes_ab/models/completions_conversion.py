@@ -53,6 +53,7 @@ from bayes_ab.fit import SamplerConfig, sample
 from bayes_ab.frequentist import TrendTest
 from bayes_ab.intervals import flat, prob_greater
 from bayes_ab.models.base import BayesModel, CountGrid
+from bayes_ab.models.priors import FIXED, Prior
 from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -163,16 +164,12 @@ class CompletionCounts(CountGrid):
         return cls.from_frame(data.frame)
 
 
-def _group_sd(name: str, prior: dict):
-    """A between-arm sd: a constant ("Fixed") or a learned HalfNormal."""
-    import pymc as pm
-
-    dist = prior.get("dist", "Fixed")
-    if dist == "Fixed":
-        return float(prior["value"])
-    if dist == "HalfNormal":
-        return pm.HalfNormal(name, sigma=float(prior["sigma"]))
-    raise OptionError(f"{name}: prior dist must be 'Fixed' or 'HalfNormal', got {dist!r}")
+def _group_sd(name: str, prior: Prior):
+    """A between-arm sd: a constant (a Fixed prior) or a learned HalfNormal."""
+    if prior.distribution not in (FIXED, "HalfNormal"):
+        raise OptionError(f"{name}: prior dist must be 'Fixed' or 'HalfNormal', got "
+                          f"{prior.distribution!r}")
+    return prior.as_floats().create_variable(name)
 
 
 #: The shapes of the per-k curve compared by LOO (the first is the reported model).
@@ -217,22 +214,25 @@ class CompletionsConversion(BayesModel):
 
     name: ClassVar[str] = "completions_conversion"
     stats_type: ClassVar[type] = CompletionCounts
-    default_priors: ClassVar[dict] = {
+    default_priors: ClassVar[dict[str, Prior]] = {
         # Arm-average log-odds of converting at each k (one per k; -2 ~ 12%): wide.
-        "rate_logit": {"dist": "Normal", "mu": -2.0, "sigma": 2.0},
+        "rate_logit": Prior("Normal", mu=-2.0, sigma=2.0),
         # Sd of the arms' deviations around mu[k]. Fixed by default: two arms cannot inform
-        # a learned sd; {"dist": "HalfNormal", "sigma": s} learns it.
-        "arm_sd": {"dist": "Fixed", "value": 0.5},
+        # a learned sd; Prior("HalfNormal", sigma=s) learns it.
+        "arm_sd": Prior("Fixed", value=0.5),
         # Shape comparison only: the monotone shape's steps in log-odds (HalfNormal scale)
         # and the linear shape's slope per completion.
-        "step": {"dist": "HalfNormal", "sigma": 1.0},
-        "slope": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+        "step": Prior("HalfNormal", sigma=1.0, dims="step"),
+        "slope": Prior("Normal", mu=0.0, sigma=1.0),
     }
     diagnostic_vars: ClassVar[tuple[str, ...]] = ("mu", "sigma_arm", "z_arm", "rate")
 
     def __init__(self, stats: CompletionCounts, *, priors: dict | None = None,
                  compare_shapes: bool = True) -> None:
         super().__init__(stats, priors=priors)
+        if self.priors["arm_sd"].distribution not in (FIXED, "HalfNormal"):
+            raise OptionError("arm_sd: prior dist must be 'Fixed' or 'HalfNormal', got "
+                              f"{self.priors['arm_sd'].distribution!r}")
         #: Fit the monotone and linear shapes too and compare them by LOO in `fit`.
         self.compare_shapes = bool(compare_shapes)
 
@@ -252,15 +252,15 @@ class CompletionsConversion(BayesModel):
         lo = pr["rate_logit"]
         with pm.Model(coords=self.coords) as model:
             if shape == "unrestricted":
-                mu = pm.Normal("mu", mu=lo["mu"], sigma=lo["sigma"], dims="n_completed")
+                mu = lo.create_variable("mu", dims="n_completed")
             elif shape == "monotone":
-                mu0 = pm.Normal("mu0", mu=lo["mu"], sigma=lo["sigma"])
-                step = pm.HalfNormal("step_up", sigma=pr["step"]["sigma"], dims="step")
+                mu0 = lo.create_variable("mu0")
+                step = pr["step"].create_variable("step_up")
                 mu = pm.Deterministic("mu", mu0 + pt.concatenate([pt.zeros(1), pt.cumsum(step)]),
                                       dims="n_completed")
             else:
-                a = pm.Normal("intercept", mu=lo["mu"], sigma=lo["sigma"])
-                b = pm.Normal("slope", mu=pr["slope"]["mu"], sigma=pr["slope"]["sigma"])
+                a = lo.create_variable("intercept")
+                b = pr["slope"].create_variable("slope")
                 mu = pm.Deterministic("mu", a + b * (k - k[0]), dims="n_completed")
             sigma = _group_sd("sigma_arm", pr["arm_sd"])
             z = pm.ZeroSumNormal("z_arm", sigma=1.0, dims=("n_completed", "arm"))

@@ -51,6 +51,7 @@ from bayes_ab.errors import DataError, OptionError
 from bayes_ab.fit import SamplerConfig
 from bayes_ab.intervals import prob_greater
 from bayes_ab.models.base import BayesModel
+from bayes_ab.models.priors import FIXED, Prior
 from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,13 +83,12 @@ def _as_int_array(rows, shape: tuple[int, ...], what: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _group_sd(name: str, spec: dict):
-    """A learned between-task sd (HalfNormal), or a fixed one when the prior gives a value."""
-    import pymc as pm
-
-    if "value" in spec:
-        return float(spec["value"])
-    return pm.HalfNormal(name, **spec)
+def _group_sd(name: str, prior: Prior):
+    """A learned between-task sd (a HalfNormal prior), or a fixed one (a Fixed prior)."""
+    if prior.distribution not in (FIXED, "HalfNormal"):
+        raise OptionError(f"{name}: prior dist must be 'Fixed' or 'HalfNormal', got "
+                          f"{prior.distribution!r}")
+    return prior.create_variable(name)
 
 
 def _freeze(arr: np.ndarray) -> tuple:
@@ -197,12 +197,17 @@ class HelpCompletion(BayesModel):
 
     name: ClassVar[str] = "help_completion"
     stats_type: ClassVar[type] = HelpCompletionStats
-    default_priors: ClassVar[dict] = {
-        "task_intercept_mean": {"mu": 0.0, "sigma": 1.5},
-        "task_intercept_sd": {"value": 1.0},
-        "cs_effect_mean": {"mu": 0.0, "sigma": 1.0},
-        "cs_effect_sd": {"value": 0.25},
-        "arm_effect": {"mu": 0.0, "sigma": 1.0},
+    default_priors: ClassVar[dict[str, Prior]] = {
+        # Mean log-odds of completing a task after an OTHER-channel flag in Control.
+        "task_intercept_mean": Prior("Normal", mu=0.0, sigma=1.5),
+        # Between-task sd of those intercepts: fixed (three tasks cannot learn it);
+        # Prior("HalfNormal", sigma=s) learns it.
+        "task_intercept_sd": Prior("Fixed", value=1.0),
+        # Mean CS - OTHER difference in log-odds, and its between-task sd (fixed).
+        "cs_effect_mean": Prior("Normal", mu=0.0, sigma=1.0),
+        "cs_effect_sd": Prior("Fixed", value=0.25),
+        # Test - Control in log-odds.
+        "arm_effect": Prior("Normal", mu=0.0, sigma=1.0),
     }
     diagnostic_vars: ClassVar[tuple[str, ...]] = (
         "mu_alpha", "sigma_alpha", "alpha", "mu_beta", "sigma_beta", "beta", "gamma",
@@ -232,8 +237,8 @@ class HelpCompletion(BayesModel):
         is_cs = np.array([1.0, 0.0])[:, None, None]
         is_test = np.array([0.0, 1.0])[None, None, :]
         with pm.Model(coords=self.coords) as model:
-            mu_alpha = pm.Normal("mu_alpha", **pr["task_intercept_mean"])
-            mu_beta = pm.Normal("mu_beta", **pr["cs_effect_mean"])
+            mu_alpha = pr["task_intercept_mean"].create_variable("mu_alpha")
+            mu_beta = pr["cs_effect_mean"].create_variable("mu_beta")
             if self.fixed_sds:
                 # Centered with known sds: a correlated Gaussian prior, no funnel.
                 alpha = pm.Normal("alpha", mu_alpha, pr["task_intercept_sd"]["value"], dims="task")
@@ -246,7 +251,7 @@ class HelpCompletion(BayesModel):
                 # zero, where the centered form is a funnel.
                 z_beta = pm.Normal("z_beta", 0.0, 1.0, dims="task")
                 beta = pm.Deterministic("beta", mu_beta + sigma_beta * z_beta, dims="task")
-            gamma = pm.Normal("gamma", **pr["arm_effect"])
+            gamma = pr["arm_effect"].create_variable("gamma")
             logit_p = alpha[None, :, None] + is_cs * beta[None, :, None] + is_test * gamma
             p = pm.Deterministic("p", pm.math.sigmoid(logit_p), dims=("channel", "task", "arm"))
             pm.Binomial("completed", n=flags, p=p, observed=completed,
@@ -268,7 +273,7 @@ class HelpCompletion(BayesModel):
     @property
     def fixed_sds(self) -> bool:
         """Both between-task sds given as values (the default) rather than learned."""
-        return all("value" in self.priors[k] for k in ("task_intercept_sd", "cs_effect_sd"))
+        return all(self.priors[k].is_fixed for k in ("task_intercept_sd", "cs_effect_sd"))
 
     def fit(self, config: SamplerConfig = SamplerConfig()):
         """Sample; with learned between-task sds, target_accept is raised to at least

@@ -44,6 +44,7 @@ from bayes_ab.constants import ARMS, CHANNELS
 from bayes_ab.errors import DataError
 from bayes_ab.intervals import prob_greater
 from bayes_ab.models.base import BayesModel
+from bayes_ab.models.priors import Prior
 from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -163,11 +164,14 @@ class InstrumentalVariable(BayesModel):
 
     name: ClassVar[str] = "causal_cs_effect"
     stats_type: ClassVar[type] = IVStats
-    default_priors: ClassVar[dict] = {
-        "strata": {"a": [1.0, 1.0, 1.0]},
-        "outcome": {"alpha": 1.0, "beta": 1.0},
-        "naive_rate": {"alpha": 1.0, "beta": 1.0},
-        "uptake_rate": {"alpha": 1.0, "beta": 1.0},
+    default_priors: ClassVar[dict[str, Prior]] = {
+        # Shares of compliers, always-takers and never-takers: uniform on the simplex.
+        "strata": Prior("Dirichlet", a=[1.0, 1.0, 1.0], dims="stratum"),
+        # Completion rate of each stratum (compliers under each channel): uniform.
+        "outcome": Prior("Beta", alpha=1.0, beta=1.0),
+        # The observational CS and OTHER completion rates, and the CS uptake per arm.
+        "naive_rate": Prior("Beta", alpha=1.0, beta=1.0, dims="channel"),
+        "uptake_rate": Prior("Beta", alpha=1.0, beta=1.0, dims="arm"),
     }
     diagnostic_vars: ClassVar[tuple[str, ...]] = (
         "strata_share", "eta_complier", "eta_always", "eta_never", "naive_rate", "uptake_rate",
@@ -185,11 +189,11 @@ class InstrumentalVariable(BayesModel):
         pr = self.priors
         counts = self.stats.array  # arm x channel(CS, OTHER) x outcome(0, 1)
         with pm.Model(coords=self.coords) as model:
-            share = pm.Dirichlet("strata_share", a=np.asarray(pr["strata"]["a"], float),
-                                 dims="stratum")
-            eta_c = pm.Beta("eta_complier", **pr["outcome"], dims="treatment")  # D = OTHER, CS
-            eta_a = pm.Beta("eta_always", **pr["outcome"])
-            eta_n = pm.Beta("eta_never", **pr["outcome"])
+            share = pr["strata"].create_variable("strata_share")
+            # D = OTHER, CS
+            eta_c = pr["outcome"].create_variable("eta_complier", dims="treatment")
+            eta_a = pr["outcome"].create_variable("eta_always")
+            eta_n = pr["outcome"].create_variable("eta_never")
             pi_c, pi_a, pi_n = share[0], share[1], share[2]
 
             def bern(e):
@@ -207,11 +211,11 @@ class InstrumentalVariable(BayesModel):
 
             # Separate parameters: the observational comparison and the raw first stage.
             by_channel = counts.sum(axis=0)  # channel x outcome
-            naive = pm.Beta("naive_rate", **pr["naive_rate"], dims="channel")
+            naive = pr["naive_rate"].create_variable("naive_rate")
             pm.Binomial("completed_by_channel", n=by_channel.sum(axis=1), p=naive,
                         observed=by_channel[:, 1], dims="channel")
             pm.Deterministic("naive_difference", naive[0] - naive[1])
-            uptake = pm.Beta("uptake_rate", **pr["uptake_rate"], dims="arm")
+            uptake = pr["uptake_rate"].create_variable("uptake_rate")
             pm.Binomial("cs_by_arm", n=n_arm, p=uptake, observed=counts[:, 0, :].sum(axis=1),
                         dims="arm")
             pm.Deterministic("first_stage", uptake[1] - uptake[0])

@@ -44,6 +44,7 @@ from bayes_ab.constants import CHANNELS, HDI_PROB, TASKS
 from bayes_ab.errors import DataError
 from bayes_ab.intervals import prob_greater
 from bayes_ab.models.base import BayesModel
+from bayes_ab.models.priors import Prior
 from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -258,11 +259,16 @@ class Survival(BayesModel):
 
     name: ClassVar[str] = "time_to_completion"
     stats_type: ClassVar[type] = SurvivalStats
-    default_priors: ClassVar[dict] = {
-        "log_baseline_start": {"mu": 0.0, "sigma": 2.0},
-        "random_walk_sd": {"sigma": 0.5},
-        "log_hr_cs": {"mu": 0.0, "sigma": 1.0},
-        "task_effect": {"mu": 0.0, "sigma": 1.0},
+    default_priors: ClassVar[dict[str, Prior]] = {
+        # Log baseline hazard of the first interval, around the crude log rate (events /
+        # exposure) added in `build`.
+        "log_baseline_start": Prior("Normal", mu=0.0, sigma=2.0),
+        # Step sd of the log baseline hazard's random walk across intervals.
+        "random_walk_sd": Prior("HalfNormal", sigma=0.5),
+        # Log hazard ratio CS vs OTHER.
+        "log_hr_cs": Prior("Normal", mu=0.0, sigma=1.0),
+        # Log hazard ratio of each task against the first.
+        "task_effect": Prior("Normal", mu=0.0, sigma=1.0, dims="task_vs_first"),
     }
     diagnostic_vars: ClassVar[tuple[str, ...]] = (
         "sigma_rw", "log_baseline", "beta_cs", "task_effect",
@@ -288,15 +294,15 @@ class Survival(BayesModel):
         crude = np.log(max(d.sum(), 0.5) / e.sum())
         coords = {**self.coords, "cell": np.flatnonzero(keep).tolist()}
         with pm.Model(coords=coords) as model:
-            sigma_rw = pm.HalfNormal("sigma_rw", **pr["random_walk_sd"])
+            sigma_rw = pr["random_walk_sd"].create_variable("sigma_rw")
             start = pr["log_baseline_start"]
             log_baseline = pm.GaussianRandomWalk(
                 "log_baseline", mu=0.0, sigma=sigma_rw,
-                init_dist=pm.Normal.dist(crude + start["mu"], start["sigma"]),
+                init_dist=start.dist(mu=crude + start["mu"]),
                 steps=d.shape[2] - 1, dims="interval",
             )
-            beta_cs = pm.Normal("beta_cs", **pr["log_hr_cs"])
-            task_free = pm.Normal("task_free", dims="task_vs_first", **pr["task_effect"])
+            beta_cs = pr["log_hr_cs"].create_variable("beta_cs")
+            task_free = pr["task_effect"].create_variable("task_free")
             task_effect = pm.Deterministic(
                 "task_effect", pt.concatenate([pt.zeros(1), task_free]), dims="task")
             pm.Deterministic("hazard_ratio", pt.exp(beta_cs))

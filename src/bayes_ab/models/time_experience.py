@@ -42,6 +42,7 @@ from bayes_ab.constants import TASKS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.intervals import flat, prob_greater
 from bayes_ab.models.base import BayesModel, CountGrid
+from bayes_ab.models.priors import Prior
 from bayes_ab.models.completions_conversion import logistic_fit
 from bayes_ab.results import Interval, Result, posterior_interval
 
@@ -160,15 +161,15 @@ class TimeExperience(BayesModel):
 
     name: ClassVar[str] = "time_and_experience"
     stats_type: ClassVar[type] = TaskAttemptCounts
-    default_priors: ClassVar[dict] = {
+    default_priors: ClassVar[dict[str, Prior | None]] = {
         # Log-odds of success at noon on task 1: wide.
-        "intercept": {"dist": "Normal", "mu": 0.0, "sigma": 2.0},
+        "intercept": Prior("Normal", mu=0.0, sigma=2.0),
         # Per hour: 0.1 over 12 hours is a change of 1.2 in log-odds, already large.
-        "hour_slope": {"dist": "Normal", "mu": 0.0, "sigma": 0.1},
+        "hour_slope": Prior("Normal", mu=0.0, sigma=0.1),
         # Per additional task.
-        "experience": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+        "experience": Prior("Normal", mu=0.0, sigma=1.0),
         # Scale of the trend-free hour-of-day deviations (None: no deviations).
-        "hour_sd": {"dist": "HalfNormal", "sigma": 0.2},
+        "hour_sd": Prior("HalfNormal", sigma=0.2),
     }
     diagnostic_vars: ClassVar[tuple[str, ...]] = (
         "intercept", "b_hour", "b_exp", "sigma_hour", "hour_dev",
@@ -177,7 +178,7 @@ class TimeExperience(BayesModel):
     def __init__(self, stats: TaskAttemptCounts, *, priors: dict | None = None) -> None:
         super().__init__(stats, priors=priors)
         hs = self.priors["hour_sd"]
-        if hs is not None and not (isinstance(hs, dict) and float(hs.get("sigma", 0)) > 0):
+        if hs is not None and not (hs.distribution == "HalfNormal" and float(hs["sigma"]) > 0):
             raise OptionError(
                 f"hour_sd prior must be None or a HalfNormal with sigma > 0, got {hs}")
 
@@ -213,12 +214,12 @@ class TimeExperience(BayesModel):
         s, pr = self.stats, self.priors
         h, t = self.design()
         with pm.Model(coords=self.coords) as model:
-            c = pm.Normal("intercept", mu=pr["intercept"]["mu"], sigma=pr["intercept"]["sigma"])
-            b_hour = pm.Normal("b_hour", mu=pr["hour_slope"]["mu"], sigma=pr["hour_slope"]["sigma"])
-            b_exp = pm.Normal("b_exp", mu=pr["experience"]["mu"], sigma=pr["experience"]["sigma"])
+            c = pr["intercept"].create_variable("intercept")
+            b_hour = pr["hour_slope"].create_variable("b_hour")
+            b_exp = pr["experience"].create_variable("b_exp")
             eta = c + b_hour * h + b_exp * t
             if self.with_deviations:
-                sigma = pm.HalfNormal("sigma_hour", sigma=pr["hour_sd"]["sigma"])
+                sigma = pr["hour_sd"].create_variable("sigma_hour")
                 basis = _trend_free_basis(np.asarray(s.hours, dtype=float))
                 if self.centered_deviations:
                     # Basis is orthonormal: Q w with w ~ N(0, sigma) is sigma * Q z.
