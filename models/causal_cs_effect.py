@@ -46,6 +46,6 @@ idata = model.fit(args.config)  # nutpie by default, one seed
 seconds = time.perf_counter() - t0
 print(az.summary(idata, var_names=["strata_share", "eta_complier", "late", "naive_difference",
                                    "first_stage"], hdi_prob=0.95).to_string())
-figures = save_model_figures(model, idata, args.figures)
+figures = save_model_figures(model, model.figures(idata), args.figures)
 raise SystemExit(finish(model, idata, args, key="causal_cs_effect", seconds=seconds,
                         figures=figures))

@@ -47,6 +47,6 @@ t0 = time.perf_counter()
 idata = model.fit(args.config)  # nutpie, one seed; also the two other shapes (LOO)
 seconds = time.perf_counter() - t0
 print(az.summary(idata, var_names=["mu", "rate"], hdi_prob=0.95).to_string())
-figures = save_model_figures(model, idata, args.figures)
+figures = save_model_figures(model, model.figures(idata), args.figures)
 raise SystemExit(finish(model, idata, args, key="completions_conversion", seconds=seconds,
                         figures=figures))

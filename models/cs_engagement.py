@@ -41,6 +41,6 @@ idata = model.fit(args.config)  # exact Beta draws (no MCMC), one seed
 seconds = time.perf_counter() - t0
 summary = az.summary(idata, var_names=["rate", "lift_abs", "lift_rel"], hdi_prob=0.95)
 print(summary.to_string())
-figures = save_model_figures(model, idata, args.figures)  # posterior, forest, trace, rank, PPC
+figures = save_model_figures(model, model.figures(idata), args.figures)  # posterior, forest, trace, rank, PPC
 raise SystemExit(finish(model, idata, args, key="cs_engagement", seconds=seconds,
                         figures=figures))

@@ -48,6 +48,6 @@ idata = model.fit(args.config)  # nutpie by default, one seed
 seconds = time.perf_counter() - t0
 print(az.summary(idata, var_names=["mu_alpha", "alpha", "mu_beta", "beta", "gamma"],
                  hdi_prob=0.95).to_string())
-figures = save_model_figures(model, idata, args.figures)
+figures = save_model_figures(model, model.figures(idata), args.figures)
 raise SystemExit(finish(model, idata, args, key="help_completion", seconds=seconds,
                         figures=figures))

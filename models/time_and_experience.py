@@ -45,6 +45,6 @@ idata = model.fit(args.config)  # nutpie by default, one seed
 seconds = time.perf_counter() - t0
 print(az.summary(idata, var_names=["intercept", "b_hour", "b_exp", "sigma_hour"],
                  hdi_prob=0.95).to_string())
-figures = save_model_figures(model, idata, args.figures)
+figures = save_model_figures(model, model.figures(idata), args.figures)
 raise SystemExit(finish(model, idata, args, key="time_and_experience", seconds=seconds,
                         figures=figures))

@@ -46,6 +46,6 @@ idata = model.fit(args.config)  # nutpie by default, one seed
 seconds = time.perf_counter() - t0
 print(az.summary(idata, var_names=["sigma_rw", "log_baseline", "hazard_ratio", "task_free"],
                  hdi_prob=0.95).to_string())
-figures = save_model_figures(model, idata, args.figures)
+figures = save_model_figures(model, model.figures(idata), args.figures)
 raise SystemExit(finish(model, idata, args, key="time_to_completion", seconds=seconds,
                         figures=figures))

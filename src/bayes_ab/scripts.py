@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,10 +119,10 @@ def finish(model: BayesModel, idata: az.InferenceData, args: argparse.Namespace,
     return 0 if diag.passed else 3
 
 
-def save_model_figures(model: BayesModel, idata: az.InferenceData, folder: Path) -> list:
-    """Draw the model's figures (``model.figures``: {kind: Figure}) and write them as
-    FOLDER/<model>_<kind>.png; the paths written."""
+def save_model_figures(model: BayesModel, figures: Mapping[str, Any], folder: Path) -> list:
+    """Write ``model.figures(idata)`` ({kind: Figure}) as FOLDER/<model>_<kind>.png; the
+    paths written."""
     from bayes_ab.plotting import save_figures
 
-    return list(save_figures({f"{model.name}_{kind}": fig
-                              for kind, fig in model.figures(idata).items()}, folder))
+    return list(save_figures({f"{model.name}_{kind}": fig for kind, fig in figures.items()},
+                             folder))
