@@ -104,12 +104,65 @@ def enable_jax_cache(path: str | Path | None = None) -> Path | None:
     return target
 
 
+_NUMBA_SLOT: tuple[Path, object] | None = None
+#: How many processes may hold their own numba cache folder at once (more: no cache).
+NUMBA_CACHE_SLOTS = 16
+
+
+def claim_numba_cache(base: str | Path | None = None) -> Path | None:
+    """Give this process a PyTensor numba cache folder that no other process writes now.
+
+    PyTensor keeps compiled numba code in one folder (``<base_compiledir>/numba``); two
+    processes compiling into it at once once left an entry that later processes could
+    not use (`bayes_ab.fit_many`). Here each process takes an exclusive lock on a slot
+    (``numba.lock``, then ``numba-1.lock``, ...) for its lifetime and uses that slot's
+    folder: the first process gets the usual folder (a lone run reads and writes what it
+    always did), one that runs beside it the next, and every later run finds its slot's
+    compiled code again (warm). Without a free slot or file locks (not POSIX), the cache
+    is turned off for this process. Idempotent; returns the folder, or None."""
+    global _NUMBA_SLOT
+    if _NUMBA_SLOT is not None and base is None:
+        return _NUMBA_SLOT[0]
+    import pytensor
+    from pytensor.link.numba import cache as pt_cache
+
+    default = Path(pt_cache.NUMBA_CACHE_PATH)
+    root = Path(base) if base is not None else default.parent
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        pytensor.config.numba__cache = False
+        return None
+    for i in range(NUMBA_CACHE_SLOTS):
+        name = "numba" if i == 0 else f"numba-{i}"
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            handle = open(root / f"{name}.lock", "a")  # noqa: SIM115 - held for life
+        except OSError:
+            break
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        folder = root / name
+        folder.mkdir(exist_ok=True)
+        pt_cache.NUMBA_CACHE_PATH = folder
+        if _NUMBA_SLOT is not None:
+            _NUMBA_SLOT[1].close()  # type: ignore[attr-defined]
+        _NUMBA_SLOT = (folder, handle)
+        return folder
+    pytensor.config.numba__cache = False
+    return None
+
+
 def _compile_nutpie(model: pm.Model, sampler: str):
     import nutpie
 
     if sampler == "nutpie-jax":
         enable_jax_cache()
         return nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
+    claim_numba_cache()
     return nutpie.compile_pymc_model(model)
 
 
