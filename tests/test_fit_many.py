@@ -39,6 +39,7 @@ def parallel():
     return jobs, out, seen
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_parallel_fits_equal_in_process_fits(parallel):
     jobs, out, _ = parallel
     assert list(out) == list(jobs)  # the jobs' order
@@ -49,6 +50,7 @@ def test_parallel_fits_equal_in_process_fits(parallel):
                                       here.posterior["rate"].values)
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_exact_posteriors_stay_here_and_errors_come_back(parallel):
     _, out, seen = parallel
     assert not out["exact"].in_worker and out["exact"].idata.attrs["exact"] == 1
