@@ -99,6 +99,11 @@ TARGET_S = {"1M": 120, "10M": 300, "100M": 1800}
 TARGET_PEAK_MB = 4096
 
 
+def _cpu_s(who: int) -> float:
+    ru = resource.getrusage(who)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_analyze(data: Path, *, sampler_args: list[str]) -> dict:
     """`bayes-ab analyze` end to end in this (fresh) process: wall, stages, peak memory.
 
@@ -109,15 +114,78 @@ def run_analyze(data: Path, *, sampler_args: list[str]) -> dict:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
+        cpu0 = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN)
         rc = cli_main(["analyze", str(data), "--out", str(Path(tmp) / "out"), "--quiet",
                        "--no-figures", "--engine", "auto", "--seed", "1", *sampler_args])
         wall = time.perf_counter() - t
+        cpu = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - cpu0
         res = json.loads((Path(tmp) / "out" / "results.json").read_text())
-    return {"rc": rc, "wall_s": wall, "engine": res["input"]["engine"],
+    return {"rc": rc, "wall_s": wall, "cpu_s": cpu, "engine": res["input"]["engine"],
             "timing": res["timing_seconds"], "sampler": res.get("sampler"),
             "gate_passed": bool(res["diagnostics"]["passed"]),
             "recommendation": (res.get("decision") or {}).get("recommendation"),
             "peak_mb": _peak_mb(), "load_avg_start": load, "load_avg_end": os.getloadavg()}
+
+
+# ----------------------------------------------------------------------------- example e2e
+
+
+def example_end_to_end(extra_args: list[str] | None = None) -> dict:
+    """`bayes-ab analyze data/example --out OUT --force` with the command's defaults (figures
+    and report included), in fresh processes: first with empty compile caches (PyTensor's
+    compile directory, numba's and bayes_ab's own cache dir all in a new temporary folder:
+    a first run on a new machine), then again with the caches that run left (the second
+    run). Wall and CPU (user + sys of the process and its children, e.g. g++), and the
+    stages from results.json's timing_seconds."""
+    runs = {}
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}/pytensor",
+               "NUMBA_CACHE_DIR": f"{cache}/numba", "BAYES_AB_CACHE_DIR": f"{cache}/bayes_ab",
+               "MPLBACKEND": "Agg"}
+        cmd = [sys.executable, "-m", "bayes_ab.cli", "analyze", str(EXAMPLE), "--out",
+               str(Path(tmp) / "out"), "--force", "--quiet", *(extra_args or [])]
+        for label in ("cold", "warm"):
+            load = os.getloadavg()
+            cpu0 = _cpu_s(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - t
+            cpu = _cpu_s(resource.RUSAGE_CHILDREN) - cpu0
+            row = {"rc": r.returncode, "wall_s": wall, "cpu_s": cpu, "load_avg_start": load}
+            if r.returncode == 0:
+                res = json.loads((Path(tmp) / "out" / "results.json").read_text())
+                row.update(timing=res["timing_seconds"], sampler=res.get("sampler"),
+                           gate_passed=bool(res["diagnostics"]["passed"]))
+            else:
+                row["error"] = r.stderr[-500:]
+            runs[label] = row
+    return runs
+
+
+def example_table(runs: dict) -> list[str]:
+    """Cold vs warm rows of the example end to end, with each stage's share of the wall."""
+    lines = [
+        "`bayes-ab analyze data/example --out OUT --force` (default options: figures, report, "
+        "prior sensitivity), fresh process; cold = empty PyTensor / numba / bayes_ab caches, "
+        "warm = the second run. CPU is user + sys of the process and its children.", "",
+        "| run | wall (s) | CPU (s) | compile | sample | summaries, PPC, figures, netCDF, 2 shape fits "
+        "| prior sensitivity | rest | wall / sampling |",
+        "|---|---|---|---|---|---|---|---|---|"]
+    for label, a in runs.items():
+        if "timing" not in a:
+            lines.append(f"| {label} | failed: {a.get('error', '')[:80]} |")
+            continue
+        x = _analyze_split(a)
+        share = {k: f"{x[k]:.1f} ({100 * x[k] / x['wall']:.0f}%)"
+                 for k in ("compile", "sample", "summaries", "sensitivity")}
+        rest = x["wall"] - x["compile"] - x["sample"] - x["summaries"] - x["sensitivity"]
+        ratio = x["wall"] / x["sample"] if x["sample"] else float("nan")
+        lines.append(f"| {label} | {x['wall']:.1f} | {a['cpu_s']:.1f} | {share['compile']} | "
+                     f"{share['sample']} | {share['summaries']} | {share['sensitivity']} | "
+                     f"{rest:.1f} | {ratio:.0f}x |")
+    loads = ", ".join(f"{k} {v['load_avg_start'][0]:.1f}" for k, v in runs.items())
+    lines += ["", f"1-minute load average at the start: {loads}."]
+    return lines
 
 
 # ----------------------------------------------------------------------------- side by side
@@ -549,6 +617,8 @@ def main(argv=None) -> int:
                     help="extra `bayes-ab analyze` options, e.g. '--chains 2' (default: none)")
     ap.add_argument("--side-by-side", default="20k,200k")
     ap.add_argument("--no-cold-start", action="store_true")
+    ap.add_argument("--example", action="store_true",
+                    help="only the example end to end, cold then warm (default options)")
     ap.add_argument("--data-dir", default=str(Path(tempfile.gettempdir()) / "bayes_ab_bench"))
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--readme", default=str(ROOT / "README.md"),
@@ -562,6 +632,14 @@ def main(argv=None) -> int:
         res = run_analyze(dataset(args.one_analyze, Path(args.data_dir)),
                           sampler_args=sampler_args)
         print("RESULT " + json.dumps(res))
+        return 0
+
+    if args.example:
+        runs = example_end_to_end(sampler_args)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "example.json").write_text(json.dumps(runs, indent=2, default=str))
+        print("\n".join(example_table(runs)))
         return 0
 
     sizes = [s for s in args.sizes.split(",") if s]

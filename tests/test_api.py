@@ -278,3 +278,22 @@ def test_known_arviz_warning_is_filtered(tmp_path):
               "silence_known_warnings(); import arviz; import warnings; "
               "warnings.warn('other', FutureWarning)")
     assert "refactor" not in err and "other" in err
+
+
+def test_analyze_takes_a_source_like_the_cli(tmp_path):
+    """`bayes_ab.analyze(source=..., tables=...)` resolves its input exactly as the CLI's
+    --source/--tables (one shared resolver): both or neither is an OptionError, a URL given
+    as `path` is a source, and an unknown scheme gets the CLI's message."""
+    import bayes_ab
+    from bayes_ab.errors import OptionError
+
+    with pytest.raises(OptionError, match="exactly one of DATA_DIR"):
+        bayes_ab.analyze(tmp_path, source="duckdb:///x.duckdb")
+    with pytest.raises(OptionError, match="exactly one of DATA_DIR"):
+        bayes_ab.analyze()
+    with pytest.raises(OptionError, match="--source must be a postgresql:// or duckdb:///"):
+        bayes_ab.analyze("mysql://host/db")
+    with pytest.raises(OptionError, match="--tables goes with --source"):
+        bayes_ab.analyze(tmp_path, tables="a,b,c,d")
+    with pytest.raises(OptionError, match="--engine pandas reads files"):
+        bayes_ab.analyze(source="duckdb:///x.duckdb", engine="pandas")

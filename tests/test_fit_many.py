@@ -39,6 +39,7 @@ def parallel():
     return jobs, out, seen
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_parallel_fits_equal_in_process_fits(parallel):
     jobs, out, _ = parallel
     assert list(out) == list(jobs)  # the jobs' order
@@ -49,6 +50,7 @@ def test_parallel_fits_equal_in_process_fits(parallel):
                                       here.posterior["rate"].values)
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_exact_posteriors_stay_here_and_errors_come_back(parallel):
     _, out, seen = parallel
     assert not out["exact"].in_worker and out["exact"].idata.attrs["exact"] == 1
@@ -71,3 +73,41 @@ def test_workers_option_is_checked(tmp_path, capsys):
                "--workers", "0"])
     assert rc == 2 and "--workers" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+_CLAIM = ("import sys; from bayes_ab.fit import claim_numba_cache; "
+          "print('SLOT', claim_numba_cache(sys.argv[1]))")
+
+
+def _claim_in_child(root) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    r = subprocess.run([sys.executable, "-c", _CLAIM, str(root)], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return next(line for line in r.stdout.splitlines() if line.startswith("SLOT ")).split(" ", 1)[1]
+
+
+def test_each_process_compiles_into_a_numba_cache_folder_of_its_own(tmp_path):
+    """While this process holds the usual folder, a second process gets the next slot
+    (never the same folder at the same time); once it is free again, a new process gets
+    the usual folder back (what a lone second run reads: warm)."""
+    from pytensor.link.numba import cache as pt_cache
+
+    import bayes_ab.fit as fit
+
+    saved = (pt_cache.NUMBA_CACHE_PATH, fit._NUMBA_SLOT)
+    try:
+        fit._NUMBA_SLOT = None
+        mine = fit.claim_numba_cache(tmp_path)
+        assert mine == tmp_path / "numba"
+        assert pt_cache.NUMBA_CACHE_PATH == mine  # PyTensor writes there now
+        assert _claim_in_child(tmp_path) == str(tmp_path / "numba-1")
+    finally:
+        if fit._NUMBA_SLOT is not None:
+            fit._NUMBA_SLOT[1].close()
+        pt_cache.NUMBA_CACHE_PATH, fit._NUMBA_SLOT = saved
+    assert _claim_in_child(tmp_path) == str(tmp_path / "numba")

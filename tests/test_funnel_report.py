@@ -140,6 +140,7 @@ def check_headline_numbers(s: dict, md: str, html: str) -> None:
     assert T.prob(cl["inflection_between_3_and_4"]["prob_holds"]) in html
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_example_report_opens_with_findings_and_formats_every_number(example):
     s, md, html = example
     check_shape(s, md, html)
@@ -150,6 +151,7 @@ def test_example_report_opens_with_findings_and_formats_every_number(example):
     assert html.count("data:image/png;base64,") == 8
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_failed_diagnostics_raise_a_banner_above_the_findings(example):
     s, _, _ = example
     bad = copy.deepcopy(s)

@@ -150,6 +150,7 @@ def test_null_data_gives_no_relationship(null_fit):
         assert iv["lower"] <= 1 / (1 + np.exp(2.0)) <= iv["upper"]
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_non_monotone_rates_are_not_forced_monotone(non_monotone_fit):
     """The old monotone (Dirichlet-increment) model gave P(monotone) = 0.995 here and
     intervals for k = 1, 2 some 6 standard errors from the observed 12% and 6%."""
@@ -164,6 +165,7 @@ def test_non_monotone_rates_are_not_forced_monotone(non_monotone_fit):
     assert diag.divergences == 0 and diag.max_r_hat <= 1.01 and diag.min_ess_bulk >= 400
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_shape_comparison_prefers_no_shape_on_non_monotone_data(non_monotone_fit):
     _, _, block = non_monotone_fit
     sc = block["shape_comparison"]
@@ -178,6 +180,7 @@ def test_shape_comparison_prefers_no_shape_on_non_monotone_data(non_monotone_fit
     assert shapes["unrestricted"]["p_loo"] == pytest.approx(8, abs=1.5)
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_customer_loo_matches_bernoulli_expansion(non_monotone_fit):
     """The grouped LOO equals arviz.loo on the customers one by one (small cells here)."""
     import arviz as az
@@ -236,6 +239,7 @@ def test_non_monotone_scenario_truth_and_recovery(fitter):
     assert block["prob_monotone_increasing"] < 0.01
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_save_load_round_trip(non_monotone_fit, tmp_path):
     model, idata, block = non_monotone_fit
     idata2, model2 = CompletionsConversion.load(model.save(idata, tmp_path / "cc.nc"))

@@ -276,8 +276,11 @@ def summary_html(doc: Mapping) -> str:
 
 
 def analyze(
-    path: str | Path,
+    path: str | Path | None = None,
     *,
+    source: str | None = None,
+    tables: str | dict | None = None,
+    spark_master: str | None = None,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -300,15 +303,28 @@ def analyze(
     ``.plot``), "report" or "all": the pipeline's PNGs, kept for ``save``). ``options``, a
     ``bayes_ab.pipeline.AnalyzeOptions``, replaces them all. ``progress=True`` prints one
     line per stage. Nothing is written: the pipeline's output folder is a temporary one,
-    removed before this returns."""
+    removed before this returns.
+
+    The data: ``path`` (a folder with the four files), or ``source`` (a
+    ``postgresql://`` / ``duckdb:///`` URL or ``"spark"``) with ``tables``, as the CLI's
+    ``--source`` / ``--tables``; ``engine="spark"`` (with ``spark_master``) reads the
+    folder's files through Spark. A ``path`` that is a URL is taken as ``source``."""
     from bayes_ab.errors import OptionError
     from bayes_ab.fit import SamplerConfig
     from bayes_ab.pipeline import AnalyzeOptions
     from bayes_ab.pipeline import analyze as run_pipeline
 
-    data_dir = Path(path)
-    if not data_dir.is_dir():
-        raise OptionError(f"{data_dir} is not a folder (the four files of the data contract)")
+    from bayes_ab.aggregate.source import resolve_input
+
+    if source is None and isinstance(path, str) and (
+            "://" in path or path.strip().lower() == "spark"):
+        path, source = None, path
+    if path is not None and source is None and engine != "spark" and not Path(path).is_dir():
+        raise OptionError(f"{path} is not a folder (the four files of the data contract)")
+    data_dir = resolve_input(path, source=source, tables=tables, engine=engine,
+                             master=spark_master)
+    if engine == "spark":  # the source says where the aggregation runs
+        engine = "auto"
     if options is None:
         if figures not in ("none", "report", "all"):
             raise OptionError(f"figures must be none, report or all, got {figures!r}")

@@ -635,3 +635,37 @@ def read_spark_file(path: str, *, master: str | None = None):
                                 f"{_scrub(_java_text(exc), SPARK)}", file=name) from None
             raise
     return _raw_table(df, name, file=True)
+
+
+def resolve_input(data_dir, *, source=None, tables=None, engine: str = "auto",
+                  master: str | None = None):
+    """What `analyze` reads: DATA_DIR as a Path, or the `DatabaseSource` of a source URL
+    (``postgresql://...``, ``duckdb:///file``, ``spark``) with its tables, or a folder's
+    files read by Spark (``engine="spark"``). Exactly one of ``data_dir`` and ``source``.
+    Shared by the CLI and `bayes_ab.analyze`."""
+    from pathlib import Path
+
+    if (data_dir is None) == (source is None):
+        raise OptionError("give exactly one of DATA_DIR (a folder) or --source URL")
+    if source is None:
+        if tables:
+            raise OptionError("--tables goes with --source (a folder's files are found "
+                              "by name)")
+        folder = Path(data_dir)
+        if not folder.is_dir():
+            raise OptionError(f"DATA_DIR {folder} is not a folder")
+        if engine == "spark":  # Spark reads the folder's files
+            require_spark(master)
+            return spark_source(folder, master=master)
+        return folder
+    spark = str(source).strip().lower() == SPARK
+    if engine == "pandas":
+        raise OptionError("--engine pandas reads files; with --source the aggregation "
+                          "runs in the database")
+    if engine == "spark" and not spark:
+        raise OptionError("--engine spark reads DATA_DIR or the Spark catalog's tables "
+                          "(--source spark); a postgresql:// or duckdb:/// source is "
+                          "aggregated in its own database")
+    if spark:
+        require_spark(master)
+    return parse_source(source, tables, master=master)

@@ -145,39 +145,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _data_source(args: argparse.Namespace):
-    """DATA_DIR as a Path, or the `DatabaseSource` of --source/--tables (or of
-    --engine spark): exactly one of DATA_DIR and --source."""
-    source = getattr(args, "source", None)
-    engine = getattr(args, "engine", "auto")
-    master = spark_master(args)
-    if (args.data_dir is None) == (source is None):
-        raise OptionError("give exactly one of DATA_DIR (a folder) or --source URL")
-    if source is None:
-        if getattr(args, "tables", None):
-            raise OptionError("--tables goes with --source (a folder's files are found "
-                              "by name)")
-        data_dir = Path(args.data_dir)
-        if not data_dir.is_dir():
-            raise OptionError(f"DATA_DIR {data_dir} is not a folder")
-        if engine == "spark":  # Spark reads the folder's files
-            from bayes_ab.aggregate.source import require_spark, spark_source
+    """DATA_DIR as a Path, or the source of --source/--tables (or of --engine spark)."""
+    from bayes_ab.aggregate.source import resolve_input
 
-            require_spark(master)
-            return spark_source(data_dir, master=master)
-        return data_dir
-    from bayes_ab.aggregate.source import SPARK, parse_source, require_spark
-
-    spark = str(source).strip().lower() == SPARK
-    if engine == "pandas":
-        raise OptionError("--engine pandas reads files; with --source the aggregation "
-                          "runs in the database")
-    if engine == "spark" and not spark:
-        raise OptionError("--engine spark reads DATA_DIR or the Spark catalog's tables "
-                          "(--source spark); a postgresql:// or duckdb:/// source is "
-                          "aggregated in its own database")
-    if spark:
-        require_spark(master)
-    return parse_source(source, args.tables, master=master)
+    return resolve_input(args.data_dir, source=getattr(args, "source", None),
+                         tables=getattr(args, "tables", None),
+                         engine=getattr(args, "engine", "auto"), master=spark_master(args))
 
 
 def _pipeline_engine(data, engine: str) -> str:
