@@ -81,7 +81,7 @@ def arm_counts(sim) -> dict:
 
 def frequentist(scenarios, sizes, reps, seed0):
     from bayes_ab.simulate import simulate
-    from bayes_ab.frequentist import two_proportion_test
+    from bayes_ab.stats.frequentist import two_proportion_test
 
     rows = []
     for scenario in scenarios:
@@ -102,9 +102,9 @@ def frequentist(scenarios, sizes, reps, seed0):
 
 
 def bayesian(scenarios, sizes, reps, seed0, config):
-    from bayes_ab.calibration import ReusableFit, covers, experiment_from_simulation
+    from bayes_ab.workflows.calibration import ReusableFit, covers, experiment_from_simulation
     from bayes_ab.simulate import simulate
-    from bayes_ab.pipeline import MODEL_STEPS, _model_class
+    from bayes_ab.workflows.analyze import MODEL_STEPS, _model_class
 
     fitters: dict[str, ReusableFit] = {}
     records = []
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "coverage.md"))
     args = parser.parse_args(argv)
 
-    from bayes_ab.fit import SamplerConfig
+    from bayes_ab.inference.fit import SamplerConfig
 
     t0 = time.perf_counter()
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]

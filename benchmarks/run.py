@@ -109,7 +109,7 @@ def run_analyze(data: Path, *, sampler_args: list[str]) -> dict:
 
     With no ``sampler_args`` the command's defaults (4 chains x 1000 draws after 1000
     tuning steps, prior sensitivity of the decision metrics): what a user runs."""
-    from bayes_ab.cli import main as cli_main
+    from bayes_ab.cli.main import main as cli_main
 
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,7 +142,7 @@ def example_end_to_end(extra_args: list[str] | None = None) -> dict:
         env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}/pytensor",
                "NUMBA_CACHE_DIR": f"{cache}/numba", "BAYES_AB_CACHE_DIR": f"{cache}/bayes_ab",
                "MPLBACKEND": "Agg"}
-        cmd = [sys.executable, "-m", "bayes_ab.cli", "analyze", str(EXAMPLE), "--out",
+        cmd = [sys.executable, "-m", "bayes_ab.cli.main", "analyze", str(EXAMPLE), "--out",
                str(Path(tmp) / "out"), "--force", "--quiet", *(extra_args or [])]
         for label in ("cold", "warm"):
             load = os.getloadavg()
@@ -359,7 +359,7 @@ import json, time, warnings
 warnings.simplefilter("ignore")
 import nutpie
 from bayes_ab.data.load import load_experiment
-from bayes_ab.pipeline import MODEL_STEPS, build_model
+from bayes_ab.workflows.analyze import MODEL_STEPS, build_model
 data = load_experiment({example!r})
 out = {{}}
 for step in MODEL_STEPS:
@@ -376,7 +376,7 @@ def cold_start() -> dict:
     in a fresh process, with an empty and with a warm PyTensor compile directory."""
     out: dict = {"import": {}, "compile_empty_dir": {}, "compile_warm_dir": {}}
     code = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
-    for mod in ("bayes_ab", "bayes_ab.cli", "bayes_ab.aggregate", "pymc", "nutpie"):
+    for mod in ("bayes_ab", "bayes_ab.cli.main", "bayes_ab.aggregate", "pymc", "nutpie"):
         times = []
         for _ in range(3):
             r = subprocess.run([sys.executable, "-c", code.format(m=mod)], capture_output=True,

@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", default=str(ROOT / "figures"))
     args = parser.parse_args(argv)
 
-    from bayes_ab.calibration import SBC_BINS, experiment_from_simulation, run_sbc
+    from bayes_ab.workflows.calibration import SBC_BINS, experiment_from_simulation, run_sbc
     from bayes_ab.simulate import simulate
-    from bayes_ab.fit import SamplerConfig
-    from bayes_ab.pipeline import MODEL_STEPS, _model_class
+    from bayes_ab.inference.fit import SamplerConfig
+    from bayes_ab.workflows.analyze import MODEL_STEPS, _model_class
     from bayes_ab.plotting import SBC_DPI, plot_rank_histograms, save_figure
 
     keys = [k.strip() for k in args.models.split(",") if k.strip()]

@@ -20,7 +20,7 @@ import arviz as az
 
 from bayes_ab.models.completions_conversion import CompletionCounts, CompletionsConversion
 from bayes_ab.models.priors import Prior
-from bayes_ab.scripts import finish, load_data, save_model_figures, script_args, user_errors
+from bayes_ab.cli.scripts import finish, load_data, save_model_figures, script_args, user_errors
 
 args = script_args(__doc__)
 data = load_data(args)  # DATA_DIR, the shipped example by default

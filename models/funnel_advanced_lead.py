@@ -8,10 +8,10 @@ from pathlib import Path
 
 from _funnel_common import parse
 
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.funnel import heuristics as heur
 from bayes_ab.funnel import reproduce as rep
-from bayes_ab.funnel.load import load_funnel
+from bayes_ab.data.funnel import load_funnel
 from bayes_ab.funnel.models import AdvancedLeadModel, build_features, loo_summary
 from bayes_ab.plotting import FUNNEL_DPI, plot_effects, save_figure
 

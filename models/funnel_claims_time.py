@@ -11,7 +11,7 @@ from _funnel_common import parse
 
 from bayes_ab.funnel import claims, timeline
 from bayes_ab.funnel import reproduce as rep
-from bayes_ab.funnel.load import load_funnel
+from bayes_ab.data.funnel import load_funnel
 from bayes_ab.plotting import FUNNEL_DPI, plot_weekly, save_figure
 
 args = parse(__doc__)

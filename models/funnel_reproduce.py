@@ -8,7 +8,7 @@ from pathlib import Path
 from _funnel_common import parse
 
 from bayes_ab.funnel import reproduce as rep
-from bayes_ab.funnel.load import load_funnel
+from bayes_ab.data.funnel import load_funnel
 from bayes_ab.plotting import FUNNEL_DPI, plot_attrition, plot_heatmap, save_figures
 
 args = parse(__doc__)

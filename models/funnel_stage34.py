@@ -7,8 +7,8 @@ from pathlib import Path
 
 from _funnel_common import parse
 
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.funnel.load import load_funnel
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.data.funnel import load_funnel
 from bayes_ab.funnel.models import StageConversionModel, StageCounts
 from bayes_ab.funnel.pipeline import industry_rate_table
 from bayes_ab.plotting import FUNNEL_DPI, plot_stage_forest, save_figure

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from bayes_ab.io import write_json
-from bayes_ab.planning import plan_sample_size
+from bayes_ab.workflows.planning import plan_sample_size
 from bayes_ab.plotting import plot_plan, save_figure
 
 ROOT = Path(__file__).resolve().parents[1]

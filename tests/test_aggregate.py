@@ -17,7 +17,7 @@ import pytest
 from bayes_ab.aggregate import aggregate_experiment, load_sufficient_stats, stats_by_step
 from bayes_ab.data.load import load_experiment
 from bayes_ab.errors import DataError
-from bayes_ab.pipeline import MODEL_STEPS
+from bayes_ab.workflows.analyze import MODEL_STEPS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example"
@@ -89,8 +89,8 @@ def assert_equal_paths(folder: Path, agg=None) -> None:
         sel = frame[frame["cohort"] == arm]
         assert counts == (int(sel["converted"].sum()), len(sel))
     # Ratio metrics: the engine's per-arm sums equal the sums over the frame's columns.
-    from bayes_ab.frequentist import RatioStatistic
-    from bayes_ab.pipeline import _ratio_columns, _segment_columns
+    from bayes_ab.stats.frequentist import RatioStatistic
+    from bayes_ab.workflows.analyze import _ratio_columns, _segment_columns
 
     cols = _ratio_columns(data)
     arm = frame["cohort"].astype(str).to_numpy()

@@ -15,8 +15,8 @@ import json
 import numpy as np
 import pytest
 
-from bayes_ab import pipeline
-from bayes_ab.cli import main
+from bayes_ab.workflows import analyze as pipeline
+from bayes_ab.cli.main import main
 
 TINY = ["--draws", "150", "--tune", "150", "--chains", "2", "--seed", "7", "--quiet",
         "--no-figures", "--prior-sensitivity", "none"]
@@ -141,7 +141,7 @@ def test_engine_memory_option(runs, tmp_path, capsys):
 
 
 def test_engine_memory_sizes():
-    from bayes_ab.commands.analyze import _memory_size
+    from bayes_ab.cli.commands.analyze import _memory_size
     from bayes_ab.errors import OptionError
 
     assert _memory_size("3GB") == "3GB"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayes_ab.decision import (
+from bayes_ab.stats.decision import (
     DEFAULT_THRESHOLD_OF_CARING,
     BusinessValue,
     DecisionConfig,
@@ -226,7 +226,7 @@ def test_analyze_sizes_keep_testing_like_compare() -> None:
     # `analyze` (draws + counts) and `compare` (decide_from_counts) on the same counts.
     from types import SimpleNamespace
 
-    from bayes_ab.pipeline import AnalyzeOptions, _decision
+    from bayes_ab.workflows.analyze import AnalyzeOptions, _decision
 
     frame, idata = _frame_and_idata(CONTROL_5, TEST_5)
     data = SimpleNamespace(frame=frame, n_customers=len(frame))
@@ -355,7 +355,7 @@ def test_loss_if_wrong_is_none_when_the_action_cannot_be_wrong() -> None:
 
 
 def test_report_and_cli_word_the_expected_loss_as_unconditional() -> None:
-    from bayes_ab.commands.analyze import decision_summary_lines
+    from bayes_ab.cli.commands.analyze import decision_summary_lines
     from bayes_ab.report.text import GLOSSARY, expected_loss_sentences
 
     dec = decide_from_counts(EXAMPLE_CONTROL, EXAMPLE_TEST, metric="conversion").to_dict()
@@ -402,7 +402,7 @@ def _net_moments(rev: float, cost: float, control, test) -> tuple[float, float]:
 def test_cs_cost_net_value_against_closed_form() -> None:
     from scipy import stats
 
-    from bayes_ab.decision import cs_cost_tradeoff
+    from bayes_ab.stats.decision import cs_cost_tradeoff
 
     out = cs_cost_tradeoff(CS_CONTROL, CS_TEST, revenue_per_conversion=100.0,
                            cost_per_cs_contact=5.0, seed=3)
@@ -429,7 +429,7 @@ def test_cs_cost_net_value_against_closed_form() -> None:
 def test_cs_cost_break_even_against_closed_form() -> None:
     from scipy import stats
 
-    from bayes_ab.decision import cs_cost_tradeoff
+    from bayes_ab.stats.decision import cs_cost_tradeoff
 
     out = cs_cost_tradeoff(CS_CONTROL, CS_TEST, revenue_per_conversion=100.0, seed=4)
     mc, mt = _dirichlet_moments(CS_CONTROL), _dirichlet_moments(CS_TEST)
@@ -455,7 +455,7 @@ def test_cs_cost_break_even_against_closed_form() -> None:
 
 
 def test_cs_cost_keeps_the_within_customer_correlation() -> None:
-    from bayes_ab.decision import cs_cost_tradeoff
+    from bayes_ab.stats.decision import cs_cost_tradeoff
 
     # Converters are mostly the CS-engaged: the two lifts move together.
     control = np.array([[8000, 500], [500, 1000]])
@@ -472,7 +472,7 @@ def test_cs_cost_keeps_the_within_customer_correlation() -> None:
 
 
 def test_cs_cost_sentences_and_bad_input() -> None:
-    from bayes_ab.decision import cs_cost_tradeoff
+    from bayes_ab.stats.decision import cs_cost_tradeoff
     from bayes_ab.report.text import cs_cost_sentences
 
     cs = cs_cost_tradeoff(CS_CONTROL, CS_TEST, seed=0)
@@ -500,8 +500,8 @@ def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
 
     import pandas as pd
 
-    from bayes_ab.decision import cs_cost_tradeoff
-    from bayes_ab.pipeline import AnalyzeOptions, _decision
+    from bayes_ab.stats.decision import cs_cost_tradeoff
+    from bayes_ab.workflows.analyze import AnalyzeOptions, _decision
 
     frame, idata = _frame_and_idata(BinomialCounts(700, 7000), BinomialCounts(345, 3000))
     options = AnalyzeOptions(revenue_per_conversion=80.0, cost_per_cs_contact=3.0)
@@ -517,7 +517,7 @@ def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
 
 
 def test_cli_refuses_a_negative_cs_cost(tmp_path, capsys) -> None:
-    from bayes_ab.cli import main
+    from bayes_ab.cli.main import main
 
     (tmp_path / "data").mkdir()
     rc = main(["analyze", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--quiet",
@@ -532,7 +532,7 @@ def test_joint_tables_agree_across_engines() -> None:
 
     from bayes_ab.aggregate import aggregate_experiment
     from bayes_ab.data.load import load_experiment
-    from bayes_ab.pipeline import _joint_tables
+    from bayes_ab.workflows.analyze import _joint_tables
 
     frame = load_experiment(TINY)
     pandas_tables, duck_tables = _joint_tables(frame), _joint_tables(aggregate_experiment(TINY))
@@ -555,8 +555,8 @@ def test_report_table_shows_the_loss_if_wrong(tmp_path) -> None:
 
 
 def test_cli_passes_the_cs_cost_to_the_analysis(tmp_path, monkeypatch) -> None:
-    import bayes_ab.pipeline as pipeline
-    from bayes_ab.cli import main
+    import bayes_ab.workflows.analyze as pipeline
+    from bayes_ab.cli.main import main
 
     seen = {}
 

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 from bayes_ab.errors import OptionError
-from bayes_ab.fit import SAMPLERS, SamplerConfig, jax_cache_dir
+from bayes_ab.inference.fit import SAMPLERS, SamplerConfig, jax_cache_dir
 from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
 
 COUNTS = ArmCounts(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
@@ -57,7 +57,7 @@ def test_jax_posterior_matches_the_closed_form_and_fills_the_cache(monkeypatch, 
 
 _CHILD = """
 import sys
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
 c = ArmCounts(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
 idata = ArmComparison(c).fit(SamplerConfig(sampler="nutpie-jax", draws=200, tune=200,

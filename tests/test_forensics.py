@@ -18,7 +18,7 @@ import pytest
 from scipy import stats
 
 from bayes_ab import forensics as fz
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.errors import DataError
 from bayes_ab.forensics.checks.count_dispersion import check_dispersion
 from bayes_ab.forensics.checks.duration_family import check_durations

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.funnel import published
 from bayes_ab.funnel import report as FR
 from bayes_ab.funnel.pipeline import FunnelResults

@@ -15,8 +15,8 @@ from scipy import stats
 
 from bayes_ab.data.schema import ExperimentData
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.intervals import hdi_bounds
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.inference.intervals import hdi_bounds
 from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
 from bayes_ab.models.priors import Prior
 

@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from bayes_ab.calibration import ReusableFit
+from bayes_ab.workflows.calibration import ReusableFit
 from bayes_ab.data.load import load_experiment
 from bayes_ab.data.schema import ExperimentData
 from bayes_ab.simulate import population_truth, scenario_params, simulate
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.completions_conversion import (
     CompletionCounts,
     CompletionsConversion,

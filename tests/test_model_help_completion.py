@@ -10,7 +10,7 @@ import pytest
 from scipy.special import expit
 
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.help_completion import HelpCompletion, HelpCompletionStats
 from bayes_ab.models.priors import Prior
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bayes_ab.errors import DataError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.iv import InstrumentalVariable, IVStats
 
 FAST = SamplerConfig(draws=300, tune=300, chains=2, seed=31)

@@ -12,7 +12,7 @@ from bayes_ab.errors import OptionError
 from bayes_ab.models.base import merge_priors
 from bayes_ab.models.priors import FIXED, Prior, prior_from_spec
 from bayes_ab.models.registry import MODEL_CLASSES
-from bayes_ab.sensitivity import scale_priors
+from bayes_ab.workflows.sensitivity import scale_priors
 
 
 def test_every_model_class_declares_prior_objects():

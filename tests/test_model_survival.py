@@ -12,7 +12,7 @@ from lifelines import KaplanMeierFitter
 from scipy.optimize import brentq
 
 from bayes_ab.errors import DataError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.survival import Survival, SurvivalStats, bin_edges, binned_events_exposure
 
 FAST = SamplerConfig(draws=300, tune=300, chains=2, seed=21)

@@ -15,7 +15,7 @@ import statsmodels.api as sm
 
 from bayes_ab.data.schema import ExperimentData
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.completions_conversion import logistic_fit
 from bayes_ab.models.time_experience import TaskAttemptCounts, TimeExperience
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.monitor import (
+from bayes_ab.workflows.monitor import (
     DailyCounts,
     MonitorConfig,
     MonitorPlan,

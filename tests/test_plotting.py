@@ -102,9 +102,9 @@ def test_analysis_figures_return_figures(quiet_folder):
 
 
 def test_command_figures_return_figures(quiet_folder):
-    from bayes_ab.calibration import SBC_BINS, SBCResult, UniformityTest
-    from bayes_ab.monitor import DailyCounts, MonitorConfig, monitor
-    from bayes_ab.planning import plan_sample_size
+    from bayes_ab.workflows.calibration import SBC_BINS, SBCResult, UniformityTest
+    from bayes_ab.workflows.monitor import DailyCounts, MonitorConfig, monitor
+    from bayes_ab.workflows.planning import plan_sample_size
 
     plan = plan_sample_size(baseline=0.15, mde=0.02, n_sims=200, seed=1)
     fig = plotting.plot_plan(plan)
@@ -138,7 +138,7 @@ def test_command_figures_return_figures(quiet_folder):
 
 
 def test_funnel_figures_return_figures(quiet_folder):
-    from bayes_ab.funnel.load import STAGES
+    from bayes_ab.data.funnel import STAGES
 
     post = {"mean": 0.5, "lower": 0.4, "upper": 0.6}
     summary = {
@@ -237,7 +237,7 @@ def test_library_plotting_chooses_no_backend():
 
 
 def test_cli_sets_agg_once_unless_a_backend_is_configured():
-    code = ("from bayes_ab.cli import use_file_backend\n"
+    code = ("from bayes_ab.cli.main import use_file_backend\n"
             "use_file_backend()\n"
             "import matplotlib\n"
             "print(matplotlib.get_backend())")

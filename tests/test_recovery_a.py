@@ -14,7 +14,7 @@ import pytest
 
 from bayes_ab.data.load import load_experiment
 from bayes_ab.simulate import simulate, write_simulation
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
 from bayes_ab.models.completions_conversion import CompletionCounts, CompletionsConversion
 from bayes_ab.models.time_experience import TaskAttemptCounts, TimeExperience

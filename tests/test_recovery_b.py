@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 
 pytestmark = pytest.mark.slow
 

@@ -332,7 +332,7 @@ def test_fixture_has_the_newer_blocks(results):
     assert set(seg["srm"]) >= {"per_segment", "flagged"}
     assert set(results["cs_engagement"]["among_flagged"]) == {
         "control", "test", "n_flagged_control", "n_flagged_test"}
-    sens = results["prior_sensitivity"]["conversion"]  # bayes_ab.sensitivity's block
+    sens = results["prior_sensitivity"]["conversion"]  # bayes_ab.workflows.sensitivity's block
     assert set(sens) >= {"model", "scales", "priors", "quantities", "decision",
                          "conclusion_changes", "changed", "sentence"}
     assert set(results["help_channels"]["causal_effect_details"]) >= {
@@ -416,7 +416,7 @@ def test_segments_flagged_and_srm(results, tmp_path):
 
 
 def test_prior_sensitivity_section(results, tmp_path):
-    # The fixture holds bayes_ab.sensitivity.prior_sensitivity's block for the conversion model.
+    # The fixture holds bayes_ab.workflows.sensitivity.prior_sensitivity's block for the conversion model.
     html, md, sections = _render(results, tmp_path)
     sec = sections["prior_sensitivity"]
     assert "No: every conclusion holds under a weaker and a stronger prior" in sec
@@ -707,7 +707,7 @@ def test_monitor_cli_writes_the_report(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from bayes_ab.cli import main
+    from bayes_ab.cli.main import main
 
     rng = np.random.default_rng(4)
     n = 2400

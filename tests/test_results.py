@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab import decision as dc
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.frequentist import (
+from bayes_ab.stats import decision as dc
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.stats.frequentist import (
     ProportionTest,
     RatioStatistic,
     bayes_frequentist_agreement,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayes_ab.calibration import (
+from bayes_ab.workflows.calibration import (
     ReusableFit,
     covers,
     rank_statistic,
@@ -16,7 +16,7 @@ from bayes_ab.calibration import (
     uniformity_test,
 )
 from bayes_ab.errors import OptionError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
 
 TINY = SamplerConfig(draws=300, tune=300, chains=2, seed=5, exact=False)
@@ -115,7 +115,7 @@ SBC_CONFIG = SamplerConfig(draws=400, tune=400, chains=2, seed=11)
 
 @pytest.fixture(scope="module")
 def experiment():
-    from bayes_ab.calibration import experiment_from_simulation
+    from bayes_ab.workflows.calibration import experiment_from_simulation
     from bayes_ab.simulate import simulate
 
     return experiment_from_simulation(simulate(n=5000, seed=3, truth=False))
@@ -128,7 +128,7 @@ def experiment():
 def test_sbc_ranks_are_uniform_for_every_model(experiment, key):
     import importlib
 
-    from bayes_ab.pipeline import MODEL_STEPS
+    from bayes_ab.workflows.analyze import MODEL_STEPS
 
     step = next(s for s in MODEL_STEPS if s.key == key)
     cls = getattr(importlib.import_module(step.module), step.cls)
@@ -163,9 +163,9 @@ def test_small_coverage_run_over_the_simulator():
     value at close to 95%; under null the z-test rejects at about 5% (200 A/A datasets)."""
     from scipy import stats as st
 
-    from bayes_ab.calibration import experiment_from_simulation
+    from bayes_ab.workflows.calibration import experiment_from_simulation
     from bayes_ab.simulate import simulate
-    from bayes_ab.frequentist import two_proportion_test
+    from bayes_ab.stats.frequentist import two_proportion_test
     from bayes_ab.models.beta_binomial import BinomialCounts
 
     reps = 20

@@ -1,5 +1,5 @@
 """The models/ scripts: one runnable script per question, each constructing the registry's
-model class with its priors in view (bayes_ab.scripts holds only options, loading and the
+model class with its priors in view (bayes_ab.cli.scripts holds only options, loading and the
 end of a run)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bayes_ab import pipeline
+from bayes_ab.workflows import analyze as pipeline
 from bayes_ab.models.registry import MODEL_CLASSES, MODEL_STEPS
-from bayes_ab.scripts import TRUTH_KEYS
+from bayes_ab.cli.scripts import TRUTH_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {
@@ -80,7 +80,7 @@ def test_script_help_is_its_question():
 
 
 def _saved_priors(path: Path) -> dict:
-    from bayes_ab.fit import load_idata
+    from bayes_ab.inference.fit import load_idata
 
     _, model_config, _ = load_idata(path)
     return model_config["priors"]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from bayes_ab.errors import OptionError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
-from bayes_ab.sensitivity import headline_quantities, prior_sensitivity, scale_priors
+from bayes_ab.workflows.sensitivity import headline_quantities, prior_sensitivity, scale_priors
 
 TINY = SamplerConfig(draws=400, tune=300, chains=2, seed=9)
 
@@ -116,7 +116,7 @@ def test_scales_must_bracket_one():
 
 
 def test_results_block_collects_models(small, large):
-    from bayes_ab.sensitivity import results_block
+    from bayes_ab.workflows.sensitivity import results_block
 
     block = results_block({"conversion": small, "cs_engagement": large, "iv": None,
                            "survival": {"model": "survival", "error": "no flags",

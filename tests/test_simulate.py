@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.errors import OptionError
 from bayes_ab.simulate import (
     FILE_STEMS,
@@ -383,7 +383,7 @@ def test_cli_large_n_writes_parquet_in_chunks(tmp_path, capsys, monkeypatch):
     the same files whatever --workers) and refuses CSV with a clear message."""
     import pandas as pd
 
-    from bayes_ab.commands import simulate as cmd
+    from bayes_ab.cli.commands import simulate as cmd
 
     monkeypatch.setattr(cmd, "IN_MEMORY_MAX", 1000)
     outs = {}

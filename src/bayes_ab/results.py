@@ -230,7 +230,7 @@ class Interval(Result):
 
 
 def posterior_interval(draws, *, prob: float = HDI_PROB) -> Interval:
-    """Posterior mean and HDI of draws (``bayes_ab.intervals.interval``) as an ``Interval``."""
-    from bayes_ab.intervals import interval
+    """Posterior mean and HDI of draws (``bayes_ab.inference.intervals.interval``) as an ``Interval``."""
+    from bayes_ab.inference.intervals import interval
 
     return Interval(**interval(draws, prob=prob))

@@ -750,7 +750,7 @@ def _dup_finding(dup: int, *, stem: str, name: str, dropped: dict, findings: lis
 
 
 #: Per-customer (numerator, denominator) columns of the ratio metrics, as in
-#: `bayes_ab.pipeline.RATIO_METRICS` (``one``: every customer counts 1).
+#: `bayes_ab.workflows.analyze.RATIO_METRICS` (``one``: every customer counts 1).
 RATIO_COLUMNS = {"n_cs_flags": "n_cs", "flagged": "flagged", "n_help_flags": "n_flags",
                  "one": None, "task_minutes": "task_minutes", "n_completed": "n_completed"}
 RATIO_PAIRS = (("n_cs_flags", "flagged"), ("n_help_flags", "one"),
@@ -760,7 +760,7 @@ RATIO_PAIRS = (("n_cs_flags", "flagged"), ("n_help_flags", "one"),
 def _ratio_sums(cust) -> dict:
     """``{(num, den): {arm: RatioStatistic}}``: n, sums, sums of squares and the
     cross-product per arm, all pairs in one grouped pass."""
-    from bayes_ab.frequentist import RatioStatistic
+    from bayes_ab.stats.frequentist import RatioStatistic
 
     def col(name):
         c = RATIO_COLUMNS[name]
@@ -807,7 +807,7 @@ def _utc_hour(col, backend: str):
 
 def _segment_counts(cust, xcols: list[str], backend: str):
     """Conversion counts per (segment value, arm) of each usable extra cohort column, with
-    the rules of `bayes_ab.pipeline._segment_columns`: ``joined_at`` -> a 6-hour block of
+    the rules of `bayes_ab.workflows.analyze._segment_columns`: ``joined_at`` -> a 6-hour block of
     its UTC hour (when >= 99% parse), other columns with no missing value and 2-50
     distinct values. Returns ({column: DataFrame(label, cohort, successes, trials)},
     {column: why it was left out})."""

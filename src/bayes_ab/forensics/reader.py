@@ -99,6 +99,6 @@ def validate_folder(folder: Path, kind: str) -> None:
 
         load_experiment(folder)
     else:
-        from bayes_ab.funnel.load import load_funnel
+        from bayes_ab.data.funnel import load_funnel
 
         load_funnel(find_table(folder, "leads"), find_table(folder, "events"))

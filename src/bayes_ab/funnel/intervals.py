@@ -1,6 +1,6 @@
 """Intervals in the RESULTS_SCHEMA convention: ``{"mean", "lower", "upper", "prob"}``.
 
-Thin wrappers over the package's shared HDI code (`bayes_ab.intervals`,
+Thin wrappers over the package's shared HDI code (`bayes_ab.inference.intervals`,
 `bayes_ab.models.beta_binomial`) so that the funnel uses the same credible mass and the
 same HDI definition as every other analysis.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_ab.constants import HDI_PROB
-from bayes_ab.intervals import interval as _draws_interval
+from bayes_ab.inference.intervals import interval as _draws_interval
 from bayes_ab.models.beta_binomial import beta_hdi
 
 

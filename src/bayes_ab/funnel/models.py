@@ -102,7 +102,7 @@ class StageConversionModel(BayesModel):
         return model
 
     def fit(self, config=None):
-        from bayes_ab.fit import SamplerConfig
+        from bayes_ab.inference.fit import SamplerConfig
 
         config = config or SamplerConfig()
         idata = super().fit(config)
@@ -252,7 +252,7 @@ class AdvancedLeadModel(BayesModel):
     def fit(self, config=None):
         import pymc as pm
 
-        from bayes_ab.fit import SamplerConfig, sample
+        from bayes_ab.inference.fit import SamplerConfig, sample
 
         config = config or SamplerConfig()
         model = self.build()
@@ -264,7 +264,7 @@ class AdvancedLeadModel(BayesModel):
         return idata
 
     def diagnostics(self, idata):
-        from bayes_ab.diagnostics import check
+        from bayes_ab.inference.diagnostics import check
 
         names = [v for v in self.diagnostic_vars if v in idata.posterior]
         name = self.name if self.with_interactions else f"{self.name}_industry_only"

@@ -15,7 +15,7 @@ from bayes_ab.funnel import heuristics as heur
 from bayes_ab.funnel import published as pub
 from bayes_ab.funnel import reproduce as rep
 from bayes_ab.funnel import timeline as tl
-from bayes_ab.funnel.load import FunnelData
+from bayes_ab.data.funnel import FunnelData
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class FunnelResults:
 
 
 def _sampler_config(*, draws: int, tune: int | None, chains: int, seed: int, sampler: str):
-    from bayes_ab.fit import SamplerConfig
+    from bayes_ab.inference.fit import SamplerConfig
 
     return SamplerConfig(sampler=sampler, draws=draws, tune=draws if tune is None else tune,
                          chains=chains, seed=seed)
@@ -38,7 +38,7 @@ def run_funnel(data: FunnelData, *, seed: int = 20260505, draws: int = 1000,
                tune: int | None = None, chains: int = 4, sampler: str = "nutpie",
                test_share: float = 0.3, progress=None) -> FunnelResults:
     """Reproduce the report, then fit the models. ``progress`` is a callable(str) or None."""
-    from bayes_ab.diagnostics import combine
+    from bayes_ab.inference.diagnostics import combine
     from bayes_ab.funnel.models import (
         AdvancedLeadModel, StageConversionModel, StageCounts, build_features,
         loo_difference, loo_summary,
@@ -209,16 +209,4 @@ DEFINITIONS = {
     "intervals": "95% highest-density intervals; Beta(1, 1) posteriors for raw rates",
 }
 
-
-def industry_rate_table(summary: dict) -> pd.DataFrame:
-    """Observed and pooled stage 3 -> 4 rates per industry (for the forest plot)."""
-    rows = []
-    for ind, v in summary["stage3_to_4_by_industry"].items():
-        if v["posterior"] is None:
-            continue
-        rows.append({"industry": ind, "observed": v["observed"], "n": v["n_at_3_or_beyond"],
-                     "mean": v["posterior"]["mean"], "lower": v["posterior"]["lower"],
-                     "upper": v["posterior"]["upper"], "verdict": v["verdict"]})
-    return pd.DataFrame(rows).sort_values("mean").reset_index(drop=True) if rows else \
-        pd.DataFrame(columns=["industry", "observed", "n", "mean", "lower", "upper", "verdict"])
 

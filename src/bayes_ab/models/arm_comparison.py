@@ -27,9 +27,9 @@ import numpy as np
 
 from bayes_ab.constants import ARMS
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.frequentist import ProportionTest
-from bayes_ab.intervals import flat, prob_greater
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.stats.frequentist import ProportionTest
+from bayes_ab.inference.intervals import flat, prob_greater
 from bayes_ab.models.base import BayesModel
 from bayes_ab.models.priors import Prior
 from bayes_ab.results import Interval, Result, posterior_interval
@@ -234,7 +234,7 @@ class ArmComparison(BayesModel):
         lifts computed from them, and Binomial posterior-predictive counts."""
         import time
 
-        from bayes_ab.fit import exact_idata
+        from bayes_ab.inference.fit import exact_idata
 
         t0 = time.perf_counter()
         s = self.stats

@@ -23,9 +23,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bayes_ab.diagnostics import ModelDiagnostics, check
+from bayes_ab.inference.diagnostics import ModelDiagnostics, check
 from bayes_ab.errors import OptionError
-from bayes_ab.fit import SamplerConfig, load_idata, sample, save_idata
+from bayes_ab.inference.fit import SamplerConfig, load_idata, sample, save_idata
 from bayes_ab.models.priors import Prior, prior_from_spec
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import integrate, optimize, special, stats
 
 from bayes_ab.constants import HDI_PROB
-from bayes_ab.intervals import hdi_bounds
+from bayes_ab.inference.intervals import hdi_bounds
 from bayes_ab.results import Interval, Result, to_jsonable
 
 #: Draws used for lift intervals. 200k keeps the Monte-Carlo error of an HDI bound
@@ -172,7 +172,7 @@ def beta_hdi(alpha: float, beta: float, *, prob: float = HDI_PROB) -> tuple[floa
 
 def hdi_of_draws(draws: np.ndarray, *, prob: float = HDI_PROB) -> tuple[float, float]:
     """Narrowest interval holding ``prob`` of the draws: the project's one HDI rule
-    (``bayes_ab.intervals.hdi_bounds``), re-exported so that callers of this module need
+    (``bayes_ab.inference.intervals.hdi_bounds``), re-exported so that callers of this module need
     no second import."""
     return hdi_bounds(draws, prob=prob)
 

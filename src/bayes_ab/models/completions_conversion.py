@@ -49,9 +49,9 @@ import numpy as np
 
 from bayes_ab.constants import ARMS
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig, sample
-from bayes_ab.frequentist import TrendTest
-from bayes_ab.intervals import flat, prob_greater
+from bayes_ab.inference.fit import SamplerConfig, sample
+from bayes_ab.stats.frequentist import TrendTest
+from bayes_ab.inference.intervals import flat, prob_greater
 from bayes_ab.models.base import BayesModel, CountGrid
 from bayes_ab.models.priors import FIXED, Prior
 from bayes_ab.results import Interval, Result, posterior_interval
@@ -396,7 +396,7 @@ def shape_comparison(fits: dict[str, az.InferenceData], stats: CompletionCounts)
     computes it), ``p_loo``, the largest Pareto k, and the fit's convergence numbers.
     ``best``: the shape with the highest elpd.
     """
-    from bayes_ab.diagnostics import check
+    from bayes_ab.inference.diagnostics import check
 
     loos = {shape: customer_loo(idata, stats) for shape, idata in fits.items()}
     order = sorted(loos, key=lambda sh: -loos[sh]["elpd"])

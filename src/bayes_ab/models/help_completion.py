@@ -48,8 +48,8 @@ import numpy as np
 
 from bayes_ab.constants import ARMS, CHANNELS, TASKS
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.intervals import prob_greater
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.inference.intervals import prob_greater
 from bayes_ab.models.base import BayesModel
 from bayes_ab.models.priors import FIXED, Prior
 from bayes_ab.results import Interval, Result, posterior_interval
@@ -295,7 +295,7 @@ class HelpCompletion(BayesModel):
 
     @classmethod
     def load(cls, path):
-        from bayes_ab.fit import load_idata
+        from bayes_ab.inference.fit import load_idata
 
         idata, model_config, _ = load_idata(path)
         stats = cls.stats_type.from_dict(model_config["stats"])

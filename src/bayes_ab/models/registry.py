@@ -5,7 +5,7 @@
     step.model                      # HelpCompletion (the class itself: go-to-definition works)
     stats = step.model.stats_type.from_experiment(data, **step.stats_kwargs)
 
-`bayes_ab.pipeline` fits every step in this order; `key` names the step's results.json block,
+`bayes_ab.workflows.analyze` fits every step in this order; `key` names the step's results.json block,
 files, figures and diagnostics. Importing this module imports the model classes but not
 PyMC (they import it when they build a model).
 """

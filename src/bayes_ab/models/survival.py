@@ -42,7 +42,7 @@ import numpy as np
 
 from bayes_ab.constants import CHANNELS, HDI_PROB, TASKS
 from bayes_ab.errors import DataError
-from bayes_ab.intervals import prob_greater
+from bayes_ab.inference.intervals import prob_greater
 from bayes_ab.models.base import BayesModel
 from bayes_ab.models.priors import Prior
 from bayes_ab.results import Interval, Result, posterior_interval

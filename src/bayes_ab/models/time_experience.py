@@ -40,7 +40,7 @@ import numpy as np
 
 from bayes_ab.constants import TASKS
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.intervals import flat, prob_greater
+from bayes_ab.inference.intervals import flat, prob_greater
 from bayes_ab.models.base import BayesModel, CountGrid
 from bayes_ab.models.priors import Prior
 from bayes_ab.models.completions_conversion import logistic_fit

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bayes_ab.constants import CHANNELS, HDI_PROB, TASKS
-from bayes_ab.intervals import hdi_bounds
+from bayes_ab.inference.intervals import hdi_bounds
 from bayes_ab.plotting.figure import subplots
 
 if TYPE_CHECKING:  # pragma: no cover

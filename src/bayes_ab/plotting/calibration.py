@@ -12,7 +12,7 @@ from bayes_ab.plotting.figure import subplots
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from bayes_ab.calibration import SBCResult
+    from bayes_ab.workflows.calibration import SBCResult
 
 #: Resolution of the SBC rank-histogram PNGs.
 SBC_DPI = 100
@@ -21,7 +21,7 @@ SBC_DPI = 100
 def plot_rank_histograms(result: SBCResult, *, bins: int, max_panels: int = 24) -> Figure:
     """Rank histograms, one panel per parameter, with the 99% band of a uniform histogram
     (binomial quantiles of each bin's count), as in Talts et al. (2018), figure 3.
-    ``bins``: the bins of the uniformity test (`bayes_ab.calibration.SBC_BINS`)."""
+    ``bins``: the bins of the uniformity test (`bayes_ab.workflows.calibration.SBC_BINS`)."""
     from scipy import stats
 
     labels = list(result.params)[:max_panels]

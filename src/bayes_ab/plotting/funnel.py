@@ -1,7 +1,7 @@
 """The lead-funnel figures (`bayes-ab funnel`): reach by stage, attrition and interaction
 tables of the original report, the pooled stage 3 -> 4 rates, journeys, weekly activity and
 the predictor effects. Each reads ``funnel.json``'s summary (or a table derived from it)
-and returns a Figure; `bayes_ab.funnel.report` picks the report's set and saves it at
+and returns a Figure; `bayes_ab.report.funnel` picks the report's set and saves it at
 `FUNNEL_DPI`.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from bayes_ab.funnel.load import STAGES, STATUS_LABELS
+from bayes_ab.data.funnel import STAGES, STATUS_LABELS
 from bayes_ab.plotting.figure import subplots
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,6 +1,6 @@
 """The monitoring figure (`bayes-ab monitor`): the lift by look with its always-valid
 confidence sequence and posterior HDI, and P(Test better) against the stopping thresholds.
-Reads ``monitor.json`` (the dict `bayes_ab.monitor.monitor` returns)."""
+Reads ``monitor.json`` (the dict `bayes_ab.workflows.monitor.monitor` returns)."""
 
 from __future__ import annotations
 

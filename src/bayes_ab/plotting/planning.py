@@ -12,7 +12,7 @@ from bayes_ab.plotting.figure import subplots
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from bayes_ab.planning import Plan
+    from bayes_ab.workflows.planning import Plan
 
 
 def plot_plan(plan: Plan) -> Figure:

@@ -86,7 +86,7 @@ def standard_figures(
 
 def _fit_seed(idata: az.InferenceData) -> int:
     """The seed of the fit (``sampler_config`` in the InferenceData's attributes, as
-    `bayes_ab.fit` stores it; 0 without one): the PPC's 100 predictive draws are picked with
+    `bayes_ab.inference.fit` stores it; 0 without one): the PPC's 100 predictive draws are picked with
     it, so the same fit draws the same figure."""
     import json
 

@@ -141,7 +141,7 @@ def _segments_section(results: Mapping) -> dict:
 
 def _sensitivity_quantities(model: str, m: Mapping):
     """(label, default, weaker, stronger, changes, key) per quantity of one model's block:
-    the `bayes_ab.sensitivity` shape ({"quantities": {key: {..., "changes"}}, "decision"})
+    the `bayes_ab.workflows.sensitivity` shape ({"quantities": {key: {..., "changes"}}, "decision"})
     or a plain {quantity: {"default", "weaker", "stronger", "conclusion_changes"}}."""
     name = str(m.get("model") or model)
     if isinstance(m.get("quantities"), Mapping):

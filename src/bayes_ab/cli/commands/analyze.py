@@ -9,7 +9,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from bayes_ab.commands.common import (
+from bayes_ab.cli.commands.common import (
     add_sampler_options,
     add_spark_master_option,
     sampler_config,
@@ -93,7 +93,7 @@ def add_engine_options(p) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.io import check_output_dir, staged_output_dir, write_json
-    from bayes_ab.pipeline import AnalyzeOptions, StepEvent, analyze
+    from bayes_ab.workflows.analyze import AnalyzeOptions, StepEvent, analyze
 
     data_dir = _data_source(args)
     inputs = _input_paths(data_dir)
@@ -160,7 +160,7 @@ def _pipeline_engine(data, engine: str) -> str:
 
 
 def _workers(n: int | None) -> int:
-    from bayes_ab.fit_many import default_workers
+    from bayes_ab.inference.fit_many import default_workers
 
     if n is None:
         return default_workers()

@@ -1,7 +1,7 @@
 """Is a posterior calibrated? Simulation-based calibration, coverage, and compile-once refits.
 
 Three pieces, all used by ``benchmarks/sbc.py``, ``benchmarks/coverage.py``,
-``bayes_ab.sensitivity`` and the tests:
+``bayes_ab.workflows.sensitivity`` and the tests:
 
 * `ReusableFit`: compiles a model's graph with nutpie *once* and refits it on new
   sufficient statistics (or new priors) by swapping the data constants for shared
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayes_ab.errors import OptionError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az

@@ -34,10 +34,10 @@ def run(args) -> int:
     from pathlib import Path
 
     from bayes_ab.errors import DiagnosticsFailed, OptionError
-    from bayes_ab.fit import save_idata
-    from bayes_ab.funnel.load import load_funnel
+    from bayes_ab.inference.fit import save_idata
+    from bayes_ab.data.funnel import load_funnel
     from bayes_ab.funnel.pipeline import run_funnel
-    from bayes_ab.funnel.report import write_report
+    from bayes_ab.report.funnel import write_report
     from bayes_ab.io import staged_output_dir, write_json
 
     if args.draws < 1 or args.chains < 1:

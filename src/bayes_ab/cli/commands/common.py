@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bayes_ab.fit import SAMPLERS, SamplerConfig
+from bayes_ab.inference.fit import SAMPLERS, SamplerConfig
 
 
 def add_sampler_options(parser: argparse.ArgumentParser) -> None:

@@ -87,7 +87,7 @@ def enable_jax_cache(path: str | Path | None = None) -> Path | None:
 
     A size cap is set so that JAX guards every read and write with a file lock: two
     processes compiling at once can share the folder (an unguarded half-written entry is
-    how a shared numba cache broke before, see `bayes_ab.fit_many`). Returns the folder,
+    how a shared numba cache broke before, see `bayes_ab.inference.fit_many`). Returns the folder,
     or None when it cannot be created (then nothing is cached)."""
     import jax
 
@@ -114,7 +114,7 @@ def claim_numba_cache(base: str | Path | None = None) -> Path | None:
 
     PyTensor keeps compiled numba code in one folder (``<base_compiledir>/numba``); two
     processes compiling into it at once once left an entry that later processes could
-    not use (`bayes_ab.fit_many`). Here each process takes an exclusive lock on a slot
+    not use (`bayes_ab.inference.fit_many`). Here each process takes an exclusive lock on a slot
     (``numba.lock``, then ``numba-1.lock``, ...) for its lifetime and uses that slot's
     folder: the first process gets the usual folder (a lone run reads and writes what it
     always did), one that runs beside it the next, and every later run finds its slot's

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
-from bayes_ab.funnel.load import STAGES, STATUS_LABELS
+from bayes_ab.data.funnel import STAGES, STATUS_LABELS
 from bayes_ab.plotting import (
     FUNNEL_DPI,
     plot_attrition,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def funnel_figures(results) -> dict[str, Figure]:
     """The report's figures by name (`bayes_ab.plotting.funnel`), never saved here."""
-    from bayes_ab.funnel.pipeline import industry_rate_table
 
     s, t = results.summary, results.tables
     return {
@@ -649,3 +649,16 @@ def write_report(results, out_dir: Path) -> tuple[Path, Path]:
     for section in doc["sections"]:
         _caption_figures(section["blocks"])
     return R.render_document(doc, out_dir=out_dir, stem=REPORT_STEM)
+
+
+def industry_rate_table(summary: dict) -> pd.DataFrame:
+    """Observed and pooled stage 3 -> 4 rates per industry (for the forest plot)."""
+    rows = []
+    for ind, v in summary["stage3_to_4_by_industry"].items():
+        if v["posterior"] is None:
+            continue
+        rows.append({"industry": ind, "observed": v["observed"], "n": v["n_at_3_or_beyond"],
+                     "mean": v["posterior"]["mean"], "lower": v["posterior"]["lower"],
+                     "upper": v["posterior"]["upper"], "verdict": v["verdict"]})
+    return pd.DataFrame(rows).sort_values("mean").reset_index(drop=True) if rows else \
+        pd.DataFrame(columns=["industry", "observed", "n", "mean", "lower", "upper", "verdict"])

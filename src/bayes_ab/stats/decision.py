@@ -775,7 +775,7 @@ def cs_cost_tradeoff(
     cost * CS-engagement lift, its interval, P(> 0) and its expected losses. Intervals are
     95% HDIs of exact joint posterior draws (see the module docstring).
     """
-    from bayes_ab.intervals import interval
+    from bayes_ab.inference.intervals import interval
 
     for name, value in (("revenue_per_conversion", revenue_per_conversion),
                         ("cost_per_cs_contact", cost_per_cs_contact)):

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import stats
 
 from bayes_ab.constants import HDI_PROB
-from bayes_ab.intervals import interval
+from bayes_ab.inference.intervals import interval
 
 __all__ = ["MEAN_DRAWS", "adjusted_mean_draws", "bootstrap_mean_draws", "cap_values",
            "cuped_adjust", "ols_adjusted", "welch_test"]

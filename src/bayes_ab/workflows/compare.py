@@ -2,7 +2,7 @@
 
 Input: one CSV (or CSV.gz) or Parquet file with a group column and one or more outcome
 columns: binary (0/1, 1.0/0.0, true/false, t/f, yes/no, y/n, any case) or numeric (a mean
-outcome: spend, rounds played; detected, or ``metric_type``; see `bayes_ab.compare_mean`).
+outcome: spend, rounds played; detected, or ``metric_type``; see `bayes_ab.stats.compare_mean`).
 Two or more arms. Every column named on the command line (group, outcomes, ``--ratio``,
 ``--segment-col``) and the ``--prior-from`` file are checked before any computation.
 
@@ -65,24 +65,24 @@ unadjusted_frequentist}; ``lift_abs`` is the adjusted lift.
 
 Optional blocks (docs/BEYOND.md), each keyed by the non-control arm where it is per arm:
 
-    ratio_metric        {arm: ratio comparison}     with ``ratio="NUM/DEN"`` (bayes_ab.ratio)
-    segments            {arm: segment block}        with ``segment_col`` (bayes_ab.segments)
+    ratio_metric        {arm: ratio comparison}     with ``ratio="NUM/DEN"`` (bayes_ab.stats.ratio)
+    segments            {arm: segment block}        with ``segment_col`` (bayes_ab.workflows.segments)
     prior_from_history  predictive prior + {arms: {arm: shrinkage}}   with ``prior_from``
-                                                    (bayes_ab.meta_prior)
+                                                    (bayes_ab.workflows.meta_prior)
 
 Bayesian part of the binary metric: independent Beta(1, 1) priors, so each arm's posterior
 is Beta(1 + successes, 1 + failures), exactly; no sampler. Rate intervals are the exact
 Beta HDIs, P(arm better than control) is exact (`beta_binomial.prob_greater`, the same
 number in the arm block and in its decision), lift means are exact and lift HDIs come from
 200,000 seeded draws of each Beta. P(best) and the loss of choosing each arm are exact
-one-dimensional integrals (`bayes_ab.multiarm`).
+one-dimensional integrals (`bayes_ab.stats.multiarm`).
 
 Frequentist part: a two-proportion z-test (Fisher's exact test for small counts) with
 Newcombe's CI per arm against control; Holm's adjustment over one family: every (metric,
 arm) test of the run, the ``--ratio`` metric's delta-method tests included
 (``frequentist.p_value_holm``, ``frequentist.family_size``).
 
-Decision. With two arms, `bayes_ab.decision.decide_from_counts` (the same rule and numbers
+Decision. With two arms, `bayes_ab.stats.decision.decide_from_counts` (the same rule and numbers
 as `bayes-ab analyze`, with ``--rope`` and ``--non-inferiority-margin`` when given). With
 three or more arms, the loss of choosing arm k is E[max_j p_j - p_k] over all arms (control
 included); the rule, in order:
@@ -119,7 +119,7 @@ import numpy as np
 
 from bayes_ab.constants import SCHEMA_VERSION
 from bayes_ab.errors import BayesAbError, DataError, OptionError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayes_ab.models.arm_comparison import ArmCounts
@@ -711,7 +711,7 @@ def _binary_bayes(counts: ArmCounts, *, seed: int, n_draws: int = EXACT_DRAWS
     """Per non-control arm: control, test, lift_abs, lift_rel, prob_test_better (exact Beta
     posteriors); the draws per arm; P(best) and the loss of choosing, every arm."""
     from bayes_ab.models.beta_binomial import interval_of_draws, prob_greater
-    from bayes_ab.multiarm import loss_of_choosing, prob_best
+    from bayes_ab.stats.multiarm import loss_of_choosing, prob_best
 
     posts = _posteriors(counts)
     rng = np.random.default_rng(seed)
@@ -740,7 +740,7 @@ def _binary_bayes(counts: ArmCounts, *, seed: int, n_draws: int = EXACT_DRAWS
 
 
 def _decision_config(threshold, rope, non_inferiority_margin):
-    from bayes_ab.decision import DecisionConfig
+    from bayes_ab.stats.decision import DecisionConfig
 
     kw: dict[str, Any] = {}
     if threshold is not None:
@@ -753,7 +753,7 @@ def _decision_config(threshold, rope, non_inferiority_margin):
 
 
 def _decisions(counts: ArmCounts, *, config, seed: int) -> dict[str, dict]:
-    from bayes_ab.decision import decide_from_counts
+    from bayes_ab.stats.decision import decide_from_counts
     from bayes_ab.models.beta_binomial import BinomialCounts
 
     control = BinomialCounts(counts.successes[0], counts.trials[0])
@@ -845,7 +845,7 @@ def karm_decision(per_arm: Mapping[str, dict], *, control: str, prob_best: Mappi
 
 def _frequentist(counts: ArmCounts) -> dict[str, dict]:
     """Per arm against control, unadjusted (Holm is applied over the whole run later)."""
-    from bayes_ab.frequentist import two_proportion_test
+    from bayes_ab.stats.frequentist import two_proportion_test
     from bayes_ab.models.beta_binomial import BinomialCounts
 
     control = BinomialCounts(counts.successes[0], counts.trials[0])
@@ -857,7 +857,7 @@ def _frequentist(counts: ArmCounts) -> dict[str, dict]:
 def _holm_across(blocks: Sequence[tuple[str, str, dict]]) -> None:
     """Holm over every (metric, arm) test of the run, in place on the ``frequentist``
     dicts: ``p_value_holm``, ``significant_95`` (Holm p < 0.05) and ``family_size``."""
-    from bayes_ab.frequentist import holm_adjust
+    from bayes_ab.stats.frequentist import holm_adjust
 
     keyed = {f"{m}\x00{a}": f for m, a, f in blocks}
     # statsmodels' Holm ends with gc.collect(), which walks every object of the process
@@ -886,7 +886,7 @@ def _extra_column(table, name: str, *, option: str) -> np.ndarray:
 
 def _ratio_blocks(ratio_cols, data: GroupData, counts: ArmCounts, *,
                   lower_is_better: bool, seed: int) -> dict[str, dict]:
-    from bayes_ab.ratio import compare_ratio, ratio_by_arm
+    from bayes_ab.stats.ratio import compare_ratio, ratio_by_arm
 
     num, den, label = ratio_cols
     stats_ = ratio_by_arm(data.groups, num, den, counts.arms)
@@ -901,7 +901,7 @@ def _ratio_blocks(ratio_cols, data: GroupData, counts: ArmCounts, *,
 def _segment_blocks(segs: np.ndarray, column: str, data: GroupData, counts: ArmCounts, *,
                     method: str, config: SamplerConfig,
                     shares: Mapping[str, float]) -> dict[str, dict]:
-    from bayes_ab.segments import SegmentCounts, segment_effects
+    from bayes_ab.workflows.segments import SegmentCounts, segment_effects
 
     out = {}
     for k, arm in enumerate(counts.arms[1:]):
@@ -916,7 +916,7 @@ def _segment_blocks(segs: np.ndarray, column: str, data: GroupData, counts: ArmC
 
 def _prior_block(past, counts: ArmCounts, *, scale: str, method: str, source: str,
                  config: SamplerConfig) -> dict:
-    from bayes_ab.meta_prior import (
+    from bayes_ab.workflows.meta_prior import (
         fit_meta_prior,
         lift_estimate,
         meta_prior_grid,
@@ -938,7 +938,7 @@ def _prior_block(past, counts: ArmCounts, *, scale: str, method: str, source: st
 
 
 def _as_diagnostics(name: str, d: dict | None):
-    from bayes_ab.diagnostics import ModelDiagnostics
+    from bayes_ab.inference.diagnostics import ModelDiagnostics
 
     if not d:
         return None
@@ -953,7 +953,7 @@ def _diagnostics(sampled: list) -> dict:
         return {"max_r_hat": None, "min_ess_bulk": None, "divergences": 0, "passed": True,
                 "per_model": {}, "sampled": False,
                 "note": "every posterior of this run is exact: conjugate Beta"}
-    from bayes_ab.diagnostics import combine
+    from bayes_ab.inference.diagnostics import combine
 
     return {**combine(sampled), "sampled": True}
 
@@ -1008,7 +1008,7 @@ def run_compare(
     ``covariate``: CUPED / regression adjustment of the primary outcome (a mean metric);
     ``ratio_guardrail``: the ``ratio`` metric is also a guardrail (`_ratio_guardrail`)."""
     args = dict(locals())
-    from bayes_ab.decision import DEFAULT_THRESHOLD_OF_CARING
+    from bayes_ab.stats.decision import DEFAULT_THRESHOLD_OF_CARING
 
     # 1. Options and every input, before any computation.
     _threshold_check(threshold)
@@ -1081,12 +1081,12 @@ def run_compare(
                            "after the CUPED adjustment by --covariate")
     ratio_cols = None
     if ratio is not None:
-        from bayes_ab.ratio import read_ratio_columns
+        from bayes_ab.stats.ratio import read_ratio_columns
 
         ratio_cols = read_ratio_columns(path, ratio, table=table)
     segs = None
     if segment_col is not None:
-        from bayes_ab.segments import checked_segment_names
+        from bayes_ab.workflows.segments import checked_segment_names
 
         segs = _extra_column(table, segment_col, option="--segment-col")
         try:
@@ -1095,7 +1095,7 @@ def run_compare(
             raise DataError(exc.reason, file=table.name, column=segment_col) from None
     past = None
     if prior_from is not None:
-        from bayes_ab.meta_prior import read_past_experiments
+        from bayes_ab.workflows.meta_prior import read_past_experiments
 
         past = read_past_experiments(prior_from, scale=prior_scale)  # type: ignore[arg-type]
     if data.kind == "mean":
@@ -1142,7 +1142,7 @@ def run_compare(
         thr = threshold if threshold is not None else DEFAULT_THRESHOLD_OF_CARING
         overall = karm_decision(decisions, control=counts.control, prob_best=best, loss=loss,
                                 means=means, threshold=thr)
-    from bayes_ab.multiarm import srm_check_k
+    from bayes_ab.stats.multiarm import srm_check_k
 
     srm = srm_check_k({a: count_dict[a]["trials"] for a in counts.arms}, shares, alpha=srm_alpha)
     results: dict[str, Any] = {
@@ -1210,13 +1210,13 @@ def _adjusted_blocks(y: np.ndarray, x: np.ndarray, groups: np.ndarray, order: li
                     covariate: str, seed: int) -> tuple[dict, dict, str]:
     """CUPED (issue 15.4): the Bayesian bootstrap on y - theta (x - mean x) per arm, the
     OLS y ~ arm + centred x (HC2) as the frequentist part, and the ``adjustment`` block."""
-    from bayes_ab.compare_mean import (
+    from bayes_ab.stats.compare_mean import (
         adjusted_mean_draws,
         bootstrap_mean_draws,
         cuped_adjust,
         ols_adjusted,
     )
-    from bayes_ab.intervals import interval
+    from bayes_ab.inference.intervals import interval
 
     try:
         y_adj, theta = cuped_adjust(y, x, groups, order)
@@ -1273,10 +1273,10 @@ def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rop
               non_inferiority_margin, split, srm_alpha, cap, ratio_cols,
               ratio_lower_is_better, covariate: tuple[str, np.ndarray] | None = None,
               binary_adjusted: bool = False) -> CompareRun:
-    """A mean outcome (bayes_ab.compare_mean): Bayesian bootstrap, Welch, decision from draws."""
-    from bayes_ab.compare_mean import MEAN_DRAWS, best_and_loss, cap_values, mean_arm_blocks
-    from bayes_ab.decision import DecisionConfig, decide_from_draws
-    from bayes_ab.multiarm import srm_check_k
+    """A mean outcome (bayes_ab.stats.compare_mean): Bayesian bootstrap, Welch, decision from draws."""
+    from bayes_ab.stats.compare_mean import MEAN_DRAWS, best_and_loss, cap_values, mean_arm_blocks
+    from bayes_ab.stats.decision import DecisionConfig, decide_from_draws
+    from bayes_ab.stats.multiarm import srm_check_k
 
     order, note = arm_order(data, control=control)
     shares = expected_shares(order, split)
@@ -1299,7 +1299,7 @@ def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rop
     best, loss = best_and_loss(draws, order)
     c_mean = float(values[ctrl].mean())
     if binary_adjusted:
-        from bayes_ab.decision import DEFAULT_THRESHOLD_OF_CARING
+        from bayes_ab.stats.decision import DEFAULT_THRESHOLD_OF_CARING
 
         thr = threshold if threshold is not None else DEFAULT_THRESHOLD_OF_CARING
         thr_source = "given" if threshold is not None else "default 0.001 (0.1 pp of the rate)"
@@ -1493,7 +1493,7 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
     primary, guards = outcomes[0], outcomes[1:]
     ratio_key = None
     if ratio_guardrail:
-        from bayes_ab.ratio import parse_ratio_spec
+        from bayes_ab.stats.ratio import parse_ratio_spec
 
         num, den = parse_ratio_spec(ratio)
         label = f"{num}/{den}" if den else f"{num} per row"
@@ -1631,18 +1631,3 @@ def write_compare(run: CompareRun, out_dir: str | Path, *, figures: bool = True)
     html, md = render_compare_report(run.results, figures=figs, out_dir=out)
     written["report.html"], written["report.md"] = html, md
     return written
-
-
-class _CallableModule(type(np)):
-    """`bayes_ab.compare(frame_or_path, ...)` runs the notebook API (`bayes_ab.api.compare`)
-    while `bayes_ab.compare` stays this module for every import."""
-
-    def __call__(self, *args: Any, **kwargs: Any):
-        from bayes_ab.api import compare
-
-        return compare(*args, **kwargs)
-
-
-import sys as _sys  # noqa: E402
-
-_sys.modules[__name__].__class__ = _CallableModule

@@ -45,8 +45,8 @@ from scipy import stats
 
 from bayes_ab.constants import HDI_PROB
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.intervals import interval
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.inference.intervals import interval
 
 __all__ = ["DEFAULT_PRIORS", "MetaPrior", "MetaPriors", "PastExperiments", "Shrinkage",
            "apply_meta_prior", "fit_meta_prior", "lift_estimate", "meta_prior_grid",
@@ -231,9 +231,9 @@ def build_meta_model(past: PastExperiments, priors: MetaPriors):
 def fit_meta_prior(past: PastExperiments, *, priors: MetaPriors | None = None,
                    config: SamplerConfig = SamplerConfig(target_accept=0.95)) -> MetaPrior:
     """Sample the hierarchical model (nutpie by default) and form the predictive prior."""
-    from bayes_ab.diagnostics import check
-    from bayes_ab.fit import sample
-    from bayes_ab.intervals import flat
+    from bayes_ab.inference.diagnostics import check
+    from bayes_ab.inference.fit import sample
+    from bayes_ab.inference.intervals import flat
 
     priors = priors or MetaPriors.default(past.scale)
     model = build_meta_model(past, priors)

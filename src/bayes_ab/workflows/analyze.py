@@ -26,8 +26,8 @@ import numpy as np
 from bayes_ab.constants import DESIGN_TEST_SHARE, SCHEMA_VERSION
 from bayes_ab.data.schema import ExperimentData, Finding
 from bayes_ab.errors import BayesAbError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.fit_many import fit_models
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.inference.fit_many import fit_models
 from bayes_ab.models.arm_comparison import ArmComparison
 from bayes_ab.models.registry import MODEL_STEPS, ModelStep, model_step
 from bayes_ab.plotting import (
@@ -251,7 +251,7 @@ def _survival_frame(data: ExperimentData):
 
 def frequentist_checks(data: ExperimentData, *, design_test_share: float) -> dict[str, Any]:
     """Every classical test of the run, as result objects keyed by question."""
-    from bayes_ab import frequentist as fq
+    from bayes_ab.stats import frequentist as fq
 
     out: dict[str, Any] = {}
     out["srm"] = fq.srm_check(data.n_in("Test"), data.n_in("Control"),
@@ -317,7 +317,7 @@ def _decision(idata, *, data: ExperimentData, options: AnalyzeOptions):
     model's draws, "keep testing" sized by the pre-posterior search on the conversion
     counts (the same answer as ``compare`` for the same counts and seed), and
     ``cs_cost``: conversion gained against CS engagement added (``decision.cs_cost_tradeoff``)."""
-    from bayes_ab import decision as dc
+    from bayes_ab.stats import decision as dc
     from bayes_ab.models.arm_comparison import ArmComparison
     from bayes_ab.models.beta_binomial import BetaPrior
 
@@ -366,8 +366,8 @@ def analyze(
     ``progress(msg)`` gets one line per stage; ``on_step(StepEvent)`` gets each stage's
     start and end (one per model, with its compile and sampling seconds)."""
     from bayes_ab.data.load import load_experiment
-    from bayes_ab.diagnostics import combine
-    from bayes_ab.frequentist import bayes_frequentist_agreement
+    from bayes_ab.inference.diagnostics import combine
+    from bayes_ab.stats.frequentist import bayes_frequentist_agreement
 
     steps = _Steps(progress, on_step)
     out = Path(out_dir)
@@ -549,11 +549,11 @@ def _require_both_arms(data) -> None:
 
 def _prior_sensitivity(data: ExperimentData, fitted: dict, *, options: AnalyzeOptions,
                        steps: _Steps) -> dict:
-    """Each fitted model refitted under weaker and stronger priors (bayes_ab.sensitivity):
+    """Each fitted model refitted under weaker and stronger priors (bayes_ab.workflows.sensitivity):
     does any conclusion change? Two chains of the run's draws keep the cost down."""
     from dataclasses import replace
 
-    from bayes_ab.sensitivity import prior_sensitivity
+    from bayes_ab.workflows.sensitivity import prior_sensitivity
 
     keys = [s.key for s in MODEL_STEPS if s.key in fitted]
     if options.prior_sensitivity == "decision":
@@ -711,8 +711,8 @@ def ratio_metrics(data: ExperimentData, *, seed: int, findings: list | None = No
     """Bayesian ratio metrics (exact posterior draws on sufficient statistics) beside the
     delta-method test, each with its definition; null when a denominator is all zero in an
     arm or an arm is too small, with an error finding (a dict) appended to `findings`."""
-    from bayes_ab.frequentist import RatioStatistic
-    from bayes_ab.ratio import compare_ratio
+    from bayes_ab.stats.frequentist import RatioStatistic
+    from bayes_ab.stats.ratio import compare_ratio
 
     if _is_agg(data):  # the engine's per-arm sums (bayes_ab.aggregate.engine.RATIO_PAIRS)
         by_pair = data.ratio_stats
@@ -780,7 +780,7 @@ def _segment_columns(frame) -> dict[str, np.ndarray]:
 def segment_blocks(data: ExperimentData, *, options: AnalyzeOptions, findings: list) -> dict:
     """Conversion lift by segment, partially pooled (normal approximation + exact quadrature
     over the between-segment sd: no sampler), with a sample-ratio check per segment."""
-    from bayes_ab.segments import SegmentCounts, segment_effects
+    from bayes_ab.workflows.segments import SegmentCounts, segment_effects
 
     if _is_agg(data):
         columns = {col: ("agg", g) for col, g in data.segments.items()}
@@ -808,7 +808,7 @@ def segment_blocks(data: ExperimentData, *, options: AnalyzeOptions, findings: l
 def _segment_counts_from_table(table, *, column: str):
     """`SegmentCounts` from the engine's (label, cohort, successes, trials) table, with
     the checks of `SegmentCounts.from_arrays`."""
-    from bayes_ab.segments import SegmentCounts, checked_segment_names
+    from bayes_ab.workflows.segments import SegmentCounts, checked_segment_names
 
     names = checked_segment_names((str(v) for v in table["label"]), column=column)
     cell = {(str(r.label), r.cohort): (int(r.successes), int(r.trials))

@@ -51,7 +51,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bayes_ab.planning import plan_sample_size
+    from bayes_ab.workflows.planning import plan_sample_size
     from bayes_ab.plotting import plot_plan, save_figure
 
     if args.out is not None:

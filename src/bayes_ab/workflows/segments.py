@@ -25,7 +25,7 @@ expected Test share, default the overall observed share, so that a segment whose
 differs from the rest stands out; Holm across segments; flagged at Holm p < 0.001).
 
 ``method="normal"`` replaces the Binomial model by its normal approximation on each
-segment's log odds ratio (the meta-analysis model of ``bayes_ab.meta_prior`` solved by
+segment's log odds ratio (the meta-analysis model of ``bayes_ab.workflows.meta_prior`` solved by
 exact quadrature): no sampler, used by the calibration tests that repeat the analysis
 hundreds of times.
 """
@@ -40,8 +40,8 @@ import numpy as np
 
 from bayes_ab.constants import HDI_PROB
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.intervals import interval
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.inference.intervals import interval
 
 __all__ = ["MAX_SEGMENTS", "SegmentCounts", "checked_segment_names", "segment_effects", "segment_srm"]
 
@@ -124,8 +124,8 @@ def build_segment_model(counts: SegmentCounts):
 
 
 def _draws_pymc(counts: SegmentCounts, config: SamplerConfig) -> dict[str, Any]:
-    from bayes_ab.diagnostics import check
-    from bayes_ab.fit import sample
+    from bayes_ab.inference.diagnostics import check
+    from bayes_ab.inference.fit import sample
 
     idata = sample(build_segment_model(counts), name="segments", config=config,
                    model_config={"counts": counts.__dict__})
@@ -145,7 +145,7 @@ def _draws_pymc(counts: SegmentCounts, config: SamplerConfig) -> dict[str, Any]:
 def _draws_normal(counts: SegmentCounts, *, seed: int, n_draws: int = 8000) -> dict[str, Any]:
     """Normal approximation: segment log odds ratios (with 0.5 added to every cell) pooled
     by the hierarchical normal model, solved exactly over tau (``meta_prior_grid``)."""
-    from bayes_ab.meta_prior import MetaPriors, PastExperiments, meta_prior_grid
+    from bayes_ab.workflows.meta_prior import MetaPriors, PastExperiments, meta_prior_grid
 
     xc, nc, xt, nt = counts.arrays()
     a, b, c, d = xt + 0.5, nt - xt + 0.5, xc + 0.5, nc - xc + 0.5
@@ -184,7 +184,7 @@ def _holm(p_values: dict[str, float]) -> dict[str, float]:
 
 def segment_srm(counts: SegmentCounts, *, expected_test_share: float | None = None) -> dict:
     """Sample-ratio check per segment, Holm-adjusted across segments."""
-    from bayes_ab.frequentist import SRM_ALPHA, srm_check
+    from bayes_ab.stats.frequentist import SRM_ALPHA, srm_check
 
     _, nc, _, nt = counts.arrays()
     share = (float(nt.sum() / (nt.sum() + nc.sum())) if expected_test_share is None
@@ -204,7 +204,7 @@ def segment_srm(counts: SegmentCounts, *, expected_test_share: float | None = No
 
 
 def _frequentist(counts: SegmentCounts) -> dict[str, dict]:
-    from bayes_ab.frequentist import newcombe_diff_ci, two_proportion_test
+    from bayes_ab.stats.frequentist import newcombe_diff_ci, two_proportion_test
     from bayes_ab.models.beta_binomial import BinomialCounts
 
     xc, nc, xt, nt = counts.arrays()

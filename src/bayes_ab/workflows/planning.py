@@ -68,7 +68,7 @@ __all__ = ["Plan", "PlanPoint", "plan_sample_size", "frequentist_total_n", "powe
            "matched_prob_threshold", "MAX_TOTAL_N"]
 
 #: Threshold of caring for the expected loss, in rate units (0.1 percentage point); the
-#: same default as `bayes_ab.decision.DEFAULT_THRESHOLD_OF_CARING`.
+#: same default as `bayes_ab.stats.decision.DEFAULT_THRESHOLD_OF_CARING`.
 DEFAULT_LOSS_THRESHOLD = 0.001
 DEFAULT_SIMS = 4000
 DEFAULT_DRAWS = 1000

@@ -1,6 +1,6 @@
 """The `bayes-ab` command line.
 
-Each sub-command lives in `bayes_ab.commands.<name>` and exposes
+Each sub-command lives in `bayes_ab.cli.commands.<name>` and exposes
 ``register(subparsers)`` (adds its parser, sets ``func``) and a ``run(args) -> int``.
 A user's mistake (`BayesAbError`) prints one clear message and exits with its code
 (2 for bad input or options, 3 for failed diagnostics under --strict, 4 when the machine
@@ -38,9 +38,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS if only is None else (only,):
         try:
-            module = importlib.import_module(f"bayes_ab.commands.{name}")
+            module = importlib.import_module(f"bayes_ab.cli.commands.{name}")
         except ModuleNotFoundError as exc:  # a command not built yet in this checkout
-            if exc.name == f"bayes_ab.commands.{name}":
+            if exc.name == f"bayes_ab.cli.commands.{name}":
                 continue
             raise
         module.register(sub)
@@ -104,7 +104,7 @@ def use_file_backend() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bayes_ab.known_warnings import silence_known_warnings
+    from bayes_ab.inference.known_warnings import silence_known_warnings
 
     use_file_backend()  # the library never picks a backend; the command line does, once
     silence_known_warnings()  # before any command imports ArviZ

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bayes_ab.commands.common import add_spark_master_option, spark_master
+from bayes_ab.cli.commands.common import add_spark_master_option, spark_master
 
 DESCRIPTION = (
     "Compare two or more arms of a plain A/B export (one CSV or Parquet file with a group "
@@ -158,8 +158,8 @@ def _export(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bayes_ab.compare import run_compare, write_compare
-    from bayes_ab.fit import SamplerConfig
+    from bayes_ab.workflows.compare import run_compare, write_compare
+    from bayes_ab.inference.fit import SamplerConfig
     from bayes_ab.io import check_output_dir, staged_output_dir
     from bayes_ab.report import text as T
 
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     res = result.results
     if args.json or args.quiet:
         if args.json:
-            from bayes_ab.commands.analyze import print_json
+            from bayes_ab.cli.commands.analyze import print_json
 
             print_json(res)
         if not res["diagnostics"]["passed"]:
@@ -295,7 +295,7 @@ def _strict_exit(args: argparse.Namespace, res: dict) -> int:
     """--strict: exit 3 on a sample-ratio mismatch or failed diagnostics."""
     srm = res["srm"]
     if args.strict and srm["mismatch"]:
-        from bayes_ab.compare import SampleRatioMismatch
+        from bayes_ab.workflows.compare import SampleRatioMismatch
 
         raise SampleRatioMismatch(
             f"sample-ratio mismatch (chi-square p = {srm['p_value']:.3g} < {srm['alpha']}); "

@@ -11,7 +11,7 @@ For independent posteriors with CDFs F_j and densities f_j (every arm, control i
 (the second from E[max_j p_j] = integral of 1 - prod_j F_j and E[p_k] = integral of
 1 - F_k, subtracted under the integral so that a tiny loss is not the difference of two
 large numbers). With two arms the loss of choosing Test is E[max(0, control - test)], the
-"double down" loss of `bayes_ab.decision`, and the loss of choosing Control is the "pivot"
+"double down" loss of `bayes_ab.stats.decision`, and the loss of choosing Control is the "pivot"
 loss; a test checks both against the closed forms of `bayes_ab.models.beta_binomial`.
 
 The integrals are split at each arm's quantiles (so that no posterior concentrated in a

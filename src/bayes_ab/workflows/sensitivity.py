@@ -11,7 +11,7 @@ all. A *scale* ``c`` multiplies the prior's precision:
 
 The default scales are ``(0.25, 4.0)``: sds doubled and halved, Beta(1, 1) becomes
 Beta(0.25, 0.25) and Beta(4, 4). Each model is refitted under both (one compilation for
-all three fits, `bayes_ab.calibration.ReusableFit`) and, per headline quantity of its
+all three fits, `bayes_ab.workflows.calibration.ReusableFit`) and, per headline quantity of its
 results.json block, the conclusion is compared:
 
 * a probability (``prob_*``): its band, > 0.95 / < 0.05 / in between;
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from bayes_ab.errors import OptionError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.results import to_jsonable
 
 __all__ = ["DEFAULT_SCALES", "headline_quantities", "prior_sensitivity", "results_block", "scale_priors"]
@@ -114,7 +114,7 @@ def _decision(model, idata) -> str | None:
     arms = list(post["rate"].coords["arm"].values)
     if len(arms) != 2:
         return None
-    from bayes_ab.decision import decide_from_draws
+    from bayes_ab.stats.decision import decide_from_draws
 
     control = np.asarray(post["rate"].sel(arm=arms[0])).reshape(-1)
     test = np.asarray(post["rate"].sel(arm=arms[1])).reshape(-1)
@@ -167,7 +167,7 @@ def prior_sensitivity(
          "conclusion_changes": bool, "changed": [keys], "sentence",
          "power_scaling": {var: cjs} | None, "diagnostics": {label: {...}}}
     """
-    from bayes_ab.calibration import ReusableFit
+    from bayes_ab.workflows.calibration import ReusableFit
     from bayes_ab.models.base import merge_priors
 
     weaker, stronger = (float(s) for s in scales)

@@ -25,7 +25,7 @@ from bayes_ab.errors import BayesAbError
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
 
-    from bayes_ab.fit import SamplerConfig
+    from bayes_ab.inference.fit import SamplerConfig
     from bayes_ab.models.base import BayesModel
 
 
@@ -46,7 +46,7 @@ def default_workers() -> int:
     compile cache, workers compiling at the same time left PyTensor's on-disk numba cache
     with an entry (Join) that later compiles in other processes could not use; every
     process now compiles into a numba cache folder of its own (`_worker_init`,
-    `bayes_ab.fit.claim_numba_cache`), and workers stay opt-in (`--workers 2`) until
+    `bayes_ab.inference.fit.claim_numba_cache`), and workers stay opt-in (`--workers 2`) until
     that is measured again on a quiet machine."""
     return 1
 
@@ -65,8 +65,8 @@ def _worker_init() -> None:
 
     warnings.simplefilter("ignore")
     # Never write one PyTensor numba cache folder from two processes at once: each worker
-    # holds its own slot (bayes_ab.fit.claim_numba_cache), kept across runs.
-    from bayes_ab.fit import claim_numba_cache
+    # holds its own slot (bayes_ab.inference.fit.claim_numba_cache), kept across runs.
+    from bayes_ab.inference.fit import claim_numba_cache
 
     claim_numba_cache()
 

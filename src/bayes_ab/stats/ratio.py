@@ -4,7 +4,7 @@ Examples: CS contacts per flagged customer (num = CS contacts, den = 1 if flagge
 flags per customer (den = 1 for everyone), minutes on task per completer (num = minutes,
 den = 1 if completed). The unit is the randomized customer, so numerator and denominator
 of one customer covary, exactly as in the delta-method test
-(``bayes_ab.frequentist.ratio_metric_test``), and the model reads the same sufficient
+(``bayes_ab.stats.frequentist.ratio_metric_test``), and the model reads the same sufficient
 statistics (``RatioStatistic``: n, sums, sums of squares and the cross-product).
 
 The model: each customer's pair (num, den) is an independent draw from a distribution with
@@ -36,8 +36,8 @@ import numpy as np
 
 from bayes_ab.constants import HDI_PROB
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.frequentist import RatioStatistic, ratio_metric_test
-from bayes_ab.intervals import interval
+from bayes_ab.stats.frequentist import RatioStatistic, ratio_metric_test
+from bayes_ab.inference.intervals import interval
 
 __all__ = ["DEFAULT_RATIO_DRAWS", "RatioComparison", "compare_ratio", "parse_ratio_spec",
            "ratio_by_arm", "ratio_posterior_draws", "read_ratio_columns"]
@@ -124,7 +124,7 @@ def compare_ratio(
 ) -> RatioComparison:
     """Posterior intervals, P(Test better), the delta-method test and the expected-loss
     decision (threshold of caring in the ratio's units; default 1% of control's ratio)."""
-    from bayes_ab.decision import DecisionConfig, decide_from_draws
+    from bayes_ab.stats.decision import DecisionConfig, decide_from_draws
 
     rng = np.random.default_rng(seed)
     rc = ratio_posterior_draws(control, n_draws=n_draws, rng=rng)
@@ -173,7 +173,7 @@ def read_ratio_columns(path: str | Path, spec: str, *, table=None
     ``table``: the export already read (``bayes_ab.data.load.read_table``), to read it once."""
     import pandas as pd
 
-    from bayes_ab.compare import _column
+    from bayes_ab.workflows.compare import _column
     from bayes_ab.data.load import LINE, read_table
 
     num, den = parse_ratio_spec(spec)

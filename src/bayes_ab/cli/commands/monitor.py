@@ -76,7 +76,7 @@ def _plan_path(args: argparse.Namespace):
     """The --plan path, refused when it sits where a run could replace or read it as data."""
     from pathlib import Path
 
-    from bayes_ab.monitor import PlanError
+    from bayes_ab.workflows.monitor import PlanError
 
     if args.plan is None:
         given = [o for o, v in (("--plan-looks", args.plan_looks),
@@ -101,7 +101,7 @@ def _plan_path(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.io import check_output_dir, staged_output_dir, write_json
-    from bayes_ab.monitor import (
+    from bayes_ab.workflows.monitor import (
         MonitorConfig,
         PlanError,
         check_plan,

@@ -49,7 +49,7 @@ TRUTH_KEYS = {
 
 def script_args(doc: str, argv: list[str] | None = None) -> argparse.Namespace:
     """The options of a model script; ``args.config`` is the `SamplerConfig` (one seed)."""
-    from bayes_ab.commands.common import add_sampler_options, sampler_config
+    from bayes_ab.cli.commands.common import add_sampler_options, sampler_config
 
     ap = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -512,7 +512,7 @@ def _read(path: Path):
 
 
 def _col(table, name: str, option: str) -> str:
-    from bayes_ab.compare import _column
+    from bayes_ab.workflows.compare import _column
 
     return _column(table, name, option=option)
 
@@ -547,7 +547,7 @@ def _numbers(table, col: str, option: str) -> np.ndarray:
 
 def _pick_arms(arms: list[str], *, control: str | None, test: str | None, file: str,
                group_col: str) -> tuple[str, str, str]:
-    from bayes_ab.compare import choose_control
+    from bayes_ab.workflows.compare import choose_control
 
     if len(arms) < 2:
         raise DataError(f"only one arm ({arms}) in the group column: monitoring needs two",
@@ -583,7 +583,7 @@ def read_daily_counts(
     ``conversions_col``: one row per date and arm). Returns the counts and an input note."""
     import pandas as pd
 
-    from bayes_ab.compare import parse_outcome
+    from bayes_ab.workflows.compare import parse_outcome
     from bayes_ab.data.load import LINE
 
     path = Path(path)
@@ -667,7 +667,7 @@ def _first(mask: np.ndarray) -> int | None:
 
 def _posterior_lifts(n_c, x_c, n_t, x_t, *, seed: int, n_draws: int = 20000) -> list[dict]:
     """Exact-model posterior of the lift per look (Beta(1, 1) priors, HDI of draws)."""
-    from bayes_ab.intervals import interval
+    from bayes_ab.inference.intervals import interval
 
     rng = np.random.default_rng(seed)
     out = []
