@@ -17,7 +17,7 @@ import pytest
 
 from bayes_ab.cli.main import main
 from bayes_ab.funnel import published
-from bayes_ab.funnel import report as FR
+from bayes_ab.report import funnel as FR
 from bayes_ab.funnel.pipeline import FunnelResults
 from bayes_ab.report import common as R
 from bayes_ab.report import text as T
