@@ -513,9 +513,9 @@ def _read(path: Path):
 
 
 def _col(table, name: str, option: str) -> str:
-    from bayes_ab.compare import _column
+    from bayes_ab.data.columns import find_column
 
-    return _column(table, name, option=option)
+    return find_column(table, name, option=option)
 
 
 def _dates(table, col: str) -> np.ndarray:
@@ -584,7 +584,7 @@ def read_daily_counts(
     ``conversions_col``: one row per date and arm). Returns the counts and an input note."""
     import pandas as pd
 
-    from bayes_ab.compare import parse_outcome
+    from bayes_ab.data.columns import parse_outcome
     from bayes_ab.data.load import LINE
 
     path = Path(path)

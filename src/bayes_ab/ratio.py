@@ -171,9 +171,7 @@ def read_ratio_columns(path: str | Path, spec: str, *, table=None
     """Numerator and denominator per row of the export (blank numerator = 0 is NOT
     assumed: every row needs numbers). A missing denominator column means 1 per row.
     ``table``: the export already read (``bayes_ab.data.load.read_table``), to read it once."""
-    import pandas as pd
-
-    from bayes_ab.compare import _column
+    from bayes_ab.data.columns import find_column, numbers_from_text
     from bayes_ab.data.load import LINE, read_table
 
     num, den = parse_ratio_spec(spec)
@@ -185,12 +183,9 @@ def read_ratio_columns(path: str | Path, spec: str, *, table=None
         if not name:
             out.append(np.ones(len(table.data)))
             continue
-        col = _column(table, name, option="--ratio")
+        col = find_column(table, name, option="--ratio")
         raw = table.data[col].astype(str).str.strip()
-        low = raw.str.lower()
-        mapped = raw.where(~low.isin(["true", "t", "yes", "y"]), "1")
-        mapped = mapped.where(~low.isin(["false", "f", "no", "n"]), "0")
-        values = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=float)
+        values = numbers_from_text(raw)
         bad = ~np.isfinite(values)
         if bad.any():
             shown = list(dict.fromkeys(raw[bad].tolist()))[:5]

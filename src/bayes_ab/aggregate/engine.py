@@ -894,7 +894,7 @@ def _typed_from_raw(raw, key: str, name: str):
         cols.update(task=read.task(raw.task), channel=read.label(raw.channel, read.CHANNEL_LABELS),
                     cs_type=read.text(raw.cs_type).lower(), ts=read.timestamp(raw.timestamp))
     else:
-        cols["converted"] = read.label(raw.converted, read.CONVERTED_LABELS)
+        cols["converted"] = read.label(raw.converted, read.BOOL_LABELS)
     used = set(REQUIRED_COLUMNS[key]) | {"cs_type"}
     for col in raw.columns:
         if col not in used:
@@ -1022,10 +1022,7 @@ def weighted_kaplan_meier(times, *, window: float):
 
     from bayes_ab.models import survival as sv
 
-    grid = np.unique(np.concatenate([
-        np.linspace(0.0, min(window, 120.0), sv._KM_POINTS // 2),
-        np.geomspace(1.0, window, sv._KM_POINTS // 2),
-    ]))
+    grid = sv.km_times(window)
     curves = []
     for ch in CHANNELS:
         sel = times[times["channel"] == ch]

@@ -213,9 +213,9 @@ def print_json(results: dict) -> None:
     """The results as strict JSON on stdout (the bytes of results.json)."""
     import json
 
-    from bayes_ab.io import _finite, _json_default
+    from bayes_ab.io import finite, json_default
 
-    sys.stdout.write(json.dumps(_finite(results), indent=2, default=_json_default,
+    sys.stdout.write(json.dumps(finite(results), indent=2, default=json_default,
                                 allow_nan=False) + "\n")
     sys.stdout.flush()
 

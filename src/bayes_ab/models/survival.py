@@ -63,7 +63,7 @@ DEFAULT_EDGES_MIN = (
 #: Points per interval of the grid on which survival curves and medians are evaluated.
 _GRID_PER_INTERVAL = 40
 #: Kaplan-Meier evaluation times stored with the statistics (for the PPC figure).
-_KM_POINTS = 80
+KM_POINTS = 80
 
 
 def bin_edges(max_minutes: float, *, candidates=DEFAULT_EDGES_MIN) -> tuple[float, ...]:
@@ -213,14 +213,20 @@ def _thaw(t) -> list:
     return [(_thaw(x) if isinstance(x, tuple) else x) for x in t]
 
 
+def km_times(window: float) -> np.ndarray:
+    """The times (minutes) at which Kaplan-Meier curves are stored: fine over the first two
+    hours, geometric up to ``window``."""
+    return np.unique(np.concatenate([
+        np.linspace(0.0, min(window, 120.0), KM_POINTS // 2),
+        np.geomspace(1.0, window, KM_POINTS // 2),
+    ]))
+
+
 def _kaplan_meier(minutes, event, channel_index, *, window: float):
     """KM survival of each channel's flags at a grid of times (lifelines)."""
     from lifelines import KaplanMeierFitter
 
-    times = np.unique(np.concatenate([
-        np.linspace(0.0, min(window, 120.0), _KM_POINTS // 2),
-        np.geomspace(1.0, window, _KM_POINTS // 2),
-    ]))
+    times = km_times(window)
     curves = []
     for c in range(len(CHANNELS)):
         sel = channel_index == c
