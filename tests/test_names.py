@@ -119,3 +119,28 @@ def test_find_column_message():
     assert find_column(table, " ARM", option="--group-col") == "arm"
     with pytest.raises(DataError, match=r"no column 'kpi' \(--outcome-col\); the file has: arm"):
         find_column(table, "kpi", option="--outcome-col")
+
+
+def test_sampler_options_defined_once():
+    hits = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
+            if '"--sampler"' in p.read_text(encoding="utf-8")]
+    assert hits == ["commands/common.py"]
+
+
+@pytest.mark.parametrize("argv, tune", [
+    (["analyze", "data", "--out", "o"], 1000),
+    (["compare", "e.csv", "--group-col", "g", "--outcome-col", "y", "--out", "o"], 1000),
+    (["funnel", "leads.csv", "events.csv", "--out", "o"], None),
+])
+def test_every_command_parses_the_same_sampler_options(argv, tune):
+    from bayes_ab.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    assert (args.seed, args.draws, args.tune, args.chains, args.sampler) == (
+        20260505, 1000, tune, 4, "nutpie")
+    args = parser.parse_args(argv + ["--sampler", "pymc", "--draws", "7", "--tune", "3",
+                                     "--chains", "2", "--seed", "5"])
+    assert (args.seed, args.draws, args.tune, args.chains, args.sampler) == (5, 7, 3, 2, "pymc")
+    with pytest.raises(SystemExit):
+        parser.parse_args(argv + ["--sampler", "stan"])
