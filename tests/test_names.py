@@ -144,3 +144,32 @@ def test_every_command_parses_the_same_sampler_options(argv, tune):
     assert (args.seed, args.draws, args.tune, args.chains, args.sampler) == (5, 7, 3, 2, "pymc")
     with pytest.raises(SystemExit):
         parser.parse_args(argv + ["--sampler", "stan"])
+
+
+def test_both_data_sources_follow_one_protocol(tmp_path):
+    """The pandas loader's ExperimentData and the engine's AggregatedExperiment answer the
+    pipeline's questions with the same numbers (no hasattr switch in the pipeline)."""
+    from bayes_ab.aggregate import aggregate_experiment
+    from bayes_ab.data.load import load_experiment
+    from bayes_ab.data.schema import ExperimentSource
+    from bayes_ab.models.arm_comparison import ArmCounts
+    from bayes_ab.simulate import simulate, write_simulation
+
+    assert "_is_agg" not in (PKG / "pipeline.py").read_text(encoding="utf-8")
+    folder = tmp_path / "sim"
+    folder.mkdir()
+    write_simulation(simulate(n=400, seed=3, truth=False), folder)
+    frame_data, agg = load_experiment(folder), aggregate_experiment(folder)
+    assert frame_data.rows_in_memory and not agg.rows_in_memory
+    for data in (frame_data, agg):
+        assert isinstance(data, ExperimentSource)
+    for column in ("converted", "any_cs"):
+        for flagged in (False, True):
+            assert (frame_data.arm_counts(column, among_flagged=flagged)
+                    == agg.arm_counts(column, among_flagged=flagged))
+    pd.testing.assert_frame_equal(frame_data.converted_by_completions().astype("int64"),
+                                  agg.converted_by_completions(), check_names=False)
+    assert (frame_data.n_help_flags, frame_data.n_task_attempts, frame_data.n_customers) == (
+        agg.n_help_flags, agg.n_task_attempts, agg.n_customers)
+    assert int(frame_data.customers["n"].sum()) == agg.n_customers
+    assert frame_data.stats_for(ArmCounts) == agg.stats_for(ArmCounts)

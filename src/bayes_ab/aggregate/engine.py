@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -84,6 +84,8 @@ class AggregatedExperiment:
     timings: dict = field(default_factory=dict)
     #: CPU seconds per stage (all threads of the process; profiling on a shared machine).
     cpu_timings: dict = field(default_factory=dict)
+    #: `bayes_ab.data.schema.ExperimentSource`: counts only, no per-customer rows.
+    rows_in_memory: ClassVar[bool] = False
 
     def stats_for(self, stats_type: type, **kwargs) -> Any:
         """The statistics ``stats_type.from_experiment(data, **kwargs)`` would return.
