@@ -222,14 +222,22 @@ def _frame_and_idata(control: BinomialCounts, test: BinomialCounts, *, seed: int
     return frame, idata
 
 
+def _data_of(frame):
+    """The analysis frame alone as the pipeline's data source (no help or task rows)."""
+    import pandas as pd
+
+    from bayes_ab.data.schema import ExperimentData
+
+    return ExperimentData(frame=frame, help_episodes=pd.DataFrame(),
+                          task_attempts=pd.DataFrame(), observation_end=None)
+
+
 def test_analyze_sizes_keep_testing_like_compare() -> None:
     # `analyze` (draws + counts) and `compare` (decide_from_counts) on the same counts.
-    from types import SimpleNamespace
-
     from bayes_ab.pipeline import AnalyzeOptions, _decision
 
     frame, idata = _frame_and_idata(CONTROL_5, TEST_5)
-    data = SimpleNamespace(frame=frame, n_customers=len(frame))
+    data = _data_of(frame)
     options = AnalyzeOptions()
     block = _decision(idata, data=data, options=options)
     exact = decide_from_counts(CONTROL_5, TEST_5, metric="conversion", seed=options.sampler.seed)
@@ -496,8 +504,6 @@ def test_cs_cost_sentences_and_bad_input() -> None:
 
 
 def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
-    from types import SimpleNamespace
-
     import pandas as pd
 
     from bayes_ab.decision import cs_cost_tradeoff
@@ -505,8 +511,7 @@ def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
 
     frame, idata = _frame_and_idata(BinomialCounts(700, 7000), BinomialCounts(345, 3000))
     options = AnalyzeOptions(revenue_per_conversion=80.0, cost_per_cs_contact=3.0)
-    block = _decision(idata, data=SimpleNamespace(frame=frame, n_customers=len(frame)),
-                      options=options)
+    block = _decision(idata, data=_data_of(frame), options=options)
     tables = {arm: pd.crosstab(g["converted"], g["any_cs"]).reindex(
         index=[False, True], columns=[False, True], fill_value=0).to_numpy()
         for arm, g in frame.groupby("cohort")}
