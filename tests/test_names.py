@@ -173,3 +173,19 @@ def test_both_data_sources_follow_one_protocol(tmp_path):
         agg.n_help_flags, agg.n_task_attempts, agg.n_customers)
     assert int(frame_data.customers["n"].sum()) == agg.n_customers
     assert frame_data.stats_for(ArmCounts) == agg.stats_for(ArmCounts)
+
+
+def test_interval_and_probability_names_say_what_they_take():
+    from bayes_ab import intervals
+    from bayes_ab.funnel import intervals as funnel_intervals
+    from bayes_ab.models import beta_binomial as bb
+
+    draws = np.array([-1.0, 1.0, 2.0, 3.0])
+    assert intervals.prob_draws_greater(draws) == 0.75
+    assert intervals.draws_interval(draws)["mean"] == 1.25
+    assert funnel_intervals.interval_from_bounds(0.5, 0.25, 0.75) == {
+        "mean": 0.5, "lower": 0.25, "upper": 0.75, "prob": 0.95}
+    # P(Beta(2, 1) > Beta(1, 1)) = 2/3
+    assert bb.prob_beta_greater(bb.BetaPosterior(2, 1), bb.BetaPosterior(1, 1)) == \
+        pytest.approx(2 / 3, abs=1e-14)
+    assert not hasattr(bb, "prob_greater") and not hasattr(funnel_intervals, "interval")

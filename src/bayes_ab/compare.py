@@ -72,7 +72,7 @@ Optional blocks (docs/BEYOND.md), each keyed by the non-control arm where it is 
 
 Bayesian part of the binary metric: independent Beta(1, 1) priors, so each arm's posterior
 is Beta(1 + successes, 1 + failures), exactly; no sampler. Rate intervals are the exact
-Beta HDIs, P(arm better than control) is exact (`beta_binomial.prob_greater`, the same
+Beta HDIs, P(arm better than control) is exact (`beta_binomial.prob_beta_greater`, the same
 number in the arm block and in its decision), lift means are exact and lift HDIs come from
 200,000 seeded draws of each Beta. P(best) and the loss of choosing each arm are exact
 one-dimensional integrals (`bayes_ab.multiarm`).
@@ -675,7 +675,7 @@ def _binary_bayes(counts: ArmCounts, *, seed: int, n_draws: int = EXACT_DRAWS
                              dict[str, float]]:
     """Per non-control arm: control, test, lift_abs, lift_rel, prob_test_better (exact Beta
     posteriors); the draws per arm; P(best) and the loss of choosing, every arm."""
-    from bayes_ab.models.beta_binomial import interval_of_draws, prob_greater
+    from bayes_ab.models.beta_binomial import interval_of_draws, prob_beta_greater
     from bayes_ab.multiarm import loss_of_choosing, prob_best
 
     posts = _posteriors(counts)
@@ -693,7 +693,7 @@ def _binary_bayes(counts: ArmCounts, *, seed: int, n_draws: int = EXACT_DRAWS
             "test": pt.hdi().to_dict(),
             "lift_abs": interval_of_draws(dt - dc, mean=pt.mean - pc.mean).to_dict(),
             "lift_rel": interval_of_draws(dt / dc - 1.0, mean=rel_mean).to_dict(),
-            "prob_test_better": prob_greater(pt, pc),
+            "prob_test_better": prob_beta_greater(pt, pc),
         }
     if len(posts) == 2:
         p1 = blocks[counts.arms[1]]["prob_test_better"]
@@ -1181,7 +1181,7 @@ def _adjusted_blocks(y: np.ndarray, x: np.ndarray, groups: np.ndarray, order: li
         cuped_adjust,
         ols_adjusted,
     )
-    from bayes_ab.intervals import interval
+    from bayes_ab.intervals import draws_interval
 
     try:
         y_adj, theta = cuped_adjust(y, x, groups, order)
@@ -1209,13 +1209,13 @@ def _adjusted_blocks(y: np.ndarray, x: np.ndarray, groups: np.ndarray, order: li
             rel = dt / dc - 1.0
         un_lift = {"mean": raw_mean[arm] - raw_mean[ctrl]}
         if raw[arm] is not None and raw[ctrl] is not None:
-            un_lift = {**interval(raw[arm] - raw[ctrl]), **un_lift}
+            un_lift = {**draws_interval(raw[arm] - raw[ctrl]), **un_lift}
         se_a, se_u = adj_ols[arm]["se"], unadj_ols[arm]["se"]
         blocks[arm] = {
-            "control": {**interval(dc), "mean": mean[ctrl]},
-            "test": {**interval(dt), "mean": mean[arm]},
-            "lift_abs": {**interval(dt - dc), "mean": mean[arm] - mean[ctrl]},
-            "lift_rel": interval(rel) if np.all(np.isfinite(rel)) else None,
+            "control": {**draws_interval(dc), "mean": mean[ctrl]},
+            "test": {**draws_interval(dt), "mean": mean[arm]},
+            "lift_abs": {**draws_interval(dt - dc), "mean": mean[arm] - mean[ctrl]},
+            "lift_rel": draws_interval(rel) if np.all(np.isfinite(rel)) else None,
             "prob_test_better": float(np.mean(dt > dc)),
             "frequentist": adj_ols[arm],
             "adjustment": {

@@ -22,17 +22,26 @@ def hdi_bounds(draws, *, prob: float = HDI_PROB) -> tuple[float, float]:
     return float(x[i]), float(x[i + k])
 
 
-def interval(draws, *, prob: float = HDI_PROB) -> dict:
+def draws_interval(draws, *, prob: float = HDI_PROB) -> dict:
     """`{"mean", "lower", "upper", "prob"}` of posterior draws (HDI bounds)."""
     x = np.asarray(draws, dtype=float).ravel()
     lo, hi = hdi_bounds(x, prob=prob)
     return {"mean": float(np.nanmean(x)), "lower": lo, "upper": hi, "prob": prob}
 
 
-def prob_greater(draws, threshold: float = 0.0) -> float:
-    """Posterior probability that the quantity exceeds `threshold`."""
+def prob_draws_greater(draws, threshold: float = 0.0) -> float:
+    """Posterior probability that the quantity exceeds `threshold`: the share of its draws
+    above it (`bayes_ab.models.beta_binomial.prob_beta_greater` is the exact P(X > Y) of
+    two Beta posteriors)."""
     x = np.asarray(draws, dtype=float).ravel()
     return float(np.mean(x > threshold))
+
+
+# Old names, still imported by the models' `summarize` (models/*.py): removed by the
+# final rename step of issue 18 (interval -> draws_interval, prob_greater ->
+# prob_draws_greater).
+interval = draws_interval
+prob_greater = prob_draws_greater
 
 
 def flat(da) -> np.ndarray:

@@ -668,14 +668,14 @@ def _first(mask: np.ndarray) -> int | None:
 
 def _posterior_lifts(n_c, x_c, n_t, x_t, *, seed: int, n_draws: int = 20000) -> list[dict]:
     """Exact-model posterior of the lift per look (Beta(1, 1) priors, HDI of draws)."""
-    from bayes_ab.intervals import interval
+    from bayes_ab.intervals import draws_interval
 
     rng = np.random.default_rng(seed)
     out = []
     for k in range(n_c.size):
         c = rng.beta(1 + x_c[k], 1 + n_c[k] - x_c[k], n_draws)
         t = rng.beta(1 + x_t[k], 1 + n_t[k] - x_t[k], n_draws)
-        out.append(interval(t - c))
+        out.append(draws_interval(t - c))
     return out
 
 

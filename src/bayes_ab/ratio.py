@@ -37,7 +37,7 @@ import numpy as np
 from bayes_ab.constants import HDI_PROB
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.frequentist import RatioStatistic, ratio_metric_test
-from bayes_ab.intervals import interval
+from bayes_ab.intervals import draws_interval
 
 __all__ = ["DEFAULT_RATIO_DRAWS", "RatioComparison", "compare_ratio", "parse_ratio_spec",
            "ratio_by_arm", "ratio_posterior_draws", "read_ratio_columns"]
@@ -138,10 +138,10 @@ def compare_ratio(
     freq = ratio_metric_test(control, test, metric=metric, prob=prob)
     return RatioComparison(
         metric=metric,
-        control=interval(rc, prob=prob),
-        test=interval(rt, prob=prob),
-        lift_abs=interval(rt - rc, prob=prob),
-        lift_rel=interval(rt / rc - 1.0, prob=prob),
+        control=draws_interval(rc, prob=prob),
+        test=draws_interval(rt, prob=prob),
+        lift_abs=draws_interval(rt - rc, prob=prob),
+        lift_rel=draws_interval(rt / rc - 1.0, prob=prob),
         prob_test_better=float(np.mean(sign * (rt - rc) > 0)),
         higher_is_better=higher_is_better,
         counts={name: {"n": s.n, "sum_num": s.sum_y, "sum_den": s.sum_x, "ratio": s.ratio}
