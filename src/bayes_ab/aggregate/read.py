@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ from bayes_ab.data.load import (
     SUFFIXES,
     columns_text,
     csv_head,
+    file_read_errors,
     find_file,
     normalise_name,
     ragged_row_error,
@@ -161,20 +161,12 @@ def open_table(con, path: Path, *, findings: list | None = None) -> ir.Table:
 
 def head_bytes(path: Path) -> bytes:
     """The first bytes of a file (decompressed for .gz)."""
-    try:
+    with file_read_errors(path.name):
         if path.name.lower().endswith(".gz"):
             with gzip.open(path) as fh:
                 return fh.read(HEAD_BYTES)
         with open(path, "rb") as fh:
             return fh.read(HEAD_BYTES)
-    except gzip.BadGzipFile:
-        raise DataError("cannot read the file: it is not gzip-compressed (a plain CSV file "
-                        "must be named .csv)", file=path.name) from None
-    except EOFError:
-        raise DataError("cannot read the file: the gzip stream is truncated (the file was "
-                        "cut short)", file=path.name) from None
-    except (OSError, zlib.error) as exc:
-        raise DataError(f"cannot read the file: {short_text(exc)}", file=path.name) from None
 
 
 def _duckdb_encoding(encoding: str, path: Path) -> str:

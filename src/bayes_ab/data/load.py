@@ -62,6 +62,8 @@ import io
 import os
 import re
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,24 +195,32 @@ def read_table(path: str | Path, *, allow_empty: bool = False) -> RawTable:
     if path.name.lower().endswith(".parquet"):
         df = _read_parquet(path)
     else:
-        try:
+        with file_read_errors(name):
             data = path.read_bytes()
             if path.name.lower().endswith(".gz"):
                 data = gzip.decompress(data)
-        except gzip.BadGzipFile:
-            raise DataError("cannot read the file: it is not gzip-compressed (a plain CSV "
-                            "file must be named .csv)", file=name) from None
-        except EOFError:
-            raise DataError("cannot read the file: the gzip stream is truncated (the file "
-                            "was cut short)", file=name) from None
-        except (OSError, zlib.error) as exc:
-            raise DataError(f"cannot read the file: {short_text(exc)}", file=name) from None
         df = _read_csv_bytes(data, name)
     df, notes = normalise_frame(df, name)
     df = _drop_blank_rows(df)
     if len(df) == 0 and not allow_empty:
         raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
     return RawTable(name=name, data=df, n_read=len(df), notes=notes)
+
+
+@contextmanager
+def file_read_errors(name: str) -> Iterator[None]:
+    """Reading the bytes of file ``name``: a gzip stream that is not gzip or is cut short,
+    or an OS error, becomes a `DataError` naming the file."""
+    try:
+        yield
+    except gzip.BadGzipFile:
+        raise DataError("cannot read the file: it is not gzip-compressed (a plain CSV "
+                        "file must be named .csv)", file=name) from None
+    except EOFError:
+        raise DataError("cannot read the file: the gzip stream is truncated (the file "
+                        "was cut short)", file=name) from None
+    except (OSError, zlib.error) as exc:
+        raise DataError(f"cannot read the file: {short_text(exc)}", file=name) from None
 
 
 def short_text(exc: BaseException, limit: int = 100) -> str:
