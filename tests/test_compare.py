@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli.main import main
+from bayes_ab.cli.main.main import main
 from bayes_ab.workflows.compare import count_arms, karm_decision, read_groups
 from bayes_ab.errors import DataError
 
@@ -215,7 +215,7 @@ def test_outputs_written(run_dir, compare_json):
 
 def test_posterior_matches_conjugate_beta(compare_json):
     from bayes_ab.models.beta_binomial import (
-        BetaPosterior, BinomialCounts, beta_hdi, posterior, prob_greater,
+        BetaPosterior, BinomialCounts, beta_hdi, posterior, prob_beta_greater,
     )
 
     def beta(arm) -> BetaPosterior:
@@ -229,7 +229,7 @@ def test_posterior_matches_conjugate_beta(compare_json):
             assert block[key]["mean"] == pytest.approx(exact.mean, rel=1e-12)
             assert block[key]["lower"] == pytest.approx(lo, rel=1e-9)
             assert block[key]["upper"] == pytest.approx(hi, rel=1e-9)
-        exact_p = prob_greater(beta(arm), beta("control"))
+        exact_p = prob_beta_greater(beta(arm), beta("control"))
         # One number per quantity (issue 14.8): exact, and the decision shows the same one.
         assert block["prob_test_better"] == pytest.approx(exact_p, rel=1e-12)
         assert block["decision"]["prob_test_better"] == block["prob_test_better"]

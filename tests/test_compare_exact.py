@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli.main import main
+from bayes_ab.cli.main.main import main
 from bayes_ab.workflows.compare import run_compare
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.models.beta_binomial import (
     BinomialCounts,
     expected_loss_of_choosing,
     posterior,
-    prob_greater,
+    prob_beta_greater,
 )
 from bayes_ab.stats.multiarm import loss_of_choosing, prob_best
 
@@ -77,7 +77,7 @@ def test_two_arm_loss_is_the_closed_form_expected_loss():
     loss = loss_of_choosing([c, t])
     assert loss[1] == pytest.approx(expected_loss_of_choosing(t, c), rel=1e-7)   # ship Test
     assert loss[0] == pytest.approx(expected_loss_of_choosing(c, t), rel=1e-7)   # keep Control
-    assert prob_best([c, t])[1] == pytest.approx(prob_greater(t, c), abs=1e-9)
+    assert prob_best([c, t])[1] == pytest.approx(prob_beta_greater(t, c), abs=1e-9)
 
 
 def test_three_arm_example_ships_c_not_b(tmp_path, capsys):
@@ -88,7 +88,7 @@ def test_three_arm_example_ships_c_not_b(tmp_path, capsys):
     assert dec["recommendation"] == "double_down" and dec["arm"] == "C"
     assert dec["chosen_arm"] == "C"
     posts = {a: posterior(BinomialCounts(*c)) for a, c in THREE.items()}
-    assert prob_greater(posts["C"], posts["B"]) == pytest.approx(0.991, abs=5e-4)
+    assert prob_beta_greater(posts["C"], posts["B"]) == pytest.approx(0.991, abs=5e-4)
     loss = res["loss_of_choosing"]
     assert loss["B"] == pytest.approx(0.0398, abs=5e-5)       # 3.98 pp
     assert loss["C"] == pytest.approx(0.0000442, rel=0.02)     # 0.0044 pp
@@ -324,7 +324,7 @@ def test_binary_compare_never_imports_a_sampler(tmp_path):
     """Issue 16.2: a binary outcome is answered from exact posteriors, without importing
     PyMC, nutpie or PyTensor (whose compile was most of the old run time)."""
     path = _write_counts(tmp_path / "s.csv", {"control": (30, 310), "test": (45, 300)})
-    code = ("import sys; from bayes_ab.cli.main import main; "
+    code = ("import sys; from bayes_ab.cli.main.main import main; "
             f"rc = main(['compare', {str(path)!r}, '--group-col', 'arm', '--outcome-col', 'y', "
             f"'--out', {str(tmp_path / 'o')!r}]); "
             "print(rc, sorted(m for m in ('pymc', 'nutpie', 'pytensor', 'arviz') "

@@ -222,14 +222,22 @@ def _frame_and_idata(control: BinomialCounts, test: BinomialCounts, *, seed: int
     return frame, idata
 
 
+def _data_of(frame):
+    """The analysis frame alone as the pipeline's data source (no help or task rows)."""
+    import pandas as pd
+
+    from bayes_ab.data.schema import ExperimentData
+
+    return ExperimentData(frame=frame, help_episodes=pd.DataFrame(),
+                          task_attempts=pd.DataFrame(), observation_end=None)
+
+
 def test_analyze_sizes_keep_testing_like_compare() -> None:
     # `analyze` (draws + counts) and `compare` (decide_from_counts) on the same counts.
-    from types import SimpleNamespace
-
     from bayes_ab.workflows.analyze import AnalyzeOptions, _decision
 
     frame, idata = _frame_and_idata(CONTROL_5, TEST_5)
-    data = SimpleNamespace(frame=frame, n_customers=len(frame))
+    data = _data_of(frame)
     options = AnalyzeOptions()
     block = _decision(idata, data=data, options=options)
     exact = decide_from_counts(CONTROL_5, TEST_5, metric="conversion", seed=options.sampler.seed)
@@ -355,7 +363,7 @@ def test_loss_if_wrong_is_none_when_the_action_cannot_be_wrong() -> None:
 
 
 def test_report_and_cli_word_the_expected_loss_as_unconditional() -> None:
-    from bayes_ab.cli.commands.analyze import decision_summary_lines
+    from bayes_ab.cli.main.commands.analyze import decision_summary_lines
     from bayes_ab.report.text import GLOSSARY, expected_loss_sentences
 
     dec = decide_from_counts(EXAMPLE_CONTROL, EXAMPLE_TEST, metric="conversion").to_dict()
@@ -496,8 +504,6 @@ def test_cs_cost_sentences_and_bad_input() -> None:
 
 
 def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
-    from types import SimpleNamespace
-
     import pandas as pd
 
     from bayes_ab.stats.decision import cs_cost_tradeoff
@@ -505,8 +511,7 @@ def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
 
     frame, idata = _frame_and_idata(BinomialCounts(700, 7000), BinomialCounts(345, 3000))
     options = AnalyzeOptions(revenue_per_conversion=80.0, cost_per_cs_contact=3.0)
-    block = _decision(idata, data=SimpleNamespace(frame=frame, n_customers=len(frame)),
-                      options=options)
+    block = _decision(idata, data=_data_of(frame), options=options)
     tables = {arm: pd.crosstab(g["converted"], g["any_cs"]).reindex(
         index=[False, True], columns=[False, True], fill_value=0).to_numpy()
         for arm, g in frame.groupby("cohort")}
@@ -517,7 +522,7 @@ def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
 
 
 def test_cli_refuses_a_negative_cs_cost(tmp_path, capsys) -> None:
-    from bayes_ab.cli.main import main
+    from bayes_ab.cli.main.main import main
 
     (tmp_path / "data").mkdir()
     rc = main(["analyze", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--quiet",
@@ -556,7 +561,7 @@ def test_report_table_shows_the_loss_if_wrong(tmp_path) -> None:
 
 def test_cli_passes_the_cs_cost_to_the_analysis(tmp_path, monkeypatch) -> None:
     import bayes_ab.workflows.analyze as pipeline
-    from bayes_ab.cli.main import main
+    from bayes_ab.cli.main.main import main
 
     seen = {}
 

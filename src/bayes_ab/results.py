@@ -230,7 +230,7 @@ class Interval(Result):
 
 
 def posterior_interval(draws, *, prob: float = HDI_PROB) -> Interval:
-    """Posterior mean and HDI of draws (``bayes_ab.inference.intervals.interval``) as an ``Interval``."""
-    from bayes_ab.inference.intervals import interval
+    """Posterior mean and HDI of draws (``bayes_ab.inference.intervals.draws_interval``) as an ``Interval``."""
+    from bayes_ab.inference.intervals import draws_interval as interval
 
     return Interval(**interval(draws, prob=prob))

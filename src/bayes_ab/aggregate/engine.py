@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -84,6 +84,8 @@ class AggregatedExperiment:
     timings: dict = field(default_factory=dict)
     #: CPU seconds per stage (all threads of the process; profiling on a shared machine).
     cpu_timings: dict = field(default_factory=dict)
+    #: `bayes_ab.data.schema.ExperimentSource`: counts only, no per-customer rows.
+    rows_in_memory: ClassVar[bool] = False
 
     def stats_for(self, stats_type: type, **kwargs) -> Any:
         """The statistics ``stats_type.from_experiment(data, **kwargs)`` would return.
@@ -894,7 +896,7 @@ def _typed_from_raw(raw, key: str, name: str):
         cols.update(task=read.task(raw.task), channel=read.label(raw.channel, read.CHANNEL_LABELS),
                     cs_type=read.text(raw.cs_type).lower(), ts=read.timestamp(raw.timestamp))
     else:
-        cols["converted"] = read.label(raw.converted, read.CONVERTED_LABELS)
+        cols["converted"] = read.label(raw.converted, read.BOOL_LABELS)
     used = set(REQUIRED_COLUMNS[key]) | {"cs_type"}
     for col in raw.columns:
         if col not in used:
@@ -1022,10 +1024,7 @@ def weighted_kaplan_meier(times, *, window: float):
 
     from bayes_ab.models import survival as sv
 
-    grid = np.unique(np.concatenate([
-        np.linspace(0.0, min(window, 120.0), sv._KM_POINTS // 2),
-        np.geomspace(1.0, window, sv._KM_POINTS // 2),
-    ]))
+    grid = sv.km_times(window)
     curves = []
     for ch in CHANNELS:
         sel = times[times["channel"] == ch]

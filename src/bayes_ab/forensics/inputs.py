@@ -10,7 +10,6 @@ extreme records, and the times whose daily and weekly rhythm is examined.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -18,6 +17,7 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
+from bayes_ab.data.columns import TRUE_WORDS, WIDE_TASK_COLUMN, wide_task_column
 from bayes_ab.errors import DataError
 from bayes_ab.forensics.reader import (
     EXPERIMENT_STEMS,
@@ -152,7 +152,7 @@ def experiment_inputs(folder: Path) -> ExperimentInputs:
         first = parse_timestamps(cohorts.set_index("customer_id")["joined_at"]).combine_first(
             first)
     conv_flag = conv.drop_duplicates("customer_id").set_index("customer_id")["converted"]
-    conv_flag = conv_flag.str.strip().str.lower().isin(("1", "1.0", "true", "t", "yes", "y"))
+    conv_flag = conv_flag.str.strip().str.lower().isin(TRUE_WORDS)
     frame = ids_unique.set_index("customer_id")[["cohort"]].copy()
     frame["converted"] = conv_flag.reindex(frame.index, fill_value=False).astype(float)
     frame["hour"] = first.reindex(frame.index).dt.hour
@@ -214,15 +214,14 @@ def experiment_inputs(folder: Path) -> ExperimentInputs:
 def _long_activity(activity: pd.DataFrame) -> pd.DataFrame:
     if {"task", "action", "timestamp"} <= set(activity.columns):
         return activity
-    wide = [c for c in activity.columns
-            if re.fullmatch(r"task_?\d+_(start|started|complete|completed)(_at)?", c)]
+    wide = [c for c in activity.columns if WIDE_TASK_COLUMN.match(c)]
     if not wide:
         raise DataError("expected columns task, action, timestamp (or task1_start, ...)",
                         file="product_activity")
     long = activity.melt(id_vars=["customer_id"], value_vars=wide, var_name="k",
                          value_name="timestamp")
-    parts = long["k"].str.extract(r"task_?(\d+)_(start|complete)")
-    long["task"], long["action"] = parts[0], parts[1]
+    parts = long["k"].map(wide_task_column)
+    long["task"], long["action"] = parts.str[0], parts.str[1]
     return long[long["timestamp"] != ""][["customer_id", "task", "action", "timestamp"]]
 
 

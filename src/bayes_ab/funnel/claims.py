@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayes_ab.funnel.intervals import draws_interval
+from bayes_ab.inference.intervals import draws_interval
 from bayes_ab.data.funnel import STAGES
 
 TECHNICAL_INDUSTRIES = ("VR", "Gaming", "IT Firm", "Simulation")

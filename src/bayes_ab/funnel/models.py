@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_ab.constants import HDI_PROB
-from bayes_ab.funnel.intervals import draws_interval
+from bayes_ab.inference.intervals import draws_interval
 from bayes_ab.models.base import BayesModel
 from bayes_ab.models.priors import Prior
 

@@ -22,20 +22,16 @@ def hdi_bounds(draws, *, prob: float = HDI_PROB) -> tuple[float, float]:
     return float(x[i]), float(x[i + k])
 
 
-def interval(draws, *, prob: float = HDI_PROB) -> dict:
+def draws_interval(draws, *, prob: float = HDI_PROB) -> dict:
     """`{"mean", "lower", "upper", "prob"}` of posterior draws (HDI bounds)."""
     x = np.asarray(draws, dtype=float).ravel()
     lo, hi = hdi_bounds(x, prob=prob)
     return {"mean": float(np.nanmean(x)), "lower": lo, "upper": hi, "prob": prob}
 
 
-def prob_greater(draws, threshold: float = 0.0) -> float:
-    """Posterior probability that the quantity exceeds `threshold`."""
+def prob_draws_greater(draws, threshold: float = 0.0) -> float:
+    """Posterior probability that the quantity exceeds `threshold`: the share of its draws
+    above it (`bayes_ab.models.beta_binomial.prob_beta_greater` is the exact P(X > Y) of
+    two Beta posteriors)."""
     x = np.asarray(draws, dtype=float).ravel()
     return float(np.mean(x > threshold))
-
-
-def flat(da) -> np.ndarray:
-    """All chains and draws of an xarray DataArray (or array) as a flat vector."""
-    values = getattr(da, "values", da)
-    return np.asarray(values, dtype=float).reshape(-1)

@@ -29,7 +29,7 @@ from bayes_ab.constants import ARMS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.stats.frequentist import ProportionTest
-from bayes_ab.inference.intervals import flat, prob_greater
+from bayes_ab.inference.intervals import flat, prob_draws_greater
 from bayes_ab.models.base import BayesModel
 from bayes_ab.models.priors import Prior
 from bayes_ab.results import Interval, Result, posterior_interval
@@ -273,7 +273,7 @@ class ArmComparison(BayesModel):
                 rate=posterior_interval(flat(post["rate"].sel(arm=arm))),
                 lift_abs=posterior_interval(lift_abs),
                 lift_rel=posterior_interval(flat(post["lift_rel"].sel(treatment=arm))),
-                prob_test_better=prob_greater(lift_abs),
+                prob_test_better=prob_draws_greater(lift_abs),
             )
         first = per_arm[s.arms[1]]
         return ArmComparisonResult(

@@ -60,7 +60,7 @@ __all__ = [
     "interval_of_draws",
     "posterior",
     "prob_best",
-    "prob_greater",
+    "prob_beta_greater",
 ]
 
 
@@ -219,7 +219,7 @@ def _prob_greater_quad(x: BetaPosterior, y: BetaPosterior) -> float:
     return float(np.clip(val, 0.0, 1.0))
 
 
-def prob_greater(x: BetaPosterior, y: BetaPosterior, *, method: ProbMethod = "auto") -> float:
+def prob_beta_greater(x: BetaPosterior, y: BetaPosterior, *, method: ProbMethod = "auto") -> float:
     """P(X > Y) for independent Betas, exactly.
 
     ``auto`` uses the finite sum when either alpha is an integer (using P(X > Y) =
@@ -247,8 +247,8 @@ def expected_loss_of_choosing(
     ``expected_loss_of_choosing(test, control)``; keeping Control ("pivot") loses
     ``expected_loss_of_choosing(control, test)``.
     """
-    loss = other.mean * prob_greater(other.shifted(), chosen, method=method) - chosen.mean * (
-        prob_greater(other, chosen.shifted(), method=method)
+    loss = other.mean * prob_beta_greater(other.shifted(), chosen, method=method) - chosen.mean * (
+        prob_beta_greater(other, chosen.shifted(), method=method)
     )
     # The two terms nearly cancel when the loss is tiny; round-off may leave -1e-17.
     return max(float(loss), 0.0)
@@ -346,7 +346,7 @@ def compare_two(
         test=pt.hdi(prob=prob),
         lift_abs=interval_of_draws(dt - dc, prob=prob, mean=pt.mean - pc.mean),
         lift_rel=interval_of_draws(dt / dc - 1.0, prob=prob, mean=exact_rel_mean),
-        prob_test_better=prob_greater(pt, pc),
+        prob_test_better=prob_beta_greater(pt, pc),
         expected_loss_double_down=expected_loss_of_choosing(pt, pc),
         expected_loss_pivot=expected_loss_of_choosing(pc, pt),
         n_draws=n_draws,
@@ -398,11 +398,11 @@ def prob_best(
     seed: int | None = 0,
 ) -> dict[str, float]:
     """P(arm has the highest rate) for every arm, by seeded Monte Carlo (exact for two
-    arms via ``prob_greater``; Monte Carlo keeps the multi-arm case simple)."""
+    arms via ``prob_beta_greater``; Monte Carlo keeps the multi-arm case simple)."""
     names = list(counts)
     if len(names) == 2:
         a, b = (posterior(counts[n], prior=prior) for n in names)
-        p = prob_greater(a, b)
+        p = prob_beta_greater(a, b)
         return {names[0]: p, names[1]: 1.0 - p}
     rng = _rng_for(seed)
     draws = np.stack([posterior(counts[n], prior=prior).draws(n_draws, rng=rng) for n in names])

@@ -51,7 +51,7 @@ from bayes_ab.constants import ARMS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.inference.fit import SamplerConfig, sample
 from bayes_ab.stats.frequentist import TrendTest
-from bayes_ab.inference.intervals import flat, prob_greater
+from bayes_ab.inference.intervals import flat, prob_draws_greater
 from bayes_ab.models.base import BayesModel, CountGrid
 from bayes_ab.models.priors import FIXED, Prior
 from bayes_ab.results import Interval, Result, posterior_interval
@@ -332,7 +332,7 @@ class CompletionsConversion(BayesModel):
             log_odds_slope=posterior_interval(slope),
             increments={f"{levels[i]}->{levels[i + 1]}": posterior_interval(steps[:, i])
                         for i in range(steps.shape[1])},
-            prob_step_up={f"{levels[i]}->{levels[i + 1]}": prob_greater(steps[:, i])
+            prob_step_up={f"{levels[i]}->{levels[i + 1]}": prob_draws_greater(steps[:, i])
                           for i in range(steps.shape[1])},
             per_arm={
                 arm: RatesByCompletions({

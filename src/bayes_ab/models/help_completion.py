@@ -49,7 +49,7 @@ import numpy as np
 from bayes_ab.constants import ARMS, CHANNELS, TASKS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.inference.fit import SamplerConfig
-from bayes_ab.inference.intervals import prob_greater
+from bayes_ab.inference.intervals import prob_draws_greater
 from bayes_ab.models.base import BayesModel
 from bayes_ab.models.priors import FIXED, Prior
 from bayes_ab.results import Interval, Result, posterior_interval
@@ -347,14 +347,14 @@ class HelpCompletion(BayesModel):
             per_task[str(task)] = TaskChannelComparison(
                 cs=posterior_interval(by_task[:, 0, k]),
                 other=posterior_interval(by_task[:, 1, k]),
-                diff=posterior_interval(d), prob_cs_better=prob_greater(d),
+                diff=posterior_interval(d), prob_cs_better=prob_draws_greater(d),
                 log_odds_cs=posterior_interval(idata.posterior["beta"].sel(task=task).values),
             )
         return HelpCompletionResult(
             cs=posterior_interval(cs),
             other=posterior_interval(other),
             diff=posterior_interval(diff),
-            prob_cs_better=prob_greater(diff),
+            prob_cs_better=prob_draws_greater(diff),
             log_odds_cs_mean=posterior_interval(idata.posterior["mu_beta"].values),
             per_task=per_task,
             n_flags={ch.lower(): int(self.stats.flags_array[c].sum())

@@ -42,7 +42,7 @@ import numpy as np
 
 from bayes_ab.constants import ARMS, CHANNELS
 from bayes_ab.errors import DataError
-from bayes_ab.inference.intervals import prob_greater
+from bayes_ab.inference.intervals import prob_draws_greater
 from bayes_ab.models.base import BayesModel
 from bayes_ab.models.priors import Prior
 from bayes_ab.results import Interval, Result, posterior_interval
@@ -230,7 +230,7 @@ class InstrumentalVariable(BayesModel):
         n = self.stats.array
         return InstrumentalVariableResult(
             causal_effect=posterior_interval(late),
-            prob_cs_causes_completion=prob_greater(late),
+            prob_cs_causes_completion=prob_draws_greater(late),
             naive_difference=posterior_interval(post["naive_difference"].values),
             wald=self.stats.wald(),
             complier_share=posterior_interval(

@@ -42,7 +42,7 @@ import numpy as np
 
 from bayes_ab.constants import CHANNELS, HDI_PROB, TASKS
 from bayes_ab.errors import DataError
-from bayes_ab.inference.intervals import prob_greater
+from bayes_ab.inference.intervals import prob_draws_greater
 from bayes_ab.models.base import BayesModel
 from bayes_ab.models.priors import Prior
 from bayes_ab.results import Interval, Result, posterior_interval
@@ -66,7 +66,7 @@ DEFAULT_EDGES_MIN = (
 #: Points per interval of the grid on which survival curves and medians are evaluated.
 _GRID_PER_INTERVAL = 40
 #: Kaplan-Meier evaluation times stored with the statistics (for the PPC figure).
-_KM_POINTS = 80
+KM_POINTS = 80
 
 
 def bin_edges(max_minutes: float, *, candidates=DEFAULT_EDGES_MIN) -> tuple[float, ...]:
@@ -216,14 +216,20 @@ def _thaw(t) -> list:
     return [(_thaw(x) if isinstance(x, tuple) else x) for x in t]
 
 
+def km_times(window: float) -> np.ndarray:
+    """The times (minutes) at which Kaplan-Meier curves are stored: fine over the first two
+    hours, geometric up to ``window``."""
+    return np.unique(np.concatenate([
+        np.linspace(0.0, min(window, 120.0), KM_POINTS // 2),
+        np.geomspace(1.0, window, KM_POINTS // 2),
+    ]))
+
+
 def _kaplan_meier(minutes, event, channel_index, *, window: float):
     """KM survival of each channel's flags at a grid of times (lifelines)."""
     from lifelines import KaplanMeierFitter
 
-    times = np.unique(np.concatenate([
-        np.linspace(0.0, min(window, 120.0), _KM_POINTS // 2),
-        np.geomspace(1.0, window, _KM_POINTS // 2),
-    ]))
+    times = km_times(window)
     curves = []
     for c in range(len(CHANNELS)):
         sel = channel_index == c
@@ -374,7 +380,7 @@ class Survival(BayesModel):
                              "complete), so the median is not reported")
         return SurvivalResult(
             hazard_ratio_cs_vs_other=posterior_interval(hr),
-            prob_cs_faster=prob_greater(hr, 1.0),
+            prob_cs_faster=prob_draws_greater(hr, 1.0),
             median_minutes=medians,
             median_reached_prob=reached,
             median_note="; ".join(notes) if notes else None,

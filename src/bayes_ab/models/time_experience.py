@@ -40,7 +40,7 @@ import numpy as np
 
 from bayes_ab.constants import TASKS
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.inference.intervals import flat, prob_greater
+from bayes_ab.inference.intervals import flat, prob_draws_greater
 from bayes_ab.models.base import BayesModel, CountGrid
 from bayes_ab.models.priors import Prior
 from bayes_ab.models.completions_conversion import logistic_fit
@@ -256,8 +256,8 @@ class TimeExperience(BayesModel):
             interpretation=ASSOCIATION_NOTE,
             hour_effect=posterior_interval(hour),
             experience_effect=posterior_interval(exp),
-            prob_success_rises_with_time=prob_greater(hour),
-            prob_success_rises_with_experience=prob_greater(exp),
+            prob_success_rises_with_time=prob_draws_greater(hour),
+            prob_success_rises_with_experience=prob_draws_greater(exp),
             model_coefficients={
                 "b_hour": posterior_interval(flat(post["b_hour"])),
                 "b_exp": posterior_interval(flat(post["b_exp"])),

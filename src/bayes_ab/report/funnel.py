@@ -262,8 +262,8 @@ def pooling_sentences(s: Mapping) -> list[str]:
         out.append("Credibly below the mean: " + _join(
             [f"{b} ({_ivc(rows[b]['posterior'])})" for b in below]) + ".")
     elif zeros:
-        out.append(f"No industry is credibly below the mean, not even those where no lead "
-                   f"passed stage 3 ("
+        out.append("No industry is credibly below the mean, not even those where no lead "
+                   "passed stage 3 ("
                    + _join([f"{k} {_k_of_n(0, v['n_at_3_or_beyond'])}" for k, v in zeros])
                    + "): too few leads to tell them apart from the population.")
     else:

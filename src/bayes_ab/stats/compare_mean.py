@@ -26,7 +26,7 @@ import numpy as np
 from scipy import stats
 
 from bayes_ab.constants import HDI_PROB
-from bayes_ab.inference.intervals import interval
+from bayes_ab.inference.intervals import draws_interval
 
 __all__ = ["MEAN_DRAWS", "adjusted_mean_draws", "bootstrap_mean_draws", "cap_values",
            "cuped_adjust", "ols_adjusted", "welch_test"]
@@ -100,10 +100,10 @@ def mean_arm_blocks(values_by_arm: dict[str, np.ndarray], arms: Sequence[str], *
         # exactly: reported as such (the draws give the HDIs).
         mc, mt = float(np.mean(values_by_arm[ctrl])), float(np.mean(values_by_arm[arm]))
         blocks[arm] = {
-            "control": {**interval(dc), "mean": mc},
-            "test": {**interval(dt), "mean": mt},
-            "lift_abs": {**interval(dt - dc), "mean": mt - mc},
-            "lift_rel": interval(rel) if np.all(np.isfinite(rel)) else None,
+            "control": {**draws_interval(dc), "mean": mc},
+            "test": {**draws_interval(dt), "mean": mt},
+            "lift_abs": {**draws_interval(dt - dc), "mean": mt - mc},
+            "lift_rel": draws_interval(rel) if np.all(np.isfinite(rel)) else None,
             "prob_test_better": float(np.mean(dt > dc)),
             "frequentist": welch_test(values_by_arm[ctrl], values_by_arm[arm]),
         }

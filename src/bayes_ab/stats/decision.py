@@ -78,7 +78,7 @@ from bayes_ab.models.beta_binomial import (
     BinomialCounts,
     expected_loss_of_choosing,
     posterior,
-    prob_greater,
+    prob_beta_greater,
 )
 from bayes_ab.results import Result
 
@@ -659,7 +659,7 @@ def decide_from_counts(
     pc, pt = posterior(control, prior=prior), posterior(test, prior=prior)
     hib = config.higher_is_better
     loss = _closed_form_losses(pc, pt, higher_is_better=hib)
-    p_better = prob_greater(pt, pc) if hib else prob_greater(pc, pt)
+    p_better = prob_beta_greater(pt, pc) if hib else prob_beta_greater(pc, pt)
     rope = None
     if config.rope is not None:
         r = config.rope
@@ -775,7 +775,7 @@ def cs_cost_tradeoff(
     cost * CS-engagement lift, its interval, P(> 0) and its expected losses. Intervals are
     95% HDIs of exact joint posterior draws (see the module docstring).
     """
-    from bayes_ab.inference.intervals import interval
+    from bayes_ab.inference.intervals import draws_interval
 
     for name, value in (("revenue_per_conversion", revenue_per_conversion),
                         ("cost_per_cs_contact", cost_per_cs_contact)):
@@ -796,13 +796,13 @@ def cs_cost_tradeoff(
             f"(Dirichlet({CELL_PRIOR:g}) per cell: Beta(1, 1) margins), {n_draws:,} draws"
         ),
         "n_draws": int(n_draws),
-        "conversion_lift": interval(d_conv),
-        "cs_engagement_lift": interval(d_cs),
+        "conversion_lift": draws_interval(d_conv),
+        "cs_engagement_lift": draws_interval(d_cs),
         "prob_cs_engagement_up": prob_cs_up,
         "correlation_of_lifts": float(np.corrcoef(d_conv, d_cs)[0, 1]),
         # Conversions gained per additional CS-engaged customer. Well defined only when
         # the CS-engagement lift is clearly away from zero (see prob_cs_engagement_up).
-        "conversions_per_cs_customer": interval(ratio),
+        "conversions_per_cs_customer": draws_interval(ratio),
         "conversions_per_cs_customer_of_means": ratio_of_means,
         "revenue_per_conversion": revenue_per_conversion,
         "cost_per_cs_contact": cost_per_cs_contact,
@@ -815,13 +815,13 @@ def cs_cost_tradeoff(
     }
     if revenue_per_conversion is not None:
         r = float(revenue_per_conversion)
-        out["break_even_cost_per_cs_contact"] = interval(r * ratio)
+        out["break_even_cost_per_cs_contact"] = draws_interval(r * ratio)
         out["break_even_cost_per_cs_contact_of_means"] = (
             None if ratio_of_means is None else r * ratio_of_means
         )
         if cost_per_cs_contact is not None:
             net = r * d_conv - float(cost_per_cs_contact) * d_cs
-            out["net_value_per_customer"] = interval(net)
+            out["net_value_per_customer"] = draws_interval(net)
             out["prob_net_value_positive"] = float(np.mean(net > 0))
             out["expected_loss_net"] = {
                 "double_down": float(np.mean(np.maximum(0.0, -net))),

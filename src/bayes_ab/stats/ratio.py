@@ -37,7 +37,7 @@ import numpy as np
 from bayes_ab.constants import HDI_PROB
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.stats.frequentist import RatioStatistic, ratio_metric_test
-from bayes_ab.inference.intervals import interval
+from bayes_ab.inference.intervals import draws_interval
 
 __all__ = ["DEFAULT_RATIO_DRAWS", "RatioComparison", "compare_ratio", "parse_ratio_spec",
            "ratio_by_arm", "ratio_posterior_draws", "read_ratio_columns"]
@@ -138,10 +138,10 @@ def compare_ratio(
     freq = ratio_metric_test(control, test, metric=metric, prob=prob)
     return RatioComparison(
         metric=metric,
-        control=interval(rc, prob=prob),
-        test=interval(rt, prob=prob),
-        lift_abs=interval(rt - rc, prob=prob),
-        lift_rel=interval(rt / rc - 1.0, prob=prob),
+        control=draws_interval(rc, prob=prob),
+        test=draws_interval(rt, prob=prob),
+        lift_abs=draws_interval(rt - rc, prob=prob),
+        lift_rel=draws_interval(rt / rc - 1.0, prob=prob),
         prob_test_better=float(np.mean(sign * (rt - rc) > 0)),
         higher_is_better=higher_is_better,
         counts={name: {"n": s.n, "sum_num": s.sum_y, "sum_den": s.sum_x, "ratio": s.ratio}
@@ -171,9 +171,7 @@ def read_ratio_columns(path: str | Path, spec: str, *, table=None
     """Numerator and denominator per row of the export (blank numerator = 0 is NOT
     assumed: every row needs numbers). A missing denominator column means 1 per row.
     ``table``: the export already read (``bayes_ab.data.load.read_table``), to read it once."""
-    import pandas as pd
-
-    from bayes_ab.workflows.compare import _column
+    from bayes_ab.data.columns import find_column, numbers_from_text
     from bayes_ab.data.load import LINE, read_table
 
     num, den = parse_ratio_spec(spec)
@@ -185,12 +183,9 @@ def read_ratio_columns(path: str | Path, spec: str, *, table=None
         if not name:
             out.append(np.ones(len(table.data)))
             continue
-        col = _column(table, name, option="--ratio")
+        col = find_column(table, name, option="--ratio")
         raw = table.data[col].astype(str).str.strip()
-        low = raw.str.lower()
-        mapped = raw.where(~low.isin(["true", "t", "yes", "y"]), "1")
-        mapped = mapped.where(~low.isin(["false", "f", "no", "n"]), "0")
-        values = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=float)
+        values = numbers_from_text(raw)
         bad = ~np.isfinite(values)
         if bad.any():
             shown = list(dict.fromkeys(raw[bad].tolist()))[:5]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayes_ab.constants import DESIGN_TEST_SHARE, SCHEMA_VERSION
-from bayes_ab.data.schema import ExperimentData, Finding
+from bayes_ab.data.schema import ExperimentData, ExperimentSource, Finding
 from bayes_ab.errors import BayesAbError
 from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.inference.fit_many import fit_models
@@ -115,11 +115,6 @@ def resolve_engine(data_dir: str | Path, engine: str = "auto") -> str:
     return "pandas"
 
 
-def _is_agg(data) -> bool:
-    """True for a `bayes_ab.aggregate.AggregatedExperiment` (engine duckdb)."""
-    return hasattr(data, "stats_for")
-
-
 @dataclass
 class AnalysisRun:
     """What a run produced (results.json dict plus the files beside it)."""
@@ -182,15 +177,12 @@ def step_of(key: str) -> ModelStep:
     return model_step(key, MODEL_STEPS)
 
 
-def build_model(key: str, data: ExperimentData, *, priors: dict | None = None):
+def build_model(key: str, data: ExperimentSource, *, priors: dict | None = None):
     """The model of step `key`, on the sufficient statistics of `data` (an
     `ExperimentData` or a `bayes_ab.aggregate.AggregatedExperiment`)."""
     step = step_of(key)
     cls = step.model
-    if _is_agg(data):
-        stats = data.stats_for(cls.stats_type, **step.stats_kwargs)
-    else:
-        stats = cls.stats_type.from_experiment(data, **step.stats_kwargs)
+    stats = data.stats_for(cls.stats_type, **step.stats_kwargs)
     _require_identified(step.key, stats)
     if issubclass(cls, ArmComparison):
         return cls(stats, priors=priors, name=step.key)
@@ -229,18 +221,11 @@ def _arm_block(summary, test_result):
     return replace(summary, frequentist=test_result)
 
 
-def _counts_of(data: ExperimentData, column: str):
+def _counts_of(data: ExperimentSource, column: str):
     from bayes_ab.models.beta_binomial import BinomialCounts
 
-    if _is_agg(data):
-        return {arm: BinomialCounts(successes=s, trials=n)
-                for arm, (s, n) in data.arm_counts(column).items()}
-    frame = data.frame
-    out = {}
-    for arm in ("Control", "Test"):
-        sel = frame["cohort"] == arm
-        out[arm] = BinomialCounts(successes=int(frame.loc[sel, column].sum()), trials=int(sel.sum()))
-    return out
+    return {arm: BinomialCounts(successes=s, trials=n)
+            for arm, (s, n) in data.arm_counts(column).items()}
 
 
 def _survival_frame(data: ExperimentData):
@@ -249,7 +234,7 @@ def _survival_frame(data: ExperimentData):
     return eps.assign(duration=eps["minutes"].clip(lower=1e-6), event=(~eps["censored"]).astype(int))
 
 
-def frequentist_checks(data: ExperimentData, *, design_test_share: float) -> dict[str, Any]:
+def frequentist_checks(data: ExperimentSource, *, design_test_share: float) -> dict[str, Any]:
     """Every classical test of the run, as result objects keyed by question."""
     from bayes_ab.stats import frequentist as fq
 
@@ -261,13 +246,10 @@ def frequentist_checks(data: ExperimentData, *, design_test_share: float) -> dic
         counts = _counts_of(data, column)
         tests[key] = fq.two_proportion_test(counts["Control"], counts["Test"], metric=key)
     out.update(fq.holm_adjust_tests(tests))
-    if _is_agg(data):
-        by_k = data.converted_by_completions()
-    else:
-        by_k = data.frame.groupby("n_completed")["converted"].agg(["sum", "count"]).reindex(range(4), fill_value=0)
+    by_k = data.converted_by_completions()
     if (by_k["count"] > 0).sum() >= 2:
         out["completions_trend"] = fq.cochran_armitage_trend(by_k["sum"].to_numpy(), by_k["count"].to_numpy())
-    if _is_agg(data):
+    if not data.rows_in_memory:
         # The engine's grouped follow-up times (one row per channel x task x minutes x
         # event, with its count n): the log-rank test from the counts, never one row per
         # flag; the per-flag rows are rebuilt only for Cox, up to COX_MAX_FLAGS.
@@ -296,9 +278,9 @@ def frequentist_checks(data: ExperimentData, *, design_test_share: float) -> dic
     return out
 
 
-def _joint_tables(data: ExperimentData) -> dict[str, np.ndarray]:
+def _joint_tables(data: ExperimentSource) -> dict[str, np.ndarray]:
     """Each arm's customers by converted (rows 0/1) x CS-engaged (columns 0/1)."""
-    df = data.customers if _is_agg(data) else data.frame.assign(n=1)
+    df = data.customers
     out = {}
     for arm in ("Control", "Test"):
         sel = df[df["cohort"] == arm]
@@ -502,7 +484,7 @@ def analyze(
     results["segments"] = segment_blocks(data, options=options, findings=results["data_quality"])
     steps.end("ratios_segments")
     if options.forensics:
-        if _is_agg(data) and data.n_customers > FORENSICS_MAX_CUSTOMERS:
+        if not data.rows_in_memory and data.n_customers > FORENSICS_MAX_CUSTOMERS:
             note = (f"forensics skipped: {data.n_customers} customers is over "
                     f"{FORENSICS_MAX_CUSTOMERS} with the duckdb engine (it reads the raw "
                     "files with pandas); run `bayes-ab forensics` on a sample")
@@ -597,8 +579,7 @@ def _assemble(data: ExperimentData, *, freq: dict, summaries: dict, findings: li
             "dropped": dict(data.dropped),
             "source": str(data.source),
             "n_help_flags": _n_help_flags(data),
-            "n_task_attempts": (int(data.n_task_attempts) if _is_agg(data)
-                                else int(len(data.task_attempts))),
+            "n_task_attempts": int(data.n_task_attempts),
             "observation_end": data.observation_end,
         },
         "srm": _srm_block(freq["srm"]),
@@ -649,21 +630,14 @@ def _unique_findings(findings: list[Finding]) -> list[dict]:
 
 
 def _n_help_flags(data) -> int:
-    return int(data.n_help_flags) if _is_agg(data) else int(len(data.help_episodes))
+    return int(data.n_help_flags)
 
 
-def _engagement_among_flagged(data: ExperimentData) -> dict:
+def _engagement_among_flagged(data: ExperimentSource) -> dict:
     """CS engagement among customers flagged at least once (secondary definition)."""
     from bayes_ab.models.beta_binomial import BetaPrior, BinomialCounts, posterior
 
-    if _is_agg(data):
-        by_arm = data.arm_counts("any_cs", among_flagged=True)
-    else:
-        frame = data.frame[data.frame["n_help_flags"] > 0]
-        by_arm = {}
-        for arm in ("Control", "Test"):
-            sel = frame[frame["cohort"] == arm]
-            by_arm[arm] = (int(sel["any_cs"].sum()), int(len(sel)))
+    by_arm = data.arm_counts("any_cs", among_flagged=True)
     out = {}
     for arm in ("Control", "Test"):
         successes, trials = by_arm[arm]
@@ -707,14 +681,14 @@ def _ratio_columns(data: ExperimentData):
     }
 
 
-def ratio_metrics(data: ExperimentData, *, seed: int, findings: list | None = None) -> dict:
+def ratio_metrics(data: ExperimentSource, *, seed: int, findings: list | None = None) -> dict:
     """Bayesian ratio metrics (exact posterior draws on sufficient statistics) beside the
     delta-method test, each with its definition; null when a denominator is all zero in an
     arm or an arm is too small, with an error finding (a dict) appended to `findings`."""
     from bayes_ab.stats.frequentist import RatioStatistic
     from bayes_ab.stats.ratio import compare_ratio
 
-    if _is_agg(data):  # the engine's per-arm sums (bayes_ab.aggregate.engine.RATIO_PAIRS)
+    if not data.rows_in_memory:  # the engine's per-arm sums (bayes_ab.aggregate.engine.RATIO_PAIRS)
         by_pair = data.ratio_stats
     else:
         cols = _ratio_columns(data)
@@ -777,12 +751,12 @@ def _segment_columns(frame) -> dict[str, np.ndarray]:
     return out
 
 
-def segment_blocks(data: ExperimentData, *, options: AnalyzeOptions, findings: list) -> dict:
+def segment_blocks(data: ExperimentSource, *, options: AnalyzeOptions, findings: list) -> dict:
     """Conversion lift by segment, partially pooled (normal approximation + exact quadrature
     over the between-segment sd: no sampler), with a sample-ratio check per segment."""
     from bayes_ab.workflows.segments import SegmentCounts, segment_effects
 
-    if _is_agg(data):
+    if not data.rows_in_memory:
         columns = {col: ("agg", g) for col, g in data.segments.items()}
     else:
         frame = data.frame

@@ -72,7 +72,7 @@ Optional blocks (docs/BEYOND.md), each keyed by the non-control arm where it is 
 
 Bayesian part of the binary metric: independent Beta(1, 1) priors, so each arm's posterior
 is Beta(1 + successes, 1 + failures), exactly; no sampler. Rate intervals are the exact
-Beta HDIs, P(arm better than control) is exact (`beta_binomial.prob_greater`, the same
+Beta HDIs, P(arm better than control) is exact (`beta_binomial.prob_beta_greater`, the same
 number in the arm block and in its decision), lift means are exact and lift HDIs come from
 200,000 seeded draws of each Beta. P(best) and the loss of choosing each arm are exact
 one-dimensional integrals (`bayes_ab.stats.multiarm`).
@@ -118,6 +118,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayes_ab.constants import SCHEMA_VERSION
+from bayes_ab.data.columns import (
+    OUTCOME_CODES,
+    find_column,
+    normalise_column,
+    numbers_from_text,
+    parse_outcome,
+)
 from bayes_ab.errors import BayesAbError, DataError, OptionError
 from bayes_ab.inference.fit import SamplerConfig
 
@@ -128,9 +135,6 @@ __all__ = ["DEFAULT_SRM_ALPHA", "EXACT_DRAWS", "CompareRun", "SampleRatioMismatc
            "compare_file", "karm_decision", "parse_outcome", "parse_split", "read_groups",
            "run_compare", "write_compare"]
 
-_TRUE = ("1", "1.0", "true", "t", "yes", "y")
-_FALSE = ("0", "0.0", "false", "f", "no", "n")
-_OUTCOME = {**{v: 1 for v in _TRUE}, **{v: 0 for v in _FALSE}}
 _SHOWN = 20
 
 #: Seeded draws per arm behind the lift HDIs (Monte-Carlo error of an HDI bound well
@@ -180,43 +184,6 @@ class CompareRun:
     ratio_draws: Any = field(repr=False, default=None)
 
 
-def _normalise(name: str) -> str:
-    # The same rule as bayes_ab.data.load for column names, so "Converted?" style headers
-    # given on the command line match what the reader made of them.
-    return re.sub(r"[\s\-]+", "_", str(name).replace("\ufeff", "").strip().lower())
-
-
-def _column(table, name: str, *, option: str) -> str:
-    col = _normalise(name)
-    have = [c for c in table.data.columns if not c.startswith("_line")]
-    if col not in table.data.columns:
-        raise DataError(
-            f"no column '{name}' ({option}); the file has: {', '.join(have)}",
-            file=table.name, column=name, lines=[1], n_rows=1,
-        )
-    return col
-
-
-def parse_outcome(values, lines, *, file: str, column: str) -> np.ndarray:
-    """0/1 outcomes from text; a DataError lists the offending values and their lines."""
-    import pandas as pd
-
-    values = np.asarray(values, dtype=object)
-    # Map the distinct values once (a 300k-row export has two or three of them).
-    inverse, uniq = pd.factorize(values, use_na_sentinel=False)
-    codes = np.array([_OUTCOME.get(str(u).strip().lower(), -1) for u in uniq], dtype=np.int64)
-    parsed = codes[inverse]
-    bad = parsed < 0
-    if bad.any():
-        shown = list(dict.fromkeys(str(v) for v in values[bad]))[:5]
-        raise DataError(
-            "the outcome must be binary (0/1, true/false or yes/no); found "
-            + ", ".join(repr(v) for v in shown),
-            file=file, column=column, lines=np.asarray(lines)[bad][:_SHOWN], n_rows=int(bad.sum()),
-        )
-    return parsed
-
-
 def _open_table(path: str | Path):
     from bayes_ab.data.load import read_table
 
@@ -233,12 +200,12 @@ def _outcome_kind(raw, metric_type: str) -> tuple[str, str]:
     if metric_type in ("binary", "mean"):
         return metric_type, f"{metric_type} (given with --metric-type)"
     uniq = {str(v).strip().lower() for v in pd.unique(pd.Series(raw, dtype=object))}
-    if uniq <= set(_OUTCOME):
+    if uniq <= set(OUTCOME_CODES):
         return "binary", "binary (every value is 0/1, true/false or yes/no)"
 
     def number(v: str) -> float:
-        if v in _OUTCOME:
-            return float(_OUTCOME[v])
+        if v in OUTCOME_CODES:
+            return float(OUTCOME_CODES[v])
         try:
             return float(v)
         except ValueError:
@@ -256,10 +223,7 @@ def parse_numeric_outcome(values, lines, *, file: str, column: str) -> np.ndarra
     import pandas as pd
 
     text = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
-    low = text.str.lower()
-    mapped = text.where(~low.isin(["true", "t", "yes", "y"]), "1")
-    mapped = mapped.where(~low.isin(["false", "f", "no", "n"]), "0")
-    parsed = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=float)
+    parsed = numbers_from_text(text)
     bad = ~np.isfinite(parsed)
     if bad.any():
         shown = list(dict.fromkeys(text[bad].tolist()))[:5]
@@ -286,8 +250,8 @@ def _groups_from_table(table, path: Path, *, group_col: str, outcome_col: str,
                        metric_type: str = "binary") -> GroupData:
     from bayes_ab.data.load import LINE
 
-    gcol = _column(table, group_col, option="--group-col")
-    ocol = _column(table, outcome_col, option="--outcome-col")
+    gcol = find_column(table, group_col, option="--group-col")
+    ocol = find_column(table, outcome_col, option="--outcome-col")
     if gcol == ocol:
         raise DataError("--group-col and --outcome-col name the same column",
                         file=table.name, column=group_col)
@@ -309,7 +273,7 @@ def _groups_from_table(table, path: Path, *, group_col: str, outcome_col: str,
         present = cats[np.bincount(codes, minlength=len(cats)) > 0]
         kind, why = _outcome_kind(present, metric_type)
         if kind == "binary":
-            mapped = np.array([_OUTCOME.get(str(u).strip().lower(), -1) for u in cats],
+            mapped = np.array([OUTCOME_CODES.get(str(u).strip().lower(), -1) for u in cats],
                               dtype=np.int64)[codes]
             if (mapped >= 0).all():
                 outcomes = mapped
@@ -461,16 +425,16 @@ def prepare_units(table, *, group_col: str, unit_col: str | None = None,
 
     from bayes_ab.data.load import LINE
 
-    gcol = _column(table, group_col, option="--group-col")
+    gcol = find_column(table, group_col, option="--group-col")
     df = table.data
     extra: dict[str, Any] = {}
     findings: list[dict] = []
     times = None
     if time_col is not None:
-        tcol = _column(table, time_col, option="--time-col")
+        tcol = find_column(table, time_col, option="--time-col")
         times = _parse_times(table, tcol, time_col)
     if unit_col is not None:
-        ucol = _column(table, unit_col, option="--unit-col")
+        ucol = find_column(table, unit_col, option="--unit-col")
         if ucol == gcol:
             raise DataError("--unit-col and --group-col name the same column",
                             file=table.name, column=unit_col)
@@ -710,7 +674,7 @@ def _binary_bayes(counts: ArmCounts, *, seed: int, n_draws: int = EXACT_DRAWS
                              dict[str, float]]:
     """Per non-control arm: control, test, lift_abs, lift_rel, prob_test_better (exact Beta
     posteriors); the draws per arm; P(best) and the loss of choosing, every arm."""
-    from bayes_ab.models.beta_binomial import interval_of_draws, prob_greater
+    from bayes_ab.models.beta_binomial import interval_of_draws, prob_beta_greater
     from bayes_ab.stats.multiarm import loss_of_choosing, prob_best
 
     posts = _posteriors(counts)
@@ -728,7 +692,7 @@ def _binary_bayes(counts: ArmCounts, *, seed: int, n_draws: int = EXACT_DRAWS
             "test": pt.hdi().to_dict(),
             "lift_abs": interval_of_draws(dt - dc, mean=pt.mean - pc.mean).to_dict(),
             "lift_rel": interval_of_draws(dt / dc - 1.0, mean=rel_mean).to_dict(),
-            "prob_test_better": prob_greater(pt, pc),
+            "prob_test_better": prob_beta_greater(pt, pc),
         }
     if len(posts) == 2:
         p1 = blocks[counts.arms[1]]["prob_test_better"]
@@ -879,7 +843,7 @@ def _holm_across(blocks: Sequence[tuple[str, str, dict]]) -> None:
 def _extra_column(table, name: str, *, option: str) -> np.ndarray:
     """Another column of the export as stripped text, row-aligned with the groups
     (which keep every row or fail), blank values labelled ``(blank)``."""
-    col = _column(table, name, option=option)
+    col = find_column(table, name, option=option)
     values = table.data[col].astype(str).str.strip()
     return values.where(values != "", "(blank)").to_numpy(dtype=object)
 
@@ -1061,8 +1025,8 @@ def run_compare(
         if segment_col is not None or prior_from is not None:
             raise OptionError("--covariate cannot be combined with --segment-col or "
                               "--prior-from (they model the unadjusted binary outcome)")
-        ccol = _column(table, covariate, option="--covariate")
-        if ccol in (_normalise(group_col), _normalise(outcome_col)):
+        ccol = find_column(table, covariate, option="--covariate")
+        if ccol in (normalise_column(group_col), normalise_column(outcome_col)):
             raise OptionError("--covariate must be another column than the group and the "
                               "outcome (a pre-period value of the unit)")
         try:
@@ -1216,7 +1180,7 @@ def _adjusted_blocks(y: np.ndarray, x: np.ndarray, groups: np.ndarray, order: li
         cuped_adjust,
         ols_adjusted,
     )
-    from bayes_ab.inference.intervals import interval
+    from bayes_ab.inference.intervals import draws_interval
 
     try:
         y_adj, theta = cuped_adjust(y, x, groups, order)
@@ -1244,13 +1208,13 @@ def _adjusted_blocks(y: np.ndarray, x: np.ndarray, groups: np.ndarray, order: li
             rel = dt / dc - 1.0
         un_lift = {"mean": raw_mean[arm] - raw_mean[ctrl]}
         if raw[arm] is not None and raw[ctrl] is not None:
-            un_lift = {**interval(raw[arm] - raw[ctrl]), **un_lift}
+            un_lift = {**draws_interval(raw[arm] - raw[ctrl]), **un_lift}
         se_a, se_u = adj_ols[arm]["se"], unadj_ols[arm]["se"]
         blocks[arm] = {
-            "control": {**interval(dc), "mean": mean[ctrl]},
-            "test": {**interval(dt), "mean": mean[arm]},
-            "lift_abs": {**interval(dt - dc), "mean": mean[arm] - mean[ctrl]},
-            "lift_rel": interval(rel) if np.all(np.isfinite(rel)) else None,
+            "control": {**draws_interval(dc), "mean": mean[ctrl]},
+            "test": {**draws_interval(dt), "mean": mean[arm]},
+            "lift_abs": {**draws_interval(dt - dc), "mean": mean[arm] - mean[ctrl]},
+            "lift_rel": draws_interval(rel) if np.all(np.isfinite(rel)) else None,
             "prob_test_better": float(np.mean(dt > dc)),
             "frequentist": adj_ols[arm],
             "adjustment": {
@@ -1397,7 +1361,7 @@ def parse_outcome_cols(spec: str | Sequence[str]) -> list[str]:
     out = [p.strip() for item in items for p in str(item).split(",")]
     if not out or not all(out):
         raise OptionError(f"--outcome-col: empty outcome name in {spec!r}")
-    if len({_normalise(o) for o in out}) != len(out):
+    if len({normalise_column(o) for o in out}) != len(out):
         raise OptionError(f"--outcome-col names the same column twice: {', '.join(out)}")
     return out
 
@@ -1421,10 +1385,10 @@ def parse_guardrail_margins(spec: str | float | None, guardrails: Sequence[str]
 
     if isinstance(spec, (int, float)) or "=" not in str(spec):
         return {g: number(spec) for g in guardrails}
-    lower = {_normalise(g): g for g in guardrails}
+    lower = {normalise_column(g): g for g in guardrails}
     for part in str(spec).split(","):
         name, _, value = part.partition("=")
-        g = lower.get(_normalise(name))
+        g = lower.get(normalise_column(name))
         if g is None:
             raise OptionError(f"--guardrail-margin names '{name.strip()}', which is not a "
                               f"guardrail outcome ({', '.join(guardrails) or 'none'})")
@@ -1456,11 +1420,11 @@ def _ratio_margin_names(spec, ratio_key: str, *, aliases: Sequence[str],
     (a name that is also an outcome stays the outcome's)."""
     if spec is None or isinstance(spec, (int, float)) or "=" not in str(spec):
         return spec
-    names = {_normalise(a) for a in aliases} - {_normalise(o) for o in outcomes}
+    names = {normalise_column(a) for a in aliases} - {normalise_column(o) for o in outcomes}
     parts = []
     for part in str(spec).split(","):
         name, eq, value = part.partition("=")
-        parts.append(f"{ratio_key}={value}" if eq and _normalise(name) in names else part)
+        parts.append(f"{ratio_key}={value}" if eq and normalise_column(name) in names else part)
     return ",".join(parts)
 
 
@@ -1502,8 +1466,8 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
                                                aliases=(ratio, label), outcomes=outcomes)
     margins = parse_guardrail_margins(guardrail_margin,
                                       guards + ([ratio_key] if ratio_key else []))
-    lower = {_normalise(g) for g in guardrail_lower_is_better}
-    unknown = lower - {_normalise(g) for g in guards}
+    lower = {normalise_column(g) for g in guardrail_lower_is_better}
+    unknown = lower - {normalise_column(g) for g in guards}
     if unknown:
         raise OptionError(f"--guardrail-lower-is-better names {', '.join(sorted(unknown))}, "
                           f"not a guardrail outcome ({', '.join(guards)})")
@@ -1539,7 +1503,7 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
                  "decision": sres["decision"], "counts": sres["input"]["counts"]}
         block["guardrail"] = _guardrail_check(block, sub.draws, arm=shipped, control=ctrl,
                                               margin=margins[g],
-                                              lower_is_better=_normalise(g) in lower)
+                                              lower_is_better=normalise_column(g) in lower)
         if block["guardrail"]["blocks_ship"]:
             blocked.append(g)
         res["metrics"][g] = block

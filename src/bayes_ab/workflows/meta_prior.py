@@ -46,7 +46,7 @@ from scipy import stats
 from bayes_ab.constants import HDI_PROB
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.inference.fit import SamplerConfig
-from bayes_ab.inference.intervals import interval
+from bayes_ab.inference.intervals import draws_interval
 
 __all__ = ["DEFAULT_PRIORS", "MetaPrior", "MetaPriors", "PastExperiments", "Shrinkage",
            "apply_meta_prior", "fit_meta_prior", "lift_estimate", "meta_prior_grid",
@@ -131,9 +131,9 @@ class MetaPrior:
             "scale": self.past.scale,
             "method": self.method,
             "priors": self.priors.to_dict(),
-            "mu": interval(self.mu, prob=prob),
-            "tau": interval(self.tau, prob=prob),
-            "predictive_prior": {**interval(self.predictive, prob=prob),
+            "mu": draws_interval(self.mu, prob=prob),
+            "tau": draws_interval(self.tau, prob=prob),
+            "predictive_prior": {**draws_interval(self.predictive, prob=prob),
                                  "sd": float(np.std(self.predictive))},
             "diagnostics": self.diagnostics,
         }
@@ -290,7 +290,7 @@ def apply_meta_prior(meta: MetaPrior, estimate: float, se: float, *, seed: int =
     z = stats.norm.isf((1 - prob) / 2)
     raw = {"mean": float(estimate), "lower": float(estimate - z * se),
            "upper": float(estimate + z * se), "prob": prob}
-    shrunk = interval(theta, prob=prob)
+    shrunk = draws_interval(theta, prob=prob)
     prior_mean = float(np.mean(meta.predictive))
     gap = estimate - prior_mean
     return Shrinkage(

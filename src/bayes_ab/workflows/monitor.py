@@ -512,9 +512,9 @@ def _read(path: Path):
 
 
 def _col(table, name: str, option: str) -> str:
-    from bayes_ab.workflows.compare import _column
+    from bayes_ab.data.columns import find_column
 
-    return _column(table, name, option=option)
+    return find_column(table, name, option=option)
 
 
 def _dates(table, col: str) -> np.ndarray:
@@ -583,7 +583,7 @@ def read_daily_counts(
     ``conversions_col``: one row per date and arm). Returns the counts and an input note."""
     import pandas as pd
 
-    from bayes_ab.workflows.compare import parse_outcome
+    from bayes_ab.data.columns import parse_outcome
     from bayes_ab.data.load import LINE
 
     path = Path(path)
@@ -667,14 +667,14 @@ def _first(mask: np.ndarray) -> int | None:
 
 def _posterior_lifts(n_c, x_c, n_t, x_t, *, seed: int, n_draws: int = 20000) -> list[dict]:
     """Exact-model posterior of the lift per look (Beta(1, 1) priors, HDI of draws)."""
-    from bayes_ab.inference.intervals import interval
+    from bayes_ab.inference.intervals import draws_interval
 
     rng = np.random.default_rng(seed)
     out = []
     for k in range(n_c.size):
         c = rng.beta(1 + x_c[k], 1 + n_c[k] - x_c[k], n_draws)
         t = rng.beta(1 + x_t[k], 1 + n_t[k] - x_t[k], n_draws)
-        out.append(interval(t - c))
+        out.append(draws_interval(t - c))
     return out
 
 

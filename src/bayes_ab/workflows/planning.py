@@ -224,7 +224,7 @@ class Plan:
             f"{self.mde_abs:+.4f}, sd {self.design_sd:.4f}) (at most {ceiling}, the prior's "
             "chance of a lift in this direction):")
         lines.append(
-            f"  z-test at the same level: "
+            "  z-test at the same level: "
             + (f"{self.n_total_frequentist_assurance:,} customers"
                if self.n_total_frequentist_assurance is not None else never))
         lines.append(f"  Bayesian, {thr}: "

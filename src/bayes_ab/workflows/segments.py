@@ -41,7 +41,7 @@ import numpy as np
 from bayes_ab.constants import HDI_PROB
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.inference.fit import SamplerConfig
-from bayes_ab.inference.intervals import interval
+from bayes_ab.inference.intervals import draws_interval
 
 __all__ = ["MAX_SEGMENTS", "SegmentCounts", "checked_segment_names", "segment_effects", "segment_srm"]
 
@@ -239,16 +239,16 @@ def segment_effects(counts: SegmentCounts, *, method: Method = "pymc",
     per: dict[str, dict] = {}
     flagged = []
     for k, s in enumerate(counts.segments):
-        dev = interval(u[:, k], prob=prob)
+        dev = draws_interval(u[:, k], prob=prob)
         differs = bool(dev["lower"] > 0 or dev["upper"] < 0)
         if differs:
             flagged.append(s)
         per[s] = {
             "n_control": int(nc[k]), "n_test": int(nt[k]),
             "successes_control": int(xc[k]), "successes_test": int(xt[k]),
-            "rate_control": interval(pc[:, k], prob=prob),
-            "rate_test": interval(pt[:, k], prob=prob),
-            "lift_abs": interval(pt[:, k] - pc[:, k], prob=prob),
+            "rate_control": draws_interval(pc[:, k], prob=prob),
+            "rate_test": draws_interval(pt[:, k], prob=prob),
+            "lift_abs": draws_interval(pt[:, k] - pc[:, k], prob=prob),
             "deviation_log_odds": dev,
             "prob_lift_positive": float(np.mean(pt[:, k] > pc[:, k])),
             "prob_lift_above_overall": float(np.mean(u[:, k] > 0)),
@@ -262,9 +262,9 @@ def segment_effects(counts: SegmentCounts, *, method: Method = "pymc",
         "method": ("hierarchical Binomial, PyMC" if method == "pymc"
                    else "normal approximation on log odds ratios, exact quadrature"),
         "n_segments": len(counts.segments),
-        "overall": {"lift_abs": interval(overall_lift, prob=prob),
-                    "log_odds_ratio": interval(draws["delta"], prob=prob),
-                    "sd_between_segments_log_odds": interval(draws["sigma_u"], prob=prob)},
+        "overall": {"lift_abs": draws_interval(overall_lift, prob=prob),
+                    "log_odds_ratio": draws_interval(draws["delta"], prob=prob),
+                    "sd_between_segments_log_odds": draws_interval(draws["sigma_u"], prob=prob)},
         "segments": per,
         "flagged": flagged,
         "flag_rule": ("the 95% HDI of the segment's departure from the overall lift (log odds) "

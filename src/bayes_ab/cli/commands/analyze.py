@@ -9,7 +9,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from bayes_ab.cli.commands.common import (
+from bayes_ab.cli.main.commands.common import (
     add_sampler_options,
     add_spark_master_option,
     sampler_config,
@@ -186,9 +186,9 @@ def print_json(results: dict) -> None:
     """The results as strict JSON on stdout (the bytes of results.json)."""
     import json
 
-    from bayes_ab.io import _finite, _json_default
+    from bayes_ab.io import finite, json_default
 
-    sys.stdout.write(json.dumps(_finite(results), indent=2, default=_json_default,
+    sys.stdout.write(json.dumps(finite(results), indent=2, default=json_default,
                                 allow_nan=False) + "\n")
     sys.stdout.flush()
 

@@ -7,15 +7,36 @@ import argparse
 from bayes_ab.inference.fit import SAMPLERS, SamplerConfig
 
 
-def add_sampler_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("sampling")
-    group.add_argument("--seed", type=int, default=SamplerConfig.seed,
-                       help="one seed for the simulator and every sampler (default %(default)s)")
-    group.add_argument("--draws", type=int, default=1000, help="posterior draws per chain")
-    group.add_argument("--tune", type=int, default=1000, help="tuning steps per chain")
-    group.add_argument("--chains", type=int, default=4, help="number of chains")
-    group.add_argument("--sampler", choices=SAMPLERS, default="nutpie",
-                       help="nutpie (default) or PyMC's NUTS")
+#: Help of the sampling options; a command may word one for its own models.
+SAMPLER_HELP = {
+    "seed": "one seed for the simulator and every sampler (default %(default)s)",
+    "draws": "posterior draws per chain",
+    "tune": "tuning steps per chain",
+    "chains": "number of chains",
+    "sampler": "nutpie (default) or PyMC's NUTS",
+}
+
+
+def add_sampler_options(parser: argparse.ArgumentParser, *, title: str | None = "sampling",
+                        tune_default: int | None = SamplerConfig.tune,
+                        **help_text: str) -> None:
+    """``--seed --draws --tune --chains --sampler``: the one definition every sampling
+    command (analyze, compare, funnel, the model scripts) uses; defaults are
+    `SamplerConfig`'s and the sampler choices `fit.SAMPLERS`. ``title``: an argument group
+    of that title (None: the parser itself, keeping the command's help order);
+    ``tune_default``: None where the command tunes as many steps as it draws;
+    ``help_text``: the command's own wording of an option's help (keys of `SAMPLER_HELP`)."""
+    unknown = set(help_text) - set(SAMPLER_HELP)
+    if unknown:
+        raise TypeError(f"no sampling option {sorted(unknown)}")
+    helps = {**SAMPLER_HELP, **help_text}
+    group = parser.add_argument_group(title) if title else parser
+    group.add_argument("--seed", type=int, default=SamplerConfig.seed, help=helps["seed"])
+    group.add_argument("--draws", type=int, default=SamplerConfig.draws, help=helps["draws"])
+    group.add_argument("--tune", type=int, default=tune_default, help=helps["tune"])
+    group.add_argument("--chains", type=int, default=SamplerConfig.chains, help=helps["chains"])
+    group.add_argument("--sampler", choices=SAMPLERS, default=SamplerConfig.sampler,
+                       help=helps["sampler"])
 
 
 def sampler_config(args: argparse.Namespace) -> SamplerConfig:

@@ -8,7 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bayes_ab.cli.commands.common import add_spark_master_option, spark_master
+from bayes_ab.cli.main.commands.common import (
+    add_sampler_options,
+    add_spark_master_option,
+    sampler_config,
+    spark_master,
+)
 
 DESCRIPTION = (
     "Compare two or more arms of a plain A/B export (one CSV or Parquet file with a group "
@@ -56,16 +61,13 @@ def register(subparsers) -> None:
                    help="control arm (default: an arm named control, else A, else the first "
                         "alphabetically)")
     p.add_argument("--out", required=True, metavar="OUT", help="output folder")
-    p.add_argument("--seed", type=int, default=20260505, help="random seed (default 20260505)")
-    p.add_argument("--draws", type=int, default=1000,
-                   help="posterior draws per chain of the sampled models "
-                   "(--segment-method pymc, --prior-method pymc); the binary outcome's "
-                   "posterior is exact and needs no sampler")
-    p.add_argument("--tune", type=int, default=1000,
-                   help="tuning steps per chain of the sampled models")
-    p.add_argument("--chains", type=int, default=4, help="chains of the sampled models")
-    p.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie",
-                   help="sampler of the sampled models")
+    add_sampler_options(
+        p, title=None, seed="random seed (default 20260505)",
+        draws="posterior draws per chain of the sampled models (--segment-method pymc, "
+              "--prior-method pymc); the binary outcome's posterior is exact and needs no "
+              "sampler",
+        tune="tuning steps per chain of the sampled models",
+        chains="chains of the sampled models", sampler="sampler of the sampled models")
     p.add_argument("--threshold", type=float, default=None,
                    help="threshold of caring, in the outcome's units (default 0.001 = 0.1 pp)")
     p.add_argument("--ratio", metavar="NUM_COL/DEN_COL", default=None,
@@ -159,12 +161,10 @@ def _export(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from bayes_ab.workflows.compare import run_compare, write_compare
-    from bayes_ab.inference.fit import SamplerConfig
     from bayes_ab.io import check_output_dir, staged_output_dir
     from bayes_ab.report import text as T
 
-    config = SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune,
-                           chains=args.chains, seed=args.seed)
+    config = sampler_config(args)
     path, table = _export(args)
     inputs = [args.file, args.prior_from]
     check_output_dir(args.out, force=args.force, inputs=inputs)
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     res = result.results
     if args.json or args.quiet:
         if args.json:
-            from bayes_ab.cli.commands.analyze import print_json
+            from bayes_ab.cli.main.commands.analyze import print_json
 
             print_json(res)
         if not res["diagnostics"]["passed"]:

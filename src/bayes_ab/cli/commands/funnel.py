@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bayes_ab.cli.commands.common import add_sampler_options
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -18,11 +20,9 @@ def register(subparsers) -> None:
     p.add_argument("leads", help="leads.csv (or .csv.gz)")
     p.add_argument("events", help="events.csv (or .csv.gz)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=20260505)
-    p.add_argument("--draws", type=int, default=1000, help="posterior draws per chain")
-    p.add_argument("--tune", type=int, default=None, help="tuning steps (default: = draws)")
-    p.add_argument("--chains", type=int, default=4)
-    p.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
+    add_sampler_options(p, title=None, tune_default=None,
+                        seed="one seed for every sampler (default %(default)s)",
+                        tune="tuning steps (default: = draws)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 when a model fails the diagnostic gate")

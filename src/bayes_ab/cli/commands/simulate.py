@@ -7,6 +7,7 @@ import dataclasses
 import time
 from typing import Any
 
+from bayes_ab.data.columns import TRUE_WORDS
 from bayes_ab.errors import OptionError
 
 FORMATS = ("csv", "csv.gz", "parquet")
@@ -66,7 +67,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             if isinstance(default, tuple):
                 out[name] = tuple(float(v) for v in text.split(",") if v.strip())
             elif isinstance(default, bool):
-                out[name] = text.strip().lower() in ("1", "true", "yes")
+                out[name] = text.strip().lower() in TRUE_WORDS
             elif isinstance(default, int):
                 out[name] = int(text)
             elif isinstance(default, float):
