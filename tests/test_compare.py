@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli.main.main import main
+from bayes_ab.cli.main import main
 from bayes_ab.workflows.compare import count_arms, karm_decision, read_groups
 from bayes_ab.errors import DataError
 

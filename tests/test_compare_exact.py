@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli.main.main import main
+from bayes_ab.cli.main import main
 from bayes_ab.workflows.compare import run_compare
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.models.beta_binomial import (
@@ -324,7 +324,7 @@ def test_binary_compare_never_imports_a_sampler(tmp_path):
     """Issue 16.2: a binary outcome is answered from exact posteriors, without importing
     PyMC, nutpie or PyTensor (whose compile was most of the old run time)."""
     path = _write_counts(tmp_path / "s.csv", {"control": (30, 310), "test": (45, 300)})
-    code = ("import sys; from bayes_ab.cli.main.main import main; "
+    code = ("import sys; from bayes_ab.cli.main import main; "
             f"rc = main(['compare', {str(path)!r}, '--group-col', 'arm', '--outcome-col', 'y', "
             f"'--out', {str(tmp_path / 'o')!r}]); "
             "print(rc, sorted(m for m in ('pymc', 'nutpie', 'pytensor', 'arviz') "

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from bayes_ab import HDI_PROB
-from bayes_ab.cli.main.main import main
+from bayes_ab.cli.main import main
 from bayes_ab.inference.diagnostics import ModelDiagnostics, combine
 from bayes_ab.errors import DataError, OptionError, OutputExistsError
 from bayes_ab.inference.fit import SamplerConfig

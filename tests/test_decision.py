@@ -363,7 +363,7 @@ def test_loss_if_wrong_is_none_when_the_action_cannot_be_wrong() -> None:
 
 
 def test_report_and_cli_word_the_expected_loss_as_unconditional() -> None:
-    from bayes_ab.cli.main.commands.analyze import decision_summary_lines
+    from bayes_ab.cli.commands.analyze import decision_summary_lines
     from bayes_ab.report.text import GLOSSARY, expected_loss_sentences
 
     dec = decide_from_counts(EXAMPLE_CONTROL, EXAMPLE_TEST, metric="conversion").to_dict()
@@ -522,7 +522,7 @@ def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
 
 
 def test_cli_refuses_a_negative_cs_cost(tmp_path, capsys) -> None:
-    from bayes_ab.cli.main.main import main
+    from bayes_ab.cli.main import main
 
     (tmp_path / "data").mkdir()
     rc = main(["analyze", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--quiet",
@@ -561,7 +561,7 @@ def test_report_table_shows_the_loss_if_wrong(tmp_path) -> None:
 
 def test_cli_passes_the_cs_cost_to_the_analysis(tmp_path, monkeypatch) -> None:
     import bayes_ab.workflows.analyze as pipeline
-    from bayes_ab.cli.main.main import main
+    from bayes_ab.cli.main import main
 
     seen = {}
 

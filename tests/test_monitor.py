@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli.main.main import main
+from bayes_ab.cli.main import main
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.workflows.monitor import (
     DailyCounts,

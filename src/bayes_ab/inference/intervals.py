@@ -35,3 +35,9 @@ def prob_draws_greater(draws, threshold: float = 0.0) -> float:
     two Beta posteriors)."""
     x = np.asarray(draws, dtype=float).ravel()
     return float(np.mean(x > threshold))
+
+
+def flat(da) -> np.ndarray:
+    """All chains and draws of an xarray DataArray (or array) as a flat vector."""
+    values = getattr(da, "values", da)
+    return np.asarray(values, dtype=float).reshape(-1)

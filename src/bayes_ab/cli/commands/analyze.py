@@ -9,7 +9,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from bayes_ab.cli.main.commands.common import (
+from bayes_ab.cli.commands.common import (
     add_sampler_options,
     add_spark_master_option,
     sampler_config,

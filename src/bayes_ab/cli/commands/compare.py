@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bayes_ab.cli.main.commands.common import (
+from bayes_ab.cli.commands.common import (
     add_sampler_options,
     add_spark_master_option,
     sampler_config,
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     res = result.results
     if args.json or args.quiet:
         if args.json:
-            from bayes_ab.cli.main.commands.analyze import print_json
+            from bayes_ab.cli.commands.analyze import print_json
 
             print_json(res)
         if not res["diagnostics"]["passed"]:
