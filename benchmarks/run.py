@@ -260,9 +260,9 @@ def side_by_side(n: int, *, draws: int, tune: int, chains: int,
 
     from bayes_ab.data.load import load_experiment
     from bayes_ab.simulate import simulate, write_simulation
-    from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+    from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
     from bayes_ab.models.beta_binomial import BetaPrior, BinomialCounts, posterior
-    from bayes_ab.models.survival import Survival, SurvivalStats
+    from bayes_ab.models.time_to_completion import TimeToCompletion, TimeToCompletionStats
 
     sim = simulate(n=n, seed=3, truth=False)
     with tempfile.TemporaryDirectory() as tmp:
@@ -271,13 +271,13 @@ def side_by_side(n: int, *, draws: int, tune: int, chains: int,
     frame = data.frame
     arm = (frame["cohort"].astype(str) == "Test").to_numpy().astype(np.int64)
     y = frame["converted"].to_numpy().astype(np.int64)
-    stats = ArmCounts.from_frame(frame, group_col="cohort", outcome_col="converted",
+    stats = ArmComparisonStats.from_frame(frame, group_col="cohort", outcome_col="converted",
                                  arms=("Control", "Test"))
     fit = dict(draws=draws, tune=tune, chains=chains)
     # One-off costs (numba's and JAX's first JIT, PyMC's first C compile) are paid by a
     # throw-away model first, so no method is charged for running first.
     for sampler in _samplers():
-        _timed_fit(lambda: ArmComparison(ArmCounts(arms=("Control", "Test"), successes=(1, 2),
+        _timed_fit(lambda: ArmComparison(ArmComparisonStats(arms=("Control", "Test"), successes=(1, 2),
                                                    trials=(10, 10))).build(),
                    sampler, draws=50, tune=50, chains=chains)
     out: dict = {"n": n, "n_flags": int(len(data.help_episodes)), "conversion": {},
@@ -309,8 +309,8 @@ def side_by_side(n: int, *, draws: int, tune: int, chains: int,
     # Survival: the model's own (aggregated) build, and the per-flag twin with the
     # same priors and parameters (an identical posterior: the Poisson terms differ by
     # log d! = 0 for 0/1 events).
-    sstats = SurvivalStats.from_experiment(data)
-    model = Survival(sstats)
+    sstats = TimeToCompletionStats.from_experiment(data)
+    model = TimeToCompletion(sstats)
     ep = data.help_episodes
     edges = np.asarray(sstats.edges)
     minutes = ep["minutes"].to_numpy(float)

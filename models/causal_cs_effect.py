@@ -17,7 +17,7 @@ import time
 
 import arviz as az
 
-from bayes_ab.models.iv import InstrumentalVariable, IVStats
+from bayes_ab.models.causal_cs_effect import CausalCsEffect, CausalCsEffectStats
 from bayes_ab.models.priors import Prior
 from bayes_ab.cli.scripts import finish, load_data, save_model_figures, script_args, user_errors
 
@@ -27,13 +27,13 @@ data = load_data(args)  # DATA_DIR, the shipped example by default
 # The statistics: first flags by arm x channel (CS, OTHER) x outcome (not completed,
 # completed): eight counts.
 with user_errors():
-    stats = IVStats.from_experiment(data)
+    stats = CausalCsEffectStats.from_experiment(data)
 print(f"  counts [arm][channel][outcome]: {stats.counts}")
 
 # The model: strata (complier, always-taker, never-taker) shares, a completion rate per
 # stratum (compliers one per channel), the cells Multinomial per arm; LATE =
 # eta_complier[CS] - eta_complier[OTHER].
-model = InstrumentalVariable(stats, priors={
+model = CausalCsEffect(stats, priors={
     "strata": Prior("Dirichlet", a=[1.0, 1.0, 1.0], dims="stratum"),  # strata_share
     "outcome": Prior("Beta", alpha=1.0, beta=1.0),           # eta_complier, eta_always, ...
     "naive_rate": Prior("Beta", alpha=1.0, beta=1.0, dims="channel"),

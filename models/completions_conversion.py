@@ -18,7 +18,7 @@ import time
 
 import arviz as az
 
-from bayes_ab.models.completions_conversion import CompletionCounts, CompletionsConversion
+from bayes_ab.models.completions_conversion import CompletionsConversionStats, CompletionsConversion
 from bayes_ab.models.priors import Prior
 from bayes_ab.cli.scripts import finish, load_data, save_model_figures, script_args, user_errors
 
@@ -27,7 +27,7 @@ data = load_data(args)  # DATA_DIR, the shipped example by default
 
 # The statistics: converted customers and customers per arm x n_completed (0..3).
 with user_errors():
-    stats = CompletionCounts.from_experiment(data)
+    stats = CompletionsConversionStats.from_experiment(data)
 for arm, conv, n in zip(stats.arms, stats.successes, stats.trials, strict=True):
     print(f"  {arm:<8} converted / customers by k: "
           + ", ".join(f"{s}/{t}" for s, t in zip(conv, n, strict=True)))

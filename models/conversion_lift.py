@@ -16,7 +16,7 @@ import time
 
 import arviz as az
 
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
 from bayes_ab.models.priors import Prior
 from bayes_ab.cli.scripts import finish, load_data, save_model_figures, script_args, user_errors
 
@@ -25,7 +25,7 @@ data = load_data(args)  # DATA_DIR, the shipped example by default
 
 # The statistics: per arm, converted customers out of all randomized ones.
 with user_errors():
-    stats = ArmCounts.from_experiment(data, metric="converted")
+    stats = ArmComparisonStats.from_experiment(data, metric="converted")
 for arm, converted, n in zip(stats.arms, stats.successes, stats.trials, strict=True):
     print(f"  {arm:<8} {converted:>7} converted / {n:<7} customers = {converted / n:.4f}")
 

@@ -16,7 +16,7 @@ import time
 
 import arviz as az
 
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
 from bayes_ab.models.priors import Prior
 from bayes_ab.cli.scripts import finish, load_data, save_model_figures, script_args, user_errors
 
@@ -25,7 +25,7 @@ data = load_data(args)  # DATA_DIR, the shipped example by default
 
 # The statistics: per arm, customers with a CS help row out of all randomized ones.
 with user_errors():
-    stats = ArmCounts.from_experiment(data, metric="any_cs")
+    stats = ArmComparisonStats.from_experiment(data, metric="any_cs")
 for arm, engaged, n in zip(stats.arms, stats.successes, stats.trials, strict=True):
     print(f"  {arm:<8} {engaged:>7} with CS help / {n:<7} customers = {engaged / n:.4f}")
 

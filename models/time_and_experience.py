@@ -16,7 +16,7 @@ import time
 import arviz as az
 
 from bayes_ab.models.priors import Prior
-from bayes_ab.models.time_experience import TaskAttemptCounts, TimeExperience
+from bayes_ab.models.time_and_experience import TimeAndExperienceStats, TimeAndExperience
 from bayes_ab.cli.scripts import finish, load_data, save_model_figures, script_args, user_errors
 
 args = script_args(__doc__)
@@ -24,7 +24,7 @@ data = load_data(args)  # DATA_DIR, the shipped example by default
 
 # The statistics: completed and started tasks per start hour (0..23) x task index.
 with user_errors():
-    stats = TaskAttemptCounts.from_experiment(data)
+    stats = TimeAndExperienceStats.from_experiment(data)
 for t, task in enumerate(stats.tasks):
     s, n = stats.successes_array[:, t].sum(), stats.trials_array[:, t].sum()
     print(f"  task {task}: {s} completed / {n} started = {s / max(n, 1):.4f}")
@@ -32,7 +32,7 @@ for t, task in enumerate(stats.tasks):
 # The model: logit p[h, t] = intercept + b_hour (h - 12) + b_exp (t - 1) + hour_dev[h],
 # hour_dev trend-free (orthogonal to the linear trend) with sd sigma_hour;
 # completed ~ Binomial(started, p).
-model = TimeExperience(stats, priors={
+model = TimeAndExperience(stats, priors={
     "intercept": Prior("Normal", mu=0.0, sigma=2.0),    # at noon, task 1
     "hour_slope": Prior("Normal", mu=0.0, sigma=0.1),   # b_hour, per hour
     "experience": Prior("Normal", mu=0.0, sigma=1.0),   # b_exp, per additional task

@@ -17,7 +17,7 @@ import time
 import arviz as az
 
 from bayes_ab.models.priors import Prior
-from bayes_ab.models.survival import Survival, SurvivalStats
+from bayes_ab.models.time_to_completion import TimeToCompletion, TimeToCompletionStats
 from bayes_ab.cli.scripts import finish, load_data, save_model_figures, script_args, user_errors
 
 args = script_args(__doc__)
@@ -26,14 +26,14 @@ data = load_data(args)  # DATA_DIR, the shipped example by default
 # The statistics: completions (events) and minutes at risk (exposure) per channel x task x
 # interval of the time since the flag.
 with user_errors():
-    stats = SurvivalStats.from_experiment(data)
+    stats = TimeToCompletionStats.from_experiment(data)
 print(f"  intervals (minutes): {list(stats.edges)}")
 print(f"  events: {int(stats.events_array.sum())}, "
       f"exposure: {stats.exposure_array.sum():.0f} flag-minutes")
 
 # The model: events[c, t, j] ~ Poisson(exposure * exp(log_baseline[j] + beta_cs [c = CS]
 # + task_effect[t])), log_baseline a Gaussian random walk over the intervals.
-model = Survival(stats, priors={
+model = TimeToCompletion(stats, priors={
     "log_baseline_start": Prior("Normal", mu=0.0, sigma=2.0),  # + the crude log rate
     "random_walk_sd": Prior("HalfNormal", sigma=0.5),          # sigma_rw
     "log_hr_cs": Prior("Normal", mu=0.0, sigma=1.0),           # beta_cs

@@ -9,11 +9,11 @@ import pytest
 from bayes_ab.errors import DataError
 from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.inference.fit_many import FitOutcome, fit_models
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
 from bayes_ab.models.base import BayesModel
 
-COUNTS = ArmCounts(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
-OTHER = ArmCounts(arms=("Control", "Test"), successes=(80, 60), trials=(400, 200))
+COUNTS = ArmComparisonStats(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
+OTHER = ArmComparisonStats(arms=("Control", "Test"), successes=(80, 60), trials=(400, 200))
 MCMC = SamplerConfig(draws=200, tune=200, chains=2, seed=4, exact=False)
 
 

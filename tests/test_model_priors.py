@@ -93,12 +93,12 @@ def test_merge_keeps_the_json_form_and_sensitivity_scales_it():
 
 
 def test_table_prints_each_prior_and_graph_needs_graphviz():
-    from bayes_ab.models.time_experience import TimeExperience
+    from bayes_ab.models.time_and_experience import TimeAndExperience
 
     model = MODEL_CLASSES["causal_cs_effect"]
-    from bayes_ab.models.iv import IVStats
+    from bayes_ab.models.causal_cs_effect import CausalCsEffectStats
 
-    iv = model(IVStats(counts=[[[10, 20], [30, 40]], [[15, 25], [12, 18]]]))
+    iv = model(CausalCsEffectStats(counts=[[[10, 20], [30, 40]], [[15, 25], [12, 18]]]))
     table = iv.table()
     assert "strata_share ~ Dirichlet(<constant>)" in table
     assert "  strata       Dirichlet(a=[1, 1, 1])" in table
@@ -109,4 +109,4 @@ def test_table_prints_each_prior_and_graph_needs_graphviz():
         assert iv.graph() is None
     else:  # pragma: no cover - graphviz is optional
         assert "strata_share" in iv.graph().source
-    assert "hour_sd" in TimeExperience.default_priors
+    assert "hour_sd" in TimeAndExperience.default_priors

@@ -152,7 +152,7 @@ def test_both_data_sources_follow_one_protocol(tmp_path):
     from bayes_ab.aggregate import aggregate_experiment
     from bayes_ab.data.load import load_experiment
     from bayes_ab.data.schema import ExperimentSource
-    from bayes_ab.models.arm_comparison import ArmCounts
+    from bayes_ab.models.arm_comparison import ArmComparisonStats
     from bayes_ab.simulate import simulate, write_simulation
 
     assert "_is_agg" not in (PKG / "workflows" / "analyze.py").read_text(encoding="utf-8")
@@ -172,7 +172,7 @@ def test_both_data_sources_follow_one_protocol(tmp_path):
     assert (frame_data.n_help_flags, frame_data.n_task_attempts, frame_data.n_customers) == (
         agg.n_help_flags, agg.n_task_attempts, agg.n_customers)
     assert int(frame_data.customers["n"].sum()) == agg.n_customers
-    assert frame_data.stats_for(ArmCounts) == agg.stats_for(ArmCounts)
+    assert frame_data.stats_for(ArmComparisonStats) == agg.stats_for(ArmComparisonStats)
 
 
 def test_interval_and_probability_names_say_what_they_take():

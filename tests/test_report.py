@@ -736,8 +736,8 @@ def test_results_json_reads_back_as_typed_blocks_and_writes_the_same_bytes():
     --chains 2` (written before the typed results) read back with
     ``AnalysisResults.from_dict`` gives typed blocks and serialises to the same text."""
     from bayes_ab.models.arm_comparison import ArmComparisonResult
-    from bayes_ab.models.iv import InstrumentalVariableResult
-    from bayes_ab.models.survival import SurvivalResult
+    from bayes_ab.models.causal_cs_effect import CausalCsEffectResult
+    from bayes_ab.models.time_to_completion import TimeToCompletionResult
     from bayes_ab.results import Interval
     from bayes_ab.results_schema import AnalysisResults, SrmCheck, missing_keys
 
@@ -746,8 +746,8 @@ def test_results_json_reads_back_as_typed_blocks_and_writes_the_same_bytes():
     assert isinstance(results.conversion, ArmComparisonResult)
     assert isinstance(results.conversion.lift_abs, Interval)
     assert isinstance(results.srm, SrmCheck) and results.srm.judgeable is True
-    assert isinstance(results.help_channels.iv, InstrumentalVariableResult)
-    assert isinstance(results.help_channels.time_to_completion, SurvivalResult)
+    assert isinstance(results.help_channels.iv, CausalCsEffectResult)
+    assert isinstance(results.help_channels.time_to_completion, TimeToCompletionResult)
     # One name inside, the schema's key outside.
     assert results.help_channels.causal_effect == results.help_channels.iv.causal_effect
     written = json.dumps(results.to_dict(), indent=2, allow_nan=False) + "\n"

@@ -29,7 +29,7 @@ from bayes_ab.stats.frequentist import (
 from bayes_ab.models.arm_comparison import (
     ArmComparison,
     ArmComparisonResult,
-    ArmCounts,
+    ArmComparisonStats,
     ArmNames,
     ArmVsControl,
     Successes,
@@ -114,7 +114,7 @@ def test_arm_comparison_matches_the_closed_form_beta_binomial():
     (means and HDIs exact; P(test better) by numerical integration; lift bounds from
     ``compare_two``), to the Monte Carlo error of 400,000 draws."""
     s, n = (120, 150), (1000, 1000)
-    model = ArmComparison(ArmCounts(arms=("Control", "Test"), successes=s, trials=n))
+    model = ArmComparison(ArmComparisonStats(arms=("Control", "Test"), successes=s, trials=n))
     result = model.summarize(model.exact_posterior(SamplerConfig(seed=5, draws=200_000,
                                                                  chains=2)))
     assert isinstance(result, ArmComparisonResult) and dataclasses.is_dataclass(result)
@@ -146,7 +146,7 @@ def test_arm_comparison_matches_the_closed_form_beta_binomial():
 def test_per_arm_uses_one_attribute_name_for_p_better():
     """``prob_test_better`` is the attribute everywhere; the per-arm JSON key stays
     ``prob_better_than_control`` (RESULTS_SCHEMA)."""
-    model = ArmComparison(ArmCounts(arms=("c", "t1", "t2"), successes=(30, 45, 20),
+    model = ArmComparison(ArmComparisonStats(arms=("c", "t1", "t2"), successes=(30, 45, 20),
                                     trials=(300, 310, 290)))
     result = model.summarize(model.exact_posterior(SamplerConfig(seed=3, draws=500, chains=2)))
     t1 = result.per_arm["t1"]
@@ -158,7 +158,7 @@ def test_per_arm_uses_one_attribute_name_for_p_better():
 
 
 def test_two_arm_result_has_no_per_arm_and_takes_the_frequentist_check():
-    model = ArmComparison(ArmCounts(arms=("Control", "Test"), successes=(30, 45),
+    model = ArmComparison(ArmComparisonStats(arms=("Control", "Test"), successes=(30, 45),
                                     trials=(300, 310)))
     result = model.summarize(model.exact_posterior(SamplerConfig(seed=3, draws=500, chains=2)))
     assert result.per_arm is None and "per_arm" not in result.to_dict()
@@ -198,7 +198,7 @@ def _golden_blocks() -> dict:
     out = {}
     for arms in (("Control", "Test"), ("c", "t1", "t2")):
         k = len(arms)
-        m = ArmComparison(ArmCounts(arms=arms, successes=(30, 45, 20)[:k],
+        m = ArmComparison(ArmComparisonStats(arms=arms, successes=(30, 45, 20)[:k],
                                     trials=(300, 310, 290)[:k]))
         out[f"arm_comparison_{k}"] = m.summarize(
             m.exact_posterior(SamplerConfig(seed=3, draws=500, chains=2)))

@@ -17,7 +17,7 @@ from bayes_ab.workflows.calibration import (
 )
 from bayes_ab.errors import OptionError
 from bayes_ab.inference.fit import SamplerConfig
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
 
 TINY = SamplerConfig(draws=300, tune=300, chains=2, seed=5, exact=False)
 
@@ -90,9 +90,9 @@ def test_covers():
 
 
 def test_reusable_fit_compiles_once_and_matches_the_conjugate_posterior():
-    a = ArmCounts(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
-    b = ArmCounts(arms=("Control", "Test"), successes=(120, 80), trials=(400, 150))
-    c = ArmCounts(arms=("Control", "Test"), successes=(10, 90), trials=(500, 200))
+    a = ArmComparisonStats(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
+    b = ArmComparisonStats(arms=("Control", "Test"), successes=(120, 80), trials=(400, 150))
+    c = ArmComparisonStats(arms=("Control", "Test"), successes=(10, 90), trials=(500, 200))
     fit = ReusableFit(ArmComparison, a, probe_stats=b, config=TINY)
     for stats in (a, b, c):
         _, idata = fit.sample(stats)
@@ -101,7 +101,7 @@ def test_reusable_fit_compiles_once_and_matches_the_conjugate_posterior():
         assert mean == pytest.approx(exact, abs=0.012)
     assert fit.n_compiles == 1
     # Other arm totals do not change the structure either: still one compilation.
-    d = ArmCounts(arms=("Control", "Test"), successes=(5, 5), trials=(50, 60))
+    d = ArmComparisonStats(arms=("Control", "Test"), successes=(5, 5), trials=(50, 60))
     _, idata = fit.sample(d)
     assert float(idata.posterior["rate"].sel(arm="Test").mean()) == pytest.approx(6 / 62, abs=0.01)
     assert fit.n_compiles == 1
@@ -143,7 +143,7 @@ def test_sbc_ranks_are_uniform_for_every_model(experiment, key):
 def test_sbc_catches_a_wrong_likelihood():
     # Data generated with 20% more successes than the model's likelihood says: the
     # posterior sits above the truth, so the truth's ranks pile up at the bottom.
-    stats = ArmCounts(arms=("Control", "Test"), successes=(50, 20), trials=(400, 200))
+    stats = ArmComparisonStats(arms=("Control", "Test"), successes=(50, 20), trials=(400, 200))
     trials = np.asarray(stats.trials)
 
     def inflated(params, observed, rng):
@@ -174,9 +174,9 @@ def test_small_coverage_run_over_the_simulator():
     for r in range(reps):
         sim = simulate(n=5000, seed=100 + r, scenario="effect")
         data = experiment_from_simulation(sim)
-        stats = ArmCounts.from_experiment(data, metric="converted")
+        stats = ArmComparisonStats.from_experiment(data, metric="converted")
         if fit is None:
-            probe = ArmCounts(arms=stats.arms, successes=(1, 2), trials=(10, 12))
+            probe = ArmComparisonStats(arms=stats.arms, successes=(1, 2), trials=(10, 12))
             fit = ReusableFit(ArmComparison, stats, probe_stats=probe, config=TINY)
         model, idata = fit.sample(stats, seed=r)
         block = model.summarize(idata)

@@ -18,9 +18,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from bayes_ab.models.arm_comparison import ArmComparisonResult
     from bayes_ab.models.completions_conversion import CompletionsConversionResult
     from bayes_ab.models.help_completion import HelpCompletionResult
-    from bayes_ab.models.iv import InstrumentalVariableResult
-    from bayes_ab.models.survival import SurvivalResult
-    from bayes_ab.models.time_experience import TimeExperienceResult
+    from bayes_ab.models.causal_cs_effect import CausalCsEffectResult
+    from bayes_ab.models.time_to_completion import TimeToCompletionResult
+    from bayes_ab.models.time_and_experience import TimeAndExperienceResult
 
 INTERVAL = {"mean": None, "lower": None, "upper": None, "prob": None}
 
@@ -99,12 +99,12 @@ def _typed():
     from bayes_ab.models.arm_comparison import ArmComparisonResult
     from bayes_ab.models.completions_conversion import CompletionsConversionResult
     from bayes_ab.models.help_completion import HelpCompletionResult
-    from bayes_ab.models.iv import InstrumentalVariableResult
-    from bayes_ab.models.survival import SurvivalResult
-    from bayes_ab.models.time_experience import TimeExperienceResult
+    from bayes_ab.models.causal_cs_effect import CausalCsEffectResult
+    from bayes_ab.models.time_to_completion import TimeToCompletionResult
+    from bayes_ab.models.time_and_experience import TimeAndExperienceResult
 
     return (ArmComparisonResult, CompletionsConversionResult, HelpCompletionResult,
-            InstrumentalVariableResult, SurvivalResult, TimeExperienceResult)
+            CausalCsEffectResult, TimeToCompletionResult, TimeAndExperienceResult)
 
 
 def _read(cls, value):
@@ -132,8 +132,8 @@ class HelpChannels(Result):
     ``causal_effect_details`` (the rest; absent when the model was not estimated)."""
 
     completion: HelpCompletionResult | None = None
-    time_to_completion: SurvivalResult | None = None
-    iv: InstrumentalVariableResult | None = None
+    time_to_completion: TimeToCompletionResult | None = None
+    iv: CausalCsEffectResult | None = None
 
     json_fields: ClassVar = ("completion", "time_to_completion", "causal_effect",
                              "causal_effect_details")
@@ -176,7 +176,7 @@ class AnalysisResults(Result):
     cs_engagement: ArmComparisonResult | None = None
     help_channels: HelpChannels | None = None
     completions_conversion: CompletionsConversionResult | None = None
-    time_and_experience: TimeExperienceResult | None = None
+    time_and_experience: TimeAndExperienceResult | None = None
     data_quality: list | None = None
     diagnostics: Mapping[str, Any] | None = None
     decision: Mapping[str, Any] | None = None

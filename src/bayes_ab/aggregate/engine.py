@@ -45,9 +45,9 @@ __all__ = ["AggregatedExperiment", "aggregate_experiment", "load_sufficient_stat
 #: pipeline's step keys are mapped onto them by `AggregatedExperiment.stats_for`.
 STAT_KEYS = ("conversion", "cs_engagement", "help_completion", "time_to_completion",
              "iv", "completions_conversion", "time_experience")
-_KEY_OF_TYPE = {"HelpCompletionStats": "help_completion", "SurvivalStats": "time_to_completion",
-                "IVStats": "iv", "CompletionCounts": "completions_conversion",
-                "TaskAttemptCounts": "time_experience"}
+_KEY_OF_TYPE = {"HelpCompletionStats": "help_completion", "TimeToCompletionStats": "time_to_completion",
+                "CausalCsEffectStats": "iv", "CompletionsConversionStats": "completions_conversion",
+                "TimeAndExperienceStats": "time_experience"}
 _KEY_OF_METRIC = {"converted": "conversion", "any_cs": "cs_engagement"}
 
 
@@ -93,7 +93,7 @@ class AggregatedExperiment:
         Raises `DataError` (as ``from_experiment`` does) when they cannot be built.
         """
         name = stats_type.__name__
-        if name == "ArmCounts":
+        if name == "ArmComparisonStats":
             metric = kwargs.get("metric", "converted")
             key = _KEY_OF_METRIC.get(metric)
             if key is None:
@@ -905,8 +905,8 @@ def _typed_from_raw(raw, key: str, name: str):
 
 
 def _arm_stats(customers, stats: dict, errors: dict) -> None:
-    from bayes_ab.models.arm_comparison import ArmCounts
-    from bayes_ab.models.completions_conversion import LEVELS, CompletionCounts
+    from bayes_ab.models.arm_comparison import ArmComparisonStats
+    from bayes_ab.models.completions_conversion import LEVELS, CompletionsConversionStats
 
     for key, metric in (("conversion", "converted"), ("cs_engagement", "any_cs")):
         s, n = [], []
@@ -915,7 +915,7 @@ def _arm_stats(customers, stats: dict, errors: dict) -> None:
             s.append(int(sel.loc[sel[metric], "n"].sum()))
             n.append(int(sel["n"].sum()))
         try:
-            stats[key] = ArmCounts(arms=ARMS, successes=tuple(s), trials=tuple(n), metric=metric)
+            stats[key] = ArmComparisonStats(arms=ARMS, successes=tuple(s), trials=tuple(n), metric=metric)
         except (DataError, ValueError) as exc:
             errors[key] = str(exc)
     succ = np.zeros((len(ARMS), len(LEVELS)), dtype=np.int64)
@@ -925,7 +925,7 @@ def _arm_stats(customers, stats: dict, errors: dict) -> None:
         trials[a, k] += row.n
         succ[a, k] += row.n * bool(row.converted)
     try:
-        stats["completions_conversion"] = CompletionCounts(
+        stats["completions_conversion"] = CompletionsConversionStats(
             arms=ARMS, successes=tuple(map(tuple, succ)), trials=tuple(map(tuple, trials)))
     except (DataError, ValueError) as exc:
         errors["completions_conversion"] = str(exc)
@@ -937,8 +937,8 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
     import pandas as pd
 
     from bayes_ab.models.help_completion import HelpCompletionStats
-    from bayes_ab.models.iv import IVStats
-    from bayes_ab.models.survival import SurvivalStats, bin_edges
+    from bayes_ab.models.causal_cs_effect import CausalCsEffectStats
+    from bayes_ab.models.time_to_completion import TimeToCompletionStats, bin_edges
 
     empty_times = pd.DataFrame({"channel": pd.Series(dtype=object),
                                 "task": pd.Series(dtype=np.int64),
@@ -975,7 +975,7 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
     counts = np.zeros((len(ARMS), len(CHANNELS), 2), dtype=np.int64)
     for r in iv.itertuples(index=False):
         counts[ARMS.index(r.cohort), CHANNELS.index(r.channel), int(bool(r.event))] += int(r.n)
-    stats["iv"] = IVStats(counts=counts)
+    stats["iv"] = CausalCsEffectStats(counts=counts)
     first_ties = int(iv["ties"].sum()) if len(iv) else 0
 
     times = (ep.group_by(["channel", "task", "minutes", "event"])
@@ -1008,7 +1008,7 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
             exposure[c, t] = [r[f"x{b}"] or 0.0 for b in range(nb)]
             flags2[c, t] = int(r["flags"])
         km_times, km_surv = weighted_kaplan_meier(times, window=edges[-1])
-        stats["time_to_completion"] = SurvivalStats(
+        stats["time_to_completion"] = TimeToCompletionStats(
             edges=edges, events=events, exposure=exposure, flags=flags2,
             km_times=km_times, km_survival=km_surv)
     except (DataError, ValueError) as exc:
@@ -1022,7 +1022,7 @@ def weighted_kaplan_meier(times, *, window: float):
     grouped follow-up times (same curve as `survival._kaplan_meier` on the raw rows)."""
     from lifelines import KaplanMeierFitter
 
-    from bayes_ab.models import survival as sv
+    from bayes_ab.models import time_to_completion as sv
 
     grid = sv.km_times(window)
     curves = []
@@ -1040,7 +1040,7 @@ def weighted_kaplan_meier(times, *, window: float):
 
 
 def _attempt_stats(by_hour, stats: dict, errors: dict) -> None:
-    from bayes_ab.models.time_experience import HOURS, TaskAttemptCounts
+    from bayes_ab.models.time_and_experience import HOURS, TimeAndExperienceStats
 
     s = np.zeros((len(HOURS), len(TASKS)), dtype=np.int64)
     n = np.zeros_like(s)
@@ -1048,7 +1048,7 @@ def _attempt_stats(by_hour, stats: dict, errors: dict) -> None:
         s[int(r.hour), TASKS.index(int(r.task))] += int(r.successes)
         n[int(r.hour), TASKS.index(int(r.task))] += int(r.trials)
     try:
-        stats["time_experience"] = TaskAttemptCounts(successes=tuple(map(tuple, s)),
+        stats["time_experience"] = TimeAndExperienceStats(successes=tuple(map(tuple, s)),
                                                      trials=tuple(map(tuple, n)))
     except (DataError, ValueError) as exc:
         errors["time_experience"] = str(exc)

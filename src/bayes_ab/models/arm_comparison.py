@@ -8,12 +8,12 @@ the conjugate Beta-Binomial one (``bayes_ab.models.beta_binomial`` gives it in
 closed form); the sampled version exists so the same machinery (diagnostics,
 figures, netCDF, PPC) serves every model, and as a cross-check of both.
 
-    stats = ArmCounts.from_experiment(data, metric="converted")
+    stats = ArmComparisonStats.from_experiment(data, metric="converted")
     model = ArmComparison(stats, priors={"rate": {"alpha": 2, "beta": 20}})
     idata = model.fit(SamplerConfig(seed=1))
     block = model.summarize(idata)   # ArmComparisonResult: control, test, lifts, P(test better)
 
-The first arm of ``ArmCounts.arms`` is the control; every other arm is compared to it
+The first arm of ``ArmComparisonStats.arms`` is the control; every other arm is compared to it
 (not to the best of the rest).
 """
 
@@ -49,7 +49,7 @@ METRIC_NAMES = {"converted": "conversion", "any_cs": "cs_engagement"}
 
 
 @dataclass(frozen=True)
-class ArmCounts:
+class ArmComparisonStats:
     """Sufficient statistics of a binary metric: successes and trials per arm.
 
     ``arms[0]`` is the control arm.
@@ -92,7 +92,7 @@ class ArmCounts:
                 "trials": list(self.trials), "metric": self.metric}
 
     @classmethod
-    def from_dict(cls, d: dict) -> ArmCounts:
+    def from_dict(cls, d: dict) -> ArmComparisonStats:
         return cls(arms=tuple(d["arms"]), successes=tuple(d["successes"]),
                    trials=tuple(d["trials"]), metric=d.get("metric", "converted"))
 
@@ -105,7 +105,7 @@ class ArmCounts:
         outcome_col: str,
         arms: Sequence[str] | None = None,
         control: str | None = None,
-    ) -> ArmCounts:
+    ) -> ArmComparisonStats:
         """Counts of a 0/1 (or bool) ``outcome_col`` per value of ``group_col``.
 
         ``arms`` fixes the order (and keeps arms with no rows, which then fail loudly);
@@ -131,7 +131,7 @@ class ArmCounts:
                    trials=tuple(grouped["count"]), metric=outcome_col)
 
     @classmethod
-    def from_experiment(cls, data: ExperimentData, *, metric: str = "converted") -> ArmCounts:
+    def from_experiment(cls, data: ExperimentData, *, metric: str = "converted") -> ArmComparisonStats:
         """Intention to treat: every randomized customer of an arm counts in its trials.
 
         ``metric`` is a boolean column of the analysis frame: ``converted`` (conversion) or
@@ -196,14 +196,14 @@ class ArmComparison(BayesModel):
     """Posterior rate per arm, lifts of each arm over control, P(arm better than control)."""
 
     name: ClassVar[str] = "arm_comparison"
-    stats_type: ClassVar[type] = ArmCounts
+    stats_type: ClassVar[type] = ArmComparisonStats
     #: Beta(1, 1): uniform on the rate, and the conjugate prior of the closed form.
     default_priors: ClassVar[dict[str, Prior]] = {
         "rate": Prior("Beta", alpha=1.0, beta=1.0, dims="arm"),
     }
     diagnostic_vars: ClassVar[tuple[str, ...]] = ("rate", "lift_abs", "lift_rel")
 
-    def __init__(self, stats: ArmCounts, *, priors: dict | None = None, name: str | None = None):
+    def __init__(self, stats: ArmComparisonStats, *, priors: dict | None = None, name: str | None = None):
         super().__init__(stats, priors=priors)
         # One class serves several metrics; the name labels figures, files and diagnostics.
         self.name = name or METRIC_NAMES.get(stats.metric, stats.metric)

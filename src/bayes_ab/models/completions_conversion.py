@@ -101,7 +101,7 @@ def logistic_fit(p: np.ndarray, x: np.ndarray, w: np.ndarray, *, max_iter: int =
 
 
 @dataclass(frozen=True)
-class CompletionCounts(CountGrid):
+class CompletionsConversionStats(CountGrid):
     """Converted customers and customers, per arm (rows) and n_completed (columns)."""
 
     arms: tuple[str, ...]
@@ -133,7 +133,7 @@ class CompletionCounts(CountGrid):
                 "trials": [list(r) for r in self.trials]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> CompletionCounts:
+    def from_dict(cls, d: dict) -> CompletionsConversionStats:
         return cls(arms=tuple(d["arms"]), levels=tuple(d.get("levels", LEVELS)),
                    successes=tuple(map(tuple, d["successes"])),
                    trials=tuple(map(tuple, d["trials"])))
@@ -141,7 +141,7 @@ class CompletionCounts(CountGrid):
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, arm_col: str = "cohort",
                    level_col: str = "n_completed", outcome_col: str = "converted",
-                   arms: tuple[str, ...] = ARMS) -> CompletionCounts:
+                   arms: tuple[str, ...] = ARMS) -> CompletionsConversionStats:
         import pandas as pd
 
         for col in (arm_col, level_col, outcome_col):
@@ -159,7 +159,7 @@ class CompletionCounts(CountGrid):
         return cls(arms=tuple(arms), successes=tuple(map(tuple, s)), trials=tuple(map(tuple, n)))
 
     @classmethod
-    def from_experiment(cls, data: ExperimentData) -> CompletionCounts:
+    def from_experiment(cls, data: ExperimentData) -> CompletionsConversionStats:
         """Every randomized customer, by cohort and number of tasks completed."""
         return cls.from_frame(data.frame)
 
@@ -213,7 +213,7 @@ class CompletionsConversion(BayesModel):
     shapes of the curve compared by LOO."""
 
     name: ClassVar[str] = "completions_conversion"
-    stats_type: ClassVar[type] = CompletionCounts
+    stats_type: ClassVar[type] = CompletionsConversionStats
     default_priors: ClassVar[dict[str, Prior]] = {
         # Arm-average log-odds of converting at each k (one per k; -2 ~ 12%): wide.
         "rate_logit": Prior("Normal", mu=-2.0, sigma=2.0),
@@ -227,7 +227,7 @@ class CompletionsConversion(BayesModel):
     }
     diagnostic_vars: ClassVar[tuple[str, ...]] = ("mu", "sigma_arm", "z_arm", "rate")
 
-    def __init__(self, stats: CompletionCounts, *, priors: dict | None = None,
+    def __init__(self, stats: CompletionsConversionStats, *, priors: dict | None = None,
                  compare_shapes: bool = True) -> None:
         super().__init__(stats, priors=priors)
         if self.priors["arm_sd"].distribution not in (FIXED, "HalfNormal"):
@@ -354,7 +354,7 @@ class CompletionsConversion(BayesModel):
                                 forest_vars=["rate"])
 
 
-def customer_loo(idata: az.InferenceData, stats: CompletionCounts) -> dict:
+def customer_loo(idata: az.InferenceData, stats: CompletionsConversionStats) -> dict:
     """PSIS-LOO with one customer left out at a time, from the cell rates' posterior.
 
     Customers of one (arm, k) cell with the same outcome have the same leave-one-out
@@ -388,7 +388,7 @@ def customer_loo(idata: az.InferenceData, stats: CompletionCounts) -> dict:
             "elpd_i": elpd_i, "weights": weights}
 
 
-def shape_comparison(fits: dict[str, az.InferenceData], stats: CompletionCounts) -> dict:
+def shape_comparison(fits: dict[str, az.InferenceData], stats: CompletionsConversionStats) -> dict:
     """Compare the fitted shapes by leave-one-customer-out PSIS-LOO (`customer_loo`).
 
     Per shape: ``elpd_loo`` and its ``se``, ``elpd_diff`` to the best shape and the se

@@ -18,9 +18,9 @@ from bayes_ab.models.arm_comparison import ArmComparison
 from bayes_ab.models.base import BayesModel
 from bayes_ab.models.completions_conversion import CompletionsConversion
 from bayes_ab.models.help_completion import HelpCompletion
-from bayes_ab.models.iv import InstrumentalVariable
-from bayes_ab.models.survival import Survival
-from bayes_ab.models.time_experience import TimeExperience
+from bayes_ab.models.causal_cs_effect import CausalCsEffect
+from bayes_ab.models.time_to_completion import TimeToCompletion
+from bayes_ab.models.time_and_experience import TimeAndExperience
 
 __all__ = ["MODEL_CLASSES", "MODEL_STEPS", "ModelStep", "model_step"]
 
@@ -52,12 +52,12 @@ MODEL_STEPS: tuple[ModelStep, ...] = (
     ModelStep("conversion", ArmComparison, {"metric": "converted"}, "conversion lift"),
     ModelStep("cs_engagement", ArmComparison, {"metric": "any_cs"}, "CS engagement lift"),
     ModelStep("help_completion", HelpCompletion, {}, "completion after help, CS vs OTHER"),
-    ModelStep("time_to_completion", Survival, {}, "time to completion by channel"),
-    ModelStep("causal_cs_effect", InstrumentalVariable, {},
+    ModelStep("time_to_completion", TimeToCompletion, {}, "time to completion by channel"),
+    ModelStep("causal_cs_effect", CausalCsEffect, {},
               "causal effect of CS help (instrumental variable)"),
     ModelStep("completions_conversion", CompletionsConversion, {},
               "completions and conversion"),
-    ModelStep("time_and_experience", TimeExperience, {}, "time of day and experience"),
+    ModelStep("time_and_experience", TimeAndExperience, {}, "time of day and experience"),
 )
 
 #: Step key -> model class.

@@ -28,7 +28,7 @@ def survival_figure(times: np.ndarray, survival: np.ndarray, *, window_minutes: 
                     km_survival: Sequence[Sequence[float]] | None = None) -> Figure:
     """Posterior survival per channel (mean and 95% HDI band) over the Kaplan-Meier curves.
 
-    ``survival``: draws x channel x time (`Survival.survival_curves`); ``km_*``: the
+    ``survival``: draws x channel x time (`TimeToCompletion.survival_curves`); ``km_*``: the
     observed Kaplan-Meier step curves, one row per channel (none drawn when empty)."""
     fig, ax = subplots(figsize=(7, 4))
     for c, (ch, color) in enumerate(zip(CHANNELS, _CHANNEL_COLORS)):

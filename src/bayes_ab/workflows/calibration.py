@@ -20,7 +20,7 @@ Three pieces, all used by ``benchmarks/sbc.py``, ``benchmarks/coverage.py``,
 * `experiment_from_simulation`: an ``ExperimentData`` from ``bayes_ab.simulate``
   through the real loader (files in a temporary folder), for end-to-end coverage.
 
-    fit = ReusableFit(Survival, stats_a, probe=stats_b, config=SamplerConfig(draws=300))
+    fit = ReusableFit(TimeToCompletion, stats_a, probe=stats_b, config=SamplerConfig(draws=300))
     idata = fit.sample(stats_c)                 # no compilation
     sbc = run_sbc(ArmComparison(stats), reps=200, config=SamplerConfig(draws=500))
     sbc.tests["rate[Test]"].chi2_p              # uniformity of the ranks

@@ -129,7 +129,7 @@ from bayes_ab.errors import BayesAbError, DataError, OptionError
 from bayes_ab.inference.fit import SamplerConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bayes_ab.models.arm_comparison import ArmCounts
+    from bayes_ab.models.arm_comparison import ArmComparisonStats
 
 __all__ = ["DEFAULT_SRM_ALPHA", "EXACT_DRAWS", "CompareRun", "SampleRatioMismatch",
            "compare_file", "karm_decision", "parse_outcome", "parse_split", "read_groups",
@@ -331,11 +331,11 @@ def arm_order(data: GroupData, *, control: str | None = None) -> tuple[list[str]
     return [ctrl] + [a for a in arms if a != ctrl], note
 
 
-def count_arms(data: GroupData, *, control: str | None = None) -> tuple[ArmCounts, str]:
+def count_arms(data: GroupData, *, control: str | None = None) -> tuple[ArmComparisonStats, str]:
     """Successes and trials per arm, control first, then the others alphabetically."""
     import pandas as pd
 
-    from bayes_ab.models.arm_comparison import ArmCounts
+    from bayes_ab.models.arm_comparison import ArmComparisonStats
 
     outcomes = np.asarray(data.outcomes, dtype=np.int64)
     inverse, arms_u = pd.factorize(np.asarray(data.groups, dtype=object))
@@ -352,7 +352,7 @@ def count_arms(data: GroupData, *, control: str | None = None) -> tuple[ArmCount
     idx = {a: i for i, a in enumerate(seen)}
     successes = [int(succ_u[idx[a]]) for a in order]
     trials = [int(trials_u[idx[a]]) for a in order]
-    return ArmCounts(arms=tuple(order), successes=tuple(successes), trials=tuple(trials),
+    return ArmComparisonStats(arms=tuple(order), successes=tuple(successes), trials=tuple(trials),
                      metric=data.outcome_col), note
 
 
@@ -662,14 +662,14 @@ def _option_check(*, prior_scale: str, prior_method: str, segment_method: str,
 # ---------------------------------------------------------------------------- Bayesian part
 
 
-def _posteriors(counts: ArmCounts):
+def _posteriors(counts: ArmComparisonStats):
     from bayes_ab.models.beta_binomial import BinomialCounts, posterior
 
     return [posterior(BinomialCounts(s, n))
             for s, n in zip(counts.successes, counts.trials, strict=True)]
 
 
-def _binary_bayes(counts: ArmCounts, *, seed: int, n_draws: int = EXACT_DRAWS
+def _binary_bayes(counts: ArmComparisonStats, *, seed: int, n_draws: int = EXACT_DRAWS
                   ) -> tuple[dict[str, dict], dict[str, np.ndarray], dict[str, float],
                              dict[str, float]]:
     """Per non-control arm: control, test, lift_abs, lift_rel, prob_test_better (exact Beta
@@ -716,7 +716,7 @@ def _decision_config(threshold, rope, non_inferiority_margin):
     return DecisionConfig(**kw)
 
 
-def _decisions(counts: ArmCounts, *, config, seed: int) -> dict[str, dict]:
+def _decisions(counts: ArmComparisonStats, *, config, seed: int) -> dict[str, dict]:
     from bayes_ab.stats.decision import decide_from_counts
     from bayes_ab.models.beta_binomial import BinomialCounts
 
@@ -807,7 +807,7 @@ def karm_decision(per_arm: Mapping[str, dict], *, control: str, prob_best: Mappi
 # ---------------------------------------------------------------------------- frequentist
 
 
-def _frequentist(counts: ArmCounts) -> dict[str, dict]:
+def _frequentist(counts: ArmComparisonStats) -> dict[str, dict]:
     """Per arm against control, unadjusted (Holm is applied over the whole run later)."""
     from bayes_ab.stats.frequentist import two_proportion_test
     from bayes_ab.models.beta_binomial import BinomialCounts
@@ -848,7 +848,7 @@ def _extra_column(table, name: str, *, option: str) -> np.ndarray:
     return values.where(values != "", "(blank)").to_numpy(dtype=object)
 
 
-def _ratio_blocks(ratio_cols, data: GroupData, counts: ArmCounts, *,
+def _ratio_blocks(ratio_cols, data: GroupData, counts: ArmComparisonStats, *,
                   lower_is_better: bool, seed: int) -> dict[str, dict]:
     from bayes_ab.stats.ratio import compare_ratio, ratio_by_arm
 
@@ -862,7 +862,7 @@ def _ratio_blocks(ratio_cols, data: GroupData, counts: ArmCounts, *,
         arm: c.draws for arm, c in comps.items()}
 
 
-def _segment_blocks(segs: np.ndarray, column: str, data: GroupData, counts: ArmCounts, *,
+def _segment_blocks(segs: np.ndarray, column: str, data: GroupData, counts: ArmComparisonStats, *,
                     method: str, config: SamplerConfig,
                     shares: Mapping[str, float]) -> dict[str, dict]:
     from bayes_ab.workflows.segments import SegmentCounts, segment_effects
@@ -878,7 +878,7 @@ def _segment_blocks(segs: np.ndarray, column: str, data: GroupData, counts: ArmC
     return out
 
 
-def _prior_block(past, counts: ArmCounts, *, scale: str, method: str, source: str,
+def _prior_block(past, counts: ArmComparisonStats, *, scale: str, method: str, source: str,
                  config: SamplerConfig) -> dict:
     from bayes_ab.workflows.meta_prior import (
         fit_meta_prior,
@@ -1339,9 +1339,9 @@ def _run_mean(data: GroupData, *, control, config: SamplerConfig, threshold, rop
     holm_family = [(data.outcome_col, arm, arms[arm]["frequentist"]) for arm in order[1:]]
     ratio_draws = None
     if ratio_cols is not None:
-        from bayes_ab.models.arm_comparison import ArmCounts
+        from bayes_ab.models.arm_comparison import ArmComparisonStats
 
-        fake = ArmCounts(arms=tuple(order), successes=(0,) * len(order),
+        fake = ArmComparisonStats(arms=tuple(order), successes=(0,) * len(order),
                          trials=tuple(n_dict[a]["n"] for a in order), metric=data.outcome_col)
         results["ratio_metric"], ratio_draws = _ratio_blocks(
             ratio_cols, data, fake, lower_is_better=ratio_lower_is_better, seed=config.seed)

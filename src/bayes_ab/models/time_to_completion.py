@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from bayes_ab.data.schema import ExperimentData
 
-__all__ = ["DEFAULT_EDGES_MIN", "Survival", "SurvivalStats", "bin_edges", "binned_events_exposure"]
+__all__ = ["DEFAULT_EDGES_MIN", "TimeToCompletion", "TimeToCompletionStats", "bin_edges", "binned_events_exposure"]
 
 #: Candidate interval edges (minutes from the flag): fine where most completions happen,
 #: coarse in the long tail. The same edges define the simulator's truth.
@@ -108,7 +108,7 @@ def binned_events_exposure(minutes, event, group, *, n_groups: int,
 
 
 @dataclass(frozen=True)
-class SurvivalStats:
+class TimeToCompletionStats:
     """Events and exposure per channel x task x interval, flags per channel x task, and the
     Kaplan-Meier curve of each channel at ``km_times`` (kept for the PPC, ~80 numbers)."""
 
@@ -165,12 +165,12 @@ class SurvivalStats:
                 "km_times": list(self.km_times), "km_survival": _thaw(self.km_survival)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> SurvivalStats:
+    def from_dict(cls, d: dict) -> TimeToCompletionStats:
         return cls(edges=d["edges"], events=d["events"], exposure=d["exposure"], flags=d["flags"],
                    km_times=d.get("km_times", ()), km_survival=d.get("km_survival", ()))
 
     @classmethod
-    def from_episodes(cls, episodes, *, edges=None, kaplan_meier: bool = True) -> SurvivalStats:
+    def from_episodes(cls, episodes, *, edges=None, kaplan_meier: bool = True) -> TimeToCompletionStats:
         """Aggregate a help-episode table (columns channel, task, minutes, censored)."""
         missing = {"channel", "task", "minutes", "censored"} - set(episodes.columns)
         if missing:
@@ -201,7 +201,7 @@ class SurvivalStats:
                    flags=flags, km_times=km_times, km_survival=km_survival)
 
     @classmethod
-    def from_experiment(cls, data: ExperimentData, *, edges=None) -> SurvivalStats:
+    def from_experiment(cls, data: ExperimentData, *, edges=None) -> TimeToCompletionStats:
         return cls.from_episodes(data.help_episodes, edges=edges)
 
 
@@ -242,7 +242,7 @@ def _kaplan_meier(minutes, event, channel_index, *, window: float):
 
 
 @dataclass(frozen=True)
-class SurvivalResult(Result):
+class TimeToCompletionResult(Result):
     """results.json ``help_channels.time_to_completion``: hazard ratio CS vs OTHER, median
     minutes to completion per channel (None where under half complete inside the window).
     ``frequentist`` (log-rank and Cox) is added by the pipeline."""
@@ -260,11 +260,11 @@ class SurvivalResult(Result):
     json_omit_none: ClassVar = frozenset({"frequentist"})
 
 
-class Survival(BayesModel):
+class TimeToCompletion(BayesModel):
     """Piecewise-exponential proportional-hazards model of time to completion (module doc)."""
 
     name: ClassVar[str] = "time_to_completion"
-    stats_type: ClassVar[type] = SurvivalStats
+    stats_type: ClassVar[type] = TimeToCompletionStats
     default_priors: ClassVar[dict[str, Prior]] = {
         # Log baseline hazard of the first interval, around the crude log rate (events /
         # exposure) added in `build`.
@@ -361,7 +361,7 @@ class Survival(BayesModel):
         med = times[i0] + frac * (times[i] - times[i0])
         return np.where(crossed, med, np.nan)
 
-    def summarize(self, idata: az.InferenceData) -> SurvivalResult:
+    def summarize(self, idata: az.InferenceData) -> TimeToCompletionResult:
         hr = np.exp(idata.posterior["beta_cs"].values.reshape(-1))
         med = self.median_draws(idata)
         medians, reached, notes = {}, {}, []
@@ -378,7 +378,7 @@ class Survival(BayesModel):
                              f"{self.stats.window_minutes:.0f}-minute window in "
                              f"{100 * (1 - ok.mean()):.0f}% of posterior draws (fewer than half "
                              "complete), so the median is not reported")
-        return SurvivalResult(
+        return TimeToCompletionResult(
             hazard_ratio_cs_vs_other=posterior_interval(hr),
             prob_cs_faster=prob_draws_greater(hr, 1.0),
             median_minutes=medians,

@@ -1,4 +1,4 @@
-"""InstrumentalVariable: first-flag counts pinned by hand, the Wald ratio in closed form,
+"""CausalCsEffect: first-flag counts pinned by hand, the Wald ratio in closed form,
 recovery of a known LATE under confounding that biases the naive comparison, a null LATE,
 the weak-instrument flag, save/load."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from bayes_ab.errors import DataError
 from bayes_ab.inference.fit import SamplerConfig
-from bayes_ab.models.iv import InstrumentalVariable, IVStats
+from bayes_ab.models.causal_cs_effect import CausalCsEffect, CausalCsEffectStats
 
 FAST = SamplerConfig(draws=300, tune=300, chains=2, seed=31)
 SHARES = (0.3, 0.2, 0.5)  # compliers, always-takers, never-takers
@@ -46,14 +46,14 @@ def generate(*, late: float, seed: int, n: int = 20_000, shares=SHARES,
 @pytest.fixture(scope="module")
 def effect():
     episodes, truth = generate(late=0.1, seed=1)
-    model = InstrumentalVariable(IVStats.from_episodes(episodes))
+    model = CausalCsEffect(CausalCsEffectStats.from_episodes(episodes))
     return model, model.fit(FAST), truth
 
 
 @pytest.fixture(scope="module")
 def null():
     episodes, truth = generate(late=0.0, seed=2)
-    model = InstrumentalVariable(IVStats.from_episodes(episodes))
+    model = CausalCsEffect(CausalCsEffectStats.from_episodes(episodes))
     return model, model.fit(FAST), truth
 
 
@@ -67,23 +67,23 @@ def test_first_flag_counts_pinned_on_a_hand_built_table():
                                       "2026-05-05 12:00", "2026-05-05 12:30", "2026-05-05 13:00"]),
         "flag_index": [2, 1, 1, 1, 1, 1],
     })
-    counts = IVStats.from_episodes(episodes).array
+    counts = CausalCsEffectStats.from_episodes(episodes).array
     # customer a's first flag is OTHER / not completed (the CS flag is their second)
     np.testing.assert_array_equal(counts, [[[1, 0], [0, 2]], [[0, 0], [2, 0]]])
     # Without flag_index the earliest flagged_at gives the same first flags.
-    no_index = IVStats.from_episodes(episodes.drop(columns="flag_index")).array
+    no_index = CausalCsEffectStats.from_episodes(episodes.drop(columns="flag_index")).array
     np.testing.assert_array_equal(no_index, counts)
-    stats = IVStats(counts=counts)
-    assert IVStats.from_dict(stats.to_dict()) == stats
+    stats = CausalCsEffectStats(counts=counts)
+    assert CausalCsEffectStats.from_dict(stats.to_dict()) == stats
 
 
 def test_wald_ratio_closed_form():
     # Control: 100 flags, 10 CS, 40 completed; Test: 100 flags, 30 CS, 46 completed.
-    stats = IVStats(counts=[[[5, 5], [55, 35]], [[10, 20], [44, 26]]])
+    stats = CausalCsEffectStats(counts=[[[5, 5], [55, 35]], [[10, 20], [44, 26]]])
     assert stats.wald() == pytest.approx((0.46 - 0.40) / (0.30 - 0.10))
-    assert IVStats(counts=[[[5, 5], [45, 45]], [[5, 5], [45, 45]]]).wald() is None
+    assert CausalCsEffectStats(counts=[[[5, 5], [45, 45]], [[5, 5], [45, 45]]]).wald() is None
     with pytest.raises(DataError):
-        IVStats.from_episodes(pd.DataFrame({"customer_id": [1], "cohort": ["Test"],
+        CausalCsEffectStats.from_episodes(pd.DataFrame({"customer_id": [1], "cohort": ["Test"],
                                             "channel": ["CS"], "completed": [True]}))
 
 
@@ -123,20 +123,20 @@ def test_weak_instrument_is_flagged():
     fake = az.from_dict(posterior=draws, dims={"strata_share": ["stratum"]},
                         coords={"stratum": ["complier", "always_taker", "never_taker"]})
     episodes, _ = generate(late=0.1, seed=3, n=2_000, shares=(0.0, 0.3, 0.7))
-    s = InstrumentalVariable(IVStats.from_episodes(episodes)).summarize(fake)
+    s = CausalCsEffect(CausalCsEffectStats.from_episodes(episodes)).summarize(fake)
     assert s["weak_instrument"] is True
     assert "weak" in s["weak_instrument_note"]
     strong = dict(draws, first_stage=rng.normal(0.3, 0.01, size=(2, 500)))
     fake = az.from_dict(posterior=strong, dims={"strata_share": ["stratum"]},
                         coords={"stratum": ["complier", "always_taker", "never_taker"]})
-    model = InstrumentalVariable(IVStats.from_episodes(episodes))
+    model = CausalCsEffect(CausalCsEffectStats.from_episodes(episodes))
     assert model.summarize(fake)["weak_instrument"] is False
 
 
 def test_save_load_round_trip_and_figures(effect, tmp_path):
     model, idata, _ = effect
     path = model.save(idata, tmp_path / "idata" / "causal_cs_effect.nc")
-    idata2, model2 = InstrumentalVariable.load(path)
+    idata2, model2 = CausalCsEffect.load(path)
     assert model2.stats == model.stats and model2.priors == model.priors
     assert model2.summarize(idata2)["causal_effect"] == pytest.approx(
         model.summarize(idata)["causal_effect"])

@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from bayes_ab.data.schema import ExperimentData
 
-__all__ = ["InstrumentalVariable", "IVStats", "WEAK_FIRST_STAGE"]
+__all__ = ["CausalCsEffect", "CausalCsEffectStats", "WEAK_FIRST_STAGE"]
 
 #: A first stage below this (absolute share of customers moved to CS), or one whose HDI
 #: includes 0, makes the LATE fragile: it is flagged in the summary.
@@ -65,7 +65,7 @@ STRATA = ("complier", "always_taker", "never_taker")
 
 
 @dataclass(frozen=True)
-class IVStats:
+class CausalCsEffectStats:
     """Counts of first flags by arm (Control, Test) x channel (CS, OTHER) x outcome
     (not completed, completed)."""
 
@@ -89,7 +89,7 @@ class IVStats:
         return {"counts": [[list(r) for r in m] for m in self.counts]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> IVStats:
+    def from_dict(cls, d: dict) -> CausalCsEffectStats:
         return cls(counts=d["counts"])
 
     def wald(self) -> float | None:
@@ -105,7 +105,7 @@ class IVStats:
         return None if fs == 0 else float((y[1] - y[0]) / fs)
 
     @classmethod
-    def from_episodes(cls, episodes) -> IVStats:
+    def from_episodes(cls, episodes) -> CausalCsEffectStats:
         """Counts at each customer's first flag (``flag_index == 1``, else earliest
         ``flagged_at``) from a help-episode table."""
         import pandas as pd
@@ -133,14 +133,14 @@ class IVStats:
         return cls(counts=counts.to_numpy().reshape(len(ARMS), len(CHANNELS), 2))
 
     @classmethod
-    def from_experiment(cls, data: ExperimentData) -> IVStats:
+    def from_experiment(cls, data: ExperimentData) -> CausalCsEffectStats:
         if len(data.help_episodes) == 0:
             raise DataError("no help flags in the data: the IV model needs first flags")
         return cls.from_episodes(data.help_episodes)
 
 
 @dataclass(frozen=True)
-class InstrumentalVariableResult(Result):
+class CausalCsEffectResult(Result):
     """The causal effect of choosing CS on completion (the compliers' LATE) with the naive
     difference, the Wald estimate, the first stage and the assumptions it rests on. results.json
     writes ``causal_effect`` as ``help_channels.causal_effect`` and the rest as
@@ -159,11 +159,11 @@ class InstrumentalVariableResult(Result):
     assumptions: str
 
 
-class InstrumentalVariable(BayesModel):
+class CausalCsEffect(BayesModel):
     """Complier average causal effect of CS help at the first flag (module doc)."""
 
     name: ClassVar[str] = "causal_cs_effect"
-    stats_type: ClassVar[type] = IVStats
+    stats_type: ClassVar[type] = CausalCsEffectStats
     default_priors: ClassVar[dict[str, Prior]] = {
         # Shares of compliers, always-takers and never-takers: uniform on the simplex.
         "strata": Prior("Dirichlet", a=[1.0, 1.0, 1.0], dims="stratum"),
@@ -221,14 +221,14 @@ class InstrumentalVariable(BayesModel):
             pm.Deterministic("first_stage", uptake[1] - uptake[0])
         return model
 
-    def summarize(self, idata: az.InferenceData) -> InstrumentalVariableResult:
+    def summarize(self, idata: az.InferenceData) -> CausalCsEffectResult:
         post = idata.posterior
         late = post["late"].values
         first_stage = post["first_stage"].values
         fs = posterior_interval(first_stage)
         weak = bool(abs(fs.mean) < WEAK_FIRST_STAGE or fs.lower <= 0 <= fs.upper)
         n = self.stats.array
-        return InstrumentalVariableResult(
+        return CausalCsEffectResult(
             causal_effect=posterior_interval(late),
             prob_cs_causes_completion=prob_draws_greater(late),
             naive_difference=posterior_interval(post["naive_difference"].values),

@@ -1,4 +1,4 @@
-"""Survival (piecewise-exponential Poisson): exposure and events pinned by hand, recovery of a
+"""TimeToCompletion (piecewise-exponential Poisson): exposure and events pinned by hand, recovery of a
 known hazard ratio and of HR = 1 on proportional-hazards data from a small generator, the
 posterior survival against Kaplan-Meier, medians, save/load."""
 
@@ -13,7 +13,7 @@ from scipy.optimize import brentq
 
 from bayes_ab.errors import DataError
 from bayes_ab.inference.fit import SamplerConfig
-from bayes_ab.models.survival import Survival, SurvivalStats, bin_edges, binned_events_exposure
+from bayes_ab.models.time_to_completion import TimeToCompletion, TimeToCompletionStats, bin_edges, binned_events_exposure
 
 FAST = SamplerConfig(draws=300, tune=300, chains=2, seed=21)
 SHAPE = 0.7  # Weibull shape: hazard falls with time, like getting unstuck
@@ -48,14 +48,14 @@ def true_median(hazard_ratio: float, channel: str) -> float:
 @pytest.fixture(scope="module")
 def effect():
     episodes = generate(hazard_ratio=1.5, seed=1)
-    model = Survival(SurvivalStats.from_episodes(episodes))
+    model = TimeToCompletion(TimeToCompletionStats.from_episodes(episodes))
     return model, model.fit(FAST), episodes
 
 
 @pytest.fixture(scope="module")
 def null():
     episodes = generate(hazard_ratio=1.0, seed=2)
-    model = Survival(SurvivalStats.from_episodes(episodes))
+    model = TimeToCompletion(TimeToCompletionStats.from_episodes(episodes))
     return model, model.fit(FAST)
 
 
@@ -66,7 +66,7 @@ def test_events_and_exposure_pinned_on_a_hand_built_table():
         "minutes": [3.0, 12.0, 10.0, 20.0, 0.0],
         "censored": [False, True, False, False, False],
     })
-    stats = SurvivalStats.from_episodes(episodes, edges=(0, 5, 10, 20), kaplan_meier=False)
+    stats = TimeToCompletionStats.from_episodes(episodes, edges=(0, 5, 10, 20), kaplan_meier=False)
     d, e = stats.events_array, stats.exposure_array
     np.testing.assert_array_equal(d[0, 0], [2, 0, 0])  # completions at 3 and at 0 minutes
     np.testing.assert_array_equal(e[0, 0], [8, 5, 2])  # 3 + 5 | 5 | 2 (censored at 12)
@@ -74,12 +74,12 @@ def test_events_and_exposure_pinned_on_a_hand_built_table():
     np.testing.assert_array_equal(e[1, 1], [10, 10, 10])
     assert d.sum() == 4 and e.sum() == 45  # every other cell is empty
     np.testing.assert_array_equal(stats.flags_array, [[3, 0, 0], [0, 2, 0]])
-    assert SurvivalStats.from_dict(stats.to_dict()) == stats
+    assert TimeToCompletionStats.from_dict(stats.to_dict()) == stats
 
 
 def test_exposure_is_total_follow_up_time():
     episodes = generate(hazard_ratio=1.3, seed=5, n=3_000)
-    stats = SurvivalStats.from_episodes(episodes, kaplan_meier=False)
+    stats = TimeToCompletionStats.from_episodes(episodes, kaplan_meier=False)
     assert stats.exposure_array.sum() == pytest.approx(episodes["minutes"].sum(), rel=1e-12)
     assert stats.events_array.sum() == (~episodes["censored"]).sum()
 
@@ -156,7 +156,7 @@ def test_median_is_null_when_fewer_than_half_complete(effect):
 def test_save_load_round_trip_and_figures(effect, tmp_path):
     model, idata, _ = effect
     path = model.save(idata, tmp_path / "idata" / "time_to_completion.nc")
-    idata2, model2 = Survival.load(path)
+    idata2, model2 = TimeToCompletion.load(path)
     assert model2.stats == model.stats and model2.priors == model.priors
     assert (model2.summarize(idata2)["hazard_ratio_cs_vs_other"]
             == pytest.approx(model.summarize(idata)["hazard_ratio_cs_vs_other"]))

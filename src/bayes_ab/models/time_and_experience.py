@@ -69,7 +69,7 @@ CENTERED_MIN_TRIALS_PER_HOUR = 100_000
 
 
 @dataclass(frozen=True)
-class TaskAttemptCounts(CountGrid):
+class TimeAndExperienceStats(CountGrid):
     """Completed and started tasks by start hour (rows, 0..23) and task index (columns)."""
 
     successes: tuple[tuple[int, ...], ...]
@@ -99,14 +99,14 @@ class TaskAttemptCounts(CountGrid):
                 "trials": [list(r) for r in self.trials]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> TaskAttemptCounts:
+    def from_dict(cls, d: dict) -> TimeAndExperienceStats:
         return cls(successes=tuple(map(tuple, d["successes"])),
                    trials=tuple(map(tuple, d["trials"])),
                    hours=tuple(d.get("hours", HOURS)), tasks=tuple(d.get("tasks", TASKS)))
 
     @classmethod
     def from_attempts(cls, attempts: pd.DataFrame, *, hour_col: str = "start_hour",
-                      task_col: str = "task", outcome_col: str = "completed") -> TaskAttemptCounts:
+                      task_col: str = "task", outcome_col: str = "completed") -> TimeAndExperienceStats:
         """Counts from one row per started (customer, task)."""
         import pandas as pd
 
@@ -126,7 +126,7 @@ class TaskAttemptCounts(CountGrid):
         return cls(successes=tuple(map(tuple, s)), trials=tuple(map(tuple, n)))
 
     @classmethod
-    def from_experiment(cls, data: ExperimentData) -> TaskAttemptCounts:
+    def from_experiment(cls, data: ExperimentData) -> TimeAndExperienceStats:
         """Every started task of every customer, both arms pooled."""
         return cls.from_attempts(data.task_attempts)
 
@@ -139,7 +139,7 @@ def _trend_free_basis(hours: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TimeExperienceResult(Result):
+class TimeAndExperienceResult(Result):
     """results.json ``time_and_experience``: task success against start hour and experience
     (associations); ``hour_deviation_sd`` only with hour deviations in the model."""
 
@@ -156,11 +156,11 @@ class TimeExperienceResult(Result):
     json_omit_none: ClassVar = frozenset({"hour_deviation_sd"})
 
 
-class TimeExperience(BayesModel):
+class TimeAndExperience(BayesModel):
     """Logistic model of task success on start hour (linear + curvature) and task index."""
 
     name: ClassVar[str] = "time_and_experience"
-    stats_type: ClassVar[type] = TaskAttemptCounts
+    stats_type: ClassVar[type] = TimeAndExperienceStats
     default_priors: ClassVar[dict[str, Prior | None]] = {
         # Log-odds of success at noon on task 1: wide.
         "intercept": Prior("Normal", mu=0.0, sigma=2.0),
@@ -175,7 +175,7 @@ class TimeExperience(BayesModel):
         "intercept", "b_hour", "b_exp", "sigma_hour", "hour_dev",
     )
 
-    def __init__(self, stats: TaskAttemptCounts, *, priors: dict | None = None) -> None:
+    def __init__(self, stats: TimeAndExperienceStats, *, priors: dict | None = None) -> None:
         super().__init__(stats, priors=priors)
         hs = self.priors["hour_sd"]
         if hs is not None and not (hs.distribution == "HalfNormal" and float(hs["sigma"]) > 0):
@@ -243,7 +243,7 @@ class TimeExperience(BayesModel):
         x = np.column_stack([np.ones(h.size), h.ravel(), t.ravel()])
         return logistic_fit(p, x, self.stats.trials_array.ravel())
 
-    def summarize(self, idata: az.InferenceData) -> TimeExperienceResult:
+    def summarize(self, idata: az.InferenceData) -> TimeAndExperienceResult:
         post = idata.posterior
         coef = self.population_fit(idata)
         hour, exp = coef[:, 1], coef[:, 2]
@@ -252,7 +252,7 @@ class TimeExperience(BayesModel):
         # Success by start hour, tasks pooled by the observed task mix of that hour.
         w_task = n / np.where(n.sum(axis=1, keepdims=True) > 0, n.sum(axis=1, keepdims=True), 1)
         by_hour = (p * w_task).sum("task")
-        return TimeExperienceResult(
+        return TimeAndExperienceResult(
             interpretation=ASSOCIATION_NOTE,
             hour_effect=posterior_interval(hour),
             experience_effect=posterior_interval(exp),

@@ -17,7 +17,7 @@ from bayes_ab.data.schema import ExperimentData
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.completions_conversion import logistic_fit
-from bayes_ab.models.time_experience import TaskAttemptCounts, TimeExperience
+from bayes_ab.models.time_and_experience import TimeAndExperienceStats, TimeAndExperience
 
 HOURS = np.arange(24)
 _profile = np.exp(-0.5 * ((HOURS - 14) / 4.0) ** 2) + 0.05
@@ -27,16 +27,16 @@ WAVE = 0.15 * np.sin(2 * np.pi * HOURS / 24)[:, None]
 CONFIG = SamplerConfig(draws=800, tune=800, chains=4, seed=9)  # 2 x 600 gave min bulk ESS 382, 2 x 1000 396
 
 
-def _counts(eta: np.ndarray, seed: int) -> TaskAttemptCounts:
+def _counts(eta: np.ndarray, seed: int) -> TimeAndExperienceStats:
     s = np.random.default_rng(seed).binomial(TRIALS, 1 / (1 + np.exp(-eta)))
-    return TaskAttemptCounts(successes=tuple(map(tuple, s)), trials=tuple(map(tuple, TRIALS)))
+    return TimeAndExperienceStats(successes=tuple(map(tuple, s)), trials=tuple(map(tuple, TRIALS)))
 
 
 def _design() -> np.ndarray:
     return np.column_stack([np.ones(H.size), H.ravel(), T.ravel()])
 
 
-def _glm(counts: TaskAttemptCounts):
+def _glm(counts: TimeAndExperienceStats):
     s, n = counts.successes_array.ravel(), counts.trials_array.ravel()
     keep = n > 0
     return sm.GLM(np.column_stack([s, n - s])[keep], _design()[keep],
@@ -48,7 +48,7 @@ EFFECT_ETA = 0.9 + 0.03 * H + 0.35 * T + WAVE
 
 @pytest.fixture(scope="session")
 def effect_fit():
-    model = TimeExperience(_counts(EFFECT_ETA, seed=3))
+    model = TimeAndExperience(_counts(EFFECT_ETA, seed=3))
     idata = model.fit(CONFIG)
     return model, idata, model.summarize(idata)
 
@@ -56,7 +56,7 @@ def effect_fit():
 @pytest.fixture(scope="session")
 def null_fit():
     """Null data, fitted by the plain logistic model (no hour deviations)."""
-    model = TimeExperience(_counts(np.full_like(H, 1.2), seed=4), priors={"hour_sd": None})
+    model = TimeAndExperience(_counts(np.full_like(H, 1.2), seed=4), priors={"hour_sd": None})
     idata = model.fit(CONFIG)
     return model, idata, model.summarize(idata)
 
@@ -112,7 +112,7 @@ def test_null_data_intervals_contain_zero_and_match_glm(null_fit):
 
 def test_save_load_round_trip(null_fit, tmp_path):
     model, idata, block = null_fit
-    idata2, model2 = TimeExperience.load(model.save(idata, tmp_path / "te.nc"))
+    idata2, model2 = TimeAndExperience.load(model.save(idata, tmp_path / "te.nc"))
     assert model2.stats == model.stats and model2.priors == model.priors
     assert not model2.with_deviations
     assert model2.summarize(idata2) == block
@@ -120,15 +120,15 @@ def test_save_load_round_trip(null_fit, tmp_path):
 
 def test_prior_overrides_change_the_model():
     counts = _counts(EFFECT_ETA, seed=3)
-    assert "sigma_hour" in {v.name for v in TimeExperience(counts).build().free_RVs}
-    plain = TimeExperience(counts, priors={"hour_sd": None}).build()
+    assert "sigma_hour" in {v.name for v in TimeAndExperience(counts).build().free_RVs}
+    plain = TimeAndExperience(counts, priors={"hour_sd": None}).build()
     assert {v.name for v in plain.free_RVs} == {"intercept", "b_hour", "b_exp"}
-    wide = TimeExperience(counts, priors={"hour_sd": None, "hour_slope": {"sigma": 1.0}}).build()
+    wide = TimeAndExperience(counts, priors={"hour_sd": None, "hour_slope": {"sigma": 1.0}}).build()
     point = plain.initial_point()
     delta = wide.compile_logp()(point) - plain.compile_logp()(point)
     assert delta == pytest.approx(np.log(0.1 / 1.0), rel=1e-6)
     with pytest.raises(OptionError):
-        TimeExperience(counts, priors={"hour_sd": {"sigma": 0}})
+        TimeAndExperience(counts, priors={"hour_sd": {"sigma": 0}})
 
 
 def test_counts_from_experiment():
@@ -140,32 +140,32 @@ def test_counts_from_experiment():
     data = ExperimentData(frame=pd.DataFrame(), help_episodes=pd.DataFrame(),
                           task_attempts=attempts,
                           observation_end=pd.Timestamp("2026-05-08", tz="UTC"))
-    counts = TaskAttemptCounts.from_experiment(data)
+    counts = TimeAndExperienceStats.from_experiment(data)
     n, s = counts.trials_array, counts.successes_array
     assert n.shape == (24, 3) and n.sum() == 6 and s.sum() == 3
     assert (n[9].tolist(), s[9].tolist()) == ([2, 2, 0], [1, 1, 0])
     assert (n[23, 0], s[23, 0], n[0, 2], s[0, 2]) == (1, 1, 1, 0)
-    assert TaskAttemptCounts.from_dict(counts.to_dict()) == counts
+    assert TimeAndExperienceStats.from_dict(counts.to_dict()) == counts
     with pytest.raises(DataError):
-        TaskAttemptCounts.from_attempts(attempts.assign(start_hour=[9, 9, 9, 24, 0, 9]))
+        TimeAndExperienceStats.from_attempts(attempts.assign(start_hour=[9, 9, 9, 24, 0, 9]))
 
 
 def test_hour_deviations_centred_only_on_very_large_data():
     """Non-centred hour deviations by default; centred once every hour has >= 100k started
     tasks (measured: the non-centred form mixes poorly at 10M customers, better below)."""
-    from bayes_ab.models.time_experience import CENTERED_MIN_TRIALS_PER_HOUR
+    from bayes_ab.models.time_and_experience import CENTERED_MIN_TRIALS_PER_HOUR
 
     hours, tasks = tuple(range(24)), (1, 2, 3)
 
     def counts(per_cell):
         trials = [[per_cell] * 3 for _ in hours]
         successes = [[int(per_cell * 0.8)] * 3 for _ in hours]
-        return TaskAttemptCounts(successes=successes, trials=trials, hours=hours, tasks=tasks)
+        return TimeAndExperienceStats(successes=successes, trials=trials, hours=hours, tasks=tasks)
 
-    small = TimeExperience(counts(200))
+    small = TimeAndExperience(counts(200))
     assert not small.centered_deviations
     assert "z_hour" in {rv.name for rv in small.build().free_RVs}
-    big = TimeExperience(counts(CENTERED_MIN_TRIALS_PER_HOUR // 3 + 1))
+    big = TimeAndExperience(counts(CENTERED_MIN_TRIALS_PER_HOUR // 3 + 1))
     assert big.centered_deviations
     free = {rv.name for rv in big.build().free_RVs}
     assert "w_hour" in free and "z_hour" not in free
