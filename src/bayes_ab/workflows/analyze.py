@@ -335,27 +335,11 @@ def _decision(idata, *, data: ExperimentData, options: AnalyzeOptions):
     return replace(decision, cs_cost=cs_cost)
 
 
-def analyze(
-    data_dir: str | Path | DatabaseSource,
-    *,
-    out_dir: str | Path,
-    options: AnalyzeOptions = AnalyzeOptions(),
-    progress: Progress | None = None,
-    on_step: StepCallback | None = None,
-) -> AnalysisRun:
-    """Run the whole analysis and write everything into `out_dir` (which must exist).
-
-    ``progress(msg)`` gets one line per stage; ``on_step(StepEvent)`` gets each stage's
-    start and end (one per model, with its compile and sampling seconds)."""
-    from bayes_ab.data.load import load_experiment
-    from bayes_ab.inference.diagnostics import combine
-    from bayes_ab.stats.frequentist import bayes_frequentist_agreement
-
-    steps = _Steps(progress, on_step)
-    out = Path(out_dir)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+def _load(data_dir, *, options: AnalyzeOptions, steps: _Steps):
+    """(data, the DatabaseSource or None, the engine name): the files or tables, loaded
+    (pandas) or aggregated (duckdb, or in the database of ``--source``)."""
     from bayes_ab.aggregate.source import DatabaseSource
+    from bayes_ab.data.load import load_experiment
 
     source = data_dir if isinstance(data_dir, DatabaseSource) else None
     engine = source.kind if source else resolve_engine(data_dir, options.engine)
@@ -375,26 +359,25 @@ def analyze(
         steps.start("load", "loading data")
         data = load_experiment(data_dir, design_test_share=options.design_test_share)
     steps.end("load")
-    timings["load"] = time.perf_counter() - t0
-    for stage, seconds in getattr(data, "timings", {}).items():
-        if stage != "total":  # where the engine's time went (benchmarks, docs/SCALE.md)
-            timings[f"load: {stage}"] = seconds
-    _require_both_arms(data)
-    findings: list[Finding] = list(data.findings)
+    return data, source, engine
 
-    t = time.perf_counter()
-    steps.start("frequentist", "frequentist cross-checks")
-    freq = frequentist_checks(data, design_test_share=options.design_test_share)
-    steps.end("frequentist")
-    timings["frequentist"] = time.perf_counter() - t
-    if "cox_skipped" in freq:
-        findings.append(Finding("cox_skipped", "info", 1, freq["cox_skipped"]))
 
-    summaries: dict[str, dict | None] = {}
-    diagnostics = []
-    figures: dict[str, Path] = {}
-    idata_paths: dict[str, Path] = {}
-    fitted: dict[str, Any] = {}
+@dataclass
+class _Models:
+    """What the model stage made, by model key (`_fit_and_save`)."""
+
+    summaries: dict[str, dict | None] = field(default_factory=dict)
+    diagnostics: list = field(default_factory=list)
+    figures: dict[str, Path] = field(default_factory=dict)
+    idata_paths: dict[str, Path] = field(default_factory=dict)
+    fitted: dict[str, Any] = field(default_factory=dict)
+
+
+def _fit_and_save(data, *, out: Path, options: AnalyzeOptions, steps: _Steps, timings: dict,
+                  findings: list[Finding]) -> _Models:
+    """Build and fit every model of MODEL_STEPS, then summarise, save and draw each; a model
+    that cannot be built or fitted becomes an error finding (its summary None)."""
+    models = _Models()
     jobs: dict[str, tuple] = {}
     build_errors: dict[str, Exception] = {}
     for offset, step in enumerate(MODEL_STEPS):
@@ -415,7 +398,7 @@ def analyze(
         outcome = outcomes.get(step.key)
         exc = build_errors.get(step.key) or (outcome.error if outcome is not None else None)
         if exc is not None:
-            summaries[step.key] = None
+            models.summaries[step.key] = None
             findings.append(Finding(
                 check=f"model_{step.key}", severity="error", count=1,
                 message=f"The {step.label} model could not be estimated on this data: {exc}",
@@ -423,32 +406,50 @@ def analyze(
             timings[f"model_{step.key}"] = time.perf_counter() - t
             steps.end(step.key, "failed", detail=str(exc))
             continue
-        model, idata = outcome.model, outcome.idata
         t -= outcome.seconds  # the model's time includes its fit
-        fitted[step.key] = idata
-        for part in ("compile", "sample"):
-            if f"{part}_seconds" in idata.attrs:
-                timings[f"{part}_{step.key}"] = float(idata.attrs[f"{part}_seconds"])
-        diag = model.diagnostics(idata)
-        diagnostics.append(diag)
-        summaries[step.key] = model.summarize(idata)
-        idata_paths[step.key] = model.save(idata, out / "idata" / f"{step.key}.nc")
-        if options.figures:
-            kinds = FIGURE_KINDS if options.figure_set == "all" else (
-                REPORT_FIGURE_KINDS + (() if diag.passed else GATE_FIGURE_KINDS))
-            with figure_kinds(kinds):
-                drawn = model.figures(idata)
-            figures.update(save_figures({f"{step.key}_{kind}": fig for kind, fig in drawn.items()},
-                                        out / "figures"))
+        diag = _save_model(step, outcome, models, out=out, options=options, timings=timings)
+        idata = outcome.idata
         timings[f"model_{step.key}"] = time.perf_counter() - t
         steps.end(step.key, compile_seconds=float(idata.attrs.get("compile_seconds", 0.0)),
                   sample_seconds=float(idata.attrs.get("sample_seconds", 0.0)),
                   exact=bool(idata.attrs.get("exact", False)),
                   detail="" if diag.passed else "failed the convergence gate")
+    return models
 
-    results = _assemble(data, freq=freq, summaries=summaries, findings=findings, options=options)
-    results["diagnostics"] = combine(diagnostics)
-    for diag in diagnostics:
+
+def _save_model(step, outcome, models: _Models, *, out: Path, options: AnalyzeOptions,
+                timings: dict):
+    """One fitted model: its diagnostics (returned), summary, idata file and figures."""
+    model, idata = outcome.model, outcome.idata
+    models.fitted[step.key] = idata
+    for part in ("compile", "sample"):
+        if f"{part}_seconds" in idata.attrs:
+            timings[f"{part}_{step.key}"] = float(idata.attrs[f"{part}_seconds"])
+    diag = model.diagnostics(idata)
+    models.diagnostics.append(diag)
+    models.summaries[step.key] = model.summarize(idata)
+    models.idata_paths[step.key] = model.save(idata, out / "idata" / f"{step.key}.nc")
+    if options.figures:
+        kinds = FIGURE_KINDS if options.figure_set == "all" else (
+            REPORT_FIGURE_KINDS + (() if diag.passed else GATE_FIGURE_KINDS))
+        with figure_kinds(kinds):
+            drawn = model.figures(idata)
+        models.figures.update(save_figures(
+            {f"{step.key}_{kind}": fig for kind, fig in drawn.items()}, out / "figures"))
+    return diag
+
+
+def _model_results(data, *, freq: dict, models: _Models, findings: list[Finding],
+                   options: AnalyzeOptions) -> dict:
+    """The results dict from the models: blocks, diagnostics (a failed gate is an error
+    finding), the decision and the Bayesian/frequentist agreement sentences."""
+    from bayes_ab.inference.diagnostics import combine
+    from bayes_ab.stats.frequentist import bayes_frequentist_agreement
+
+    results = _assemble(data, freq=freq, summaries=models.summaries, findings=findings,
+                        options=options)
+    results["diagnostics"] = combine(models.diagnostics)
+    for diag in models.diagnostics:
         if not diag.passed:
             results["data_quality"].append(Finding(
                 check=f"diagnostics_{diag.name}", severity="error", count=1,
@@ -457,8 +458,8 @@ def analyze(
                         "with more draws.",
             ).to_dict())
 
-    if "conversion" in fitted:
-        results["decision"] = _decision(fitted["conversion"], data=data, options=options)
+    if "conversion" in models.fitted:
+        results["decision"] = _decision(models.fitted["conversion"], data=data, options=options)
     else:
         results["decision"] = None
 
@@ -472,6 +473,46 @@ def analyze(
                 p_value_holm=block["frequentist"]["p_value_holm"],
             )
             results["agreement"][key] = agree.sentence
+    return results
+
+
+def analyze(
+    data_dir: str | Path | DatabaseSource,
+    *,
+    out_dir: str | Path,
+    options: AnalyzeOptions = AnalyzeOptions(),
+    progress: Progress | None = None,
+    on_step: StepCallback | None = None,
+) -> AnalysisRun:
+    """Run the whole analysis and write everything into `out_dir` (which must exist).
+
+    ``progress(msg)`` gets one line per stage; ``on_step(StepEvent)`` gets each stage's
+    start and end (one per model, with its compile and sampling seconds)."""
+    steps = _Steps(progress, on_step)
+    out = Path(out_dir)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    data, source, engine = _load(data_dir, options=options, steps=steps)
+    timings["load"] = time.perf_counter() - t0
+    for stage, seconds in getattr(data, "timings", {}).items():
+        if stage != "total":  # where the engine's time went (benchmarks, docs/SCALE.md)
+            timings[f"load: {stage}"] = seconds
+    _require_both_arms(data)
+    findings: list[Finding] = list(data.findings)
+
+    t = time.perf_counter()
+    steps.start("frequentist", "frequentist cross-checks")
+    freq = frequentist_checks(data, design_test_share=options.design_test_share)
+    steps.end("frequentist")
+    timings["frequentist"] = time.perf_counter() - t
+    if "cox_skipped" in freq:
+        findings.append(Finding("cox_skipped", "info", 1, freq["cox_skipped"]))
+
+    models = _fit_and_save(data, out=out, options=options, steps=steps, timings=timings,
+                           findings=findings)
+    fitted = models.fitted
+    results = _model_results(data, freq=freq, models=models, findings=findings,
+                             options=options)
 
     if options.prior_sensitivity != "none":
         t = time.perf_counter()
@@ -508,8 +549,8 @@ def analyze(
     results["sampler"] = options.sampler.to_dict()
     # The edge: typed result blocks become the plain results.json dicts here, once.
     results = to_jsonable(results)
-    return AnalysisRun(results=results, figures=figures, idata_paths=idata_paths, timings=timings,
-                       idata=fitted)
+    return AnalysisRun(results=results, figures=models.figures, idata_paths=models.idata_paths,
+                       timings=timings, idata=fitted)
 
 
 def _require_both_arms(data) -> None:

@@ -925,6 +925,48 @@ def _diagnostics(sampled: list) -> dict:
 # ---------------------------------------------------------------------------- the run
 
 
+@dataclass(frozen=True)
+class CompareOptions:
+    """Every option of `run_compare` but the path (one object passed between its stages)."""
+
+    group_col: str
+    outcome_col: str | Sequence[str]
+    control: str | None = None
+    config: SamplerConfig = SamplerConfig()
+    threshold: float | None = None
+    ratio: str | None = None
+    ratio_lower_is_better: bool = False
+    segment_col: str | None = None
+    segment_method: str = "pymc"
+    prior_from: str | Path | None = None
+    prior_scale: str = "abs"
+    prior_method: str = "pymc"
+    split: str | None = None
+    srm_alpha: float = DEFAULT_SRM_ALPHA
+    rope: float | None = None
+    non_inferiority_margin: float | None = None
+    metric_type: str = "auto"
+    cap: float | None = None
+    guardrail_margin: str | float | None = None
+    guardrail_lower_is_better: Sequence[str] = ()
+    unit_col: str | None = None
+    time_col: str | None = None
+    covariate: str | None = None
+    ratio_guardrail: bool = False
+
+
+@dataclass
+class _OneOutcome:
+    """The parsed inputs of a one-outcome run (`_read_one`)."""
+
+    data: GroupData
+    covariate: tuple[str, np.ndarray] | None = None
+    binary_adjusted: bool = False
+    ratio_cols: Any = None
+    segs: np.ndarray | None = None
+    past: Any = None
+
+
 def run_compare(
     path: str | Path,
     *,
@@ -971,107 +1013,132 @@ def run_compare(
     ``time_col``: the first exposure of a unit, and how many looks the data allow;
     ``covariate``: CUPED / regression adjustment of the primary outcome (a mean metric);
     ``ratio_guardrail``: the ``ratio`` metric is also a guardrail (`_ratio_guardrail`)."""
-    args = dict(locals())
-    from bayes_ab.stats.decision import DEFAULT_THRESHOLD_OF_CARING
+    from dataclasses import fields
 
+    args = locals()
+    opts = CompareOptions(**{f.name: args[f.name] for f in fields(CompareOptions)})
+    return _run(path, opts, table=_table, prepared=_prepared)
+
+
+def _run(path: str | Path, opts: CompareOptions, *, table: Any = None,
+         prepared: bool = False) -> CompareRun:
+    """The stages of `run_compare`: options, units, then one outcome or several."""
     # 1. Options and every input, before any computation.
-    _threshold_check(threshold)
-    _option_check(prior_scale=prior_scale, prior_method=prior_method,
-                  segment_method=segment_method, rope=rope,
-                  non_inferiority_margin=non_inferiority_margin, srm_alpha=srm_alpha,
-                  split=split, metric_type=metric_type, cap=cap)
-    dconfig = _decision_config(threshold, rope, non_inferiority_margin)
-    outcomes = parse_outcome_cols(outcome_col)
-    if ratio_guardrail and ratio is None:
+    dconfig, outcomes = _check_options(opts)
+    path = Path(path)
+    table = table if table is not None else _open_table(path)
+    if not prepared:
+        return _run_units(path, table, opts, outcomes)
+    if len(outcomes) > 1 or opts.ratio_guardrail:
+        return _run_several(path, table, outcomes, opts)
+    one = _read_one(path, table, opts, outcome_col=outcomes[0])
+    del table
+    if one.data.kind == "mean":
+        return _run_mean(one.data, control=opts.control, config=opts.config,
+                         threshold=opts.threshold, rope=opts.rope,
+                         non_inferiority_margin=opts.non_inferiority_margin, split=opts.split,
+                         srm_alpha=opts.srm_alpha, cap=opts.cap, ratio_cols=one.ratio_cols,
+                         ratio_lower_is_better=opts.ratio_lower_is_better,
+                         covariate=one.covariate, binary_adjusted=one.binary_adjusted)
+    return _run_binary(one, opts, dconfig)
+
+
+def _check_options(opts: CompareOptions):
+    """(decision config, outcome columns); every option error before any reading."""
+    _threshold_check(opts.threshold)
+    _option_check(prior_scale=opts.prior_scale, prior_method=opts.prior_method,
+                  segment_method=opts.segment_method, rope=opts.rope,
+                  non_inferiority_margin=opts.non_inferiority_margin, srm_alpha=opts.srm_alpha,
+                  split=opts.split, metric_type=opts.metric_type, cap=opts.cap)
+    dconfig = _decision_config(opts.threshold, opts.rope, opts.non_inferiority_margin)
+    outcomes = parse_outcome_cols(opts.outcome_col)
+    if opts.ratio_guardrail and opts.ratio is None:
         raise OptionError("--ratio-guardrail makes the --ratio metric a guardrail: give "
                           "--ratio NUM_COL/DEN_COL too")
-    path = Path(path)
-    table = _table if _table is not None else _open_table(path)
-    if not _prepared:
-        table, extra, findings = prepare_units(table, group_col=group_col, unit_col=unit_col,
-                                               time_col=time_col)
-        run = run_compare(**{**args, "_table": table, "_prepared": True})
-        _attach_units(run.results, extra, findings, group_col=group_col, time_col=time_col,
-                      outcome=outcomes[0], unit_col=unit_col)
-        return run
-    if len(outcomes) > 1 or ratio_guardrail:
-        return _run_several(path, table, outcomes, group_col=group_col, control=control,
-                            config=config, threshold=threshold, ratio=ratio,
-                            ratio_lower_is_better=ratio_lower_is_better,
-                            segment_col=segment_col, segment_method=segment_method,
-                            prior_from=prior_from, prior_scale=prior_scale,
-                            prior_method=prior_method, split=split, srm_alpha=srm_alpha,
-                            rope=rope, non_inferiority_margin=non_inferiority_margin,
-                            metric_type=metric_type, cap=cap,
-                            guardrail_margin=guardrail_margin,
-                            guardrail_lower_is_better=guardrail_lower_is_better,
-                            covariate=covariate, ratio_guardrail=ratio_guardrail)
-    outcome_col = outcomes[0]
-    data = _groups_from_table(table, path, group_col=group_col, outcome_col=outcome_col,
-                              metric_type=metric_type)
-    if data.kind == "mean" and (segment_col is not None or prior_from is not None):
+    return dconfig, outcomes
+
+
+def _run_units(path: Path, table, opts: CompareOptions, outcomes: list[str]) -> CompareRun:
+    """One row per unit (`prepare_units`), the run, then ``input.units`` / ``looks``."""
+    table, extra, findings = prepare_units(table, group_col=opts.group_col,
+                                           unit_col=opts.unit_col, time_col=opts.time_col)
+    run = _run(path, opts, table=table, prepared=True)
+    _attach_units(run.results, extra, findings, group_col=opts.group_col,
+                  time_col=opts.time_col, outcome=outcomes[0], unit_col=opts.unit_col)
+    return run
+
+
+def _read_one(path: Path, table, opts: CompareOptions, *, outcome_col: str) -> _OneOutcome:
+    """Parse the outcome and every optional input of a one-outcome run."""
+    data = _groups_from_table(table, path, group_col=opts.group_col, outcome_col=outcome_col,
+                              metric_type=opts.metric_type)
+    if data.kind == "mean" and (opts.segment_col is not None or opts.prior_from is not None):
         raise OptionError("--segment-col and --prior-from need a binary outcome; "
                           f"'{outcome_col}' is a mean outcome ({data.kind_note})")
-    if data.kind == "binary" and cap is not None:
+    if data.kind == "binary" and opts.cap is not None:
         raise OptionError("--cap applies to a mean outcome; "
                           f"'{outcome_col}' is binary ({data.kind_note})")
-    cov = None
-    binary_adjusted = False
-    if covariate is not None:
-        from dataclasses import replace
-
-        from bayes_ab.data.load import LINE
-
-        if segment_col is not None or prior_from is not None:
-            raise OptionError("--covariate cannot be combined with --segment-col or "
-                              "--prior-from (they model the unadjusted binary outcome)")
-        ccol = find_column(table, covariate, option="--covariate")
-        if ccol in (normalise_column(group_col), normalise_column(outcome_col)):
-            raise OptionError("--covariate must be another column than the group and the "
-                              "outcome (a pre-period value of the unit)")
-        try:
-            cov = (covariate, parse_numeric_outcome(
-                table.data[ccol].to_numpy(), table.data[LINE].to_numpy(), file=table.name,
-                column=covariate))
-        except DataError as exc:
-            raise DataError(exc.reason.replace("a mean outcome needs", "--covariate needs")
-                            + " (fill a missing pre-period value, e.g. with 0, or drop "
-                              "the row first)", file=exc.file, column=exc.column,
-                            lines=exc.lines, n_rows=exc.n_rows) from None
-        if data.kind == "binary":
-            binary_adjusted = True
-            data = replace(data, kind="mean", outcomes=tuple(float(v) for v in data.outcomes),
-                           kind_note=data.kind_note + "; analysed as a mean metric (its rate) "
-                           "after the CUPED adjustment by --covariate")
-    ratio_cols = None
-    if ratio is not None:
+    one = _OneOutcome(data=data)
+    if opts.covariate is not None:
+        _read_covariate(one, table, opts, outcome_col=outcome_col)
+    if opts.ratio is not None:
         from bayes_ab.stats.ratio import read_ratio_columns
 
-        ratio_cols = read_ratio_columns(path, ratio, table=table)
-    segs = None
-    if segment_col is not None:
+        one.ratio_cols = read_ratio_columns(path, opts.ratio, table=table)
+    if opts.segment_col is not None:
         from bayes_ab.workflows.segments import checked_segment_names
 
-        segs = _extra_column(table, segment_col, option="--segment-col")
+        one.segs = _extra_column(table, opts.segment_col, option="--segment-col")
         try:
-            checked_segment_names(segs.tolist(), column=segment_col)
+            checked_segment_names(one.segs.tolist(), column=opts.segment_col)
         except DataError as exc:
-            raise DataError(exc.reason, file=table.name, column=segment_col) from None
-    past = None
-    if prior_from is not None:
+            raise DataError(exc.reason, file=table.name, column=opts.segment_col) from None
+    if opts.prior_from is not None:
         from bayes_ab.workflows.meta_prior import read_past_experiments
 
-        past = read_past_experiments(prior_from, scale=prior_scale)  # type: ignore[arg-type]
-    if data.kind == "mean":
-        del table
-        return _run_mean(data, control=control, config=config, threshold=threshold,
-                         rope=rope, non_inferiority_margin=non_inferiority_margin, split=split,
-                         srm_alpha=srm_alpha, cap=cap, ratio_cols=ratio_cols,
-                         ratio_lower_is_better=ratio_lower_is_better, covariate=cov,
-                         binary_adjusted=binary_adjusted)
-    counts, note = count_arms(data, control=control)
-    shares = expected_shares(list(counts.arms), split)
-    del table
+        one.past = read_past_experiments(opts.prior_from,
+                                         scale=opts.prior_scale)  # type: ignore[arg-type]
+    return one
+
+
+def _read_covariate(one: _OneOutcome, table, opts: CompareOptions, *,
+                    outcome_col: str) -> None:
+    """``--covariate``: its values; a binary outcome becomes a mean metric (its rate)."""
+    from dataclasses import replace
+
+    from bayes_ab.data.load import LINE
+
+    covariate = opts.covariate
+    assert covariate is not None
+    if opts.segment_col is not None or opts.prior_from is not None:
+        raise OptionError("--covariate cannot be combined with --segment-col or "
+                          "--prior-from (they model the unadjusted binary outcome)")
+    ccol = find_column(table, covariate, option="--covariate")
+    if ccol in (normalise_column(opts.group_col), normalise_column(outcome_col)):
+        raise OptionError("--covariate must be another column than the group and the "
+                          "outcome (a pre-period value of the unit)")
+    try:
+        one.covariate = (covariate, parse_numeric_outcome(
+            table.data[ccol].to_numpy(), table.data[LINE].to_numpy(), file=table.name,
+            column=covariate))
+    except DataError as exc:
+        raise DataError(exc.reason.replace("a mean outcome needs", "--covariate needs")
+                        + " (fill a missing pre-period value, e.g. with 0, or drop "
+                          "the row first)", file=exc.file, column=exc.column,
+                        lines=exc.lines, n_rows=exc.n_rows) from None
+    data = one.data
+    if data.kind == "binary":
+        one.binary_adjusted = True
+        one.data = replace(data, kind="mean", outcomes=tuple(float(v) for v in data.outcomes),
+                           kind_note=data.kind_note + "; analysed as a mean metric (its rate) "
+                           "after the CUPED adjustment by --covariate")
+
+
+def _run_binary(one: _OneOutcome, opts: CompareOptions, dconfig) -> CompareRun:
+    """The binary metric: exact posteriors, tests, decisions, then the optional blocks."""
+    data, config = one.data, opts.config
+    counts, note = count_arms(data, control=opts.control)
+    shares = expected_shares(list(counts.arms), opts.split)
 
     # 2. The binary metric: exact posteriors, tests, decisions.
     bayes, draws, best, loss = _binary_bayes(counts, seed=config.seed)
@@ -1079,36 +1146,13 @@ def run_compare(
     decisions = _decisions(counts, config=dconfig, seed=config.seed)
     count_dict = {a: {"successes": s, "trials": n}
                   for a, s, n in zip(counts.arms, counts.successes, counts.trials, strict=True)}
-    arms = {}
-    for arm in counts.arms[1:]:
-        b = bayes[arm]
-        arms[arm] = {
-            **b,
-            "frequentist": frequentist[arm],
-            "arms": {"control": counts.control, "test": arm},
-            "counts": {counts.control: count_dict[counts.control], arm: count_dict[arm]},
-            "decision": decisions[arm],
-        }
-        # One number per quantity: the decision's P(better) is the exact one shown above.
-        assert decisions[arm]["prob_test_better"] == b["prob_test_better"] or math.isclose(
-            decisions[arm]["prob_test_better"], b["prob_test_better"], rel_tol=1e-12)
+    arms = _binary_arm_blocks(counts, bayes, frequentist, decisions, count_dict)
     posts = _posteriors(counts)
-    if len(counts.arms) == 2:
-        overall = dict(decisions[counts.arms[1]])
-        overall["prob_best"] = dict(best)
-        overall["loss_of_choosing"] = dict(loss)
-        overall["chosen_arm"] = (counts.arms[1] if overall["recommendation"] == "double_down"
-                                 else counts.control if overall["recommendation"] == "pivot"
-                                 else None)
-        overall["rule"] = "two arms: expected loss of shipping vs keeping control"
-    else:
-        means = {a: p.mean for a, p in zip(counts.arms, posts, strict=True)}
-        thr = threshold if threshold is not None else DEFAULT_THRESHOLD_OF_CARING
-        overall = karm_decision(decisions, control=counts.control, prob_best=best, loss=loss,
-                                means=means, threshold=thr)
+    overall = _binary_overall(counts, decisions, best, loss, posts, threshold=opts.threshold)
     from bayes_ab.stats.multiarm import srm_check_k
 
-    srm = srm_check_k({a: count_dict[a]["trials"] for a in counts.arms}, shares, alpha=srm_alpha)
+    srm = srm_check_k({a: count_dict[a]["trials"] for a in counts.arms}, shares,
+                      alpha=opts.srm_alpha)
     results: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "input": {
@@ -1137,37 +1181,82 @@ def run_compare(
                                   "counts), Newcombe CI; Holm across every metric x arm"},
         "decision": overall,
     }
-
-    # 3. Optional blocks.
-    sampled = []
-    ratio_draws = None
-    holm_family = [(counts.metric, arm, arms[arm]["frequentist"]) for arm in counts.arms[1:]]
-    if ratio_cols is not None:
-        results["ratio_metric"], ratio_draws = _ratio_blocks(
-            ratio_cols, data, counts, lower_is_better=ratio_lower_is_better, seed=config.seed)
-        holm_family += [(f"ratio:{b['metric']}", arm, b["frequentist"])
-                        for arm, b in results["ratio_metric"].items()]
-    _holm_across(holm_family)
-    if segs is not None:
-        assert segment_col is not None
-        results["segments"] = _segment_blocks(segs, segment_col, data, counts,
-                                              method=segment_method, config=config,
-                                              shares=shares)
-        for arm, block in results["segments"].items():
-            sampled.append(_as_diagnostics(f"segments[{arm}]", block["diagnostics"]))
-    if past is not None:
-        results["prior_from_history"] = _prior_block(past, counts, scale=prior_scale,
-                                                     method=prior_method, config=config,
-                                                     source=str(prior_from))
-        sampled.append(_as_diagnostics("meta_prior",
-                                       results["prior_from_history"]["diagnostics"]))
-    results["diagnostics"] = _diagnostics(sampled)
+    ratio_draws = _binary_optional_blocks(results, one, opts, counts, shares)
     results["metrics"] = {data.outcome_col: {"kind": "binary", "arms": arms}}
     from bayes_ab.models.arm_comparison import METRIC_NAMES
 
     return CompareRun(results=results, draws=draws,
                       metric_name=METRIC_NAMES.get(counts.metric, counts.metric),
                       ratio_draws=ratio_draws)
+
+
+def _binary_arm_blocks(counts: ArmComparisonStats, bayes, frequentist, decisions, count_dict) -> dict:
+    """``arms``: each arm against control (Bayesian, frequentist, counts, decision)."""
+    arms = {}
+    for arm in counts.arms[1:]:
+        b = bayes[arm]
+        arms[arm] = {
+            **b,
+            "frequentist": frequentist[arm],
+            "arms": {"control": counts.control, "test": arm},
+            "counts": {counts.control: count_dict[counts.control], arm: count_dict[arm]},
+            "decision": decisions[arm],
+        }
+        # One number per quantity: the decision's P(better) is the exact one shown above.
+        assert decisions[arm]["prob_test_better"] == b["prob_test_better"] or math.isclose(
+            decisions[arm]["prob_test_better"], b["prob_test_better"], rel_tol=1e-12)
+    return arms
+
+
+def _binary_overall(counts: ArmComparisonStats, decisions, best, loss, posts, *, threshold) -> dict:
+    """The overall decision: expected loss for two arms, `karm_decision` for more."""
+    from bayes_ab.stats.decision import DEFAULT_THRESHOLD_OF_CARING
+
+    if len(counts.arms) == 2:
+        overall = dict(decisions[counts.arms[1]])
+        overall["prob_best"] = dict(best)
+        overall["loss_of_choosing"] = dict(loss)
+        overall["chosen_arm"] = (counts.arms[1] if overall["recommendation"] == "double_down"
+                                 else counts.control if overall["recommendation"] == "pivot"
+                                 else None)
+        overall["rule"] = "two arms: expected loss of shipping vs keeping control"
+        return overall
+    means = {a: p.mean for a, p in zip(counts.arms, posts, strict=True)}
+    thr = threshold if threshold is not None else DEFAULT_THRESHOLD_OF_CARING
+    return karm_decision(decisions, control=counts.control, prob_best=best, loss=loss,
+                         means=means, threshold=thr)
+
+
+def _binary_optional_blocks(results: dict, one: _OneOutcome, opts: CompareOptions,
+                            counts: ArmComparisonStats, shares) -> Any:
+    """3. ``ratio_metric`` (then Holm), ``segments``, ``prior_from_history`` and
+    ``diagnostics`` into ``results``; returns the ratio draws (or None)."""
+    data, config, arms = one.data, opts.config, results["arms"]
+    sampled = []
+    ratio_draws = None
+    holm_family = [(counts.metric, arm, arms[arm]["frequentist"]) for arm in counts.arms[1:]]
+    if one.ratio_cols is not None:
+        results["ratio_metric"], ratio_draws = _ratio_blocks(
+            one.ratio_cols, data, counts, lower_is_better=opts.ratio_lower_is_better,
+            seed=config.seed)
+        holm_family += [(f"ratio:{b['metric']}", arm, b["frequentist"])
+                        for arm, b in results["ratio_metric"].items()]
+    _holm_across(holm_family)
+    if one.segs is not None:
+        assert opts.segment_col is not None
+        results["segments"] = _segment_blocks(one.segs, opts.segment_col, data, counts,
+                                              method=opts.segment_method, config=config,
+                                              shares=shares)
+        for arm, block in results["segments"].items():
+            sampled.append(_as_diagnostics(f"segments[{arm}]", block["diagnostics"]))
+    if one.past is not None:
+        results["prior_from_history"] = _prior_block(one.past, counts, scale=opts.prior_scale,
+                                                     method=opts.prior_method, config=config,
+                                                     source=str(opts.prior_from))
+        sampled.append(_as_diagnostics("meta_prior",
+                                       results["prior_from_history"]["diagnostics"]))
+    results["diagnostics"] = _diagnostics(sampled)
+    return ratio_draws
 
 
 def _adjusted_blocks(y: np.ndarray, x: np.ndarray, groups: np.ndarray, order: list[str], *,
@@ -1446,44 +1535,21 @@ def _ratio_guardrail(res: dict, ratio_draws: Mapping[str, tuple] | None, *, arm:
     return block
 
 
-def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, control,
-                 config: SamplerConfig, threshold, ratio, ratio_lower_is_better, segment_col,
-                 segment_method, prior_from, prior_scale, prior_method, split, srm_alpha,
-                 rope, non_inferiority_margin, metric_type, cap, guardrail_margin,
-                 guardrail_lower_is_better, covariate=None,
-                 ratio_guardrail: bool = False) -> CompareRun:
+def _run_several(path: Path, table, outcomes: list[str], opts: CompareOptions) -> CompareRun:
     """The primary outcome as a one-outcome run, every other outcome as a guardrail (and
     with ``ratio_guardrail`` the ``--ratio`` metric too)."""
-    primary, guards = outcomes[0], outcomes[1:]
-    ratio_key = None
-    if ratio_guardrail:
-        from bayes_ab.stats.ratio import parse_ratio_spec
+    from dataclasses import replace
 
-        num, den = parse_ratio_spec(ratio)
-        label = f"{num}/{den}" if den else f"{num} per row"
-        ratio_key = f"ratio:{label}"  # its name in `metrics` and in Holm's family
-        guardrail_margin = _ratio_margin_names(guardrail_margin, ratio_key,
-                                               aliases=(ratio, label), outcomes=outcomes)
-    margins = parse_guardrail_margins(guardrail_margin,
-                                      guards + ([ratio_key] if ratio_key else []))
-    lower = {normalise_column(g) for g in guardrail_lower_is_better}
-    unknown = lower - {normalise_column(g) for g in guards}
-    if unknown:
-        raise OptionError(f"--guardrail-lower-is-better names {', '.join(sorted(unknown))}, "
-                          f"not a guardrail outcome ({', '.join(guards)})")
+    primary, guards = outcomes[0], outcomes[1:]
+    ratio_key, margins, lower = _guardrail_options(opts, outcomes)
     # Every outcome column parsed before any computation (bad values fail here).
     for g in guards:
-        _groups_from_table(table, path, group_col=group_col, outcome_col=g,
+        _groups_from_table(table, path, group_col=opts.group_col, outcome_col=g,
                            metric_type="auto")
-    main_run = run_compare(path, group_col=group_col, outcome_col=primary, control=control,
-                           config=config, threshold=threshold, ratio=ratio,
-                           ratio_lower_is_better=ratio_lower_is_better,
-                           segment_col=segment_col, segment_method=segment_method,
-                           prior_from=prior_from, prior_scale=prior_scale,
-                           prior_method=prior_method, split=split, srm_alpha=srm_alpha,
-                           rope=rope, non_inferiority_margin=non_inferiority_margin,
-                           metric_type=metric_type, cap=cap, covariate=covariate,
-                           _table=table, _prepared=True)
+    main_run = _run(path, replace(opts, outcome_col=primary, guardrail_margin=None,
+                                  guardrail_lower_is_better=(), unit_col=None, time_col=None,
+                                  ratio_guardrail=False),
+                    table=table, prepared=True)
     res = main_run.results
     ctrl = res["control"]
     res["metrics"][primary]["role"] = "primary"
@@ -1494,45 +1560,83 @@ def _run_several(path: Path, table, outcomes: list[str], *, group_col: str, cont
     shipped = dec.get("arm") if dec.get("recommendation") == "double_down" else None
     blocked = []
     for k, g in enumerate(guards):
-        sub = run_compare(path, group_col=group_col, outcome_col=g, control=ctrl,
-                          config=config.with_seed_offset(100 + k), split=split,
-                          srm_alpha=srm_alpha, _table=table, _prepared=True)
-        sres = sub.results
-        block = {"kind": sres["metric_kind"], "role": "guardrail", "arms": sres["arms"],
-                 "prob_best": sres["prob_best"], "loss_of_choosing": sres["loss_of_choosing"],
-                 "decision": sres["decision"], "counts": sres["input"]["counts"]}
-        block["guardrail"] = _guardrail_check(block, sub.draws, arm=shipped, control=ctrl,
-                                              margin=margins[g],
-                                              lower_is_better=normalise_column(g) in lower)
+        sub = _run(path, CompareOptions(group_col=opts.group_col, outcome_col=g, control=ctrl,
+                                        config=opts.config.with_seed_offset(100 + k),
+                                        split=opts.split, srm_alpha=opts.srm_alpha),
+                   table=table, prepared=True)
+        block = _guardrail_block(sub, arm=shipped, control=ctrl, margin=margins[g],
+                                 lower_is_better=normalise_column(g) in lower)
         if block["guardrail"]["blocks_ship"]:
             blocked.append(g)
         res["metrics"][g] = block
-        holm += [(g, a, b["frequentist"]) for a, b in sres["arms"].items()]
+        holm += [(g, a, b["frequentist"]) for a, b in sub.results["arms"].items()]
     if ratio_key is not None:
         block = _ratio_guardrail(res, main_run.ratio_draws, arm=shipped, control=ctrl,
                                  margin=margins[ratio_key],
-                                 lower_is_better=ratio_lower_is_better)
+                                 lower_is_better=opts.ratio_lower_is_better)
         if block["guardrail"]["blocks_ship"]:
             blocked.append(ratio_key)
         res["metrics"][ratio_key] = block
     _holm_across(holm)
     res["input"]["outcome_cols"] = outcomes
-    if covariate is not None:
+    if opts.covariate is not None:
         res["input"]["covariate_applies_to"] = primary  # guardrails stay unadjusted
     if blocked:
-        details = "; ".join(
-            f"{g}: P({shipped} worse than {ctrl} by more than "
-            f"{res['metrics'][g]['guardrail']['margin']:g}) = "
-            f"{100 * res['metrics'][g]['guardrail']['prob_worse_than_margin']:.1f}%"
-            for g in blocked)
-        dec.update({
-            "recommendation": "pivot", "outcome": "guardrail_blocked", "chosen_arm": ctrl,
-            "reason": (f"{primary} alone would ship {shipped}, but a guardrail is credibly "
-                       f"worse by more than its margin ({details}): keep {ctrl}. If that "
-                       f"trade is acceptable, raise --guardrail-margin. Primary metric: "
-                       + str(dec.get("reason", ""))),
-            "blocked_by": blocked})
+        _block_ship(dec, res, blocked, primary=primary, shipped=shipped, control=ctrl)
     return main_run
+
+
+def _guardrail_options(opts: CompareOptions, outcomes: list[str]):
+    """(the ratio guardrail's key or None, margin per guardrail, the lower-is-better
+    guardrails, normalised); option errors before any computation."""
+    guards = outcomes[1:]
+    guardrail_margin = opts.guardrail_margin
+    ratio_key = None
+    if opts.ratio_guardrail:
+        from bayes_ab.stats.ratio import parse_ratio_spec
+
+        num, den = parse_ratio_spec(opts.ratio)
+        label = f"{num}/{den}" if den else f"{num} per row"
+        ratio_key = f"ratio:{label}"  # its name in `metrics` and in Holm's family
+        guardrail_margin = _ratio_margin_names(guardrail_margin, ratio_key,
+                                               aliases=(opts.ratio, label), outcomes=outcomes)
+    margins = parse_guardrail_margins(guardrail_margin,
+                                      guards + ([ratio_key] if ratio_key else []))
+    lower = {normalise_column(g) for g in opts.guardrail_lower_is_better}
+    unknown = lower - {normalise_column(g) for g in guards}
+    if unknown:
+        raise OptionError(f"--guardrail-lower-is-better names {', '.join(sorted(unknown))}, "
+                          f"not a guardrail outcome ({', '.join(guards)})")
+    return ratio_key, margins, lower
+
+
+def _guardrail_block(sub: CompareRun, *, arm: str | None, control: str, margin: float,
+                     lower_is_better: bool) -> dict:
+    """A guardrail outcome's ``metrics`` block, with its check of the shipped arm."""
+    sres = sub.results
+    block = {"kind": sres["metric_kind"], "role": "guardrail", "arms": sres["arms"],
+             "prob_best": sres["prob_best"], "loss_of_choosing": sres["loss_of_choosing"],
+             "decision": sres["decision"], "counts": sres["input"]["counts"]}
+    block["guardrail"] = _guardrail_check(block, sub.draws, arm=arm, control=control,
+                                          margin=margin, lower_is_better=lower_is_better)
+    return block
+
+
+def _block_ship(dec: dict, res: dict, blocked: list[str], *, primary: str, shipped,
+                control: str) -> None:
+    """A blocking guardrail turns the primary's ship decision into keeping control."""
+    details = "; ".join(
+        f"{g}: P({shipped} worse than {control} by more than "
+        f"{res['metrics'][g]['guardrail']['margin']:g}) = "
+        f"{100 * res['metrics'][g]['guardrail']['prob_worse_than_margin']:.1f}%"
+        for g in blocked)
+    dec.update({
+        "recommendation": "pivot", "outcome": "guardrail_blocked", "chosen_arm": control,
+        "reason": (f"{primary} alone would ship {shipped}, but a guardrail is credibly "
+                   f"worse by more than its margin ({details}): keep {control}. If that "
+                   f"trade is acceptable, raise --guardrail-margin. Primary metric: "
+                   + str(dec.get("reason", ""))),
+        "blocked_by": blocked})
 
 
 def _attach_units(res: dict, extra: dict, findings: list[dict], *, group_col: str,
