@@ -164,6 +164,7 @@ def test_failed_diagnostics_raise_a_banner_above_the_findings(example):
     assert doc["sections"][0]["id"] == "findings"
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_names_are_escaped_in_html_and_markdown(example, tmp_path):
     s, _, _ = example
     evil = copy.deepcopy(s)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bayes_ab.data.schema import ExperimentData
     from bayes_ab.models.base import BayesModel
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the repository (src/bayes_ab/cli/scripts.py)
 EXAMPLE = ROOT / "data" / "example"
 
 #: Where each model's population truth sits in truth.json's "estimands".
