@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bayes_ab_cmp_"))
     gb_script = work / "gb.py"
     gb_script.write_text(GBSTATS)
-    base = [sys.executable, "-m", "bayes_ab.cli", "compare", str(export), "--group-col",
+    base = [sys.executable, "-m", "bayes_ab.cli.main", "compare", str(export), "--group-col",
             "group", "--outcome-col", "converted", "--out", str(work / "out"), "--force",
             "--quiet"]
     trees = [("", env)] + [

@@ -1,6 +1,6 @@
 """Coverage over the simulator, end to end, and the z-test's type-I error and power.
 
-Bayesian side: datasets from ``bayes_ab.data.simulate`` (scenarios ``effect`` and ``null``)
+Bayesian side: datasets from ``bayes_ab.simulate`` (scenarios ``effect`` and ``null``)
 go through the real loader and every model of the analysis (nutpie, small draws, each
 model compiled once and refitted with its data swapped in); for each estimand of
 ``truth.json`` we count how often the 95% HDI holds the population value.
@@ -80,8 +80,8 @@ def arm_counts(sim) -> dict:
 
 
 def frequentist(scenarios, sizes, reps, seed0):
-    from bayes_ab.data.simulate import simulate
-    from bayes_ab.frequentist import two_proportion_test
+    from bayes_ab.simulate import simulate
+    from bayes_ab.stats.frequentist import two_proportion_test
 
     rows = []
     for scenario in scenarios:
@@ -102,9 +102,9 @@ def frequentist(scenarios, sizes, reps, seed0):
 
 
 def bayesian(scenarios, sizes, reps, seed0, config):
-    from bayes_ab.calibration import ReusableFit, covers, experiment_from_simulation
-    from bayes_ab.data.simulate import simulate
-    from bayes_ab.pipeline import MODEL_STEPS, _model_class
+    from bayes_ab.workflows.calibration import ReusableFit, covers, experiment_from_simulation
+    from bayes_ab.simulate import simulate
+    from bayes_ab.workflows.analyze import MODEL_STEPS, _model_class
 
     fitters: dict[str, ReusableFit] = {}
     records = []
@@ -127,7 +127,7 @@ def bayesian(scenarios, sizes, reps, seed0, config):
                                 cls, stats, config=config, model_kwargs=kw,
                                 probe_stats=cls.stats_type.from_experiment(probe, **step.stats_kwargs))
                         model, idata = fitters[step.key].sample(stats, seed=config.seed + 31 * r + offset)
-                        summaries[step.key] = model.summarize(idata)
+                        summaries[step.key] = model.summarize(idata).to_dict()
                         diag = model.diagnostics(idata)
                         summaries[step.key]["_divergences"] = diag.divergences
                     except Exception as exc:  # noqa: BLE001 - counted in the table, not fatal
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "coverage.md"))
     args = parser.parse_args(argv)
 
-    from bayes_ab.fit import SamplerConfig
+    from bayes_ab.inference.fit import SamplerConfig
 
     t0 = time.perf_counter()
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]

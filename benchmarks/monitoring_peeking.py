@@ -24,7 +24,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bayes_ab.monitor import daily_rerun_simulation, peeking_simulation
+from bayes_ab.workflows.monitor import daily_rerun_simulation, peeking_simulation
 
 RULES = {
     "fixed_horizon_p_last_look_only": "z-test p < 0.05, last look only (no peeking)",

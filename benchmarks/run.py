@@ -80,7 +80,7 @@ def dataset(label: str, data_dir: Path) -> Path:
     n = SIZES[label]
     if label == "20k":
         return EXAMPLE
-    from bayes_ab.data.simulate import write_simulation_chunked
+    from bayes_ab.simulate import write_simulation_chunked
 
     out = data_dir / f"sim_{label}"
     if (out / "truth.json").exists():
@@ -109,7 +109,7 @@ def run_analyze(data: Path, *, sampler_args: list[str]) -> dict:
 
     With no ``sampler_args`` the command's defaults (4 chains x 1000 draws after 1000
     tuning steps, prior sensitivity of the decision metrics): what a user runs."""
-    from bayes_ab.cli import main as cli_main
+    from bayes_ab.cli.main import main as cli_main
 
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,7 +142,7 @@ def example_end_to_end(extra_args: list[str] | None = None) -> dict:
         env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}/pytensor",
                "NUMBA_CACHE_DIR": f"{cache}/numba", "BAYES_AB_CACHE_DIR": f"{cache}/bayes_ab",
                "MPLBACKEND": "Agg"}
-        cmd = [sys.executable, "-m", "bayes_ab.cli", "analyze", str(EXAMPLE), "--out",
+        cmd = [sys.executable, "-m", "bayes_ab.cli.main", "analyze", str(EXAMPLE), "--out",
                str(Path(tmp) / "out"), "--force", "--quiet", *(extra_args or [])]
         for label in ("cold", "warm"):
             load = os.getloadavg()
@@ -259,10 +259,10 @@ def side_by_side(n: int, *, draws: int, tune: int, chains: int,
     import pytensor.tensor as pt
 
     from bayes_ab.data.load import load_experiment
-    from bayes_ab.data.simulate import simulate, write_simulation
-    from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+    from bayes_ab.simulate import simulate, write_simulation
+    from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
     from bayes_ab.models.beta_binomial import BetaPrior, BinomialCounts, posterior
-    from bayes_ab.models.survival import Survival, SurvivalStats
+    from bayes_ab.models.time_to_completion import TimeToCompletion, TimeToCompletionStats
 
     sim = simulate(n=n, seed=3, truth=False)
     with tempfile.TemporaryDirectory() as tmp:
@@ -271,13 +271,13 @@ def side_by_side(n: int, *, draws: int, tune: int, chains: int,
     frame = data.frame
     arm = (frame["cohort"].astype(str) == "Test").to_numpy().astype(np.int64)
     y = frame["converted"].to_numpy().astype(np.int64)
-    stats = ArmCounts.from_frame(frame, group_col="cohort", outcome_col="converted",
+    stats = ArmComparisonStats.from_frame(frame, group_col="cohort", outcome_col="converted",
                                  arms=("Control", "Test"))
     fit = dict(draws=draws, tune=tune, chains=chains)
     # One-off costs (numba's and JAX's first JIT, PyMC's first C compile) are paid by a
     # throw-away model first, so no method is charged for running first.
     for sampler in _samplers():
-        _timed_fit(lambda: ArmComparison(ArmCounts(arms=("Control", "Test"), successes=(1, 2),
+        _timed_fit(lambda: ArmComparison(ArmComparisonStats(arms=("Control", "Test"), successes=(1, 2),
                                                    trials=(10, 10))).build(),
                    sampler, draws=50, tune=50, chains=chains)
     out: dict = {"n": n, "n_flags": int(len(data.help_episodes)), "conversion": {},
@@ -309,8 +309,8 @@ def side_by_side(n: int, *, draws: int, tune: int, chains: int,
     # Survival: the model's own (aggregated) build, and the per-flag twin with the
     # same priors and parameters (an identical posterior: the Poisson terms differ by
     # log d! = 0 for 0/1 events).
-    sstats = SurvivalStats.from_experiment(data)
-    model = Survival(sstats)
+    sstats = TimeToCompletionStats.from_experiment(data)
+    model = TimeToCompletion(sstats)
     ep = data.help_episodes
     edges = np.asarray(sstats.edges)
     minutes = ep["minutes"].to_numpy(float)
@@ -359,7 +359,7 @@ import json, time, warnings
 warnings.simplefilter("ignore")
 import nutpie
 from bayes_ab.data.load import load_experiment
-from bayes_ab.pipeline import MODEL_STEPS, build_model
+from bayes_ab.workflows.analyze import MODEL_STEPS, build_model
 data = load_experiment({example!r})
 out = {{}}
 for step in MODEL_STEPS:
@@ -376,7 +376,7 @@ def cold_start() -> dict:
     in a fresh process, with an empty and with a warm PyTensor compile directory."""
     out: dict = {"import": {}, "compile_empty_dir": {}, "compile_warm_dir": {}}
     code = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
-    for mod in ("bayes_ab", "bayes_ab.cli", "bayes_ab.aggregate", "pymc", "nutpie"):
+    for mod in ("bayes_ab", "bayes_ab.cli.main", "bayes_ab.aggregate", "pymc", "nutpie"):
         times = []
         for _ in range(3):
             r = subprocess.run([sys.executable, "-c", code.format(m=mod)], capture_output=True,

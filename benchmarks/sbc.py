@@ -51,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", default=str(ROOT / "figures"))
     args = parser.parse_args(argv)
 
-    from bayes_ab.calibration import experiment_from_simulation, plot_rank_histograms, run_sbc
-    from bayes_ab.data.simulate import simulate
-    from bayes_ab.fit import SamplerConfig
-    from bayes_ab.pipeline import MODEL_STEPS, _model_class
+    from bayes_ab.workflows.calibration import SBC_BINS, experiment_from_simulation, run_sbc
+    from bayes_ab.simulate import simulate
+    from bayes_ab.inference.fit import SamplerConfig
+    from bayes_ab.workflows.analyze import MODEL_STEPS, _model_class
+    from bayes_ab.plotting import SBC_DPI, plot_rank_histograms, save_figure
 
     keys = [k.strip() for k in args.models.split(",") if k.strip()]
     unknown = sorted(set(keys) - set(VAR_NAMES))
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         res = run_sbc(model, reps=args.reps, config=config, var_names=VAR_NAMES[step.key],
                       seed=args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True))
-        fig = plot_rank_histograms(res, Path(args.figures) / f"sbc_{step.key}.png")
+        fig = save_figure(plot_rank_histograms(res, bins=SBC_BINS),
+                          Path(args.figures) / f"sbc_{step.key}.png", dpi=SBC_DPI, tight=False)
         print(f"{step.key}: {res.reps} reps in {time.perf_counter() - t:.0f}s, worst "
               f"{res.worst()[0]} p={res.worst()[1]:.3g}, passed={res.passed()}", flush=True)
         results.append((step, res, fig))

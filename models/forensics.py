@@ -146,7 +146,7 @@ def _counts(runs: list[dict[str, str]]) -> dict[str, dict[str, int]]:
 
 
 def _table(sim_runs, real_runs):
-    from bayes_ab import forensics as fz
+    from bayes_ab.forensics import verdict as fz
 
     real = _counts(real_runs)
     for check, source in fz.BORROWED_REAL.items():

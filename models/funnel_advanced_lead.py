@@ -8,12 +8,12 @@ from pathlib import Path
 
 from _funnel_common import parse
 
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.funnel import heuristics as heur
 from bayes_ab.funnel import reproduce as rep
-from bayes_ab.funnel.load import load_funnel
+from bayes_ab.data.funnel import load_funnel
 from bayes_ab.funnel.models import AdvancedLeadModel, build_features, loo_summary
-from bayes_ab.funnel.report import plot_effects
+from bayes_ab.plotting import FUNNEL_DPI, plot_effects, save_figure
 
 args = parse(__doc__)
 data = load_funnel(args.leads, args.events)
@@ -37,6 +37,6 @@ p = model.predict_proba(idata, test_f)
 print("held-out AUC:", heur.auc(y[test], p), "LOO:", loo_summary(idata))
 for r in heur.evaluate_rules(counts[~test], y[~test], counts[test], y[test]):
     print(f"{r['text']:70s} precision {r['precision_observed']} recall {r['recall_observed']}")
-plot_effects({"heuristics": {"top_predictors": s["effects"]}},
-             Path(args.figures) / "funnel_advanced_lead_effects.png")
+save_figure(plot_effects({"heuristics": {"top_predictors": s["effects"]}}),
+            Path(args.figures) / "funnel_advanced_lead_effects.png", dpi=FUNNEL_DPI)
 model.save(idata, Path(args.posteriors) / "advanced_lead.nc")

@@ -11,8 +11,8 @@ from _funnel_common import parse
 
 from bayes_ab.funnel import claims, timeline
 from bayes_ab.funnel import reproduce as rep
-from bayes_ab.funnel.load import load_funnel
-from bayes_ab.funnel.report import plot_weekly
+from bayes_ab.data.funnel import load_funnel
+from bayes_ab.plotting import FUNNEL_DPI, plot_weekly, save_figure
 
 args = parse(__doc__)
 data = load_funnel(args.leads, args.events)
@@ -26,6 +26,6 @@ out = {
 }
 print(json.dumps({k: v.get("prob_holds") for k, v in out.items() if "prob_holds" in v}, indent=1))
 print(json.dumps(out["early_signal_auc"], indent=1))
-plot_weekly(timeline.weekly_activity_by_status(data),
-            Path(args.figures) / "funnel_activity_over_time.png")
+save_figure(plot_weekly(timeline.weekly_activity_by_status(data)),
+            Path(args.figures) / "funnel_activity_over_time.png", dpi=FUNNEL_DPI)
 (Path(args.posteriors) / "claims_time.json").write_text(json.dumps(out, indent=1))

@@ -8,8 +8,8 @@ from pathlib import Path
 from _funnel_common import parse
 
 from bayes_ab.funnel import reproduce as rep
-from bayes_ab.funnel.load import load_funnel
-from bayes_ab.funnel.report import plot_attrition, plot_heatmap
+from bayes_ab.data.funnel import load_funnel
+from bayes_ab.plotting import FUNNEL_DPI, plot_attrition, plot_heatmap, save_figures
 
 args = parse(__doc__)
 data = load_funnel(args.leads, args.events)
@@ -24,6 +24,8 @@ print(rep.stage3_to_4_by_industry(data.leads).to_string())
 for row in rep.top_journeys(rep.journeys(data), n=10):
     print(row["n_leads"], " > ".join(row["path"]))
 fig = Path(args.figures)
-plot_heatmap(t1, fig / "funnel_table1.png", title="Mean interactions by status (Table 1)")
-plot_heatmap(t2, fig / "funnel_table2.png", title="Mean interactions by industry (Table 2)")
-plot_attrition(rep.attrition_by_industry(data.leads), fig / "funnel_attrition.png")
+save_figures({
+    "funnel_table1": plot_heatmap(t1, title="Mean interactions by status (Table 1)"),
+    "funnel_table2": plot_heatmap(t2, title="Mean interactions by industry (Table 2)"),
+    "funnel_attrition": plot_attrition(rep.attrition_by_industry(data.leads)),
+}, fig, dpi=FUNNEL_DPI)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from _funnel_common import parse
 
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.funnel.load import load_funnel
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.data.funnel import load_funnel
 from bayes_ab.funnel.models import StageConversionModel, StageCounts
 from bayes_ab.funnel.pipeline import industry_rate_table
-from bayes_ab.funnel.report import plot_stage_forest
+from bayes_ab.plotting import FUNNEL_DPI, plot_stage_forest, save_figure
 
 args = parse(__doc__)
 data = load_funnel(args.leads, args.events)
@@ -27,6 +27,6 @@ summary = {"stage3_to_4_by_industry": {
     k: {"observed": v["observed"], "n_at_3_or_beyond": v["n_at_3_or_beyond"],
         "posterior": v["posterior"], "verdict": v["verdict"]}
     for k, v in s["by_industry"].items()}}
-plot_stage_forest(industry_rate_table(summary), s["overall"],
-                  Path(args.figures) / "funnel_stage3_to_4_forest.png")
+save_figure(plot_stage_forest(industry_rate_table(summary), s["overall"]),
+            Path(args.figures) / "funnel_stage3_to_4_forest.png", dpi=FUNNEL_DPI)
 model.save(idata, Path(args.posteriors) / "stage3_to_4_by_industry.nc")

@@ -12,7 +12,8 @@ import argparse
 from pathlib import Path
 
 from bayes_ab.io import write_json
-from bayes_ab.planning import plan_sample_size, plot_plan
+from bayes_ab.workflows.planning import plan_sample_size
+from bayes_ab.plotting import plot_plan, save_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,8 +31,7 @@ def main() -> None:
     out = ROOT / "results" / "plan"
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "plan.json", plan.to_dict())
-    (ROOT / "figures").mkdir(exist_ok=True)
-    plot_plan(plan, path=ROOT / "figures" / "plan.png")
+    save_figure(plot_plan(plan), ROOT / "figures" / "plan.png")
     print("wrote results/plan/plan.json and figures/plan.png")
 
 

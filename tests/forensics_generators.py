@@ -177,7 +177,7 @@ def write(tables: dict[str, pd.DataFrame], folder: str | Path) -> Path:
 def write_generated(name: str, folder: str | Path, *, n: int, seed: int) -> Path:
     """Write one generator's tables (``naive``, ``careful`` or ``simulator``: the project's)."""
     if name == "simulator":
-        from bayes_ab.data.simulate import simulate, write_simulation
+        from bayes_ab.simulate import simulate, write_simulation
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

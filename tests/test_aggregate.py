@@ -17,7 +17,7 @@ import pytest
 from bayes_ab.aggregate import aggregate_experiment, load_sufficient_stats, stats_by_step
 from bayes_ab.data.load import load_experiment
 from bayes_ab.errors import DataError
-from bayes_ab.pipeline import MODEL_STEPS
+from bayes_ab.workflows.analyze import MODEL_STEPS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example"
@@ -89,8 +89,8 @@ def assert_equal_paths(folder: Path, agg=None) -> None:
         sel = frame[frame["cohort"] == arm]
         assert counts == (int(sel["converted"].sum()), len(sel))
     # Ratio metrics: the engine's per-arm sums equal the sums over the frame's columns.
-    from bayes_ab.frequentist import RatioStatistic
-    from bayes_ab.pipeline import _ratio_columns, _segment_columns
+    from bayes_ab.stats.frequentist import RatioStatistic
+    from bayes_ab.workflows.analyze import _ratio_columns, _segment_columns
 
     cols = _ratio_columns(data)
     arm = frame["cohort"].astype(str).to_numpy()
@@ -220,7 +220,7 @@ def test_parquet_inputs_match(tmp_path):
 
 def test_typed_parquet_example_matches(tmp_path):
     """Typed Parquet columns (timestamps, integers) as the simulator writes them."""
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     write_simulation(simulate(n=3000, seed=11, truth=False), tmp_path, fmt="parquet")
     assert_equal_paths(tmp_path)
@@ -277,7 +277,7 @@ def test_chunked_simulator_output_is_seeded_and_matches(tmp_path):
     same seed whatever the number of workers, and both paths agree on it."""
     import hashlib
 
-    from bayes_ab.data.simulate import write_simulation_chunked
+    from bayes_ab.simulate import write_simulation_chunked
 
     digests = []
     for name, workers in (("a", 1), ("b", 2)):

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def million(tmp_path_factory):
-    from bayes_ab.data.simulate import write_simulation_chunked
+    from bayes_ab.simulate import write_simulation_chunked
 
     out = tmp_path_factory.mktemp("sim_1M")
     write_simulation_chunked(1_000_000, 11, out, chunk=100_000, workers=2, truth=False)

@@ -22,7 +22,7 @@ FILES = ("test_cohorts", "product_activity", "help_activity", "conversion")
 def dirty(tmp_path_factory) -> tuple[Path, dict]:
     """Simulated typed Parquet, then: duplicates appended to each file (some rows twice),
     rows of unknown ids in each event file, NULL joined_at / cs_type / converted_at."""
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     folder = tmp_path_factory.mktemp("dirty")
     write_simulation(simulate(n=1500, seed=7, truth=False), folder, fmt="parquet")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.results_schema import missing_keys
 
 TINY_SAMPLING = ["--draws", "150", "--tune", "150", "--chains", "2", "--seed", "7", "--quiet",
@@ -17,7 +17,7 @@ TINY_SAMPLING = ["--draws", "150", "--tune", "150", "--chains", "2", "--seed", "
 
 @pytest.fixture(scope="session")
 def experiment_dir(tmp_path_factory) -> Path:
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     folder = tmp_path_factory.mktemp("experiment")
     write_simulation(simulate(n=6000, seed=3, scenario="effect", truth=False), folder)
@@ -128,7 +128,7 @@ def test_report_and_figures_written(analyzed):
 
 
 def test_strict_exits_3_but_still_writes(experiment_dir, tmp_path, monkeypatch):
-    import bayes_ab.pipeline as pipeline
+    import bayes_ab.workflows.analyze as pipeline
 
     # The exact arm comparisons alone (no compile): 2 x 150 draws fail the ESS gate.
     monkeypatch.setattr(pipeline, "MODEL_STEPS", tuple(

@@ -11,13 +11,12 @@ statistics are compared directly in tests/test_aggregate.py.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bayes_ab import pipeline
-from bayes_ab.cli import main
+from bayes_ab.workflows import analyze as pipeline
+from bayes_ab.cli.main import main
 
 TINY = ["--draws", "150", "--tune", "150", "--chains", "2", "--seed", "7", "--quiet",
         "--no-figures", "--prior-sensitivity", "none"]
@@ -26,7 +25,7 @@ ARM_STEPS = tuple(s for s in pipeline.MODEL_STEPS if s.cls == "ArmComparison")
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     folder = tmp_path_factory.mktemp("engine_experiment")
     write_simulation(simulate(n=4000, seed=5, scenario="effect", truth=False), folder)
@@ -142,7 +141,7 @@ def test_engine_memory_option(runs, tmp_path, capsys):
 
 
 def test_engine_memory_sizes():
-    from bayes_ab.commands.analyze import _memory_size
+    from bayes_ab.cli.commands.analyze import _memory_size
     from bayes_ab.errors import OptionError
 
     assert _memory_size("3GB") == "3GB"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def effect_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def null_run(tmp_path_factory):
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     data = tmp_path_factory.mktemp("null_data")
     sim = simulate(n=20000, seed=20260505, scenario="null")

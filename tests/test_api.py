@@ -1,4 +1,4 @@
-"""The notebook API (`bayes_ab.analyze`, `bayes_ab.compare`, `AnalysisResult`), the
+"""The notebook API (`bayes_ab.analyze`, `bayes_ab.workflows.compare`, `AnalysisResult`), the
 structured progress of the pipeline, `--json` / `--quiet` and the known-warning filter.
 
 To stay fast, the analyze runs keep only the two exact-posterior models (conversion and CS
@@ -17,15 +17,15 @@ import pandas as pd
 import pytest
 
 import bayes_ab
-from bayes_ab import pipeline
-from bayes_ab.cli import main
+from bayes_ab.workflows import analyze as pipeline
+from bayes_ab.cli.main import main
 
 TINY = dict(draws=200, tune=100, chains=2, seed=11, prior_sensitivity="none", forensics=False)
 
 
 @pytest.fixture(scope="module")
 def experiment_dir(tmp_path_factory) -> Path:
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     folder = tmp_path_factory.mktemp("api_experiment")
     write_simulation(simulate(n=3000, seed=5, scenario="effect", truth=False), folder)
@@ -62,7 +62,7 @@ def _counts(experiment_dir, column):
 def test_import_is_light():
     code = ("import sys, bayes_ab; bayes_ab.__version__; "
             "print(sorted(m for m in ('pymc', 'arviz', 'nutpie', 'matplotlib', 'pandas', "
-            "'bayes_ab.api', 'bayes_ab.compare') if m in sys.modules))")
+            "'bayes_ab.api', 'bayes_ab.workflows.compare') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ})
     assert out.stdout.strip() == "[]"
@@ -105,7 +105,7 @@ def test_summary_is_tidy_and_equals_results(analyzed):
 
 
 def test_repr_html_is_the_reports_summary(analyzed):
-    from bayes_ab.report.render import build_document
+    from bayes_ab.report import build_document
 
     res, _, _ = analyzed
     html = res._repr_html_()
@@ -200,8 +200,8 @@ def test_compare_on_a_frame_equals_the_file(tmp_path, monkeypatch):
 
 
 def test_pipeline_reports_each_stage_and_model(experiment_dir, tmp_path):
-    from bayes_ab.pipeline import AnalyzeOptions, StepEvent
-    from bayes_ab.fit import SamplerConfig
+    from bayes_ab.workflows.analyze import AnalyzeOptions, StepEvent
+    from bayes_ab.inference.fit import SamplerConfig
 
     events: list[StepEvent] = []
     messages: list[str] = []
@@ -274,7 +274,7 @@ def test_known_arviz_warning_is_filtered(tmp_path):
                               capture_output=True, text=True, env=env, check=True).stderr
 
     assert "ArviZ is undergoing a major refactor" in run("import arviz")
-    err = run("from bayes_ab.known_warnings import silence_known_warnings; "
+    err = run("from bayes_ab.inference.known_warnings import silence_known_warnings; "
               "silence_known_warnings(); import arviz; import warnings; "
               "warnings.warn('other', FutureWarning)")
     assert "refactor" not in err and "other" in err

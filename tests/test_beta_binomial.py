@@ -19,7 +19,7 @@ from bayes_ab.models.beta_binomial import (
     hdi_of_draws,
     posterior,
     prob_best,
-    prob_greater,
+    prob_beta_greater,
 )
 
 # Small-count Betas (where a 2-D integral over the unit square is accurate) and
@@ -103,9 +103,9 @@ def test_hdi_of_draws_matches_exact_beta_hdi() -> None:
 
 def test_exact_values_for_uniform_and_triangular() -> None:
     u, tri = BetaPosterior(1, 1), BetaPosterior(2, 1)
-    assert prob_greater(u, u) == pytest.approx(0.5, abs=1e-14)
+    assert prob_beta_greater(u, u) == pytest.approx(0.5, abs=1e-14)
     # X ~ Beta(2,1) (density 2x) beats a uniform with probability int 2x * x dx = 2/3.
-    assert prob_greater(tri, u) == pytest.approx(2 / 3, abs=1e-14)
+    assert prob_beta_greater(tri, u) == pytest.approx(2 / 3, abs=1e-14)
     # E[max(0, U1 - U2)] = 1/6 for two independent uniforms.
     assert expected_loss_of_choosing(u, u) == pytest.approx(1 / 6, abs=1e-14)
     # Choosing X ~ Beta(2,1) over a uniform Y loses int 2x (1-x)^2 / 2 dx = B(2, 3) = 1/12.
@@ -115,7 +115,7 @@ def test_exact_values_for_uniform_and_triangular() -> None:
 @pytest.mark.parametrize(("x", "y"), PAIRS)
 def test_prob_greater_matches_double_integral(x: tuple, y: tuple) -> None:
     expected = _dblquad_prob_greater(x, y)
-    got = prob_greater(BetaPosterior(*x), BetaPosterior(*y))
+    got = prob_beta_greater(BetaPosterior(*x), BetaPosterior(*y))
     assert got == pytest.approx(expected, abs=1e-8)
 
 
@@ -128,18 +128,18 @@ def test_expected_loss_closed_form_matches_layer_cake_integral(x: tuple, y: tupl
 
 def test_exact_sum_and_quadrature_agree_at_scale() -> None:
     pc, pt = BetaPosterior(701, 6301), BetaPosterior(346, 2656)
-    s, q = prob_greater(pt, pc, method="sum"), prob_greater(pt, pc, method="quad")
+    s, q = prob_beta_greater(pt, pc, method="sum"), prob_beta_greater(pt, pc, method="quad")
     assert s == pytest.approx(q, abs=1e-9)
-    assert prob_greater(pt, pc) + prob_greater(pc, pt) == pytest.approx(1.0, abs=1e-9)
+    assert prob_beta_greater(pt, pc) + prob_beta_greater(pc, pt) == pytest.approx(1.0, abs=1e-9)
     with pytest.raises(ValueError, match="integer alpha"):
-        prob_greater(BetaPosterior(2.5, 1), BetaPosterior(1.5, 1), method="sum")
+        prob_beta_greater(BetaPosterior(2.5, 1), BetaPosterior(1.5, 1), method="sum")
 
 
 def test_closed_forms_match_monte_carlo_at_scale() -> None:
     pc, pt = BetaPosterior(701, 6301), BetaPosterior(346, 2656)
     rng = np.random.default_rng(20240505)
     c, t = rng.beta(pc.alpha, pc.beta, 2_000_000), rng.beta(pt.alpha, pt.beta, 2_000_000)
-    assert prob_greater(pt, pc) == pytest.approx(np.mean(t > c), abs=5e-4)
+    assert prob_beta_greater(pt, pc) == pytest.approx(np.mean(t > c), abs=5e-4)
     assert expected_loss_of_choosing(pt, pc) == pytest.approx(
         np.mean(np.maximum(0, c - t)), rel=0.02
     )
@@ -216,7 +216,7 @@ def test_compare_arms_each_against_control() -> None:
     res = compare_arms(counts, control="Control", n_draws=10_000, seed=1)
     assert list(res) == ["A", "B"]
     assert res["A"].prob_test_better == pytest.approx(
-        prob_greater(posterior(counts["A"]), posterior(counts["Control"])), abs=1e-15
+        prob_beta_greater(posterior(counts["A"]), posterior(counts["Control"])), abs=1e-15
     )
     assert res["B"].prob_test_better < 0.5 < res["A"].prob_test_better
     # Adding an arm at the end does not change the earlier arms' draws.
@@ -232,7 +232,7 @@ def test_compare_arms_each_against_control() -> None:
 def test_prob_best_two_arms_exact_and_three_arms_sum_to_one() -> None:
     two = prob_best({"c": BinomialCounts(10, 100), "t": BinomialCounts(15, 100)})
     assert two["t"] == pytest.approx(
-        prob_greater(posterior(BinomialCounts(15, 100)), posterior(BinomialCounts(10, 100)))
+        prob_beta_greater(posterior(BinomialCounts(15, 100)), posterior(BinomialCounts(10, 100)))
     )
     three = prob_best(
         {"c": BinomialCounts(10, 100), "a": BinomialCounts(15, 100), "b": BinomialCounts(5, 100)},

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example"
@@ -225,7 +225,7 @@ def test_analyze_spark_equals_duckdb_engine(tmp_path, monkeypatch, capfd):
     on stdout (the JVM's and Spark's lines go to stderr)."""
     from test_source_duckdb import ARM_STEPS, assert_same_analysis, run_analyze
 
-    from bayes_ab import pipeline
+    from bayes_ab.workflows import analyze as pipeline
 
     monkeypatch.chdir(tmp_path)
     duck = run_analyze([str(EXAMPLE), "--engine", "duckdb"], tmp_path / "duck")

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli import main
-from bayes_ab.compare import count_arms, karm_decision, read_groups
+from bayes_ab.cli.main import main
+from bayes_ab.workflows.compare import count_arms, karm_decision, read_groups
 from bayes_ab.errors import DataError
 
 #: arm -> (successes, trials) of the end-to-end export.
@@ -215,7 +215,7 @@ def test_outputs_written(run_dir, compare_json):
 
 def test_posterior_matches_conjugate_beta(compare_json):
     from bayes_ab.models.beta_binomial import (
-        BetaPosterior, BinomialCounts, beta_hdi, posterior, prob_greater,
+        BetaPosterior, BinomialCounts, beta_hdi, posterior, prob_beta_greater,
     )
 
     def beta(arm) -> BetaPosterior:
@@ -229,7 +229,7 @@ def test_posterior_matches_conjugate_beta(compare_json):
             assert block[key]["mean"] == pytest.approx(exact.mean, rel=1e-12)
             assert block[key]["lower"] == pytest.approx(lo, rel=1e-9)
             assert block[key]["upper"] == pytest.approx(hi, rel=1e-9)
-        exact_p = prob_greater(beta(arm), beta("control"))
+        exact_p = prob_beta_greater(beta(arm), beta("control"))
         # One number per quantity (issue 14.8): exact, and the decision shows the same one.
         assert block["prob_test_better"] == pytest.approx(exact_p, rel=1e-12)
         assert block["decision"]["prob_test_better"] == block["prob_test_better"]
@@ -268,7 +268,7 @@ def test_frequentist_matches_statsmodels(compare_json):
 
 
 def test_decision_and_diagnostics(compare_json):
-    from bayes_ab.decision import decide_from_counts
+    from bayes_ab.stats.decision import decide_from_counts
     from bayes_ab.models.beta_binomial import BinomialCounts
 
     dec = compare_json["decision"]
@@ -308,8 +308,8 @@ def test_report_of_compare(run_dir, compare_json):
 def test_compare_with_ratio_segments_and_prior(tmp_path, capsys):
     """--ratio, --segment-col and --prior-from: each block checked against its library
     function on the same numbers (fast methods: normal segments, grid meta-analysis)."""
-    from bayes_ab.frequentist import RatioStatistic, ratio_metric_test
-    from bayes_ab.meta_prior import (
+    from bayes_ab.stats.frequentist import RatioStatistic, ratio_metric_test
+    from bayes_ab.workflows.meta_prior import (
         apply_meta_prior, lift_estimate, meta_prior_grid, read_past_experiments,
     )
 

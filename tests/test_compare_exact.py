@@ -15,16 +15,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli import main
-from bayes_ab.compare import run_compare
+from bayes_ab.cli.main import main
+from bayes_ab.workflows.compare import run_compare
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.models.beta_binomial import (
     BinomialCounts,
     expected_loss_of_choosing,
     posterior,
-    prob_greater,
+    prob_beta_greater,
 )
-from bayes_ab.multiarm import loss_of_choosing, prob_best
+from bayes_ab.stats.multiarm import loss_of_choosing, prob_best
 
 #: Issue 14.2: Control 5000/50000, B 5600/50000, C 60/400.
 THREE = {"Control": (5000, 50000), "B": (5600, 50000), "C": (60, 400)}
@@ -77,7 +77,7 @@ def test_two_arm_loss_is_the_closed_form_expected_loss():
     loss = loss_of_choosing([c, t])
     assert loss[1] == pytest.approx(expected_loss_of_choosing(t, c), rel=1e-7)   # ship Test
     assert loss[0] == pytest.approx(expected_loss_of_choosing(c, t), rel=1e-7)   # keep Control
-    assert prob_best([c, t])[1] == pytest.approx(prob_greater(t, c), abs=1e-9)
+    assert prob_best([c, t])[1] == pytest.approx(prob_beta_greater(t, c), abs=1e-9)
 
 
 def test_three_arm_example_ships_c_not_b(tmp_path, capsys):
@@ -88,7 +88,7 @@ def test_three_arm_example_ships_c_not_b(tmp_path, capsys):
     assert dec["recommendation"] == "double_down" and dec["arm"] == "C"
     assert dec["chosen_arm"] == "C"
     posts = {a: posterior(BinomialCounts(*c)) for a, c in THREE.items()}
-    assert prob_greater(posts["C"], posts["B"]) == pytest.approx(0.991, abs=5e-4)
+    assert prob_beta_greater(posts["C"], posts["B"]) == pytest.approx(0.991, abs=5e-4)
     loss = res["loss_of_choosing"]
     assert loss["B"] == pytest.approx(0.0398, abs=5e-5)       # 3.98 pp
     assert loss["C"] == pytest.approx(0.0000442, rel=0.02)     # 0.0044 pp
@@ -107,7 +107,7 @@ def test_three_arm_example_ships_c_not_b(tmp_path, capsys):
 
 def test_two_arm_decision_equals_decide_from_counts(tmp_path):
     """Two arms: the same rule and numbers as analyze (decide_from_counts)."""
-    from bayes_ab.decision import decide_from_counts
+    from bayes_ab.stats.decision import decide_from_counts
 
     counts = {"control": (700, 7000), "test": (306, 3000)}
     path = _write_counts(tmp_path / "two.csv", counts)
@@ -245,7 +245,7 @@ def test_holm_across_binary_and_ratio_metrics(tmp_path):
 def test_every_named_column_checked_before_any_work(tmp_path, monkeypatch, option, value):
     """Issue 13: a bad --segment-col / --ratio column fails before any posterior is
     computed (the old code sampled for 12-14 s first)."""
-    import bayes_ab.compare as C
+    import bayes_ab.workflows.compare as C
     from bayes_ab.models.arm_comparison import ArmComparison
 
     def boom(*a, **k):
@@ -259,7 +259,7 @@ def test_every_named_column_checked_before_any_work(tmp_path, monkeypatch, optio
 
 
 def test_too_many_segments_checked_before_work(tmp_path, monkeypatch):
-    import bayes_ab.compare as C
+    import bayes_ab.workflows.compare as C
 
     monkeypatch.setattr(C, "_binary_bayes", lambda *a, **k: pytest.fail("work started"))
     path = _write_counts(tmp_path / "c.csv", {"control": (3, 100), "test": (7, 100)},
@@ -273,7 +273,7 @@ def test_too_many_segments_checked_before_work(tmp_path, monkeypatch):
 
 def test_rope_and_non_inferiority_from_the_command_line(tmp_path):
     """Issue 15.7: the decision block equals decide_from_counts with the same config."""
-    from bayes_ab.decision import DecisionConfig, decide_from_counts
+    from bayes_ab.stats.decision import DecisionConfig, decide_from_counts
 
     counts = {"control": (1000, 10000), "test": (1004, 10000)}
     path = _write_counts(tmp_path / "r.csv", counts)
@@ -324,7 +324,7 @@ def test_binary_compare_never_imports_a_sampler(tmp_path):
     """Issue 16.2: a binary outcome is answered from exact posteriors, without importing
     PyMC, nutpie or PyTensor (whose compile was most of the old run time)."""
     path = _write_counts(tmp_path / "s.csv", {"control": (30, 310), "test": (45, 300)})
-    code = ("import sys; from bayes_ab.cli import main; "
+    code = ("import sys; from bayes_ab.cli.main import main; "
             f"rc = main(['compare', {str(path)!r}, '--group-col', 'arm', '--outcome-col', 'y', "
             f"'--out', {str(tmp_path / 'o')!r}]); "
             "print(rc, sorted(m for m in ('pymc', 'nutpie', 'pytensor', 'arviz') "

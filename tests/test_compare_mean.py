@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli import main
-from bayes_ab.compare import run_compare
-from bayes_ab.compare_mean import bootstrap_mean_draws, cap_values, welch_test
+from bayes_ab.cli.main import main
+from bayes_ab.workflows.compare import run_compare
+from bayes_ab.stats.compare_mean import bootstrap_mean_draws, cap_values, welch_test
 
 
 def _game(tmp_path, n=4000, seed=2, outlier=True):
@@ -53,7 +53,7 @@ def test_bootstrap_equals_brute_force_dirichlet_weights():
 def test_coverage_on_simulated_heavy_tailed_data():
     """200 simulated experiments, lognormal outcomes with a known true mean difference:
     the 95% HDI of the difference covers it in 95% +- 3.5% of them."""
-    from bayes_ab.intervals import hdi_bounds
+    from bayes_ab.inference.intervals import hdi_bounds
 
     rng = np.random.default_rng(11)
     mu_c, mu_t, s = 1.0, 1.1, 0.9

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli import main
-from bayes_ab.compare import run_compare
+from bayes_ab.cli.main import main
+from bayes_ab.workflows.compare import run_compare
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayes_ab.cli import main
-from bayes_ab.compare import run_compare
-from bayes_ab.frequentist import RatioStatistic, ratio_metric_test
+from bayes_ab.cli.main import main
+from bayes_ab.workflows.compare import run_compare
+from bayes_ab.stats.frequentist import RatioStatistic, ratio_metric_test
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.compare import _groups_from_table, _holm_across, prepare_units
+from bayes_ab.workflows.compare import _groups_from_table, _holm_across, prepare_units
 from bayes_ab.data.load import read_table
 from bayes_ab.errors import DataError
 
@@ -27,10 +27,10 @@ def test_cli_imports_only_the_command_it_runs(tmp_path):
     """`bayes-ab compare --no-figures` imports no other command module (only the shared options), no plotting and
     no sampler; `bayes-ab --help` still lists every command."""
     path = _export(tmp_path / "e.csv", [("control", "0"), ("B", "1")] * 40)
-    code = ("import sys; from bayes_ab.cli import main; "
+    code = ("import sys; from bayes_ab.cli.main import main; "
             f"rc = main(['compare', {str(path)!r}, '--group-col', 'arm', '--outcome-col', 'y', "
             f"'--out', {str(tmp_path / 'o')!r}, '--no-figures', '--quiet']); "
-            "print(rc, sorted(m for m in sys.modules if m.startswith('bayes_ab.commands.')), "
+            "print(rc, sorted(m for m in sys.modules if m.startswith('bayes_ab.cli.commands.')), "
             "sorted(m for m in ('matplotlib', 'pymc', 'arviz', 'pytensor', 'nutpie', "
             "'duckdb', 'ibis', 'lifelines', 'xarray') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -38,8 +38,8 @@ def test_cli_imports_only_the_command_it_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     # commands.common holds the option definitions every command shares
     assert proc.stdout.strip().splitlines()[-1] == (
-        "0 ['bayes_ab.commands.common', 'bayes_ab.commands.compare'] []")
-    from bayes_ab.cli import COMMANDS, build_parser
+        "0 ['bayes_ab.cli.commands.common', 'bayes_ab.cli.commands.compare'] []")
+    from bayes_ab.cli.main import COMMANDS, build_parser
 
     helptext = build_parser().format_help()
     assert all(c in helptext for c in COMMANDS)

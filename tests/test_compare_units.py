@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli import main
-from bayes_ab.compare import run_compare
-from bayes_ab.compare_mean import adjusted_mean_draws, cuped_adjust, ols_adjusted
+from bayes_ab.cli.main import main
+from bayes_ab.workflows.compare import run_compare
+from bayes_ab.stats.compare_mean import adjusted_mean_draws, cuped_adjust, ols_adjusted
 
 
 def _raw(tmp_path, *, n=600, seed=5, dups=40, cross=10, flip=12):
@@ -208,7 +208,7 @@ def test_cuped_coverage_on_simulated_data(distinct):
     """150 simulated experiments with a known effect 0.5 and a strongly predictive
     covariate: the OLS 95% CI and the 95% HDI of the adjusted posterior each cover the
     truth in 95% +- 4.5% of them, and the variance falls by about rho^2 = 0.8."""
-    from bayes_ab.intervals import hdi_bounds
+    from bayes_ab.inference.intervals import hdi_bounds
 
     rng = np.random.default_rng(21)
     cover_f = cover_b = 0

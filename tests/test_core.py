@@ -9,17 +9,17 @@ import pytest
 from scipy import stats
 
 from bayes_ab import HDI_PROB
-from bayes_ab.cli import main
-from bayes_ab.diagnostics import ModelDiagnostics, combine
+from bayes_ab.cli.main import main
+from bayes_ab.inference.diagnostics import ModelDiagnostics, combine
 from bayes_ab.errors import DataError, OptionError, OutputExistsError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.intervals import hdi_bounds, interval, prob_greater
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.inference.intervals import draws_interval, hdi_bounds, prob_draws_greater
 from bayes_ab.io import staged_output_dir, write_json
 
 
 def test_one_credible_mass_everywhere():
     assert HDI_PROB == 0.95
-    assert interval(np.arange(10.0))["prob"] == HDI_PROB
+    assert draws_interval(np.arange(10.0))["prob"] == HDI_PROB
 
 
 def test_hdi_of_normal_draws_matches_closed_form():
@@ -40,7 +40,7 @@ def test_hdi_of_skewed_draws_is_narrower_than_equal_tails():
 
 
 def test_prob_greater():
-    assert prob_greater(np.array([-1.0, 1.0, 2.0, 3.0])) == 0.75
+    assert prob_draws_greater(np.array([-1.0, 1.0, 2.0, 3.0])) == 0.75
 
 
 def test_data_error_names_file_column_and_lines():
@@ -110,7 +110,7 @@ def beta_binomial_fit():
     """One tiny real fit shared by the sampling tests (nutpie, the default sampler)."""
     import pymc as pm
 
-    from bayes_ab.fit import sample
+    from bayes_ab.inference.fit import sample
 
     with pm.Model(coords={"arm": ["Control", "Test"]}) as model:
         p = pm.Beta("p", 1, 1, dims="arm")
@@ -130,8 +130,8 @@ def test_nutpie_posterior_matches_conjugate_beta(beta_binomial_fit):
 
 
 def test_configs_saved_in_attrs_and_reloaded(beta_binomial_fit, tmp_path):
-    from bayes_ab.diagnostics import check
-    from bayes_ab.fit import load_idata, save_idata
+    from bayes_ab.inference.diagnostics import check
+    from bayes_ab.inference.fit import load_idata, save_idata
 
     _, cfg, idata = beta_binomial_fit
     path = save_idata(idata, tmp_path / "idata" / "tiny.nc")
@@ -143,7 +143,7 @@ def test_configs_saved_in_attrs_and_reloaded(beta_binomial_fit, tmp_path):
 
 
 def test_same_seed_same_draws(beta_binomial_fit):
-    from bayes_ab.fit import sample
+    from bayes_ab.inference.fit import sample
 
     model, cfg, idata = beta_binomial_fit
     again = sample(model, name="tiny", config=cfg)

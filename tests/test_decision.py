@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayes_ab.decision import (
+from bayes_ab.stats.decision import (
     DEFAULT_THRESHOLD_OF_CARING,
     BusinessValue,
     DecisionConfig,
@@ -222,14 +222,22 @@ def _frame_and_idata(control: BinomialCounts, test: BinomialCounts, *, seed: int
     return frame, idata
 
 
+def _data_of(frame):
+    """The analysis frame alone as the pipeline's data source (no help or task rows)."""
+    import pandas as pd
+
+    from bayes_ab.data.schema import ExperimentData
+
+    return ExperimentData(frame=frame, help_episodes=pd.DataFrame(),
+                          task_attempts=pd.DataFrame(), observation_end=None)
+
+
 def test_analyze_sizes_keep_testing_like_compare() -> None:
     # `analyze` (draws + counts) and `compare` (decide_from_counts) on the same counts.
-    from types import SimpleNamespace
-
-    from bayes_ab.pipeline import AnalyzeOptions, _decision
+    from bayes_ab.workflows.analyze import AnalyzeOptions, _decision
 
     frame, idata = _frame_and_idata(CONTROL_5, TEST_5)
-    data = SimpleNamespace(frame=frame, n_customers=len(frame))
+    data = _data_of(frame)
     options = AnalyzeOptions()
     block = _decision(idata, data=data, options=options)
     exact = decide_from_counts(CONTROL_5, TEST_5, metric="conversion", seed=options.sampler.seed)
@@ -355,7 +363,7 @@ def test_loss_if_wrong_is_none_when_the_action_cannot_be_wrong() -> None:
 
 
 def test_report_and_cli_word_the_expected_loss_as_unconditional() -> None:
-    from bayes_ab.commands.analyze import decision_summary_lines
+    from bayes_ab.cli.commands.analyze import decision_summary_lines
     from bayes_ab.report.text import GLOSSARY, expected_loss_sentences
 
     dec = decide_from_counts(EXAMPLE_CONTROL, EXAMPLE_TEST, metric="conversion").to_dict()
@@ -402,7 +410,7 @@ def _net_moments(rev: float, cost: float, control, test) -> tuple[float, float]:
 def test_cs_cost_net_value_against_closed_form() -> None:
     from scipy import stats
 
-    from bayes_ab.decision import cs_cost_tradeoff
+    from bayes_ab.stats.decision import cs_cost_tradeoff
 
     out = cs_cost_tradeoff(CS_CONTROL, CS_TEST, revenue_per_conversion=100.0,
                            cost_per_cs_contact=5.0, seed=3)
@@ -429,7 +437,7 @@ def test_cs_cost_net_value_against_closed_form() -> None:
 def test_cs_cost_break_even_against_closed_form() -> None:
     from scipy import stats
 
-    from bayes_ab.decision import cs_cost_tradeoff
+    from bayes_ab.stats.decision import cs_cost_tradeoff
 
     out = cs_cost_tradeoff(CS_CONTROL, CS_TEST, revenue_per_conversion=100.0, seed=4)
     mc, mt = _dirichlet_moments(CS_CONTROL), _dirichlet_moments(CS_TEST)
@@ -455,7 +463,7 @@ def test_cs_cost_break_even_against_closed_form() -> None:
 
 
 def test_cs_cost_keeps_the_within_customer_correlation() -> None:
-    from bayes_ab.decision import cs_cost_tradeoff
+    from bayes_ab.stats.decision import cs_cost_tradeoff
 
     # Converters are mostly the CS-engaged: the two lifts move together.
     control = np.array([[8000, 500], [500, 1000]])
@@ -472,7 +480,7 @@ def test_cs_cost_keeps_the_within_customer_correlation() -> None:
 
 
 def test_cs_cost_sentences_and_bad_input() -> None:
-    from bayes_ab.decision import cs_cost_tradeoff
+    from bayes_ab.stats.decision import cs_cost_tradeoff
     from bayes_ab.report.text import cs_cost_sentences
 
     cs = cs_cost_tradeoff(CS_CONTROL, CS_TEST, seed=0)
@@ -496,17 +504,14 @@ def test_cs_cost_sentences_and_bad_input() -> None:
 
 
 def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
-    from types import SimpleNamespace
-
     import pandas as pd
 
-    from bayes_ab.decision import cs_cost_tradeoff
-    from bayes_ab.pipeline import AnalyzeOptions, _decision
+    from bayes_ab.stats.decision import cs_cost_tradeoff
+    from bayes_ab.workflows.analyze import AnalyzeOptions, _decision
 
     frame, idata = _frame_and_idata(BinomialCounts(700, 7000), BinomialCounts(345, 3000))
     options = AnalyzeOptions(revenue_per_conversion=80.0, cost_per_cs_contact=3.0)
-    block = _decision(idata, data=SimpleNamespace(frame=frame, n_customers=len(frame)),
-                      options=options)
+    block = _decision(idata, data=_data_of(frame), options=options)
     tables = {arm: pd.crosstab(g["converted"], g["any_cs"]).reindex(
         index=[False, True], columns=[False, True], fill_value=0).to_numpy()
         for arm, g in frame.groupby("cohort")}
@@ -517,7 +522,7 @@ def test_analyze_decision_block_has_cs_cost_from_the_frame() -> None:
 
 
 def test_cli_refuses_a_negative_cs_cost(tmp_path, capsys) -> None:
-    from bayes_ab.cli import main
+    from bayes_ab.cli.main import main
 
     (tmp_path / "data").mkdir()
     rc = main(["analyze", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--quiet",
@@ -532,7 +537,7 @@ def test_joint_tables_agree_across_engines() -> None:
 
     from bayes_ab.aggregate import aggregate_experiment
     from bayes_ab.data.load import load_experiment
-    from bayes_ab.pipeline import _joint_tables
+    from bayes_ab.workflows.analyze import _joint_tables
 
     frame = load_experiment(TINY)
     pandas_tables, duck_tables = _joint_tables(frame), _joint_tables(aggregate_experiment(TINY))
@@ -544,10 +549,10 @@ def test_joint_tables_agree_across_engines() -> None:
 
 
 def test_report_table_shows_the_loss_if_wrong(tmp_path) -> None:
-    from bayes_ab.report.render import _recommendation_section
+    from bayes_ab.report.sections import recommendation_section
 
     dec = decide_from_counts(EXAMPLE_CONTROL, EXAMPLE_TEST, metric="conversion").to_dict()
-    section = _recommendation_section({"decision": dec})
+    section = recommendation_section({"decision": dec})
     table = next(b for b in section["blocks"] if b.get("kind") == "table")
     assert table["columns"][-2:] == ["P(action is wrong)", "Loss if wrong"]
     assert table["rows"][0][-2:] == ["1.7%", "0.18 pp"]
@@ -555,8 +560,8 @@ def test_report_table_shows_the_loss_if_wrong(tmp_path) -> None:
 
 
 def test_cli_passes_the_cs_cost_to_the_analysis(tmp_path, monkeypatch) -> None:
-    import bayes_ab.pipeline as pipeline
-    from bayes_ab.cli import main
+    import bayes_ab.workflows.analyze as pipeline
+    from bayes_ab.cli.main import main
 
     seen = {}
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab import pipeline as pl
-from bayes_ab.cli import main
+from bayes_ab.workflows import analyze as pl
+from bayes_ab.cli.main import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example"
 FILES = ("test_cohorts", "product_activity", "help_activity", "conversion")
@@ -154,7 +154,7 @@ def test_split_cannot_be_judged_with_too_few_customers():
     from scipy import stats
 
     from bayes_ab.data.validate import sample_ratio_finding, srm_judgeable, srm_min_customers
-    from bayes_ab.frequentist import srm_check
+    from bayes_ab.stats.frequentist import srm_check
     from bayes_ab.report.text import srm_sentence
 
     # At least 5 expected customers in each arm: 0.3 n >= 5 <=> n >= 16.67.

@@ -14,10 +14,10 @@ import pytest
 from scipy import stats
 
 from bayes_ab.errors import OptionError
-from bayes_ab.fit import SAMPLERS, SamplerConfig, jax_cache_dir
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+from bayes_ab.inference.fit import SAMPLERS, SamplerConfig, jax_cache_dir
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
 
-COUNTS = ArmCounts(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
+COUNTS = ArmComparisonStats(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
 
 pytest.importorskip("jax")
 
@@ -57,9 +57,9 @@ def test_jax_posterior_matches_the_closed_form_and_fills_the_cache(monkeypatch, 
 
 _CHILD = """
 import sys
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
-c = ArmCounts(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
+c = ArmComparisonStats(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
 idata = ArmComparison(c).fit(SamplerConfig(sampler="nutpie-jax", draws=200, tune=200,
                                            chains=2, seed=int(sys.argv[1]), exact=False))
 print("MEAN", float(idata.posterior["rate"].mean()))

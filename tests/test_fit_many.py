@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from bayes_ab.errors import DataError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.fit_many import FitOutcome, fit_models
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.inference.fit_many import FitOutcome, fit_models
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
 from bayes_ab.models.base import BayesModel
 
-COUNTS = ArmCounts(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
-OTHER = ArmCounts(arms=("Control", "Test"), successes=(80, 60), trials=(400, 200))
+COUNTS = ArmComparisonStats(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
+OTHER = ArmComparisonStats(arms=("Control", "Test"), successes=(80, 60), trials=(400, 200))
 MCMC = SamplerConfig(draws=200, tune=200, chains=2, seed=4, exact=False)
 
 
@@ -66,7 +66,7 @@ def test_one_worker_fits_here():
 
 
 def test_workers_option_is_checked(tmp_path, capsys):
-    from bayes_ab.cli import main
+    from bayes_ab.cli.main import main
 
     (tmp_path / "data").mkdir()
     rc = main(["analyze", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--quiet",
@@ -75,7 +75,7 @@ def test_workers_option_is_checked(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-_CLAIM = ("import sys; from bayes_ab.fit import claim_numba_cache; "
+_CLAIM = ("import sys; from bayes_ab.inference.fit import claim_numba_cache; "
           "print('SLOT', claim_numba_cache(sys.argv[1]))")
 
 
@@ -97,7 +97,7 @@ def test_each_process_compiles_into_a_numba_cache_folder_of_its_own(tmp_path):
     the usual folder back (what a lone second run reads: warm)."""
     from pytensor.link.numba import cache as pt_cache
 
-    import bayes_ab.fit as fit
+    import bayes_ab.inference.fit as fit
 
     saved = (pt_cache.NUMBA_CACHE_PATH, fit._NUMBA_SLOT)
     try:

@@ -18,8 +18,13 @@ import pytest
 from scipy import stats
 
 from bayes_ab import forensics as fz
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.errors import DataError
+from bayes_ab.forensics.checks.count_dispersion import check_dispersion
+from bayes_ab.forensics.checks.duration_family import check_durations
+from bayes_ab.forensics.checks.generated_names import check_company_names
+from bayes_ab.forensics.checks.split_exactness import check_split
+from bayes_ab.forensics.verdict import ASSUMED_REAL, LLR_CAP
 
 _ROOT = Path(__file__).resolve().parents[1]
 # The lead-funnel data is read in place, beside the checkout or beside its worktrees folder.
@@ -149,11 +154,11 @@ def _by_check(report) -> dict:
 
 
 def test_split_exactness_p_value_is_the_binomial_mass_of_the_band():
-    exact = fz.check_split(3000, 10_000)
+    exact = check_split(3000, 10_000)
     assert exact.p_value == pytest.approx(stats.binom.pmf(3000, 10_000, 0.3), rel=1e-9)
     assert exact.p_value == pytest.approx(0.00870, abs=5e-5)
     assert (exact.verdict_hint, exact.strength) == ("simulated", "strong")
-    loose = fz.check_split(3051, 10_000)  # 1.1 sd off: what randomisation gives
+    loose = check_split(3051, 10_000)  # 1.1 sd off: what randomisation gives
     band = stats.binom.cdf(3051, 10_000, 0.3) - stats.binom.cdf(2948, 10_000, 0.3)
     assert loose.p_value == pytest.approx(band, rel=1e-9)
     assert loose.verdict_hint == "neutral"
@@ -161,10 +166,10 @@ def test_split_exactness_p_value_is_the_binomial_mass_of_the_band():
 
 def test_dispersion_separates_poisson_from_gamma_poisson():
     rng = np.random.default_rng(0)
-    pois = fz.check_dispersion(rng.poisson(3, 5000), table="t", what="x")
+    pois = check_dispersion(rng.poisson(3, 5000), table="t", what="x")
     assert pois.statistic == pytest.approx(1.0, abs=0.06)
     assert pois.verdict_hint == "simulated"
-    nb = fz.check_dispersion(rng.negative_binomial(0.5, 0.5 / 3.5, 5000), table="t", what="x")
+    nb = check_dispersion(rng.negative_binomial(0.5, 0.5 / 3.5, 5000), table="t", what="x")
     # Negative binomial (r=0.5, mean 3): var/mean = 1 + mean / r = 7.
     assert nb.statistic == pytest.approx(7.0, rel=0.15)
     assert (nb.verdict_hint, nb.strength) == ("real", "strong")
@@ -172,24 +177,24 @@ def test_dispersion_separates_poisson_from_gamma_poisson():
 
 def test_durations_single_family_vs_mixture():
     rng = np.random.default_rng(0)
-    one = fz.check_durations({"a": rng.lognormal(3, 0.7, 3000)}, table="t", unit_s=0.0,
-                             what="d")
+    one = check_durations({"a": rng.lognormal(3, 0.7, 3000)}, table="t", unit_s=0.0,
+                          what="d")
     assert (one.verdict_hint, one.strength) == ("simulated", "strong")
     mix = np.concatenate([rng.lognormal(1, 0.3, 1500), rng.exponential(200, 1500)])
-    assert fz.check_durations({"a": mix}, table="t", unit_s=0.0, what="d").verdict_hint == "real"
+    assert check_durations({"a": mix}, table="t", unit_s=0.0, what="d").verdict_hint == "real"
 
 
 def test_generated_company_names_are_recognised():
     gen = pd.Series(["Auctor Company", "Cursus Purus PC", "Interdum Sed Auctor Corp.", ""])
-    e = fz.check_company_names(gen, table="leads")
+    e = check_company_names(gen, table="leads")
     assert e.score == pytest.approx(1.0)
     assert e.verdict_hint == "anonymised"
     real = pd.Series(["Improbable Worlds Ltd", "Ubisoft", "Rovio Entertainment Corp."])
-    assert fz.check_company_names(real, table="leads").score == pytest.approx(0.0)
+    assert check_company_names(real, table="leads").score == pytest.approx(0.0)
 
 
 def _ev(check, hint, llr=0.0, statistic=1.0):
-    return fz.Evidence(check, "t", statistic, "", None, None, hint, "none", "", llr)
+    return fz.CheckResult(check, "t", statistic, "", None, None, hint, "none", "", llr)
 
 
 def test_log10_lr_table_arithmetic():
@@ -207,9 +212,9 @@ def test_log10_lr_table_arithmetic():
     assert flipped["simulated"] == 0.0
     # Cap, and the assumed real side of an experiment-only check.
     capped = fz.log10_lr_table({"c": {"simulated": 1000}}, {"c": {"real": 1000}})["c"]
-    assert capped == {"simulated": fz.LLR_CAP, "neutral": 0.0, "real": -fz.LLR_CAP}
+    assert capped == {"simulated": LLR_CAP, "neutral": 0.0, "real": -LLR_CAP}
     split = fz.log10_lr_table({"split_exactness": {"simulated": 3, "neutral": 12}}, {},
-                              assumed_real=fz.ASSUMED_REAL)["split_exactness"]
+                              assumed_real=ASSUMED_REAL)["split_exactness"]
     assert split["simulated"] == pytest.approx(round(math.log10((4 / 18) / 0.05), 2))
 
 
@@ -538,3 +543,89 @@ def test_shipped_weights_are_what_the_calibration_computes(tmp_path):
         "real, 18-day windows (window left out of calibration)": (4, 1, 0),
         "real, whole log (overlaps the calibration windows)": (1, 0, 0),
     }
+
+
+# ------------------------------------------------------------------ package layout (issue 18)
+
+#: The checks of each kind of folder, in the order forensics.json lists them (before the
+#: split into one check per module; `diurnal_conversions` needs a converted_at column,
+#: `generated_names` / `names_vs_emails` a company / name column).
+EXPERIMENT_ORDER = [
+    "split_exactness", "id_regularity", "timestamp_granularity", "shared_histories",
+    "count_dispersion", "binomial_dispersion", "duration_family", "missing_values",
+    "duplicate_rows", "impossible_records", "extreme_values", "diurnal_structure",
+    "diurnal_conversions", "diurnal_return_visits", "weekday_structure", "daily_volume",
+    "weekend_clock", "benford_first_digit"]
+LEAD_ORDER = [
+    "id_regularity", "generated_names", "names_vs_emails", "timestamp_granularity",
+    "simultaneous_events", "shared_histories", "count_dispersion", "duration_family",
+    "missing_values", "duplicate_rows", "impossible_records", "extreme_values",
+    "diurnal_structure", "weekday_structure", "daily_volume", "weekend_clock",
+    "benford_first_digit"]
+
+
+def test_each_check_module_defines_the_check_it_is_named_after():
+    import pkgutil
+
+    from bayes_ab.forensics import checks
+
+    modules = sorted(m.name for m in pkgutil.iter_modules(checks.__path__))
+    assert modules == sorted(c.name for c in fz.CHECKS)
+    for check in fz.CHECKS:
+        assert isinstance(check, fz.Check)
+        assert type(check).__module__ == f"bayes_ab.forensics.checks.{check.name}"
+    # Every registered check is calibrated, and every calibrated check is registered.
+    assert set(fz.CALIBRATED_LOG10_LR) == {c.name for c in fz.CHECKS}
+
+
+def test_registry_order_is_the_order_of_forensics_json_for_both_kinds():
+    assert [c.name for c in fz.CHECKS if "experiment" in c.kinds] == EXPERIMENT_ORDER
+    assert [c.name for c in fz.CHECKS if "lead_funnel" in c.kinds] == LEAD_ORDER
+
+
+def test_optional_columns_decide_which_checks_apply(tmp_path):
+    """A lead folder without company / name columns, an experiment without converted_at."""
+    from bayes_ab.forensics.inputs import experiment_inputs
+
+    lead = tmp_path / "lead"
+    lead.mkdir()
+    (lead / "leads.csv").write_text("email\na@x.io\nb@y.io\n")
+    (lead / "events.csv").write_text("email,received_at\na@x.io,2024-05-05T10:00:00\n"
+                                     "b@y.io,2024-05-06T11:00:00\n")
+    names = [e.check for e in fz.collect_evidence(lead)]
+    assert names == [c for c in LEAD_ORDER if c not in ("generated_names", "names_vs_emails")]
+    data = experiment_inputs(Path(__file__).parent / "fixtures" / "tiny")  # no converted_at
+    assert data.conversion_times is None
+    applied = [c.name for c in fz.CHECKS if "experiment" in c.kinds and c.applies(data)]
+    assert applied == [c for c in EXPERIMENT_ORDER if c != "diurnal_conversions"]
+
+
+def test_forensics_is_one_package_without_the_old_module():
+    import importlib.util
+
+    assert importlib.util.find_spec("bayes_ab.forensics").submodule_search_locations
+    assert not (Path(fz.__file__).parent.parent / "forensics.py").exists()
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [(node.module, [a.name for a in node.names]) for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module]
+
+
+def test_checks_import_only_the_lower_layers_and_no_private_names():
+    """A check reads base, inputs and reader (and a sibling check's statistic), never the
+    verdict, registry, evidence or run; no module of the package imports a private name."""
+    pkg = Path(fz.__file__).parent
+    lower = {"bayes_ab.forensics.base", "bayes_ab.forensics.inputs", "bayes_ab.forensics.reader"}
+    for path in sorted((pkg / "checks").glob("*.py")):
+        for module, _ in _imports(path):
+            if module.startswith("bayes_ab.forensics"):
+                assert module in lower or module.startswith("bayes_ab.forensics.checks."), (
+                    path.name, module)
+    for path in sorted(pkg.rglob("*.py")):
+        for module, names in _imports(path):
+            if module.startswith("bayes_ab"):
+                assert not [n for n in names if n.startswith("_")], (path.name, module, names)

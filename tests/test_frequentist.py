@@ -11,7 +11,7 @@ from statsmodels.stats.contingency_tables import Table
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from bayes_ab.frequentist import (
+from bayes_ab.stats.frequentist import (
     RatioStatistic,
     bayes_frequentist_agreement,
     cochran_armitage_trend,

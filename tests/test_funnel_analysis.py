@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bayes_ab.funnel import claims, heuristics, reproduce, timeline
-from bayes_ab.funnel.load import load_funnel
+from bayes_ab.data.funnel import load_funnel
 from bayes_ab.funnel.simulate import (
     SIM_EVENTS,
     SIM_LEADS,

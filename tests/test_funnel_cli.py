@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example_funnel"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bayes_ab.errors import DataError
-from bayes_ab.funnel.load import load_events, load_funnel, load_leads
+from bayes_ab.data.funnel import load_events, load_funnel, load_leads
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "spatialos"
 needs_real = pytest.mark.skipif(not (REAL / "leads.csv.gz").exists(),

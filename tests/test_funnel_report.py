@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.funnel import published
-from bayes_ab.funnel import report as FR
+from bayes_ab.report import funnel as FR
 from bayes_ab.funnel.pipeline import FunnelResults
-from bayes_ab.report import render as R
+from bayes_ab.report import common as R
 from bayes_ab.report import text as T
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,6 +164,7 @@ def test_failed_diagnostics_raise_a_banner_above_the_findings(example):
     assert doc["sections"][0]["id"] == "findings"
 
 
+@pytest.mark.slow  # shares a fixture of about a minute (default run < 10 min)
 def test_names_are_escaped_in_html_and_markdown(example, tmp_path):
     s, _, _ = example
     evil = copy.deepcopy(s)

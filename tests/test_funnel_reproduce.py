@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bayes_ab.funnel import reproduce as rep
-from bayes_ab.funnel.load import load_funnel
+from bayes_ab.data.funnel import load_funnel
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "spatialos"
 pytestmark = pytest.mark.skipif(not (REAL / "leads.csv.gz").exists(),
@@ -74,7 +74,7 @@ def test_table_1_reproduces_exactly(real):
 def test_table_1_uses_distinct_events():
     """The raw rows (with duplicates) do NOT give Table 1: the report dropped duplicates."""
     # 829.2 = raw mean of CLI log-ins at stage 4, vs the published 291.6.
-    from bayes_ab.funnel.load import load_leads
+    from bayes_ab.data.funnel import load_leads
     import numpy as np
     leads, _ = load_leads(REAL / "leads.csv.gz")
     raw = pd.read_csv(REAL / "events.csv.gz", dtype=str)

@@ -33,7 +33,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from bayes_ab.cli import main  # noqa: E402
+from bayes_ab.cli.main import main  # noqa: E402
 from bayes_ab.io import MARKER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

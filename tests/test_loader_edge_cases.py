@@ -17,7 +17,7 @@ import pytest
 from conftest import TINY, read_tiny
 
 from bayes_ab.aggregate import aggregate_experiment
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.data.load import (
     EXCERPT,
     find_file,

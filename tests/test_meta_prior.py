@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from bayes_ab.errors import DataError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.meta_prior import (
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.workflows.meta_prior import (
     MetaPrior,
     MetaPriors,
     PastExperiments,

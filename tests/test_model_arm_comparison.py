@@ -15,11 +15,12 @@ from scipy import stats
 
 from bayes_ab.data.schema import ExperimentData
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.intervals import hdi_bounds
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.inference.intervals import hdi_bounds
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
+from bayes_ab.models.priors import Prior
 
-COUNTS = ArmCounts(arms=("Control", "Test", "Same"), successes=(120, 150, 118),
+COUNTS = ArmComparisonStats(arms=("Control", "Test", "Same"), successes=(120, 150, 118),
                    trials=(1000, 1000, 1000), metric="converted")
 # Beta(121, 881), Beta(151, 851), Beta(119, 883): mean and 95% HDI (pinned closed form).
 CLOSED = {
@@ -96,7 +97,8 @@ def test_save_load_round_trip_rebuilds_same_model(fitted, tmp_path):
 
 def test_prior_override_changes_the_model():
     strong = ArmComparison(COUNTS, priors={"rate": {"alpha": 50, "beta": 50}})
-    assert strong.priors["rate"] == {"dist": "Beta", "alpha": 50, "beta": 50}
+    assert strong.priors["rate"] == Prior("Beta", alpha=50, beta=50, dims="arm")
+    assert strong.prior_specs()["rate"] == {"dist": "Beta", "alpha": 50, "beta": 50}
     assert ArmComparison.default_priors["rate"]["alpha"] == 1.0  # defaults untouched
     point = {"rate_logodds__": np.zeros(3)}
     logp_default = ArmComparison(COUNTS).build().compile_logp()(point)
@@ -121,24 +123,24 @@ def test_counts_from_experiment_are_itt_per_arm():
         "converted": [True, False, True, True, False],
         "any_cs": [False, False, False, True, True],
     })
-    conv = ArmCounts.from_experiment(_experiment(frame))
-    assert conv == ArmCounts(("Control", "Test"), (1, 2), (3, 2), "converted")
-    cs = ArmCounts.from_experiment(_experiment(frame), metric="any_cs")
+    conv = ArmComparisonStats.from_experiment(_experiment(frame))
+    assert conv == ArmComparisonStats(("Control", "Test"), (1, 2), (3, 2), "converted")
+    cs = ArmComparisonStats.from_experiment(_experiment(frame), metric="any_cs")
     assert (cs.successes, cs.trials, cs.metric) == ((1, 1), (3, 2), "any_cs")
     with pytest.raises(OptionError):
-        ArmCounts.from_experiment(_experiment(frame), metric="revenue")
+        ArmComparisonStats.from_experiment(_experiment(frame), metric="revenue")
 
 
 def test_from_frame_puts_the_named_control_first_and_round_trips():
     df = pd.DataFrame({"g": ["b", "a", "c", "a"], "y": [1, 0, 1, 1]})
-    counts = ArmCounts.from_frame(df, group_col="g", outcome_col="y", control="c")
+    counts = ArmComparisonStats.from_frame(df, group_col="g", outcome_col="y", control="c")
     assert counts.arms == ("c", "a", "b") and counts.control == "c"
     assert counts.successes == (1, 1, 1) and counts.trials == (1, 2, 1)
-    assert ArmCounts.from_dict(counts.to_dict()) == counts
+    assert ArmComparisonStats.from_dict(counts.to_dict()) == counts
     with pytest.raises(DataError):
-        ArmCounts(arms=("A", "B"), successes=(3, 1), trials=(2, 5))
+        ArmComparisonStats(arms=("A", "B"), successes=(3, 1), trials=(2, 5))
     with pytest.raises(DataError):
-        ArmCounts.from_frame(df.assign(y=[2, 0, 1, 1]), group_col="g", outcome_col="y")
+        ArmComparisonStats.from_frame(df.assign(y=[2, 0, 1, 1]), group_col="g", outcome_col="y")
 
 
 # ----------------------------------------------------------------------------- exact draws
@@ -204,11 +206,14 @@ def test_exact_save_load_round_trip(exact_fit, tmp_path):
 def test_figure_kinds_select_what_standard_figures_draws(exact_fit, tmp_path):
     from bayes_ab.plotting import FIGURE_KINDS, figure_kinds
 
+    from matplotlib.figure import Figure
+
     model, idata, _ = exact_fit
     with figure_kinds(("posterior",)):
-        drawn = model.figures(idata, tmp_path / "a")
-    assert set(drawn) == {"posterior"} and drawn["posterior"].is_file()
-    drawn = model.figures(idata, tmp_path / "b")  # outside the block: every kind
+        drawn = model.figures(idata)
+    assert set(drawn) == {"posterior"} and isinstance(drawn["posterior"], Figure)
+    drawn = model.figures(idata)  # outside the block: every kind
     assert set(drawn) == set(FIGURE_KINDS)
+    assert not any(tmp_path.iterdir())  # nothing written
     with pytest.raises(ValueError), figure_kinds(("nope",)):
         pass

@@ -19,14 +19,14 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from bayes_ab.calibration import ReusableFit
+from bayes_ab.workflows.calibration import ReusableFit
 from bayes_ab.data.load import load_experiment
 from bayes_ab.data.schema import ExperimentData
-from bayes_ab.data.simulate import population_truth, scenario_params, simulate
+from bayes_ab.simulate import population_truth, scenario_params, simulate
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.completions_conversion import (
-    CompletionCounts,
+    CompletionsConversionStats,
     CompletionsConversion,
     logistic_fit,
 )
@@ -43,10 +43,10 @@ NM_TRIALS = np.array([[4200, 3990, 2800, 3010], [1800, 1710, 1200, 1290]])
 NM_RATES = np.array([0.04, 0.12, 0.06, 0.20])
 
 
-def _counts(eta: np.ndarray, seed: int) -> CompletionCounts:
+def _counts(eta: np.ndarray, seed: int) -> CompletionsConversionStats:
     rng = np.random.default_rng(seed)
     s = rng.binomial(TRIALS, 1 / (1 + np.exp(-eta)))
-    return CompletionCounts(arms=("Control", "Test"), successes=tuple(map(tuple, s)),
+    return CompletionsConversionStats(arms=("Control", "Test"), successes=tuple(map(tuple, s)),
                             trials=tuple(map(tuple, TRIALS)))
 
 
@@ -58,8 +58,8 @@ def _truth(eta: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 @pytest.fixture(scope="module")
-def example_counts() -> CompletionCounts:
-    return CompletionCounts.from_experiment(load_experiment(EXAMPLE))
+def example_counts() -> CompletionsConversionStats:
+    return CompletionsConversionStats.from_experiment(load_experiment(EXAMPLE))
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def example_fit(fitter, example_counts):
 @pytest.fixture(scope="module")
 def non_monotone_fit():
     s = np.round(NM_TRIALS * NM_RATES).astype(int)
-    counts = CompletionCounts(arms=("Control", "Test"), successes=tuple(map(tuple, s)),
+    counts = CompletionsConversionStats(arms=("Control", "Test"), successes=tuple(map(tuple, s)),
                               trials=tuple(map(tuple, NM_TRIALS)))
     model = CompletionsConversion(counts)  # with the shape comparison (three fits)
     idata = model.fit(CONFIG)
@@ -188,7 +188,7 @@ def test_customer_loo_matches_bernoulli_expansion(non_monotone_fit):
     from bayes_ab.models.completions_conversion import customer_loo
 
     _, idata, _ = non_monotone_fit
-    small = CompletionCounts(arms=("Control", "Test"), successes=((1, 3, 0, 2), (0, 1, 2, 1)),
+    small = CompletionsConversionStats(arms=("Control", "Test"), successes=((1, 3, 0, 2), (0, 1, 2, 1)),
                              trials=((5, 6, 3, 4), (2, 3, 4, 3)))
     ours = customer_loo(idata, small)
     rate = idata.posterior["rate"].transpose("chain", "draw", "arm", "n_completed").values
@@ -232,7 +232,7 @@ def test_non_monotone_scenario_truth_and_recovery(fitter):
     cohort = sim.test_cohorts.set_index("customer_id")["cohort"]
     frame["n_completed"] = frame["customer_id"].map(done).fillna(0).astype(int)
     frame["cohort"] = frame["customer_id"].map(cohort)
-    _, _, block = _fit(fitter, CompletionCounts.from_frame(frame))
+    _, _, block = _fit(fitter, CompletionsConversionStats.from_frame(frame))
     for k in range(4):
         iv = block["rate_by_completions"][str(k)]
         assert iv["lower"] <= rates[k] <= iv["upper"], (k, iv, rates[k])
@@ -277,16 +277,16 @@ def test_counts_from_experiment_and_dict_round_trip():
     })
     data = ExperimentData(frame=frame, help_episodes=pd.DataFrame(), task_attempts=pd.DataFrame(),
                           observation_end=pd.Timestamp("2026-05-08", tz="UTC"))
-    counts = CompletionCounts.from_experiment(data)
+    counts = CompletionsConversionStats.from_experiment(data)
     assert counts.trials == ((1, 0, 0, 2), (0, 1, 0, 1))
     assert counts.successes == ((0, 0, 0, 1), (0, 0, 0, 1))
-    assert CompletionCounts.from_dict(counts.to_dict()) == counts
+    assert CompletionsConversionStats.from_dict(counts.to_dict()) == counts
     # Levels without customers take the overall arm shares as weights.
     w = CompletionsConversion(counts).arm_weights()
     np.testing.assert_allclose(w[:, 2], [0.6, 0.4])
     np.testing.assert_allclose(w[:, 3], [2 / 3, 1 / 3])
     with pytest.raises(DataError):
-        CompletionCounts.from_frame(frame.assign(n_completed=[0, 4, 3, 1, 3]))
+        CompletionsConversionStats.from_frame(frame.assign(n_completed=[0, 4, 3, 1, 3]))
 
 
 # ----------------------------------------------------------------- associations, not effects

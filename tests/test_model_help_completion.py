@@ -10,8 +10,9 @@ import pytest
 from scipy.special import expit
 
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.models.help_completion import HelpCompletion, HelpCompletionStats
+from bayes_ab.models.priors import Prior
 
 FAST = SamplerConfig(draws=300, tune=300, chains=2, seed=11)
 
@@ -105,7 +106,7 @@ def test_channel_rates_reproduce_the_raw_rates_when_cells_are_fitted_exactly():
 def test_priors_are_printable_and_overridable():
     stats, _ = generate(cs_effect=0.0, seed=5, n=500)
     model = HelpCompletion(stats, priors={"cs_effect_mean": {"sigma": 0.5}})
-    assert model.priors["cs_effect_mean"] == {"mu": 0.0, "sigma": 0.5}
+    assert model.priors["cs_effect_mean"] == Prior("Normal", mu=0.0, sigma=0.5)
     assert "cs_effect_mean" in repr(model)
 
 
@@ -145,8 +146,15 @@ def test_save_load_round_trip(effect, tmp_path):
 
 
 def test_figures_are_written(effect, tmp_path):
+    from matplotlib.figure import Figure
+
+    from bayes_ab.plotting import save_figures
+
     model, idata, _ = effect
-    written = model.figures(idata, tmp_path)
+    figures = model.figures(idata)
+    assert not any(tmp_path.iterdir())  # figures() draws; only save_figures writes
+    assert all(isinstance(f, Figure) for f in figures.values())
+    written = save_figures(figures, tmp_path)
     assert {"trace", "forest", "rates"} <= set(written)
     assert all(p.stat().st_size > 1000 for p in written.values())
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.monitor import (
+from bayes_ab.workflows.monitor import (
     DailyCounts,
     MonitorConfig,
     MonitorPlan,
@@ -49,9 +49,10 @@ def test_optimal_tau_ratio_minimises_the_width():
 
 
 def test_prob_better_normal_matches_exact_beta():
-    from bayes_ab.models.beta_binomial import BinomialCounts, posterior, prob_greater
+    from bayes_ab.models.beta_binomial import BinomialCounts, posterior, prob_beta_greater
 
-    exact = prob_greater(posterior(BinomialCounts(140, 1000)), posterior(BinomialCounts(120, 1000)))
+    exact = prob_beta_greater(posterior(BinomialCounts(140, 1000)),
+                              posterior(BinomialCounts(120, 1000)))
     approx = prob_better_normal(1000.0, 120.0, 1000.0, 140.0)
     assert float(approx) == pytest.approx(exact, abs=0.002)
 

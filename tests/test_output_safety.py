@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from bayes_ab import io
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "fixtures" / "tiny"
@@ -73,13 +73,13 @@ def write_export(path: Path, n: int = 200, seed: int = 0) -> Path:
 #: Where each command does its work: called before the output path is checked, the test
 #: fails ("work before the check").
 WORK = {
-    "analyze": ("bayes_ab.pipeline", "analyze"),
+    "analyze": ("bayes_ab.workflows.analyze", "analyze"),
     "forensics": ("bayes_ab.forensics", "run_forensics"),
-    "compare": ("bayes_ab.compare", "run_compare"),
-    "monitor": ("bayes_ab.monitor", "read_daily_counts"),
-    "funnel": ("bayes_ab.funnel.load", "load_funnel"),
-    "plan": ("bayes_ab.planning", "plan_sample_size"),
-    "simulate": ("bayes_ab.data.simulate", "simulate"),
+    "compare": ("bayes_ab.workflows.compare", "run_compare"),
+    "monitor": ("bayes_ab.workflows.monitor", "read_daily_counts"),
+    "funnel": ("bayes_ab.data.funnel", "load_funnel"),
+    "plan": ("bayes_ab.workflows.planning", "plan_sample_size"),
+    "simulate": ("bayes_ab.simulate", "simulate"),
 }
 
 
@@ -326,7 +326,7 @@ def test_read_only_file_system_is_refused_before_any_work(tmp_path):
         pytest.skip(f"cannot make a read-only mount here: {probe.stderr.strip()}")
     code = ("import sys, bayes_ab.forensics as f\n"
             "f.run_forensics = lambda *a, **k: sys.exit('work done')\n"
-            "from bayes_ab.cli import main\n"
+            "from bayes_ab.cli.main import main\n"
             f"sys.exit(main(['forensics', {str(TINY)!r}, '--out', {str(mnt / 'out')!r}]))\n")
     res = subprocess.run(["unshare", "-m", "sh", "-c",
                           f"mount -t tmpfs -o ro tmpfs {mnt} && exec \"$0\" -c \"$1\"",
@@ -372,7 +372,7 @@ def _default_signals() -> None:
 
 
 STAGE_AND_WAIT = """
-import sys, tempfile, time, bayes_ab.data.simulate as s
+import sys, tempfile, time, bayes_ab.simulate as s
 def slow(sim, folder, fmt="csv"):
     # what PyTensor's numba back end does, and a staged file, then wait for the signal
     with tempfile.NamedTemporaryFile(delete=False) as f:
@@ -381,7 +381,7 @@ def slow(sim, folder, fmt="csv"):
     print("staged", flush=True)
     time.sleep(120)
 s.write_simulation = slow
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 sys.exit(main(["simulate", "--n", "50", "--seed", "1", "--out", sys.argv[1], "--no-truth"]))
 """
 
@@ -412,7 +412,7 @@ def test_signal_cleans_the_staged_folder_and_the_temp_folder(sig, code, tmp_path
 def test_signal_during_the_final_rename_is_deferred(tmp_path):
     """SIGTERM arriving while the output is moved into place: the move completes, then the
     run stops with 143 (through the CLI's handlers)."""
-    from bayes_ab.cli import _signal_handlers
+    from bayes_ab.cli.main import _signal_handlers
 
     out = tmp_path / "out"
     with _signal_handlers():
@@ -482,7 +482,7 @@ def test_analyze_leaves_nothing_in_the_temp_folder(tmp_path):
     systmp.mkdir()
     out = tmp_path / "out"
     res = subprocess.run(
-        [sys.executable, "-m", "bayes_ab.cli", "analyze", str(TINY), "--out", str(out),
+        [sys.executable, "-m", "bayes_ab.cli.main", "analyze", str(TINY), "--out", str(out),
          "--draws", "50", "--tune", "50", "--chains", "2", "--no-figures",
          "--prior-sensitivity", "none", "--quiet"],
         capture_output=True, text=True, env=_env(tmp_path, systmp), timeout=1500)
@@ -499,7 +499,7 @@ def test_sigterm_during_a_real_compare(tmp_path):
     export = write_export(tmp_path / "x.csv")
     before = snapshot(export)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bayes_ab.cli", "compare", str(export), "--group-col", "arm",
+        [sys.executable, "-m", "bayes_ab.cli.main", "compare", str(export), "--group-col", "arm",
          "--outcome-col", "converted", "--out", str(tmp_path / "c"), "--draws", "50",
          "--tune", "50", "--chains", "1", "--no-figures"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path, systmp))

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.errors import OptionError
-from bayes_ab.planning import (
+from bayes_ab.workflows.planning import (
     frequentist_assurance,
     frequentist_total_n,
     plan_sample_size,

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.frequentist import RatioStatistic
-from bayes_ab.ratio import (
+from bayes_ab.stats.frequentist import RatioStatistic
+from bayes_ab.stats.ratio import (
     compare_ratio,
     parse_ratio_spec,
     ratio_by_arm,

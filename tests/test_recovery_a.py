@@ -13,11 +13,11 @@ from __future__ import annotations
 import pytest
 
 from bayes_ab.data.load import load_experiment
-from bayes_ab.data.simulate import simulate, write_simulation
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
-from bayes_ab.models.completions_conversion import CompletionCounts, CompletionsConversion
-from bayes_ab.models.time_experience import TaskAttemptCounts, TimeExperience
+from bayes_ab.simulate import simulate, write_simulation
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
+from bayes_ab.models.completions_conversion import CompletionsConversionStats, CompletionsConversion
+from bayes_ab.models.time_and_experience import TimeAndExperienceStats, TimeAndExperience
 
 pytestmark = pytest.mark.slow
 
@@ -27,10 +27,10 @@ SCENARIOS = {"effect": 101, "null": 202}
 
 def _models(data):
     return {
-        "conversion": ArmComparison(ArmCounts.from_experiment(data, metric="converted")),
-        "cs_engagement": ArmComparison(ArmCounts.from_experiment(data, metric="any_cs")),
-        "completions_conversion": CompletionsConversion(CompletionCounts.from_experiment(data)),
-        "time_and_experience": TimeExperience(TaskAttemptCounts.from_experiment(data)),
+        "conversion": ArmComparison(ArmComparisonStats.from_experiment(data, metric="converted")),
+        "cs_engagement": ArmComparison(ArmComparisonStats.from_experiment(data, metric="any_cs")),
+        "completions_conversion": CompletionsConversion(CompletionsConversionStats.from_experiment(data)),
+        "time_and_experience": TimeAndExperience(TimeAndExperienceStats.from_experiment(data)),
     }
 
 

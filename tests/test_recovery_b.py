@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bayes_ab.fit import SamplerConfig
+from bayes_ab.inference.fit import SamplerConfig
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ CONFIG = SamplerConfig(draws=1000, tune=1000, chains=4, seed=5)
 
 def _load(tmp_path_factory, name: str, *, seed: int, scenario: str = "effect", **overrides):
     from bayes_ab.data.load import load_experiment
-    from bayes_ab.data.simulate import simulate, write_simulation
+    from bayes_ab.simulate import simulate, write_simulation
 
     sim = simulate(n=N, seed=seed, scenario=scenario, **overrides)
     folder = tmp_path_factory.mktemp(name)
@@ -71,10 +71,10 @@ def test_help_completion_covers_truth(case, request):
 
 @pytest.mark.parametrize("case", ["effect", "no_help_effect"])
 def test_time_to_completion_covers_truth(case, request):
-    from bayes_ab.models.survival import Survival, SurvivalStats
+    from bayes_ab.models.time_to_completion import TimeToCompletion, TimeToCompletionStats
 
     data, truth = request.getfixturevalue(case)
-    s = _fit(Survival, SurvivalStats, data)
+    s = _fit(TimeToCompletion, TimeToCompletionStats, data)
     t = truth["time_to_completion"]
     assert _covers(s["hazard_ratio_cs_vs_other"], t["hazard_ratio_cs_vs_other"]), (s, t)
     for ch in ("CS", "OTHER"):
@@ -87,30 +87,30 @@ def test_time_to_completion_covers_truth(case, request):
 
 
 def test_causal_effect_covers_truth(effect):
-    from bayes_ab.models.iv import InstrumentalVariable, IVStats
+    from bayes_ab.models.causal_cs_effect import CausalCsEffect, CausalCsEffectStats
 
     data, truth = effect
-    s = _fit(InstrumentalVariable, IVStats, data)
+    s = _fit(CausalCsEffect, CausalCsEffectStats, data)
     assert _covers(s["causal_effect"], truth["causal_effect_cs"]), (s["causal_effect"], truth)
     assert s["weak_instrument"] is False
     assert s["wald"] == pytest.approx(s["causal_effect"]["mean"], abs=0.02)
 
 
 def test_causal_effect_null_when_cs_does_nothing(no_help_effect):
-    from bayes_ab.models.iv import InstrumentalVariable, IVStats
+    from bayes_ab.models.causal_cs_effect import CausalCsEffect, CausalCsEffectStats
 
     data, truth = no_help_effect
-    s = _fit(InstrumentalVariable, IVStats, data)
+    s = _fit(CausalCsEffect, CausalCsEffectStats, data)
     assert abs(truth["causal_effect_cs"]) < 1e-9
     assert s["causal_effect"]["lower"] < 0 < s["causal_effect"]["upper"]
 
 
 def test_void_instrument_is_flagged(null):
-    from bayes_ab.models.iv import InstrumentalVariable, IVStats
+    from bayes_ab.models.causal_cs_effect import CausalCsEffect, CausalCsEffectStats
 
     data, truth = null
     # Without compliers their outcome rates are unidentified (prior only): no gate here.
-    s = _fit(InstrumentalVariable, IVStats, data, gate=False)
+    s = _fit(CausalCsEffect, CausalCsEffectStats, data, gate=False)
     assert truth["causal_effect_cs"] is None  # no compliers: the LATE does not exist
     assert s["weak_instrument"] is True
     assert s["first_stage"]["lower"] < 0 < s["first_stage"]["upper"]

@@ -13,7 +13,7 @@ import pytest
 
 from bayes_ab.report import build_document, render_compare_report, render_report
 from bayes_ab.report import text as T
-from bayes_ab.report.render import figure_section, md_escape
+from bayes_ab.report.common import figure_section, md_escape
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results_example.json"
 
@@ -332,7 +332,7 @@ def test_fixture_has_the_newer_blocks(results):
     assert set(seg["srm"]) >= {"per_segment", "flagged"}
     assert set(results["cs_engagement"]["among_flagged"]) == {
         "control", "test", "n_flagged_control", "n_flagged_test"}
-    sens = results["prior_sensitivity"]["conversion"]  # bayes_ab.sensitivity's block
+    sens = results["prior_sensitivity"]["conversion"]  # bayes_ab.workflows.sensitivity's block
     assert set(sens) >= {"model", "scales", "priors", "quantities", "decision",
                          "conclusion_changes", "changed", "sentence"}
     assert set(results["help_channels"]["causal_effect_details"]) >= {
@@ -416,7 +416,7 @@ def test_segments_flagged_and_srm(results, tmp_path):
 
 
 def test_prior_sensitivity_section(results, tmp_path):
-    # The fixture holds bayes_ab.sensitivity.prior_sensitivity's block for the conversion model.
+    # The fixture holds bayes_ab.workflows.sensitivity.prior_sensitivity's block for the conversion model.
     html, md, sections = _render(results, tmp_path)
     sec = sections["prior_sensitivity"]
     assert "No: every conclusion holds under a weaker and a stronger prior" in sec
@@ -707,7 +707,7 @@ def test_monitor_cli_writes_the_report(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from bayes_ab.cli import main
+    from bayes_ab.cli.main import main
 
     rng = np.random.default_rng(4)
     n = 2400
@@ -724,3 +724,84 @@ def test_monitor_cli_writes_the_report(tmp_path):
     assert f"{T.pp(latest['mean'])} (95% always-valid CS {T.pp(latest['lower'])} to " in html
     assert html.count("data:image/png;base64,") == 1
     assert "](monitor.png)" in (out / "monitor.md").read_text()
+
+
+# ------------------------------------------------------- typed results (issue 18)
+
+ANALYZE_EXAMPLE = Path(__file__).parent / "fixtures" / "results_analyze_example.json"
+
+
+def test_results_json_reads_back_as_typed_blocks_and_writes_the_same_bytes():
+    """results.json of `bayes-ab analyze data/example --seed 7 --draws 200 --tune 200
+    --chains 2` (written before the typed results) read back with
+    ``AnalysisResults.from_dict`` gives typed blocks and serialises to the same text."""
+    from bayes_ab.models.arm_comparison import ArmComparisonResult
+    from bayes_ab.models.causal_cs_effect import CausalCsEffectResult
+    from bayes_ab.models.time_to_completion import TimeToCompletionResult
+    from bayes_ab.results import Interval
+    from bayes_ab.results_schema import AnalysisResults, SrmCheck, missing_keys
+
+    text = ANALYZE_EXAMPLE.read_text()
+    results = AnalysisResults.from_dict(json.loads(text))
+    assert isinstance(results.conversion, ArmComparisonResult)
+    assert isinstance(results.conversion.lift_abs, Interval)
+    assert isinstance(results.srm, SrmCheck) and results.srm.judgeable is True
+    assert isinstance(results.help_channels.iv, CausalCsEffectResult)
+    assert isinstance(results.help_channels.time_to_completion, TimeToCompletionResult)
+    # One name inside, the schema's key outside.
+    assert results.help_channels.causal_effect == results.help_channels.iv.causal_effect
+    written = json.dumps(results.to_dict(), indent=2, allow_nan=False) + "\n"
+    assert written == text
+    assert missing_keys(results.to_dict()) == []
+
+
+def test_report_from_typed_results_equals_report_from_dict(tmp_path):
+    from bayes_ab.results_schema import AnalysisResults
+
+    data = json.loads(ANALYZE_EXAMPLE.read_text())
+    typed = AnalysisResults.from_dict(data)
+    assert build_document(typed) == build_document(data)
+    a = render_report(data, figures={}, out_dir=tmp_path / "a")
+    b = render_report(typed, figures={}, out_dir=tmp_path / "b")
+    assert a[0].read_bytes() == b[0].read_bytes() and a[1].read_bytes() == b[1].read_bytes()
+    # A block the report reads is the typed one: change it on the object, the text follows.
+    from dataclasses import replace
+
+    bumped = replace(typed, conversion=replace(typed.conversion, prob_test_better=0.123))
+    md = render_report(bumped, figures={}, out_dir=tmp_path / "c")[1].read_text()
+    assert f"P(Test better) = {T.prob(0.123)}" in md and T.prob(0.123) != T.prob(
+        json.loads(ANALYZE_EXAMPLE.read_text())["conversion"]["prob_test_better"])
+
+
+def test_one_module_per_report_and_no_private_reach_ins():
+    """Issue 18: report/render.py held three reports; now one module per kind
+    (analysis, compare, monitor) with the shared layout in common and shared sections in
+    sections, and no module uses another's private name (``R._para`` and the like)."""
+    import ast
+    import importlib
+
+    src = Path(__file__).resolve().parents[1] / "src" / "bayes_ab"
+    for name, builder in (("analysis", "build_document"), ("compare", "build_compare_document"),
+                          ("monitor", "build_monitor_document")):
+        assert callable(getattr(importlib.import_module(f"bayes_ab.report.{name}"), builder))
+    report_modules = {"common", "sections", "analysis", "compare", "monitor", "text", "render"}
+    offenders = []
+    for path in src.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        aliases = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bayes_ab.report"):
+                for a in node.names:
+                    mod = node.module.rsplit(".", 1)[-1]
+                    if a.name in report_modules:
+                        aliases[a.asname or a.name] = a.name
+                    elif a.name.startswith("_") and mod != path.stem:
+                        offenders.append(f"{path.name}: from {node.module} import {a.name}")
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases and node.attr.startswith("_")
+                    and aliases[node.value.id] != "text"):
+                offenders.append(f"{path.name}: {node.value.id}.{node.attr}")
+    assert offenders == []
+    lines = {p.stem: len(p.read_text().splitlines()) for p in (src / "report").glob("*.py")}
+    assert max(v for k, v in lines.items() if k != "text") < 700, lines

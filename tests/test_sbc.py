@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayes_ab.calibration import (
+from bayes_ab.workflows.calibration import (
     ReusableFit,
     covers,
     rank_statistic,
@@ -16,8 +16,8 @@ from bayes_ab.calibration import (
     uniformity_test,
 )
 from bayes_ab.errors import OptionError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
 
 TINY = SamplerConfig(draws=300, tune=300, chains=2, seed=5, exact=False)
 
@@ -90,9 +90,9 @@ def test_covers():
 
 
 def test_reusable_fit_compiles_once_and_matches_the_conjugate_posterior():
-    a = ArmCounts(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
-    b = ArmCounts(arms=("Control", "Test"), successes=(120, 80), trials=(400, 150))
-    c = ArmCounts(arms=("Control", "Test"), successes=(10, 90), trials=(500, 200))
+    a = ArmComparisonStats(arms=("Control", "Test"), successes=(30, 45), trials=(300, 300))
+    b = ArmComparisonStats(arms=("Control", "Test"), successes=(120, 80), trials=(400, 150))
+    c = ArmComparisonStats(arms=("Control", "Test"), successes=(10, 90), trials=(500, 200))
     fit = ReusableFit(ArmComparison, a, probe_stats=b, config=TINY)
     for stats in (a, b, c):
         _, idata = fit.sample(stats)
@@ -101,7 +101,7 @@ def test_reusable_fit_compiles_once_and_matches_the_conjugate_posterior():
         assert mean == pytest.approx(exact, abs=0.012)
     assert fit.n_compiles == 1
     # Other arm totals do not change the structure either: still one compilation.
-    d = ArmCounts(arms=("Control", "Test"), successes=(5, 5), trials=(50, 60))
+    d = ArmComparisonStats(arms=("Control", "Test"), successes=(5, 5), trials=(50, 60))
     _, idata = fit.sample(d)
     assert float(idata.posterior["rate"].sel(arm="Test").mean()) == pytest.approx(6 / 62, abs=0.01)
     assert fit.n_compiles == 1
@@ -115,8 +115,8 @@ SBC_CONFIG = SamplerConfig(draws=400, tune=400, chains=2, seed=11)
 
 @pytest.fixture(scope="module")
 def experiment():
-    from bayes_ab.calibration import experiment_from_simulation
-    from bayes_ab.data.simulate import simulate
+    from bayes_ab.workflows.calibration import experiment_from_simulation
+    from bayes_ab.simulate import simulate
 
     return experiment_from_simulation(simulate(n=5000, seed=3, truth=False))
 
@@ -128,7 +128,7 @@ def experiment():
 def test_sbc_ranks_are_uniform_for_every_model(experiment, key):
     import importlib
 
-    from bayes_ab.pipeline import MODEL_STEPS
+    from bayes_ab.workflows.analyze import MODEL_STEPS
 
     step = next(s for s in MODEL_STEPS if s.key == key)
     cls = getattr(importlib.import_module(step.module), step.cls)
@@ -143,7 +143,7 @@ def test_sbc_ranks_are_uniform_for_every_model(experiment, key):
 def test_sbc_catches_a_wrong_likelihood():
     # Data generated with 20% more successes than the model's likelihood says: the
     # posterior sits above the truth, so the truth's ranks pile up at the bottom.
-    stats = ArmCounts(arms=("Control", "Test"), successes=(50, 20), trials=(400, 200))
+    stats = ArmComparisonStats(arms=("Control", "Test"), successes=(50, 20), trials=(400, 200))
     trials = np.asarray(stats.trials)
 
     def inflated(params, observed, rng):
@@ -163,9 +163,9 @@ def test_small_coverage_run_over_the_simulator():
     value at close to 95%; under null the z-test rejects at about 5% (200 A/A datasets)."""
     from scipy import stats as st
 
-    from bayes_ab.calibration import experiment_from_simulation
-    from bayes_ab.data.simulate import simulate
-    from bayes_ab.frequentist import two_proportion_test
+    from bayes_ab.workflows.calibration import experiment_from_simulation
+    from bayes_ab.simulate import simulate
+    from bayes_ab.stats.frequentist import two_proportion_test
     from bayes_ab.models.beta_binomial import BinomialCounts
 
     reps = 20
@@ -174,9 +174,9 @@ def test_small_coverage_run_over_the_simulator():
     for r in range(reps):
         sim = simulate(n=5000, seed=100 + r, scenario="effect")
         data = experiment_from_simulation(sim)
-        stats = ArmCounts.from_experiment(data, metric="converted")
+        stats = ArmComparisonStats.from_experiment(data, metric="converted")
         if fit is None:
-            probe = ArmCounts(arms=stats.arms, successes=(1, 2), trials=(10, 12))
+            probe = ArmComparisonStats(arms=stats.arms, successes=(1, 2), trials=(10, 12))
             fit = ReusableFit(ArmComparison, stats, probe_stats=probe, config=TINY)
         model, idata = fit.sample(stats, seed=r)
         block = model.summarize(idata)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from bayes_ab.errors import DataError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.segments import SegmentCounts, segment_effects, segment_srm
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.workflows.segments import SegmentCounts, segment_effects, segment_srm
 
 BASE = {"ads": 0.08, "blog": 0.12, "direct": 0.10, "email": 0.15, "partner": 0.09,
         "search": 0.11}
@@ -135,8 +135,8 @@ def test_from_arrays_and_too_many_segments():
 
 
 def test_holm_matches_statsmodels():
-    from bayes_ab.frequentist import holm_adjust
-    from bayes_ab.segments import _holm
+    from bayes_ab.stats.frequentist import holm_adjust
+    from bayes_ab.workflows.segments import _holm
 
     p = {"a": 0.01, "b": 0.04, "c": 0.03, "d": 0.5}
     assert _holm(p) == pytest.approx(holm_adjust(p))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from bayes_ab.errors import OptionError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.models.arm_comparison import ArmComparison, ArmCounts
-from bayes_ab.sensitivity import headline_quantities, prior_sensitivity, scale_priors
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.models.arm_comparison import ArmComparison, ArmComparisonStats
+from bayes_ab.workflows.sensitivity import headline_quantities, prior_sensitivity, scale_priors
 
 TINY = SamplerConfig(draws=400, tune=300, chains=2, seed=9)
 
@@ -40,12 +40,12 @@ def test_scaling_rule_on_scales_and_concentrations():
 def test_every_models_defaults_scale_and_stay_valid():
     from bayes_ab.models.completions_conversion import CompletionsConversion
     from bayes_ab.models.help_completion import HelpCompletion
-    from bayes_ab.models.iv import InstrumentalVariable
-    from bayes_ab.models.survival import Survival
-    from bayes_ab.models.time_experience import TimeExperience
+    from bayes_ab.models.causal_cs_effect import CausalCsEffect
+    from bayes_ab.models.time_to_completion import TimeToCompletion
+    from bayes_ab.models.time_and_experience import TimeAndExperience
 
-    for cls in (ArmComparison, HelpCompletion, Survival, InstrumentalVariable,
-                CompletionsConversion, TimeExperience):
+    for cls in (ArmComparison, HelpCompletion, TimeToCompletion, CausalCsEffect,
+                CompletionsConversion, TimeAndExperience):
         for c in (0.25, 4.0):
             scaled = scale_priors(cls.default_priors, c)
             assert set(scaled) == set(cls.default_priors)
@@ -69,13 +69,13 @@ def test_headline_quantities_pick_probabilities_and_intervals():
 @pytest.fixture(scope="module")
 def small():
     # 1/12 vs 6/12: a flat prior is convinced; Beta(4, 4) on both arms pulls them together.
-    stats = ArmCounts(arms=("Control", "Test"), successes=(1, 6), trials=(12, 12))
+    stats = ArmComparisonStats(arms=("Control", "Test"), successes=(1, 6), trials=(12, 12))
     return prior_sensitivity(ArmComparison, stats, config=TINY)
 
 
 @pytest.fixture(scope="module")
 def large():
-    stats = ArmCounts(arms=("Control", "Test"), successes=(100, 160), trials=(1200, 1200))
+    stats = ArmComparisonStats(arms=("Control", "Test"), successes=(100, 160), trials=(1200, 1200))
     return prior_sensitivity(ArmComparison, stats, config=TINY)
 
 
@@ -110,13 +110,13 @@ def test_prior_does_not_matter_on_large_counts(large):
 
 
 def test_scales_must_bracket_one():
-    stats = ArmCounts(arms=("Control", "Test"), successes=(1, 6), trials=(12, 12))
+    stats = ArmComparisonStats(arms=("Control", "Test"), successes=(1, 6), trials=(12, 12))
     with pytest.raises(OptionError):
         prior_sensitivity(ArmComparison, stats, config=TINY, scales=(2.0, 4.0))
 
 
 def test_results_block_collects_models(small, large):
-    from bayes_ab.sensitivity import results_block
+    from bayes_ab.workflows.sensitivity import results_block
 
     block = results_block({"conversion": small, "cs_engagement": large, "iv": None,
                            "survival": {"model": "survival", "error": "no flags",

@@ -13,17 +13,17 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from bayes_ab.cli import main
-from bayes_ab.data.simulate import (
+from bayes_ab.cli.main import main
+from bayes_ab.errors import OptionError
+from bayes_ab.simulate import (
     FILE_STEMS,
     SimParams,
-    _simulate_paths,
     population_truth,
     scenario_params,
     simulate,
     write_simulation,
 )
-from bayes_ab.errors import OptionError
+from bayes_ab.simulate.story import simulate_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example"
@@ -140,11 +140,11 @@ def test_null_scenario_gives_identical_arms():
     # Common random numbers: with the widget switched off, every customer's whole path
     # is the same in both arms, so the arm distributions are identical.
     seq = np.random.SeedSequence(5)
-    a = _simulate_paths(null, 20_000, seq, z=np.bool_(False))
-    b = _simulate_paths(null, 20_000, seq, z=np.bool_(True))
+    a = simulate_paths(null, 20_000, seq, z=np.bool_(False))
+    b = simulate_paths(null, 20_000, seq, z=np.bool_(True))
     for name in ("start", "flag", "cs", "complete", "converted", "converted_at"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
-    c = _simulate_paths(effect, 20_000, seq, z=np.bool_(True))
+    c = simulate_paths(effect, 20_000, seq, z=np.bool_(True))
     assert c.cs.sum() > 1.5 * b.cs.sum()
 
 
@@ -383,7 +383,7 @@ def test_cli_large_n_writes_parquet_in_chunks(tmp_path, capsys, monkeypatch):
     the same files whatever --workers) and refuses CSV with a clear message."""
     import pandas as pd
 
-    from bayes_ab.commands import simulate as cmd
+    from bayes_ab.cli.commands import simulate as cmd
 
     monkeypatch.setattr(cmd, "IN_MEMORY_MAX", 1000)
     outs = {}
@@ -405,3 +405,36 @@ def test_cli_large_n_writes_parquet_in_chunks(tmp_path, capsys, monkeypatch):
     assert main(["simulate", "--n", "10", "--seed", "3", "--out", str(tmp_path / "w"),
                  "--workers", "0"]) == 2
     assert "--workers must be >= 1" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- layout (issue 18)
+
+
+def test_simulator_is_one_package_that_imports_no_workflow():
+    """`bayes_ab.simulate` loads only itself, the constants and the errors (no pipeline,
+    models, commands or aggregate), and the old module path is gone (one name per thing)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bayes_ab.simulate\n"
+            "print('\\n'.join(sorted(m for m in sys.modules if m.startswith('bayes_ab'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    allowed = {"bayes_ab", "bayes_ab.constants", "bayes_ab.errors"}
+    assert [m for m in out if m not in allowed and not m.startswith("bayes_ab.simulate")] == []
+    assert {"bayes_ab.simulate.params", "bayes_ab.simulate.story", "bayes_ab.simulate.truth",
+            "bayes_ab.simulate.sample", "bayes_ab.simulate.writers"} <= set(out)
+    import importlib.util
+
+    assert importlib.util.find_spec("bayes_ab.data.simulate") is None
+
+
+def test_simulator_modules_import_no_private_names():
+    import ast
+
+    import bayes_ab.simulate as package
+
+    for path in sorted(Path(package.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bayes_ab"):
+                assert not [a.name for a in node.names if a.name.startswith("_")], path.name

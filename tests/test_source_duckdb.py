@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bayes_ab import pipeline
-from bayes_ab.cli import main
+from bayes_ab.workflows import analyze as pipeline
+from bayes_ab.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "example"

@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 
 psycopg = pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not "
                               "installed: pip install '.[postgres]'")

@@ -9,7 +9,7 @@ import pytest
 from conftest import read_tiny
 from scipy import stats
 
-from bayes_ab.cli import main
+from bayes_ab.cli.main import main
 from bayes_ab.data.load import load_experiment
 from bayes_ab.errors import DataError
 

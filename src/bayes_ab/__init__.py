@@ -9,8 +9,8 @@ In a notebook (``bayes_ab.api``)::
     res.summary(); res.plot("trace", model="help_completion"); res.save("out")
     cmp = bayes_ab.compare(frame, group_col="arm", outcome_col="converted")
 
-(``bayes_ab.compare`` is also the module of ``bayes-ab compare``; calling it runs
-``bayes_ab.api.compare``.)
+The package is laid out by kind of thing (data, simulate, aggregate, models, inference,
+stats, forensics, plotting, report, workflows, cli): docs/ARCHITECTURE.md is the map.
 """
 
 from bayes_ab.constants import HDI_PROB
@@ -23,12 +23,8 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     # Lazy: the API (and what it imports) loads on first use, not at `import bayes_ab`.
-    if name in ("analyze", "AnalysisResult"):
+    if name in ("analyze", "compare", "AnalysisResult"):
         from bayes_ab import api
 
         return getattr(api, name)
-    if name == "compare":  # the module, callable (see the end of bayes_ab/compare.py)
-        import importlib
-
-        return importlib.import_module("bayes_ab.compare")
     raise AttributeError(f"module 'bayes_ab' has no attribute {name!r}")

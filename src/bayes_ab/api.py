@@ -137,7 +137,7 @@ class AnalysisResult:
 
     # ---------------------------------------------------------------- HTML
     def _document(self) -> dict:
-        from bayes_ab.report.render import build_compare_document, build_document
+        from bayes_ab.report import build_compare_document, build_document
 
         if self.kind == "analyze":
             return build_document(self.results)
@@ -158,10 +158,9 @@ class AnalysisResult:
         The figure is closed in pyplot (so Jupyter shows it once, as the returned value)
         and never saved."""
         import arviz as az
-        import matplotlib.pyplot as plt
-        import numpy as np
 
         from bayes_ab.errors import OptionError
+        from bayes_ab.plotting.figure import detach
 
         if kind not in PLOT_KINDS:
             raise OptionError(f"plot kind must be one of {', '.join(PLOT_KINDS)}, got {kind!r}")
@@ -180,10 +179,7 @@ class AnalysisResult:
             idata = self.idata[model]
         with _quiet_arviz():
             axes = getattr(az, f"plot_{kind}")(idata, **kwargs)
-        first = np.ravel(np.asarray(axes, dtype=object))[0]
-        fig = first.get_figure() if hasattr(first, "get_figure") else plt.gcf()
-        plt.close(fig)
-        return fig
+        return detach(axes)
 
     def _compare_idata(self, *, lift: bool):
         import arviz as az
@@ -208,11 +204,11 @@ class AnalysisResult:
 
         with staged_output_dir(out, force=force) as tmp:
             if self.kind == "compare":
-                from bayes_ab.compare import write_compare
+                from bayes_ab.workflows.compare import write_compare
 
                 write_compare(self._run, tmp, figures=True)
                 return Path(out)
-            from bayes_ab.fit import save_idata
+            from bayes_ab.inference.fit import save_idata
             from bayes_ab.report import render_report
 
             write_json(tmp / "results.json", self.results)
@@ -237,7 +233,7 @@ def _get(d: Any, *keys: str) -> Any:
 
 
 def _quiet_arviz():
-    from bayes_ab.known_warnings import known_warnings_silenced
+    from bayes_ab.inference.known_warnings import known_warnings_silenced
 
     return known_warnings_silenced()
 
@@ -265,10 +261,10 @@ def _scoped_css(css: str) -> str:
 
 
 def summary_html(doc: Mapping) -> str:
-    """An HTML fragment of a report document (bayes_ab.report.render), for Jupyter."""
-    from bayes_ab.report.render import _environment
+    """An HTML fragment of a report document (bayes_ab.report.common), for Jupyter."""
+    from bayes_ab.report.common import jinja_environment
 
-    page = _environment(html=True).get_template("report.html.j2").render(doc=doc)
+    page = jinja_environment(html=True).get_template("report.html.j2").render(doc=doc)
     css = re.search(r"<style>(.*?)</style>", page, flags=re.S)
     main = re.search(r"<main>(.*?)</main>", page, flags=re.S)
     body = re.sub(r"<nav>.*?</nav>", "", main.group(1) if main else page, flags=re.S)
@@ -305,7 +301,7 @@ def analyze(
 
     The keywords are the CLI's options (``figures``: "none" (default; draw them with
     ``.plot``), "report" or "all": the pipeline's PNGs, kept for ``save``). ``options``, a
-    ``bayes_ab.pipeline.AnalyzeOptions``, replaces them all. ``progress=True`` prints one
+    ``bayes_ab.workflows.analyze.AnalyzeOptions``, replaces them all. ``progress=True`` prints one
     line per stage. Nothing is written: the pipeline's output folder is a temporary one,
     removed before this returns.
 
@@ -314,9 +310,9 @@ def analyze(
     ``--source`` / ``--tables``; ``engine="spark"`` (with ``spark_master``) reads the
     folder's files through Spark. A ``path`` that is a URL is taken as ``source``."""
     from bayes_ab.errors import OptionError
-    from bayes_ab.fit import SamplerConfig
-    from bayes_ab.pipeline import AnalyzeOptions
-    from bayes_ab.pipeline import analyze as run_pipeline
+    from bayes_ab.inference.fit import SamplerConfig
+    from bayes_ab.workflows.analyze import AnalyzeOptions
+    from bayes_ab.workflows.analyze import analyze as run_pipeline
 
     from bayes_ab.aggregate.source import resolve_input
 
@@ -363,11 +359,11 @@ def analyze(
 def compare(frame_or_path: Any, *, group_col: str, outcome_col: str | list[str],
             **kwargs: Any) -> AnalysisResult:
     """``bayes-ab compare`` on a file (CSV, CSV.gz, Parquet) or a pandas DataFrame, in
-    memory. ``kwargs`` are those of ``bayes_ab.compare.run_compare`` (``control``,
+    memory. ``kwargs`` are those of ``bayes_ab.workflows.compare.run_compare`` (``control``,
     ``config`` (a SamplerConfig), ``threshold``, ``rope``, ``segment_col``, ...). A
     DataFrame is checked exactly as a file would be (it goes through a private temporary
     Parquet file, removed before this returns; messages name it ``dataframe.parquet``)."""
-    from bayes_ab.compare import run_compare
+    from bayes_ab.workflows.compare import run_compare
 
     with _quiet_arviz():
         if isinstance(frame_or_path, (str, Path)):

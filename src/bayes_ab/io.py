@@ -390,7 +390,8 @@ def private_tempdir() -> Iterator[Path | None]:
             remove_tree(folder)
 
 
-def _json_default(obj):
+def json_default(obj):
+    """`json.dumps` ``default``: numpy scalars and arrays, paths and dates as JSON values."""
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
@@ -406,18 +407,18 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def _finite(obj):
+def finite(obj):
     """Replace NaN/inf floats by None: results.json must be strict JSON."""
     if isinstance(obj, float):
         return obj if np.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
+        return {str(k): finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 
 def write_json(path: str | Path, payload: dict) -> None:
     """Write strict JSON (no NaN), numpy scalars converted, keys in insertion order."""
-    text = json.dumps(_finite(payload), indent=2, default=_json_default, allow_nan=False)
+    text = json.dumps(finite(payload), indent=2, default=json_default, allow_nan=False)
     Path(path).write_text(text + "\n", encoding="utf-8")

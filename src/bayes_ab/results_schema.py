@@ -8,7 +8,19 @@ not required (the report says "not estimated" and data_quality says why).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bayes_ab.results import Interval, Result
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bayes_ab.models.arm_comparison import ArmComparisonResult
+    from bayes_ab.models.completions_conversion import CompletionsConversionResult
+    from bayes_ab.models.help_completion import HelpCompletionResult
+    from bayes_ab.models.causal_cs_effect import CausalCsEffectResult
+    from bayes_ab.models.time_to_completion import TimeToCompletionResult
+    from bayes_ab.models.time_and_experience import TimeAndExperienceResult
 
 INTERVAL = {"mean": None, "lower": None, "upper": None, "prob": None}
 
@@ -73,3 +85,136 @@ def missing_keys(document: dict, spec: dict = RESULTS, *, prefix: str = "") -> l
             else:
                 missing.extend(missing_keys(value, sub, prefix=f"{path}."))
     return missing
+
+
+# ----------------------------------------------------------------- typed results.json
+# The same document as typed blocks (bayes_ab.results): what the pipeline assembles and
+# what the analyze report reads. ``AnalysisResults.from_dict`` reads a results.json back
+# (also one written by an older version: a block of an unexpected shape is kept as it is).
+
+
+def _typed():
+    """The result classes (imported late: the models import PyMC-free modules only, but
+    ``import bayes_ab.results_schema`` stays cheap)."""
+    from bayes_ab.models.arm_comparison import ArmComparisonResult
+    from bayes_ab.models.completions_conversion import CompletionsConversionResult
+    from bayes_ab.models.help_completion import HelpCompletionResult
+    from bayes_ab.models.causal_cs_effect import CausalCsEffectResult
+    from bayes_ab.models.time_to_completion import TimeToCompletionResult
+    from bayes_ab.models.time_and_experience import TimeAndExperienceResult
+
+    return (ArmComparisonResult, CompletionsConversionResult, HelpCompletionResult,
+            CausalCsEffectResult, TimeToCompletionResult, TimeAndExperienceResult)
+
+
+def _read(cls, value):
+    """``cls.from_dict(value)`` for a JSON object, else the value as it is (None, or an older
+    shape the report still reads)."""
+    return cls.from_dict(value) if isinstance(value, dict) else value
+
+
+@dataclass(frozen=True)
+class SrmCheck(Result):
+    """results.json ``srm``: the sample-ratio check, and whether the split can be judged at all
+    (with fewer than 5 expected customers in an arm it cannot, and is never a mismatch)."""
+
+    expected_test_share: float
+    observed_test_share: float
+    p_value: float
+    mismatch: bool
+    judgeable: bool
+
+
+@dataclass(frozen=True)
+class HelpChannels(Result):
+    """results.json ``help_channels``: completion by channel, time to completion, and the
+    instrumental-variable estimate, written as ``causal_effect`` (its LATE) and
+    ``causal_effect_details`` (the rest; absent when the model was not estimated)."""
+
+    completion: HelpCompletionResult | None = None
+    time_to_completion: TimeToCompletionResult | None = None
+    iv: CausalCsEffectResult | None = None
+
+    json_fields: ClassVar = ("completion", "time_to_completion", "causal_effect",
+                             "causal_effect_details")
+    json_omit_none: ClassVar = frozenset({"causal_effect_details"})
+
+    @property
+    def causal_effect(self) -> Interval | None:
+        return None if self.iv is None else self.iv.causal_effect
+
+    @property
+    def causal_effect_details(self) -> dict[str, Any] | None:
+        if self.iv is None:
+            return None
+        return {k: v for k, v in self.iv.to_dict().items() if k != "causal_effect"}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HelpChannels:
+        _, _, completion_cls, iv_cls, survival_cls, _ = _typed()
+        causal, details = data.get("causal_effect"), data.get("causal_effect_details")
+        iv = None
+        if isinstance(causal, dict) or isinstance(details, dict):
+            iv = iv_cls.from_dict({**(details if isinstance(details, dict) else {}),
+                                   "causal_effect": causal})
+        return cls(completion=_read(completion_cls, data.get("completion")),
+                   time_to_completion=_read(survival_cls, data.get("time_to_completion")),
+                   iv=iv)
+
+
+@dataclass(frozen=True)
+class AnalysisResults(Result):
+    """The whole results.json of `bayes-ab analyze` (RESULTS). Blocks with a result class are
+    typed; the others (input, diagnostics, decision, ratio metrics, segments, prior
+    sensitivity, forensics, ...) stay plain mappings. A key that a results.json lacks (an older
+    version) is None here and is not written back."""
+
+    schema_version: str | None = None
+    input: Mapping[str, Any] | None = None
+    srm: SrmCheck | Mapping[str, Any] | None = None
+    conversion: ArmComparisonResult | None = None
+    cs_engagement: ArmComparisonResult | None = None
+    help_channels: HelpChannels | None = None
+    completions_conversion: CompletionsConversionResult | None = None
+    time_and_experience: TimeAndExperienceResult | None = None
+    data_quality: list | None = None
+    diagnostics: Mapping[str, Any] | None = None
+    decision: Mapping[str, Any] | None = None
+    agreement: Mapping[str, Any] | None = None
+    prior_sensitivity: Mapping[str, Any] | None = None
+    ratio_metrics: Mapping[str, Any] | None = None
+    segments: Mapping[str, Any] | None = None
+    forensics: Mapping[str, Any] | None = None
+    timing_seconds: Mapping[str, Any] | None = None
+    sampler: Mapping[str, Any] | None = None
+    #: The keys the document has (an older results.json lacks some): ``"segments" in r``.
+    present: frozenset = frozenset()
+
+    json_fields: ClassVar = ("schema_version", "input", "srm", "conversion", "cs_engagement",
+                             "help_channels", "completions_conversion", "time_and_experience",
+                             "data_quality", "diagnostics", "decision", "agreement",
+                             "prior_sensitivity", "ratio_metrics", "segments", "forensics",
+                             "timing_seconds", "sampler")
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.present
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AnalysisResults:
+        if isinstance(data, AnalysisResults):
+            return data
+        arm_cls, cc_cls, _, _, _, te_cls = _typed()
+        hc = data.get("help_channels")
+        return cls(
+            schema_version=data.get("schema_version"), input=data.get("input"),
+            srm=_read(SrmCheck, data.get("srm")),
+            conversion=_read(arm_cls, data.get("conversion")),
+            cs_engagement=_read(arm_cls, data.get("cs_engagement")),
+            help_channels=HelpChannels.from_dict(hc) if isinstance(hc, dict) else hc,
+            completions_conversion=_read(cc_cls, data.get("completions_conversion")),
+            time_and_experience=_read(te_cls, data.get("time_and_experience")),
+            **{k: data.get(k) for k in ("data_quality", "diagnostics", "decision", "agreement",
+                                        "prior_sensitivity", "ratio_metrics", "segments",
+                                        "forensics", "timing_seconds", "sampler")},
+            present=frozenset(data),
+        )

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -45,9 +45,9 @@ __all__ = ["AggregatedExperiment", "aggregate_experiment", "load_sufficient_stat
 #: pipeline's step keys are mapped onto them by `AggregatedExperiment.stats_for`.
 STAT_KEYS = ("conversion", "cs_engagement", "help_completion", "time_to_completion",
              "iv", "completions_conversion", "time_experience")
-_KEY_OF_TYPE = {"HelpCompletionStats": "help_completion", "SurvivalStats": "time_to_completion",
-                "IVStats": "iv", "CompletionCounts": "completions_conversion",
-                "TaskAttemptCounts": "time_experience"}
+_KEY_OF_TYPE = {"HelpCompletionStats": "help_completion", "TimeToCompletionStats": "time_to_completion",
+                "CausalCsEffectStats": "iv", "CompletionsConversionStats": "completions_conversion",
+                "TimeAndExperienceStats": "time_experience"}
 _KEY_OF_METRIC = {"converted": "conversion", "any_cs": "cs_engagement"}
 
 
@@ -84,6 +84,8 @@ class AggregatedExperiment:
     timings: dict = field(default_factory=dict)
     #: CPU seconds per stage (all threads of the process; profiling on a shared machine).
     cpu_timings: dict = field(default_factory=dict)
+    #: `bayes_ab.data.schema.ExperimentSource`: counts only, no per-customer rows.
+    rows_in_memory: ClassVar[bool] = False
 
     def stats_for(self, stats_type: type, **kwargs) -> Any:
         """The statistics ``stats_type.from_experiment(data, **kwargs)`` would return.
@@ -91,7 +93,7 @@ class AggregatedExperiment:
         Raises `DataError` (as ``from_experiment`` does) when they cannot be built.
         """
         name = stats_type.__name__
-        if name == "ArmCounts":
+        if name == "ArmComparisonStats":
             metric = kwargs.get("metric", "converted")
             key = _KEY_OF_METRIC.get(metric)
             if key is None:
@@ -750,7 +752,7 @@ def _dup_finding(dup: int, *, stem: str, name: str, dropped: dict, findings: lis
 
 
 #: Per-customer (numerator, denominator) columns of the ratio metrics, as in
-#: `bayes_ab.pipeline.RATIO_METRICS` (``one``: every customer counts 1).
+#: `bayes_ab.workflows.analyze.RATIO_METRICS` (``one``: every customer counts 1).
 RATIO_COLUMNS = {"n_cs_flags": "n_cs", "flagged": "flagged", "n_help_flags": "n_flags",
                  "one": None, "task_minutes": "task_minutes", "n_completed": "n_completed"}
 RATIO_PAIRS = (("n_cs_flags", "flagged"), ("n_help_flags", "one"),
@@ -760,7 +762,7 @@ RATIO_PAIRS = (("n_cs_flags", "flagged"), ("n_help_flags", "one"),
 def _ratio_sums(cust) -> dict:
     """``{(num, den): {arm: RatioStatistic}}``: n, sums, sums of squares and the
     cross-product per arm, all pairs in one grouped pass."""
-    from bayes_ab.frequentist import RatioStatistic
+    from bayes_ab.stats.frequentist import RatioStatistic
 
     def col(name):
         c = RATIO_COLUMNS[name]
@@ -807,7 +809,7 @@ def _utc_hour(col, backend: str):
 
 def _segment_counts(cust, xcols: list[str], backend: str):
     """Conversion counts per (segment value, arm) of each usable extra cohort column, with
-    the rules of `bayes_ab.pipeline._segment_columns`: ``joined_at`` -> a 6-hour block of
+    the rules of `bayes_ab.workflows.analyze._segment_columns`: ``joined_at`` -> a 6-hour block of
     its UTC hour (when >= 99% parse), other columns with no missing value and 2-50
     distinct values. Returns ({column: DataFrame(label, cohort, successes, trials)},
     {column: why it was left out})."""
@@ -894,7 +896,7 @@ def _typed_from_raw(raw, key: str, name: str):
         cols.update(task=read.task(raw.task), channel=read.label(raw.channel, read.CHANNEL_LABELS),
                     cs_type=read.text(raw.cs_type).lower(), ts=read.timestamp(raw.timestamp))
     else:
-        cols["converted"] = read.label(raw.converted, read.CONVERTED_LABELS)
+        cols["converted"] = read.label(raw.converted, read.BOOL_LABELS)
     used = set(REQUIRED_COLUMNS[key]) | {"cs_type"}
     for col in raw.columns:
         if col not in used:
@@ -903,8 +905,8 @@ def _typed_from_raw(raw, key: str, name: str):
 
 
 def _arm_stats(customers, stats: dict, errors: dict) -> None:
-    from bayes_ab.models.arm_comparison import ArmCounts
-    from bayes_ab.models.completions_conversion import LEVELS, CompletionCounts
+    from bayes_ab.models.arm_comparison import ArmComparisonStats
+    from bayes_ab.models.completions_conversion import LEVELS, CompletionsConversionStats
 
     for key, metric in (("conversion", "converted"), ("cs_engagement", "any_cs")):
         s, n = [], []
@@ -913,7 +915,7 @@ def _arm_stats(customers, stats: dict, errors: dict) -> None:
             s.append(int(sel.loc[sel[metric], "n"].sum()))
             n.append(int(sel["n"].sum()))
         try:
-            stats[key] = ArmCounts(arms=ARMS, successes=tuple(s), trials=tuple(n), metric=metric)
+            stats[key] = ArmComparisonStats(arms=ARMS, successes=tuple(s), trials=tuple(n), metric=metric)
         except (DataError, ValueError) as exc:
             errors[key] = str(exc)
     succ = np.zeros((len(ARMS), len(LEVELS)), dtype=np.int64)
@@ -923,7 +925,7 @@ def _arm_stats(customers, stats: dict, errors: dict) -> None:
         trials[a, k] += row.n
         succ[a, k] += row.n * bool(row.converted)
     try:
-        stats["completions_conversion"] = CompletionCounts(
+        stats["completions_conversion"] = CompletionsConversionStats(
             arms=ARMS, successes=tuple(map(tuple, succ)), trials=tuple(map(tuple, trials)))
     except (DataError, ValueError) as exc:
         errors["completions_conversion"] = str(exc)
@@ -935,8 +937,8 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
     import pandas as pd
 
     from bayes_ab.models.help_completion import HelpCompletionStats
-    from bayes_ab.models.iv import IVStats
-    from bayes_ab.models.survival import SurvivalStats, bin_edges
+    from bayes_ab.models.causal_cs_effect import CausalCsEffectStats
+    from bayes_ab.models.time_to_completion import TimeToCompletionStats, bin_edges
 
     empty_times = pd.DataFrame({"channel": pd.Series(dtype=object),
                                 "task": pd.Series(dtype=np.int64),
@@ -973,7 +975,7 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
     counts = np.zeros((len(ARMS), len(CHANNELS), 2), dtype=np.int64)
     for r in iv.itertuples(index=False):
         counts[ARMS.index(r.cohort), CHANNELS.index(r.channel), int(bool(r.event))] += int(r.n)
-    stats["iv"] = IVStats(counts=counts)
+    stats["iv"] = CausalCsEffectStats(counts=counts)
     first_ties = int(iv["ties"].sum()) if len(iv) else 0
 
     times = (ep.group_by(["channel", "task", "minutes", "event"])
@@ -1006,7 +1008,7 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
             exposure[c, t] = [r[f"x{b}"] or 0.0 for b in range(nb)]
             flags2[c, t] = int(r["flags"])
         km_times, km_surv = weighted_kaplan_meier(times, window=edges[-1])
-        stats["time_to_completion"] = SurvivalStats(
+        stats["time_to_completion"] = TimeToCompletionStats(
             edges=edges, events=events, exposure=exposure, flags=flags2,
             km_times=km_times, km_survival=km_surv)
     except (DataError, ValueError) as exc:
@@ -1020,12 +1022,9 @@ def weighted_kaplan_meier(times, *, window: float):
     grouped follow-up times (same curve as `survival._kaplan_meier` on the raw rows)."""
     from lifelines import KaplanMeierFitter
 
-    from bayes_ab.models import survival as sv
+    from bayes_ab.models import time_to_completion as sv
 
-    grid = np.unique(np.concatenate([
-        np.linspace(0.0, min(window, 120.0), sv._KM_POINTS // 2),
-        np.geomspace(1.0, window, sv._KM_POINTS // 2),
-    ]))
+    grid = sv.km_times(window)
     curves = []
     for ch in CHANNELS:
         sel = times[times["channel"] == ch]
@@ -1041,7 +1040,7 @@ def weighted_kaplan_meier(times, *, window: float):
 
 
 def _attempt_stats(by_hour, stats: dict, errors: dict) -> None:
-    from bayes_ab.models.time_experience import HOURS, TaskAttemptCounts
+    from bayes_ab.models.time_and_experience import HOURS, TimeAndExperienceStats
 
     s = np.zeros((len(HOURS), len(TASKS)), dtype=np.int64)
     n = np.zeros_like(s)
@@ -1049,7 +1048,7 @@ def _attempt_stats(by_hour, stats: dict, errors: dict) -> None:
         s[int(r.hour), TASKS.index(int(r.task))] += int(r.successes)
         n[int(r.hour), TASKS.index(int(r.task))] += int(r.trials)
     try:
-        stats["time_experience"] = TaskAttemptCounts(successes=tuple(map(tuple, s)),
+        stats["time_experience"] = TimeAndExperienceStats(successes=tuple(map(tuple, s)),
                                                      trials=tuple(map(tuple, n)))
     except (DataError, ValueError) as exc:
         errors["time_experience"] = str(exc)
@@ -1087,17 +1086,14 @@ def _derived_findings(tasks, flags, customers, *, names: dict,
 
 
 def stats_by_step(agg: AggregatedExperiment) -> dict[str, Any]:
-    """``{pipeline step key: statistics}`` for each step of `bayes_ab.steps.MODEL_STEPS`
+    """``{pipeline step key: statistics}`` for each step of `bayes_ab.models.registry.MODEL_STEPS`
     whose statistics could be built (the others are left out)."""
-    import importlib
-
-    from bayes_ab.steps import MODEL_STEPS
+    from bayes_ab.models.registry import MODEL_STEPS
 
     out = {}
     for step in MODEL_STEPS:
-        cls = getattr(importlib.import_module(step.module), step.cls)
         try:
-            out[step.key] = agg.stats_for(cls.stats_type, **step.stats_kwargs)
+            out[step.key] = agg.stats_for(step.model.stats_type, **step.stats_kwargs)
         except DataError:
             continue
     return out
@@ -1107,7 +1103,7 @@ def load_sufficient_stats(path: str | Path, *, backend: str = "duckdb",
                           **kwargs) -> dict[str, Any]:
     """``{pipeline step key: statistics dataclass}`` for every model that can be estimated.
 
-    Keys are those of `bayes_ab.steps.MODEL_STEPS` (``conversion``, ``cs_engagement``,
+    Keys are those of `bayes_ab.models.registry.MODEL_STEPS` (``conversion``, ``cs_engagement``,
     ``help_completion``, ...); values are the same dataclasses as
     ``<Model>.stats_type.from_experiment(load_experiment(path), **step.stats_kwargs)``.
     ``kwargs`` go to `aggregate_experiment` (``con``, ``tables``, ``edges``, ...).

@@ -14,15 +14,22 @@ from __future__ import annotations
 
 import gzip
 import re
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bayes_ab.data.columns import (
+    ACTION_LABELS,
+    BOOL_LABELS,
+    CHANNEL_LABELS,
+    COHORT_LABELS,
+    WIDE_TASK_COLUMN,
+)
 from bayes_ab.data.load import (
     HEAD_BYTES,
     SUFFIXES,
     columns_text,
     csv_head,
+    file_read_errors,
     find_file,
     normalise_name,
     ragged_row_error,
@@ -40,13 +47,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["connect", "epoch_seconds", "experiment_paths", "open_table", "typed_tables"]
 
-_TRUE = ("1", "1.0", "true", "t", "yes", "y")
-_FALSE = ("0", "0.0", "false", "f", "no", "n")
-COHORT_LABELS = {"control": "Control", "test": "Test"}
-CHANNEL_LABELS = {"cs": "CS", "other": "OTHER"}
-ACTION_LABELS = {"start": "start", "started": "start", "complete": "complete",
-                 "completed": "complete"}
-CONVERTED_LABELS = {**{v: True for v in _TRUE}, **{v: False for v in _FALSE}}
 
 
 def connect(backend: str = "duckdb", *, spark: Any = None, database: str | None = None,
@@ -141,7 +141,7 @@ def open_table(con, path: Path, *, findings: list | None = None) -> ir.Table:
         if name.endswith(".parquet"):
             t = con.read_parquet(str(path))
         elif con.name == "duckdb":
-            head = csv_head(_head_bytes(path), path.name)
+            head = csv_head(head_bytes(path), path.name)
             header = head.names
             t = con.read_csv(
                 str(path), columns={f"c{i}": "VARCHAR" for i in range(len(header))},
@@ -159,22 +159,14 @@ def open_table(con, path: Path, *, findings: list | None = None) -> ir.Table:
                           findings)
 
 
-def _head_bytes(path: Path) -> bytes:
+def head_bytes(path: Path) -> bytes:
     """The first bytes of a file (decompressed for .gz)."""
-    try:
+    with file_read_errors(path.name):
         if path.name.lower().endswith(".gz"):
             with gzip.open(path) as fh:
                 return fh.read(HEAD_BYTES)
         with open(path, "rb") as fh:
             return fh.read(HEAD_BYTES)
-    except gzip.BadGzipFile:
-        raise DataError("cannot read the file: it is not gzip-compressed (a plain CSV file "
-                        "must be named .csv)", file=path.name) from None
-    except EOFError:
-        raise DataError("cannot read the file: the gzip stream is truncated (the file was "
-                        "cut short)", file=path.name) from None
-    except (OSError, zlib.error) as exc:
-        raise DataError(f"cannot read the file: {short_text(exc)}", file=path.name) from None
 
 
 def _duckdb_encoding(encoding: str, path: Path) -> str:
@@ -183,7 +175,7 @@ def _duckdb_encoding(encoding: str, path: Path) -> str:
     if encoding == "latin-1":
         return "latin-1"
     if encoding == "utf-16-le" or (encoding == "utf-16"
-                                   and _head_bytes(path).startswith(b"\xff\xfe")):
+                                   and head_bytes(path).startswith(b"\xff\xfe")):
         return "utf-16"
     raise DataError(f"the file is {encoding.upper()} text"
                     f"{' (big-endian)' if encoding != 'utf-32' else ''}, which the DuckDB "
@@ -346,7 +338,7 @@ def typed_tables(con, paths: dict[str, Path], *, findings: list | None = None
     for key, path in paths.items():
         raw = open_table(con, path, findings=findings)
         if key == "activity" and "action" not in raw.columns:
-            wide = [c for c in raw.columns if re.match(r"^task_?\d+_(start|complete)", c)]
+            wide = [c for c in raw.columns if WIDE_TASK_COLUMN.match(c)]
             if wide:
                 raise DataError("a wide product_activity file is not supported by the "
                                 "aggregation engine; use --engine pandas (it converts it)",
@@ -364,7 +356,7 @@ def typed_tables(con, paths: dict[str, Path], *, findings: list | None = None
             cols.update(task=task(raw.task), channel=label(raw.channel, CHANNEL_LABELS),
                         cs_type=text(raw.cs_type).lower(), ts=timestamp(raw.timestamp))
         else:
-            cols["converted"] = label(raw.converted, CONVERTED_LABELS)
+            cols["converted"] = label(raw.converted, BOOL_LABELS)
         used = set(REQUIRED_COLUMNS[key]) | {"cs_type"}
         for col in raw.columns:
             if col not in used:

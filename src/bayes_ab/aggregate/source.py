@@ -413,7 +413,7 @@ def _raw_table(df, name: str, *, file: bool = False):
     import numpy as np
     import pandas as pd
 
-    from bayes_ab.data.load import LINE, RawTable, _normalise_frame
+    from bayes_ab.data.load import LINE, RawTable, normalise_frame
 
     df = df.reset_index(drop=True)
     for col in df.columns:
@@ -425,7 +425,7 @@ def _raw_table(df, name: str, *, file: bool = False):
         else:
             df[col] = s.astype(object).where(s.notna(), "").astype(str)
     df[LINE] = np.arange(2, len(df) + 2, dtype=np.int64)
-    df, notes = _normalise_frame(df, name)
+    df, notes = normalise_frame(df, name)
     if len(df) == 0:
         if file:
             raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
@@ -616,9 +616,9 @@ def read_spark_file(path: str, *, master: str | None = None):
                "multiLine": "true", "mode": "FAILFAST", "enforceSchema": "false"}
     parquet = name.lower().endswith(".parquet")
     if local and not parquet:
-        from bayes_ab.aggregate.read import _head_bytes
+        from bayes_ab.aggregate.read import head_bytes
 
-        head = csv_head(_head_bytes(Path(path))[:HEAD_BYTES], name)
+        head = csv_head(head_bytes(Path(path))[:HEAD_BYTES], name)
         options["sep"] = head.sep
         if head.encoding not in ("utf-8", "utf-8-sig"):
             options["encoding"] = head.encoding

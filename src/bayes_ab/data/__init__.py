@@ -1,1 +1,1 @@
-"""Data: the contract's schema, loaders, validation and the simulator."""
+"""Data: the contract's schema, loaders and validation (the simulator is `bayes_ab.simulate`)."""

@@ -62,13 +62,24 @@ import io
 import os
 import re
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bayes_ab.constants import ARMS, CHANNELS, DESIGN_TEST_SHARE, TASKS
+from bayes_ab.constants import CHANNELS, DESIGN_TEST_SHARE, TASKS
+from bayes_ab.data.columns import (
+    ACTION_LABELS,
+    BOOL_LABELS,
+    CHANNEL_LABELS,
+    COHORT_LABELS,
+    WIDE_TASK_COLUMN,
+    normalise_column,
+    wide_task_column,
+)
 from bayes_ab.data.schema import EXPERIMENT_FILES, REQUIRED_COLUMNS, ExperimentData, Finding
 from bayes_ab.errors import DataError
 
@@ -77,14 +88,6 @@ __all__ = ["RawTable", "load_experiment", "load_experiment_with_counts", "read_t
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 LINE = "_line"  # the 1-based line number of each row in its file, kept through every step
 
-_COHORT_LABELS = {a.lower(): a for a in ARMS}
-_CHANNEL_LABELS = {c.lower(): c for c in CHANNELS}
-_ACTION_LABELS = {"start": "start", "started": "start", "complete": "complete",
-                  "completed": "complete"}
-_TRUE = ("1", "1.0", "true", "t", "yes", "y")
-_FALSE = ("0", "0.0", "false", "f", "no", "n")
-_CONVERTED_LABELS = {**{v: True for v in _TRUE}, **{v: False for v in _FALSE}}
-_WIDE_COLUMN = re.compile(r"^task_?(\d+)_(start|started|complete|completed)(?:_at)?$")
 _OFFSET = re.compile(r"(?:[Zz]|[+-]\d\d:?\d\d)\s*$")
 _SHOWN_LINES = 20
 
@@ -192,24 +195,32 @@ def read_table(path: str | Path, *, allow_empty: bool = False) -> RawTable:
     if path.name.lower().endswith(".parquet"):
         df = _read_parquet(path)
     else:
-        try:
+        with file_read_errors(name):
             data = path.read_bytes()
             if path.name.lower().endswith(".gz"):
                 data = gzip.decompress(data)
-        except gzip.BadGzipFile:
-            raise DataError("cannot read the file: it is not gzip-compressed (a plain CSV "
-                            "file must be named .csv)", file=name) from None
-        except EOFError:
-            raise DataError("cannot read the file: the gzip stream is truncated (the file "
-                            "was cut short)", file=name) from None
-        except (OSError, zlib.error) as exc:
-            raise DataError(f"cannot read the file: {short_text(exc)}", file=name) from None
         df = _read_csv_bytes(data, name)
-    df, notes = _normalise_frame(df, name)
+    df, notes = normalise_frame(df, name)
     df = _drop_blank_rows(df)
     if len(df) == 0 and not allow_empty:
         raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
     return RawTable(name=name, data=df, n_read=len(df), notes=notes)
+
+
+@contextmanager
+def file_read_errors(name: str) -> Iterator[None]:
+    """Reading the bytes of file ``name``: a gzip stream that is not gzip or is cut short,
+    or an OS error, becomes a `DataError` naming the file."""
+    try:
+        yield
+    except gzip.BadGzipFile:
+        raise DataError("cannot read the file: it is not gzip-compressed (a plain CSV "
+                        "file must be named .csv)", file=name) from None
+    except EOFError:
+        raise DataError("cannot read the file: the gzip stream is truncated (the file "
+                        "was cut short)", file=name) from None
+    except (OSError, zlib.error) as exc:
+        raise DataError(f"cannot read the file: {short_text(exc)}", file=name) from None
 
 
 def short_text(exc: BaseException, limit: int = 100) -> str:
@@ -472,7 +483,7 @@ def _check_typed_range(df: pd.DataFrame, name: str) -> None:
 def normalise_name(col, position: int) -> str:
     """A column name trimmed, lower-cased, spaces and hyphens -> ``_``; a blank name
     becomes ``unnamed_<position>`` (1-based)."""
-    norm = re.sub(r"[\s\-]+", "_", str(col).replace("\ufeff", "").strip().lower())
+    norm = normalise_column(col)
     return norm or f"unnamed_{position}"
 
 
@@ -501,7 +512,7 @@ def repeated_column_error(name: str, norm: str, positions: list[int], *, lines=(
                      file=name, column=norm[:EXCERPT], lines=lines, n_rows=n_rows)
 
 
-def _normalise_frame(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, tuple]:
+def normalise_frame(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, tuple]:
     """Normalised column names; a repeated name is dropped with a warning when its
     columns hold identical text, and is a `DataError` otherwise."""
     columns = [c for c in df.columns if c != LINE]
@@ -720,7 +731,7 @@ def parse_cohorts(table: RawTable) -> pd.DataFrame:
     require_columns(table, REQUIRED_COLUMNS["cohorts"])
     df = table.data.copy()
     df["customer_id"] = parse_ids(table)
-    df["cohort"] = parse_labels(table, "cohort", _COHORT_LABELS, "Test or Control")
+    df["cohort"] = parse_labels(table, "cohort", COHORT_LABELS, "Test or Control")
     return df
 
 
@@ -730,14 +741,14 @@ def parse_activity(table: RawTable, known: pd.Index) -> tuple[RawTable, pd.DataF
     ``known`` holds the cohort customer ids: ``_cid`` is each row's position there.
     """
     cols = set(table.data.columns)
-    wide = [c for c in table.data.columns if _WIDE_COLUMN.match(c)]
+    wide = [c for c in table.data.columns if WIDE_TASK_COLUMN.match(c)]
     if "action" not in cols and "customer_id" in cols and wide:
         table = _wide_to_long(table, wide)
     require_columns(table, REQUIRED_COLUMNS["activity"])
     df = table.data.copy()
     df["_cid"] = customer_codes(table, known)
     df["task"] = parse_task(table)
-    df["action"] = parse_labels(table, "action", _ACTION_LABELS, "start or complete")
+    df["action"] = parse_labels(table, "action", ACTION_LABELS, "start or complete")
     df["timestamp"] = parse_timestamps(table, "timestamp")
     return table, df
 
@@ -745,7 +756,7 @@ def parse_activity(table: RawTable, known: pd.Index) -> tuple[RawTable, pd.DataF
 def _wide_to_long(table: RawTable, wide: list[str]) -> RawTable:
     data = table.data
     for col in wide:
-        task = int(_WIDE_COLUMN.match(col).group(1))
+        task = int(wide_task_column(col)[0])
         if task not in TASKS:
             filled = (data[col].astype(str).str.strip() != "").to_numpy()
             raise fail(table, col, filled if filled.any() else np.ones(len(data), bool),
@@ -753,14 +764,14 @@ def _wide_to_long(table: RawTable, wide: list[str]) -> RawTable:
                        "expected task1..task3")
     parts = []
     for col in wide:  # a handful of columns, not a loop over customers
-        match = _WIDE_COLUMN.match(col)
+        task, action = wide_task_column(col)
         s = data[col]
         filled = (s.notna() if pd.api.types.is_datetime64_any_dtype(s)
                   else s.astype(str).str.strip() != "")
         part = pd.DataFrame({
             "customer_id": data["customer_id"][filled],
-            "task": match.group(1),
-            "action": "start" if match.group(2).startswith("start") else "complete",
+            "task": task,
+            "action": action,
             "timestamp": s[filled],
             LINE: data[LINE][filled],
         })
@@ -775,7 +786,7 @@ def parse_help(table: RawTable, known: pd.Index) -> pd.DataFrame:
     df = table.data.copy()
     df["_cid"] = customer_codes(table, known)
     df["task"] = parse_task(table)
-    df["channel"] = parse_labels(table, "channel", _CHANNEL_LABELS, "CS or OTHER")
+    df["channel"] = parse_labels(table, "channel", CHANNEL_LABELS, "CS or OTHER")
     df["timestamp"] = parse_timestamps(table, "timestamp")
     if "cs_type" in df.columns:
         # Few distinct values: normalise those, not every row.
@@ -791,7 +802,7 @@ def parse_conversion(table: RawTable, known: pd.Index) -> pd.DataFrame:
     require_columns(table, REQUIRED_COLUMNS["conversion"])
     df = table.data.copy()
     df["_cid"] = customer_codes(table, known)
-    df["converted"] = parse_labels(table, "converted", _CONVERTED_LABELS,
+    df["converted"] = parse_labels(table, "converted", BOOL_LABELS,
                                    "0/1, true/false, t/f or yes/no").astype(bool)
     return df
 

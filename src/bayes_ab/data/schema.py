@@ -31,9 +31,11 @@ Tables held by `ExperimentData` (pandas DataFrames, one dtype per column):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import pandas as pd
+
+from bayes_ab.constants import ARMS
 
 Severity = Literal["info", "warning", "error"]
 
@@ -96,9 +98,79 @@ class ExperimentData:
     dropped: dict[str, int] = field(default_factory=dict)
     source: str = ""
 
+    #: `ExperimentSource`: the per-customer rows are here (the aggregation engine's
+    #: `AggregatedExperiment` holds counts only).
+    rows_in_memory: ClassVar[bool] = True
+
     @property
     def n_customers(self) -> int:
         return len(self.frame)
 
     def n_in(self, cohort: str) -> int:
         return int((self.frame["cohort"] == cohort).sum())
+
+    @property
+    def n_help_flags(self) -> int:
+        return int(len(self.help_episodes))
+
+    @property
+    def n_task_attempts(self) -> int:
+        return int(len(self.task_attempts))
+
+    @property
+    def customers(self) -> pd.DataFrame:
+        """The analysis frame with a count ``n`` = 1 per row (the engine's grouped shape)."""
+        return self.frame.assign(n=1)
+
+    def stats_for(self, stats_type: type, **kwargs) -> Any:
+        """``stats_type.from_experiment(self, **kwargs)``: a model's sufficient statistics."""
+        return stats_type.from_experiment(self, **kwargs)
+
+    def arm_counts(self, column: str, *, among_flagged: bool = False) -> dict[str, tuple[int, int]]:
+        """{arm: (successes, trials)} of a boolean customer column (``converted``,
+        ``any_cs``), over all customers or those flagged at least once."""
+        frame = self.frame[self.frame["n_help_flags"] > 0] if among_flagged else self.frame
+        out = {}
+        for arm in ARMS:
+            sel = frame["cohort"] == arm
+            out[arm] = (int(frame.loc[sel, column].sum()), int(sel.sum()))
+        return out
+
+    def converted_by_completions(self) -> pd.DataFrame:
+        """Converted (``sum``) and customers (``count``) by n_completed 0..3."""
+        return (self.frame.groupby("n_completed")["converted"].agg(["sum", "count"])
+                .reindex(range(4), fill_value=0))
+
+
+@runtime_checkable
+class ExperimentSource(Protocol):
+    """What the analysis pipeline asks of its data, whichever reader made it: the pandas
+    loader's `ExperimentData` (rows in memory) or the aggregation engine's
+    `bayes_ab.aggregate.engine.AggregatedExperiment` (grouped counts only)."""
+
+    rows_in_memory: ClassVar[bool]
+    observation_end: Any
+    dropped: dict[str, int]
+    source: str
+
+    @property
+    def n_customers(self) -> int: ...
+
+    @property
+    def n_help_flags(self) -> int: ...
+
+    @property
+    def n_task_attempts(self) -> int: ...
+
+    @property
+    def customers(self) -> pd.DataFrame:
+        """One row per customer group: cohort, converted, any_cs, ... and the count ``n``."""
+
+    def n_in(self, cohort: str) -> int: ...
+
+    def stats_for(self, stats_type: type, **kwargs) -> Any: ...
+
+    def arm_counts(self, column: str, *,
+                   among_flagged: bool = False) -> dict[str, tuple[int, int]]: ...
+
+    def converted_by_completions(self) -> pd.DataFrame: ...

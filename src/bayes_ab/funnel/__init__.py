@@ -15,6 +15,6 @@ A sibling pipeline of the help-widget analysis:
 Importing this package is cheap: PyMC, ArviZ and matplotlib are imported inside functions.
 """
 
-from bayes_ab.funnel.load import FunnelData, load_events, load_funnel, load_leads
+from bayes_ab.data.funnel import FunnelData, load_events, load_funnel, load_leads
 
 __all__ = ["FunnelData", "load_events", "load_funnel", "load_leads"]

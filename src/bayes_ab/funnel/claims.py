@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayes_ab.funnel.intervals import draws_interval
-from bayes_ab.funnel.load import STAGES
+from bayes_ab.inference.intervals import draws_interval
+from bayes_ab.data.funnel import STAGES
 
 TECHNICAL_INDUSTRIES = ("VR", "Gaming", "IT Firm", "Simulation")
 N_DRAWS = 20_000

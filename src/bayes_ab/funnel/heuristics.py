@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayes_ab.funnel.intervals import beta_rate_interval, draws_interval
+from bayes_ab.funnel.intervals import beta_rate_interval
+from bayes_ab.inference.intervals import draws_interval
 
 
 def stratified_split(y, *, test_share: float = 0.3, seed: int = 0) -> np.ndarray:

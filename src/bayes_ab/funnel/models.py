@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from bayes_ab.constants import HDI_PROB
-from bayes_ab.funnel.intervals import draws_interval
+from bayes_ab.inference.intervals import draws_interval
 from bayes_ab.models.base import BayesModel
+from bayes_ab.models.priors import Prior
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
@@ -81,9 +82,9 @@ class StageConversionModel(BayesModel):
     diagnostic_vars: ClassVar[tuple[str, ...]] = ("mu", "log_kappa")
     #: mu: the population mean rate; kappa = exp(log_kappa): prior "lead count" of the
     #: industry-level Beta. Median kappa 20 (moderate pooling), 95% ~ 1 to 400.
-    default_priors: ClassVar[dict] = {
-        "mu": {"alpha": 1.0, "beta": 1.0},
-        "log_kappa": {"mu": 3.0, "sigma": 1.5},
+    default_priors: ClassVar[dict[str, Prior]] = {
+        "mu": Prior("Beta", alpha=1.0, beta=1.0),
+        "log_kappa": Prior("Normal", mu=3.0, sigma=1.5),
     }
 
     def build(self) -> pm.Model:
@@ -92,9 +93,8 @@ class StageConversionModel(BayesModel):
         st: StageCounts = self.stats
         p = self.priors
         with pm.Model(coords={"industry": list(st.industries)}) as model:
-            mu = pm.Beta("mu", alpha=p["mu"]["alpha"], beta=p["mu"]["beta"])
-            log_kappa = pm.Normal("log_kappa", mu=p["log_kappa"]["mu"],
-                                  sigma=p["log_kappa"]["sigma"])
+            mu = p["mu"].create_variable("mu")
+            log_kappa = p["log_kappa"].create_variable("log_kappa")
             kappa = pm.Deterministic("kappa", pm.math.exp(log_kappa))
             pm.BetaBinomial("y", n=np.asarray(st.n), alpha=mu * kappa,
                             beta=(1.0 - mu) * kappa, observed=np.asarray(st.y),
@@ -102,7 +102,7 @@ class StageConversionModel(BayesModel):
         return model
 
     def fit(self, config=None):
-        from bayes_ab.fit import SamplerConfig
+        from bayes_ab.inference.fit import SamplerConfig
 
         config = config or SamplerConfig()
         idata = super().fit(config)
@@ -217,10 +217,10 @@ class AdvancedLeadModel(BayesModel):
                                                   "z_industry")
     #: Effects are per standard deviation of log1p(count); Normal(0, 1) keeps an odds
     #: ratio per SD within ~e^2 a priori without ruling out strong effects.
-    default_priors: ClassVar[dict] = {
-        "intercept": {"mu": -2.0, "sigma": 2.0},
-        "beta": {"sigma": 1.0},
-        "sigma_industry": {"sigma": 1.0},
+    default_priors: ClassVar[dict[str, Prior]] = {
+        "intercept": Prior("Normal", mu=-2.0, sigma=2.0),
+        "beta": Prior("Normal", mu=0.0, sigma=1.0, dims="feature"),
+        "sigma_industry": Prior("HalfNormal", sigma=1.0),
     }
 
     def __init__(self, stats, *, priors=None, with_interactions: bool = True) -> None:
@@ -238,13 +238,13 @@ class AdvancedLeadModel(BayesModel):
         with pm.Model(coords=coords) as model:
             x_data = pm.Data("x", x, dims=("lead", "feature"))
             idx_data = pm.Data("industry_idx", idx, dims="lead")
-            a = pm.Normal("intercept", mu=p["intercept"]["mu"], sigma=p["intercept"]["sigma"])
-            sigma = pm.HalfNormal("sigma_industry", sigma=p["sigma_industry"]["sigma"])
+            a = p["intercept"].create_variable("intercept")
+            sigma = p["sigma_industry"].create_variable("sigma_industry")
             z = pm.Normal("z_industry", 0.0, 1.0, dims="industry")
             a_ind = pm.Deterministic("industry_effect", sigma * z, dims="industry")
             eta = a + a_ind[idx_data]
             if self.with_interactions:
-                b = pm.Normal("beta", 0.0, p["beta"]["sigma"], dims="feature")
+                b = p["beta"].create_variable("beta")
                 eta = eta + pm.math.dot(x_data, b)
             pm.Bernoulli("y", logit_p=eta, observed=y, dims="lead")
         return model
@@ -252,7 +252,7 @@ class AdvancedLeadModel(BayesModel):
     def fit(self, config=None):
         import pymc as pm
 
-        from bayes_ab.fit import SamplerConfig, sample
+        from bayes_ab.inference.fit import SamplerConfig, sample
 
         config = config or SamplerConfig()
         model = self.build()
@@ -264,7 +264,7 @@ class AdvancedLeadModel(BayesModel):
         return idata
 
     def diagnostics(self, idata):
-        from bayes_ab.diagnostics import check
+        from bayes_ab.inference.diagnostics import check
 
         names = [v for v in self.diagnostic_vars if v in idata.posterior]
         name = self.name if self.with_interactions else f"{self.name}_industry_only"

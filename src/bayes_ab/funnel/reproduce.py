@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_ab.funnel.intervals import beta_rate_interval
-from bayes_ab.funnel.load import STAGES, FunnelData
+from bayes_ab.data.funnel import STAGES, FunnelData
 
 
 def interaction_counts(data: FunnelData) -> pd.DataFrame:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_ab.funnel.claims import TECHNICAL_INDUSTRIES
-from bayes_ab.funnel.load import KNOWN_EVENT_TYPES, STATUS_LABELS
+from bayes_ab.data.funnel import KNOWN_EVENT_TYPES, STATUS_LABELS
 
 INDUSTRY_SHARES = {
     "Gaming": 388, "Corporate": 150, "VR": 115, "Entertainment": 111, "IT Firm": 106,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_ab.funnel.heuristics import auc_interval
-from bayes_ab.funnel.load import STAGES, FunnelData
+from bayes_ab.data.funnel import STAGES, FunnelData
 
 WINDOWS_DAYS = (1, 7, 14, 28, None)
 

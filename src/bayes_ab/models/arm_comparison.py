@@ -8,34 +8,37 @@ the conjugate Beta-Binomial one (``bayes_ab.models.beta_binomial`` gives it in
 closed form); the sampled version exists so the same machinery (diagnostics,
 figures, netCDF, PPC) serves every model, and as a cross-check of both.
 
-    stats = ArmCounts.from_experiment(data, metric="converted")
+    stats = ArmComparisonStats.from_experiment(data, metric="converted")
     model = ArmComparison(stats, priors={"rate": {"alpha": 2, "beta": 20}})
     idata = model.fit(SamplerConfig(seed=1))
-    block = model.summarize(idata)   # {control, test, lift_abs, lift_rel, prob_test_better, ...}
+    block = model.summarize(idata)   # ArmComparisonResult: control, test, lifts, P(test better)
 
-The first arm of ``ArmCounts.arms`` is the control; every other arm is compared to it
+The first arm of ``ArmComparisonStats.arms`` is the control; every other arm is compared to it
 (not to the best of the rest).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from bayes_ab.constants import ARMS
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.intervals import flat, interval, prob_greater
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.stats.frequentist import ProportionTest
+from bayes_ab.inference.intervals import flat, prob_draws_greater
 from bayes_ab.models.base import BayesModel
+from bayes_ab.models.priors import Prior
+from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pandas as pd
     import pymc as pm
+    from matplotlib.figure import Figure
 
     from bayes_ab.data.schema import ExperimentData
 
@@ -46,7 +49,7 @@ METRIC_NAMES = {"converted": "conversion", "any_cs": "cs_engagement"}
 
 
 @dataclass(frozen=True)
-class ArmCounts:
+class ArmComparisonStats:
     """Sufficient statistics of a binary metric: successes and trials per arm.
 
     ``arms[0]`` is the control arm.
@@ -89,7 +92,7 @@ class ArmCounts:
                 "trials": list(self.trials), "metric": self.metric}
 
     @classmethod
-    def from_dict(cls, d: dict) -> ArmCounts:
+    def from_dict(cls, d: dict) -> ArmComparisonStats:
         return cls(arms=tuple(d["arms"]), successes=tuple(d["successes"]),
                    trials=tuple(d["trials"]), metric=d.get("metric", "converted"))
 
@@ -102,7 +105,7 @@ class ArmCounts:
         outcome_col: str,
         arms: Sequence[str] | None = None,
         control: str | None = None,
-    ) -> ArmCounts:
+    ) -> ArmComparisonStats:
         """Counts of a 0/1 (or bool) ``outcome_col`` per value of ``group_col``.
 
         ``arms`` fixes the order (and keeps arms with no rows, which then fail loudly);
@@ -128,7 +131,7 @@ class ArmCounts:
                    trials=tuple(grouped["count"]), metric=outcome_col)
 
     @classmethod
-    def from_experiment(cls, data: ExperimentData, *, metric: str = "converted") -> ArmCounts:
+    def from_experiment(cls, data: ExperimentData, *, metric: str = "converted") -> ArmComparisonStats:
         """Intention to treat: every randomized customer of an arm counts in its trials.
 
         ``metric`` is a boolean column of the analysis frame: ``converted`` (conversion) or
@@ -140,21 +143,73 @@ class ArmCounts:
         return cls.from_frame(data.frame, group_col="cohort", outcome_col=metric, arms=ARMS)
 
 
+@dataclass(frozen=True)
+class ArmNames(Result):
+    """Which arm is the control and which the (first) test arm."""
+
+    control: str
+    test: str
+
+
+@dataclass(frozen=True)
+class Successes(Result):
+    """Observed successes out of trials in one arm."""
+
+    successes: int
+    trials: int
+
+
+@dataclass(frozen=True)
+class ArmVsControl(Result):
+    """One treatment arm against control: its rate, the lifts, P(arm better than control)."""
+
+    rate: Interval
+    lift_abs: Interval
+    lift_rel: Interval
+    prob_test_better: float
+
+    json_keys: ClassVar = {"prob_test_better": "prob_better_than_control"}
+
+
+@dataclass(frozen=True)
+class ArmComparisonResult(Result):
+    """The RESULTS_SCHEMA ARM_COMPARISON block: posterior rate of control and test, the
+    lifts and P(test better); ``per_arm`` with more than two arms. ``frequentist`` (the
+    cross-check) and ``among_flagged`` (CS engagement) are added by the pipeline."""
+
+    control: Interval
+    test: Interval
+    lift_abs: Interval
+    lift_rel: Interval
+    prob_test_better: float
+    metric: str
+    arms: ArmNames
+    counts: Mapping[str, Successes]
+    per_arm: Mapping[str, ArmVsControl] | None = None
+    frequentist: Mapping[str, Any] | ProportionTest | None = None
+    among_flagged: Mapping[str, Any] | None = None
+
+    json_omit_none: ClassVar = frozenset({"per_arm", "frequentist", "among_flagged"})
+
+
 class ArmComparison(BayesModel):
     """Posterior rate per arm, lifts of each arm over control, P(arm better than control)."""
 
     name: ClassVar[str] = "arm_comparison"
-    stats_type: ClassVar[type] = ArmCounts
+    stats_type: ClassVar[type] = ArmComparisonStats
     #: Beta(1, 1): uniform on the rate, and the conjugate prior of the closed form.
-    default_priors: ClassVar[dict] = {"rate": {"dist": "Beta", "alpha": 1.0, "beta": 1.0}}
+    default_priors: ClassVar[dict[str, Prior]] = {
+        "rate": Prior("Beta", alpha=1.0, beta=1.0, dims="arm"),
+    }
     diagnostic_vars: ClassVar[tuple[str, ...]] = ("rate", "lift_abs", "lift_rel")
 
-    def __init__(self, stats: ArmCounts, *, priors: dict | None = None, name: str | None = None):
+    def __init__(self, stats: ArmComparisonStats, *, priors: dict | None = None, name: str | None = None):
         super().__init__(stats, priors=priors)
         # One class serves several metrics; the name labels figures, files and diagnostics.
         self.name = name or METRIC_NAMES.get(stats.metric, stats.metric)
         rate = self.priors["rate"]
-        if not (float(rate["alpha"]) > 0 and float(rate["beta"]) > 0):
+        if rate.distribution != "Beta" or not (float(rate["alpha"]) > 0
+                                               and float(rate["beta"]) > 0):
             raise OptionError(f"rate prior needs alpha, beta > 0, got {rate}")
 
     @property
@@ -165,10 +220,8 @@ class ArmComparison(BayesModel):
         import pymc as pm
 
         s = self.stats
-        prior = self.priors["rate"]
         with pm.Model(coords=self.coords) as model:
-            rate = pm.Beta("rate", alpha=float(prior["alpha"]), beta=float(prior["beta"]),
-                           dims="arm")
+            rate = self.priors["rate"].as_floats().create_variable("rate")
             pm.Binomial("successes", n=np.asarray(s.trials), p=rate,
                         observed=np.asarray(s.successes), dims="arm")
             pm.Deterministic("lift_abs", rate[1:] - rate[0], dims="treatment")
@@ -181,7 +234,7 @@ class ArmComparison(BayesModel):
         lifts computed from them, and Binomial posterior-predictive counts."""
         import time
 
-        from bayes_ab.fit import exact_idata
+        from bayes_ab.inference.fit import exact_idata
 
         t0 = time.perf_counter()
         s = self.stats
@@ -205,7 +258,7 @@ class ArmComparison(BayesModel):
             seconds=time.perf_counter() - t0,
         )
 
-    def summarize(self, idata: az.InferenceData) -> dict:
+    def summarize(self, idata: az.InferenceData) -> ArmComparisonResult:
         """The ARM_COMPARISON block (Bayesian part): control, test, lifts, P(test better).
 
         With more than two arms ``test`` is the first treatment arm and ``per_arm`` holds
@@ -213,34 +266,32 @@ class ArmComparison(BayesModel):
         """
         post = idata.posterior
         s = self.stats
-        per_arm: dict[str, dict] = {}
+        per_arm: dict[str, ArmVsControl] = {}
         for arm in s.arms[1:]:
             lift_abs = flat(post["lift_abs"].sel(treatment=arm))
-            per_arm[arm] = {
-                "rate": interval(flat(post["rate"].sel(arm=arm))),
-                "lift_abs": interval(lift_abs),
-                "lift_rel": interval(flat(post["lift_rel"].sel(treatment=arm))),
-                "prob_better_than_control": prob_greater(lift_abs),
-            }
+            per_arm[arm] = ArmVsControl(
+                rate=posterior_interval(flat(post["rate"].sel(arm=arm))),
+                lift_abs=posterior_interval(lift_abs),
+                lift_rel=posterior_interval(flat(post["lift_rel"].sel(treatment=arm))),
+                prob_test_better=prob_draws_greater(lift_abs),
+            )
         first = per_arm[s.arms[1]]
-        block = {
-            "control": interval(flat(post["rate"].sel(arm=s.control))),
-            "test": first["rate"],
-            "lift_abs": first["lift_abs"],
-            "lift_rel": first["lift_rel"],
-            "prob_test_better": first["prob_better_than_control"],
-            "metric": s.metric,
-            "arms": {"control": s.control, "test": s.arms[1]},
-            "counts": {a: {"successes": si, "trials": ni}
-                       for a, si, ni in zip(s.arms, s.successes, s.trials, strict=True)},
-        }
-        if len(s.arms) > 2:
-            block["per_arm"] = per_arm
-        return block
+        return ArmComparisonResult(
+            control=posterior_interval(flat(post["rate"].sel(arm=s.control))),
+            test=first.rate,
+            lift_abs=first.lift_abs,
+            lift_rel=first.lift_rel,
+            prob_test_better=first.prob_test_better,
+            metric=s.metric,
+            arms=ArmNames(control=s.control, test=s.arms[1]),
+            counts={a: Successes(si, ni)
+                    for a, si, ni in zip(s.arms, s.successes, s.trials, strict=True)},
+            per_arm=per_arm if len(s.arms) > 2 else None,
+        )
 
-    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
+    def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
+        """The ArviZ figures (`bayes_ab.plotting.standard_figures`), by kind; never saved."""
         from bayes_ab.plotting import standard_figures
 
-        return standard_figures(idata, name=self.name, out_dir=out_dir,
-                                var_names=["rate", "lift_abs", "lift_rel"],
+        return standard_figures(idata, var_names=["rate", "lift_abs", "lift_rel"],
                                 forest_vars=["lift_abs"])

@@ -1,13 +1,17 @@
 """The shape every model of the package follows (after pymc-marketing's model builder).
 
 A model is built from *sufficient statistics* (a frozen dataclass with ``to_dict``/
-``from_dict``), never from raw rows, and from *priors as data*: ``default_priors``
-merged with the user's overrides, printable and saved with the posterior.
+``from_dict``), never from raw rows, and from *priors as objects*: ``default_priors``
+declares each prior as a `Prior` (distribution and parameters, in view in the class), the
+user's overrides (dicts or `Prior` objects) are merged in, and ``build`` creates each
+variable with ``prior.create_variable(name)``. The priors print, and their dictionary form
+is saved with the posterior.
 
     model = ArmComparison(stats, priors={"rate": {"alpha": 2, "beta": 20}})
-    print(model.priors)                       # the priors that will be used
+    print(model.priors)                       # {'rate': Prior('Beta', alpha=2, beta=20, ...)}
+    print(model.table())                      # the PyMC model, one line per variable
     idata = model.fit(SamplerConfig(seed=1))  # nutpie by default
-    block = model.summarize(idata)            # the results.json block
+    block = model.summarize(idata)            # a typed result; block.to_dict() is its JSON
     diag = model.diagnostics(idata)           # gate: r_hat, ESS, divergences
     model.save(idata, "out/idata/conversion.nc"); idata, model = Model.load(path)
 """
@@ -19,33 +23,61 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bayes_ab.diagnostics import ModelDiagnostics, check
+from bayes_ab.inference.diagnostics import ModelDiagnostics, check
 from bayes_ab.errors import OptionError
-from bayes_ab.fit import SamplerConfig, load_idata, sample, save_idata
+from bayes_ab.inference.fit import SamplerConfig, load_idata, sample, save_idata
+from bayes_ab.models.priors import Prior, prior_from_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pymc as pm
 
+    from bayes_ab.results import Result
+
+
+def _spec(prior) -> dict | None:
+    """The dictionary (JSON) form of a default prior: a `Prior`, a dict or None."""
+    if prior is None:
+        return None
+    return prior.to_dict() if isinstance(prior, Prior) else copy.deepcopy(dict(prior))
+
 
 def merge_priors(defaults: dict, overrides: dict | None) -> dict:
-    """Defaults updated by the user's overrides; unknown names are an error.
+    """Defaults updated by the user's overrides, in dictionary (JSON) form; unknown names
+    are an error.
 
     An override that only names parameters the default has (``{"sigma": 2}``) updates
     it; one that brings other parameters (``{"sigma": 0.5}`` for a fixed ``{"value":
-    0.25}``, or a new ``dist``) is a different prior and replaces it whole.
+    0.25}``, or a new ``dist``) is a different prior and replaces it whole. Every merged
+    prior is checked (`Prior.from_dict`) and written with its ``dist``.
     """
-    merged = copy.deepcopy(defaults)
+    merged = {key: _spec(value) for key, value in defaults.items()}
     for key, value in (overrides or {}).items():
         if key not in merged:
             raise OptionError(f"unknown prior '{key}'; known priors: {', '.join(sorted(merged))}")
+        if isinstance(value, Prior):
+            value = value.to_dict()
         same_family = value.get("dist", merged[key].get("dist")) == merged[key].get("dist") \
             if isinstance(merged[key], dict) and isinstance(value, dict) else False
         if same_family and set(value) <= set(merged[key]):
             merged[key].update(value)
         else:
-            merged[key] = value
-    return merged
+            merged[key] = copy.deepcopy(value)
+    return {key: None if spec is None else
+            Prior.from_dict(spec, _default_prior(defaults[key])).to_dict()
+            for key, spec in merged.items()}
+
+
+def _default_prior(default) -> Prior | None:
+    if default is None or isinstance(default, Prior):
+        return default
+    return Prior.from_dict(default)
+
+
+def resolve_priors(defaults: dict, overrides: dict | None) -> dict[str, Prior | None]:
+    """`merge_priors` as `Prior` objects (dims from the defaults); None stays None."""
+    return {key: prior_from_spec(spec, _default_prior(defaults[key]))
+            for key, spec in merge_priors(defaults, overrides).items()}
 
 
 class BayesModel:
@@ -53,7 +85,8 @@ class BayesModel:
     `build`, `summarize` (and optionally `diagnostic_vars`, `figures`)."""
 
     name: ClassVar[str] = "model"
-    default_priors: ClassVar[dict] = {}
+    #: The priors, by name: a `Prior` each (None switches a component off).
+    default_priors: ClassVar[dict[str, Prior | None]] = {}
     stats_type: ClassVar[type] = object
     #: Variables gated by the diagnostics (default: every posterior variable).
     diagnostic_vars: ClassVar[tuple[str, ...] | None] = None
@@ -64,21 +97,54 @@ class BayesModel:
 
     def __init__(self, stats: Any, *, priors: dict | None = None) -> None:
         self.stats = stats
-        self.priors = merge_priors(self.default_priors, priors)
+        #: The priors this model uses: `Prior` objects (or None), defaults with overrides.
+        self.priors: dict[str, Prior | None] = resolve_priors(self.default_priors, priors)
+
+    def prior_specs(self) -> dict[str, dict | None]:
+        """The priors in dictionary (JSON) form, as saved with the posterior."""
+        return {k: None if p is None else p.to_dict() for k, p in self.priors.items()}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(priors={json.dumps(self.priors)})"
+        return f"{type(self).__name__}(priors={json.dumps(self.prior_specs())})"
 
     # -- to implement -------------------------------------------------------------
     def build(self) -> pm.Model:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def summarize(self, idata: az.InferenceData) -> dict:  # pragma: no cover - abstract
+    def summarize(self, idata: az.InferenceData) -> Result:  # pragma: no cover - abstract
+        """The model's results block: a frozen dataclass (``bayes_ab.results.Result``),
+        written to results.json by ``bayes_ab.results.to_jsonable``."""
         raise NotImplementedError
 
     # -- shared -------------------------------------------------------------------
     def model_config(self) -> dict:
-        return {"priors": self.priors, "stats": self.stats.to_dict()}
+        return {"priors": self.prior_specs(), "stats": self.stats.to_dict()}
+
+    def table(self) -> str:
+        """The priors by name, then the PyMC model one line per variable (PyMC's own text
+        form, ``pm.Model.str_repr``: each random variable with its distribution, each
+        deterministic and likelihood with the variables it depends on)."""
+        width = max((len(k) for k in self.priors), default=0)
+        priors = [f"  {name:<{width}}  {'off' if p is None else p}"
+                  for name, p in self.priors.items()]
+        return "\n".join(["priors:", *priors, "model:", self.build().str_repr()])
+
+    def graph(self, path: str | Path | None = None):
+        """The model graph (``pm.model_to_graphviz``; needs the ``graphviz`` package), or
+        None when graphviz is not installed. With ``path``, also rendered to that file
+        (format from its suffix, e.g. ``.png``; needs graphviz's ``dot`` program)."""
+        try:
+            import graphviz  # noqa: F401
+        except ImportError:
+            return None
+        import pymc as pm
+
+        dot = pm.model_to_graphviz(self.build())
+        if path is not None:
+            path = Path(path)
+            dot.render(path.with_suffix(""), format=path.suffix.lstrip(".") or "png",
+                       cleanup=True)
+        return dot
 
     def exact_posterior(self, config: SamplerConfig) -> az.InferenceData | None:
         """Independent draws from the posterior in closed form, or None (the default) for a

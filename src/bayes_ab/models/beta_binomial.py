@@ -25,14 +25,15 @@ Everything returns frozen dataclasses; ``to_dict`` gives the RESULTS_SCHEMA shap
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from scipy import integrate, optimize, special, stats
 
 from bayes_ab.constants import HDI_PROB
-from bayes_ab.intervals import hdi_bounds
+from bayes_ab.inference.intervals import hdi_bounds
+from bayes_ab.results import Interval, Result, to_jsonable
 
 #: Draws used for lift intervals. 200k keeps the Monte-Carlo error of an HDI bound
 #: well under 1% of the interval's width and costs a few milliseconds.
@@ -59,30 +60,8 @@ __all__ = [
     "interval_of_draws",
     "posterior",
     "prob_best",
-    "prob_greater",
+    "prob_beta_greater",
 ]
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A point summary with a 95% interval: HDI for posteriors, CI for frequentist results."""
-
-    mean: float
-    lower: float
-    upper: float
-    prob: float = HDI_PROB
-
-    def to_dict(self) -> dict[str, float]:
-        """The RESULTS_SCHEMA interval: ``{"mean", "lower", "upper", "prob"}``."""
-        return {
-            "mean": float(self.mean),
-            "lower": float(self.lower),
-            "upper": float(self.upper),
-            "prob": float(self.prob),
-        }
-
-    def contains(self, value: float) -> bool:
-        return self.lower <= value <= self.upper
 
 
 @dataclass(frozen=True)
@@ -193,7 +172,7 @@ def beta_hdi(alpha: float, beta: float, *, prob: float = HDI_PROB) -> tuple[floa
 
 def hdi_of_draws(draws: np.ndarray, *, prob: float = HDI_PROB) -> tuple[float, float]:
     """Narrowest interval holding ``prob`` of the draws: the project's one HDI rule
-    (``bayes_ab.intervals.hdi_bounds``), re-exported so that callers of this module need
+    (``bayes_ab.inference.intervals.hdi_bounds``), re-exported so that callers of this module need
     no second import."""
     return hdi_bounds(draws, prob=prob)
 
@@ -240,7 +219,7 @@ def _prob_greater_quad(x: BetaPosterior, y: BetaPosterior) -> float:
     return float(np.clip(val, 0.0, 1.0))
 
 
-def prob_greater(x: BetaPosterior, y: BetaPosterior, *, method: ProbMethod = "auto") -> float:
+def prob_beta_greater(x: BetaPosterior, y: BetaPosterior, *, method: ProbMethod = "auto") -> float:
     """P(X > Y) for independent Betas, exactly.
 
     ``auto`` uses the finite sum when either alpha is an integer (using P(X > Y) =
@@ -268,15 +247,15 @@ def expected_loss_of_choosing(
     ``expected_loss_of_choosing(test, control)``; keeping Control ("pivot") loses
     ``expected_loss_of_choosing(control, test)``.
     """
-    loss = other.mean * prob_greater(other.shifted(), chosen, method=method) - chosen.mean * (
-        prob_greater(other, chosen.shifted(), method=method)
+    loss = other.mean * prob_beta_greater(other.shifted(), chosen, method=method) - chosen.mean * (
+        prob_beta_greater(other, chosen.shifted(), method=method)
     )
     # The two terms nearly cancel when the loss is tiny; round-off may leave -1e-17.
     return max(float(loss), 0.0)
 
 
 @dataclass(frozen=True)
-class BetaBinomialComparison:
+class BetaBinomialComparison(Result):
     """One arm against control, everything a RESULTS_SCHEMA ARM_COMPARISON holds on the
     Bayesian side, plus the expected losses the decision module uses."""
 
@@ -298,36 +277,35 @@ class BetaBinomialComparison:
     seed: int | np.random.SeedSequence | None
     hdi_prob: float = HDI_PROB
     extra: Mapping[str, Any] = field(default_factory=dict)
+    frequentist: Mapping[str, Any] | None = None
+
+    json_fields: ClassVar = ("control", "test", "lift_abs", "lift_rel", "prob_test_better",
+                             "frequentist", "expected_loss", "counts", "prior_rates")
+    json_keys: ClassVar = {"prior_rates": "prior"}
+    json_omit_none: ClassVar = frozenset({"frequentist"})
+
+    @property
+    def expected_loss(self) -> dict[str, float]:
+        """Expected loss of each action, absolute: ``{double_down, pivot}``."""
+        return {"double_down": float(self.expected_loss_double_down),
+                "pivot": float(self.expected_loss_pivot)}
+
+    @property
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {name: {"successes": c.successes, "trials": c.trials}
+                for name, c in ((self.control_name, self.control_counts),
+                                (self.test_name, self.test_counts))}
+
+    @property
+    def prior_rates(self) -> dict[str, float]:
+        return {"alpha": float(self.prior.alpha), "beta": float(self.prior.beta)}
 
     def to_dict(self, *, frequentist: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The ARM_COMPARISON keys ``control, test, lift_abs, lift_rel, prob_test_better``
         (plus ``frequentist`` when given, e.g. ``ProportionTest.to_dict()``), and extra keys
         ``expected_loss`` ({double_down, pivot}, absolute), ``counts`` and ``prior``."""
-        out: dict[str, Any] = {
-            "control": self.control.to_dict(),
-            "test": self.test.to_dict(),
-            "lift_abs": self.lift_abs.to_dict(),
-            "lift_rel": self.lift_rel.to_dict(),
-            "prob_test_better": float(self.prob_test_better),
-        }
-        if frequentist is not None:
-            out["frequentist"] = dict(frequentist)
-        out["expected_loss"] = {
-            "double_down": float(self.expected_loss_double_down),
-            "pivot": float(self.expected_loss_pivot),
-        }
-        out["counts"] = {
-            self.control_name: {
-                "successes": self.control_counts.successes,
-                "trials": self.control_counts.trials,
-            },
-            self.test_name: {
-                "successes": self.test_counts.successes,
-                "trials": self.test_counts.trials,
-            },
-        }
-        out["prior"] = {"alpha": float(self.prior.alpha), "beta": float(self.prior.beta)}
-        return out
+        block = self if frequentist is None else replace(self, frequentist=dict(frequentist))
+        return to_jsonable(block)
 
 
 def _rng_for(seed: int | np.random.SeedSequence | None) -> np.random.Generator:
@@ -368,7 +346,7 @@ def compare_two(
         test=pt.hdi(prob=prob),
         lift_abs=interval_of_draws(dt - dc, prob=prob, mean=pt.mean - pc.mean),
         lift_rel=interval_of_draws(dt / dc - 1.0, prob=prob, mean=exact_rel_mean),
-        prob_test_better=prob_greater(pt, pc),
+        prob_test_better=prob_beta_greater(pt, pc),
         expected_loss_double_down=expected_loss_of_choosing(pt, pc),
         expected_loss_pivot=expected_loss_of_choosing(pc, pt),
         n_draws=n_draws,
@@ -420,11 +398,11 @@ def prob_best(
     seed: int | None = 0,
 ) -> dict[str, float]:
     """P(arm has the highest rate) for every arm, by seeded Monte Carlo (exact for two
-    arms via ``prob_greater``; Monte Carlo keeps the multi-arm case simple)."""
+    arms via ``prob_beta_greater``; Monte Carlo keeps the multi-arm case simple)."""
     names = list(counts)
     if len(names) == 2:
         a, b = (posterior(counts[n], prior=prior) for n in names)
-        p = prob_greater(a, b)
+        p = prob_beta_greater(a, b)
         return {names[0]: p, names[1]: 1.0 - p}
     rng = _rng_for(seed)
     draws = np.stack([posterior(counts[n], prior=prior).draws(n_draws, rng=rng) for n in names])

@@ -41,22 +41,26 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from bayes_ab.constants import ARMS
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig, sample
-from bayes_ab.intervals import flat, interval, prob_greater
+from bayes_ab.inference.fit import SamplerConfig, sample
+from bayes_ab.stats.frequentist import TrendTest
+from bayes_ab.inference.intervals import flat, prob_draws_greater
 from bayes_ab.models.base import BayesModel, CountGrid
+from bayes_ab.models.priors import FIXED, Prior
+from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pandas as pd
     import pymc as pm
+    from matplotlib.figure import Figure
 
     from bayes_ab.data.schema import ExperimentData
 
@@ -97,7 +101,7 @@ def logistic_fit(p: np.ndarray, x: np.ndarray, w: np.ndarray, *, max_iter: int =
 
 
 @dataclass(frozen=True)
-class CompletionCounts(CountGrid):
+class CompletionsConversionStats(CountGrid):
     """Converted customers and customers, per arm (rows) and n_completed (columns)."""
 
     arms: tuple[str, ...]
@@ -129,7 +133,7 @@ class CompletionCounts(CountGrid):
                 "trials": [list(r) for r in self.trials]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> CompletionCounts:
+    def from_dict(cls, d: dict) -> CompletionsConversionStats:
         return cls(arms=tuple(d["arms"]), levels=tuple(d.get("levels", LEVELS)),
                    successes=tuple(map(tuple, d["successes"])),
                    trials=tuple(map(tuple, d["trials"])))
@@ -137,7 +141,7 @@ class CompletionCounts(CountGrid):
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, arm_col: str = "cohort",
                    level_col: str = "n_completed", outcome_col: str = "converted",
-                   arms: tuple[str, ...] = ARMS) -> CompletionCounts:
+                   arms: tuple[str, ...] = ARMS) -> CompletionsConversionStats:
         import pandas as pd
 
         for col in (arm_col, level_col, outcome_col):
@@ -155,21 +159,17 @@ class CompletionCounts(CountGrid):
         return cls(arms=tuple(arms), successes=tuple(map(tuple, s)), trials=tuple(map(tuple, n)))
 
     @classmethod
-    def from_experiment(cls, data: ExperimentData) -> CompletionCounts:
+    def from_experiment(cls, data: ExperimentData) -> CompletionsConversionStats:
         """Every randomized customer, by cohort and number of tasks completed."""
         return cls.from_frame(data.frame)
 
 
-def _group_sd(name: str, prior: dict):
-    """A between-arm sd: a constant ("Fixed") or a learned HalfNormal."""
-    import pymc as pm
-
-    dist = prior.get("dist", "Fixed")
-    if dist == "Fixed":
-        return float(prior["value"])
-    if dist == "HalfNormal":
-        return pm.HalfNormal(name, sigma=float(prior["sigma"]))
-    raise OptionError(f"{name}: prior dist must be 'Fixed' or 'HalfNormal', got {dist!r}")
+def _group_sd(name: str, prior: Prior):
+    """A between-arm sd: a constant (a Fixed prior) or a learned HalfNormal."""
+    if prior.distribution not in (FIXED, "HalfNormal"):
+        raise OptionError(f"{name}: prior dist must be 'Fixed' or 'HalfNormal', got "
+                          f"{prior.distribution!r}")
+    return prior.as_floats().create_variable(name)
 
 
 #: The shapes of the per-k curve compared by LOO (the first is the reported model).
@@ -182,28 +182,57 @@ ASSOCIATION_NOTE = (
     "causal evidence")
 
 
+@dataclass(frozen=True)
+class RatesByCompletions(Result):
+    """One arm's conversion rate by number of completed tasks."""
+
+    rate_by_completions: Mapping[str, Interval]
+
+
+@dataclass(frozen=True)
+class CompletionsConversionResult(Result):
+    """results.json ``completions_conversion``: conversion by number of completed tasks
+    (an association). ``frequentist`` (the trend test) is added by the pipeline."""
+
+    rate_by_completions: Mapping[str, Interval]
+    prob_monotone_increasing: float
+    odds_ratio_per_completion: Interval
+    log_odds_slope: Interval
+    increments: Mapping[str, Interval]
+    prob_step_up: Mapping[str, float]
+    per_arm: Mapping[str, RatesByCompletions]
+    interpretation: str
+    shape_comparison: Mapping[str, Any] | None = None
+    frequentist: Mapping[str, Any] | TrendTest | None = None
+
+    json_omit_none: ClassVar = frozenset({"shape_comparison", "frequentist"})
+
+
 class CompletionsConversion(BayesModel):
     """Conversion rate per n_completed and arm (no shape), arms partially pooled per k;
     shapes of the curve compared by LOO."""
 
     name: ClassVar[str] = "completions_conversion"
-    stats_type: ClassVar[type] = CompletionCounts
-    default_priors: ClassVar[dict] = {
+    stats_type: ClassVar[type] = CompletionsConversionStats
+    default_priors: ClassVar[dict[str, Prior]] = {
         # Arm-average log-odds of converting at each k (one per k; -2 ~ 12%): wide.
-        "rate_logit": {"dist": "Normal", "mu": -2.0, "sigma": 2.0},
+        "rate_logit": Prior("Normal", mu=-2.0, sigma=2.0),
         # Sd of the arms' deviations around mu[k]. Fixed by default: two arms cannot inform
-        # a learned sd; {"dist": "HalfNormal", "sigma": s} learns it.
-        "arm_sd": {"dist": "Fixed", "value": 0.5},
+        # a learned sd; Prior("HalfNormal", sigma=s) learns it.
+        "arm_sd": Prior("Fixed", value=0.5),
         # Shape comparison only: the monotone shape's steps in log-odds (HalfNormal scale)
         # and the linear shape's slope per completion.
-        "step": {"dist": "HalfNormal", "sigma": 1.0},
-        "slope": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+        "step": Prior("HalfNormal", sigma=1.0, dims="step"),
+        "slope": Prior("Normal", mu=0.0, sigma=1.0),
     }
     diagnostic_vars: ClassVar[tuple[str, ...]] = ("mu", "sigma_arm", "z_arm", "rate")
 
-    def __init__(self, stats: CompletionCounts, *, priors: dict | None = None,
+    def __init__(self, stats: CompletionsConversionStats, *, priors: dict | None = None,
                  compare_shapes: bool = True) -> None:
         super().__init__(stats, priors=priors)
+        if self.priors["arm_sd"].distribution not in (FIXED, "HalfNormal"):
+            raise OptionError("arm_sd: prior dist must be 'Fixed' or 'HalfNormal', got "
+                              f"{self.priors['arm_sd'].distribution!r}")
         #: Fit the monotone and linear shapes too and compare them by LOO in `fit`.
         self.compare_shapes = bool(compare_shapes)
 
@@ -223,15 +252,15 @@ class CompletionsConversion(BayesModel):
         lo = pr["rate_logit"]
         with pm.Model(coords=self.coords) as model:
             if shape == "unrestricted":
-                mu = pm.Normal("mu", mu=lo["mu"], sigma=lo["sigma"], dims="n_completed")
+                mu = lo.create_variable("mu", dims="n_completed")
             elif shape == "monotone":
-                mu0 = pm.Normal("mu0", mu=lo["mu"], sigma=lo["sigma"])
-                step = pm.HalfNormal("step_up", sigma=pr["step"]["sigma"], dims="step")
+                mu0 = lo.create_variable("mu0")
+                step = pr["step"].create_variable("step_up")
                 mu = pm.Deterministic("mu", mu0 + pt.concatenate([pt.zeros(1), pt.cumsum(step)]),
                                       dims="n_completed")
             else:
-                a = pm.Normal("intercept", mu=lo["mu"], sigma=lo["sigma"])
-                b = pm.Normal("slope", mu=pr["slope"]["mu"], sigma=pr["slope"]["sigma"])
+                a = lo.create_variable("intercept")
+                b = pr["slope"].create_variable("slope")
                 mu = pm.Deterministic("mu", a + b * (k - k[0]), dims="n_completed")
             sigma = _group_sd("sigma_arm", pr["arm_sd"])
             z = pm.ZeroSumNormal("z_arm", sigma=1.0, dims=("n_completed", "arm"))
@@ -287,45 +316,45 @@ class CompletionsConversion(BayesModel):
         x = np.column_stack([np.ones_like(k), k])
         return logistic_fit(pooled, x, self.stats.trials_array.sum(axis=0))
 
-    def summarize(self, idata: az.InferenceData) -> dict:
+    def summarize(self, idata: az.InferenceData) -> CompletionsConversionResult:
         post = idata.posterior
         levels = [str(k) for k in self.stats.levels]
         pooled = self.pooled_rates(idata)
         slope = self.population_fit(pooled)[:, 1]
         steps = np.diff(pooled, axis=1)
-        block = {
-            "rate_by_completions": {lv: interval(pooled[:, i]) for i, lv in enumerate(levels)},
+        return CompletionsConversionResult(
+            rate_by_completions={lv: posterior_interval(pooled[:, i])
+                                 for i, lv in enumerate(levels)},
             # Fraction of draws in which the pooled rates rise at every step. The model
             # puts no order on the rates, so this is learned from the data.
-            "prob_monotone_increasing": float(np.mean(np.all(steps > 0, axis=1))),
-            "odds_ratio_per_completion": interval(np.exp(slope)),
-            "log_odds_slope": interval(slope),
-            "increments": {f"{levels[i]}->{levels[i + 1]}": interval(steps[:, i])
-                           for i in range(steps.shape[1])},
-            "prob_step_up": {f"{levels[i]}->{levels[i + 1]}": prob_greater(steps[:, i])
-                             for i in range(steps.shape[1])},
-            "per_arm": {
-                arm: {"rate_by_completions": {
-                    lv: interval(flat(post["rate"].sel(arm=arm, n_completed=lv)))
-                    for lv in levels}}
+            prob_monotone_increasing=float(np.mean(np.all(steps > 0, axis=1))),
+            odds_ratio_per_completion=posterior_interval(np.exp(slope)),
+            log_odds_slope=posterior_interval(slope),
+            increments={f"{levels[i]}->{levels[i + 1]}": posterior_interval(steps[:, i])
+                        for i in range(steps.shape[1])},
+            prob_step_up={f"{levels[i]}->{levels[i + 1]}": prob_draws_greater(steps[:, i])
+                          for i in range(steps.shape[1])},
+            per_arm={
+                arm: RatesByCompletions({
+                    lv: posterior_interval(flat(post["rate"].sel(arm=arm, n_completed=lv)))
+                    for lv in levels})
                 for arm in self.stats.arms
             },
-            "interpretation": ASSOCIATION_NOTE,
-        }
-        if "shape_comparison" in idata.attrs:
-            block["shape_comparison"] = json.loads(idata.attrs["shape_comparison"])
-        return block
+            interpretation=ASSOCIATION_NOTE,
+            shape_comparison=(json.loads(idata.attrs["shape_comparison"])
+                              if "shape_comparison" in idata.attrs else None),
+        )
 
-    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
+    def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
+        """The ArviZ figures (`bayes_ab.plotting.standard_figures`), by kind; never saved."""
         from bayes_ab.plotting import standard_figures
 
         wanted = ["mu", "sigma_arm"]
-        return standard_figures(idata, name=self.name, out_dir=out_dir,
-                                var_names=[v for v in wanted if v in idata.posterior],
+        return standard_figures(idata, var_names=[v for v in wanted if v in idata.posterior],
                                 forest_vars=["rate"])
 
 
-def customer_loo(idata: az.InferenceData, stats: CompletionCounts) -> dict:
+def customer_loo(idata: az.InferenceData, stats: CompletionsConversionStats) -> dict:
     """PSIS-LOO with one customer left out at a time, from the cell rates' posterior.
 
     Customers of one (arm, k) cell with the same outcome have the same leave-one-out
@@ -359,7 +388,7 @@ def customer_loo(idata: az.InferenceData, stats: CompletionCounts) -> dict:
             "elpd_i": elpd_i, "weights": weights}
 
 
-def shape_comparison(fits: dict[str, az.InferenceData], stats: CompletionCounts) -> dict:
+def shape_comparison(fits: dict[str, az.InferenceData], stats: CompletionsConversionStats) -> dict:
     """Compare the fitted shapes by leave-one-customer-out PSIS-LOO (`customer_loo`).
 
     Per shape: ``elpd_loo`` and its ``se``, ``elpd_diff`` to the best shape and the se
@@ -367,7 +396,7 @@ def shape_comparison(fits: dict[str, az.InferenceData], stats: CompletionCounts)
     computes it), ``p_loo``, the largest Pareto k, and the fit's convergence numbers.
     ``best``: the shape with the highest elpd.
     """
-    from bayes_ab.diagnostics import check
+    from bayes_ab.inference.diagnostics import check
 
     loos = {shape: customer_loo(idata, stats) for shape, idata in fits.items()}
     order = sorted(loos, key=lambda sh: -loos[sh]["elpd"])

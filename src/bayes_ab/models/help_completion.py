@@ -40,21 +40,24 @@ and is offered for sensitivity, not as the reported estimand.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 
 from bayes_ab.constants import ARMS, CHANNELS, TASKS
 from bayes_ab.errors import DataError, OptionError
-from bayes_ab.fit import SamplerConfig
-from bayes_ab.intervals import interval, prob_greater
+from bayes_ab.inference.fit import SamplerConfig
+from bayes_ab.inference.intervals import prob_draws_greater
 from bayes_ab.models.base import BayesModel
+from bayes_ab.models.priors import FIXED, Prior
+from bayes_ab.results import Interval, Result, posterior_interval
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pymc as pm
+    from matplotlib.figure import Figure
 
     from bayes_ab.data.schema import ExperimentData
 
@@ -80,13 +83,12 @@ def _as_int_array(rows, shape: tuple[int, ...], what: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _group_sd(name: str, spec: dict):
-    """A learned between-task sd (HalfNormal), or a fixed one when the prior gives a value."""
-    import pymc as pm
-
-    if "value" in spec:
-        return float(spec["value"])
-    return pm.HalfNormal(name, **spec)
+def _group_sd(name: str, prior: Prior):
+    """A learned between-task sd (a HalfNormal prior), or a fixed one (a Fixed prior)."""
+    if prior.distribution not in (FIXED, "HalfNormal"):
+        raise OptionError(f"{name}: prior dist must be 'Fixed' or 'HalfNormal', got "
+                          f"{prior.distribution!r}")
+    return prior.create_variable(name)
 
 
 def _freeze(arr: np.ndarray) -> tuple:
@@ -163,17 +165,49 @@ class HelpCompletionStats:
         return cls.from_episodes(data.help_episodes)
 
 
+@dataclass(frozen=True)
+class TaskChannelComparison(Result):
+    """Completion after a CS flag against after an OTHER flag, for one task."""
+
+    cs: Interval
+    other: Interval
+    diff: Interval
+    prob_cs_better: float
+    log_odds_cs: Interval
+
+
+@dataclass(frozen=True)
+class HelpCompletionResult(Result):
+    """results.json ``help_channels.completion``: completion after a CS flag against after an
+    OTHER flag (``diff`` = CS - OTHER), overall and per task."""
+
+    cs: Interval
+    other: Interval
+    diff: Interval
+    prob_cs_better: float
+    log_odds_cs_mean: Interval
+    per_task: Mapping[str, TaskChannelComparison]
+    n_flags: Mapping[str, int]
+    observed_rate: Mapping[str, float]
+    standardization: str
+
+
 class HelpCompletion(BayesModel):
     """Completion after a help flag by channel, tasks partially pooled (see module doc)."""
 
     name: ClassVar[str] = "help_completion"
     stats_type: ClassVar[type] = HelpCompletionStats
-    default_priors: ClassVar[dict] = {
-        "task_intercept_mean": {"mu": 0.0, "sigma": 1.5},
-        "task_intercept_sd": {"value": 1.0},
-        "cs_effect_mean": {"mu": 0.0, "sigma": 1.0},
-        "cs_effect_sd": {"value": 0.25},
-        "arm_effect": {"mu": 0.0, "sigma": 1.0},
+    default_priors: ClassVar[dict[str, Prior]] = {
+        # Mean log-odds of completing a task after an OTHER-channel flag in Control.
+        "task_intercept_mean": Prior("Normal", mu=0.0, sigma=1.5),
+        # Between-task sd of those intercepts: fixed (three tasks cannot learn it);
+        # Prior("HalfNormal", sigma=s) learns it.
+        "task_intercept_sd": Prior("Fixed", value=1.0),
+        # Mean CS - OTHER difference in log-odds, and its between-task sd (fixed).
+        "cs_effect_mean": Prior("Normal", mu=0.0, sigma=1.0),
+        "cs_effect_sd": Prior("Fixed", value=0.25),
+        # Test - Control in log-odds.
+        "arm_effect": Prior("Normal", mu=0.0, sigma=1.0),
     }
     diagnostic_vars: ClassVar[tuple[str, ...]] = (
         "mu_alpha", "sigma_alpha", "alpha", "mu_beta", "sigma_beta", "beta", "gamma",
@@ -203,8 +237,8 @@ class HelpCompletion(BayesModel):
         is_cs = np.array([1.0, 0.0])[:, None, None]
         is_test = np.array([0.0, 1.0])[None, None, :]
         with pm.Model(coords=self.coords) as model:
-            mu_alpha = pm.Normal("mu_alpha", **pr["task_intercept_mean"])
-            mu_beta = pm.Normal("mu_beta", **pr["cs_effect_mean"])
+            mu_alpha = pr["task_intercept_mean"].create_variable("mu_alpha")
+            mu_beta = pr["cs_effect_mean"].create_variable("mu_beta")
             if self.fixed_sds:
                 # Centered with known sds: a correlated Gaussian prior, no funnel.
                 alpha = pm.Normal("alpha", mu_alpha, pr["task_intercept_sd"]["value"], dims="task")
@@ -217,7 +251,7 @@ class HelpCompletion(BayesModel):
                 # zero, where the centered form is a funnel.
                 z_beta = pm.Normal("z_beta", 0.0, 1.0, dims="task")
                 beta = pm.Deterministic("beta", mu_beta + sigma_beta * z_beta, dims="task")
-            gamma = pm.Normal("gamma", **pr["arm_effect"])
+            gamma = pr["arm_effect"].create_variable("gamma")
             logit_p = alpha[None, :, None] + is_cs * beta[None, :, None] + is_test * gamma
             p = pm.Deterministic("p", pm.math.sigmoid(logit_p), dims=("channel", "task", "arm"))
             pm.Binomial("completed", n=flags, p=p, observed=completed,
@@ -239,7 +273,7 @@ class HelpCompletion(BayesModel):
     @property
     def fixed_sds(self) -> bool:
         """Both between-task sds given as values (the default) rather than learned."""
-        return all("value" in self.priors[k] for k in ("task_intercept_sd", "cs_effect_sd"))
+        return all(self.priors[k].is_fixed for k in ("task_intercept_sd", "cs_effect_sd"))
 
     def fit(self, config: SamplerConfig = SamplerConfig()):
         """Sample; with learned between-task sds, target_accept is raised to at least
@@ -261,7 +295,7 @@ class HelpCompletion(BayesModel):
 
     @classmethod
     def load(cls, path):
-        from bayes_ab.fit import load_idata
+        from bayes_ab.inference.fit import load_idata
 
         idata, model_config, _ = load_idata(path)
         stats = cls.stats_type.from_dict(model_config["stats"])
@@ -302,7 +336,7 @@ class HelpCompletion(BayesModel):
         w = np.divide(flags, tot, out=np.full_like(flags, 0.5), where=tot > 0)
         return np.einsum("scta,ta->sct", p, w)
 
-    def summarize(self, idata: az.InferenceData) -> dict:
+    def summarize(self, idata: az.InferenceData) -> HelpCompletionResult:
         rates = self.channel_rates(idata)
         cs, other = rates[:, 0], rates[:, 1]
         diff = cs - other
@@ -310,65 +344,41 @@ class HelpCompletion(BayesModel):
         per_task = {}
         for k, task in enumerate(TASKS):
             d = by_task[:, 0, k] - by_task[:, 1, k]
-            per_task[str(task)] = {
-                "cs": interval(by_task[:, 0, k]), "other": interval(by_task[:, 1, k]),
-                "diff": interval(d), "prob_cs_better": prob_greater(d),
-                "log_odds_cs": interval(idata.posterior["beta"].sel(task=task).values),
-            }
-        return {
-            "cs": interval(cs),
-            "other": interval(other),
-            "diff": interval(diff),
-            "prob_cs_better": prob_greater(diff),
-            "log_odds_cs_mean": interval(idata.posterior["mu_beta"].values),
-            "per_task": per_task,
-            "n_flags": {ch.lower(): int(self.stats.flags_array[c].sum())
-                        for c, ch in enumerate(CHANNELS)},
-            "observed_rate": {ch.lower(): self.stats.raw_rate(ch) for ch in CHANNELS},
-            "standardization": (
+            per_task[str(task)] = TaskChannelComparison(
+                cs=posterior_interval(by_task[:, 0, k]),
+                other=posterior_interval(by_task[:, 1, k]),
+                diff=posterior_interval(d), prob_cs_better=prob_draws_greater(d),
+                log_odds_cs=posterior_interval(idata.posterior["beta"].sel(task=task).values),
+            )
+        return HelpCompletionResult(
+            cs=posterior_interval(cs),
+            other=posterior_interval(other),
+            diff=posterior_interval(diff),
+            prob_cs_better=prob_draws_greater(diff),
+            log_odds_cs_mean=posterior_interval(idata.posterior["mu_beta"].values),
+            per_task=per_task,
+            n_flags={ch.lower(): int(self.stats.flags_array[c].sum())
+                     for c, ch in enumerate(CHANNELS)},
+            observed_rate={ch.lower(): self.stats.raw_rate(ch) for ch in CHANNELS},
+            standardization=(
                 "each channel averaged over its own flags' task x arm mix (P(completed | channel))"
                 if self.standardize == "channel" else
                 "both channels averaged over the pooled flags' task x arm mix (adjusted contrast)"
             ),
-        }
+        )
 
-    def figures(self, idata: az.InferenceData, out_dir: str | Path) -> dict[str, Path]:
-        from bayes_ab.plotting import standard_figures
+    def figures(self, idata: az.InferenceData) -> dict[str, Figure]:
+        """The ArviZ figures by kind, and ``rates``: the posterior completion rate by channel
+        and task (95% HDI) with the observed rates. Never saved."""
+        from bayes_ab.plotting import standard_figures, task_rates_figure
 
-        written = standard_figures(
-            idata, name=self.name, out_dir=out_dir,
+        figures = standard_figures(
+            idata,
             var_names=[v for v in ("mu_alpha", "sigma_alpha", "mu_beta", "sigma_beta", "gamma")
                        if v in idata.posterior],
             forest_vars=["alpha", "beta", "gamma"],
         )
-        written["rates"] = self._rates_figure(idata, Path(out_dir) / f"{self.name}_rates.png")
-        return written
-
-    def _rates_figure(self, idata: az.InferenceData, path: Path) -> Path:
-        """Posterior completion rate by channel and task with 95% HDI, observed rates as dots."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        from bayes_ab.intervals import hdi_bounds
-
-        by_task = self.task_rates(idata)
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        flags, comp = self.stats.flags_array, self.stats.completed_array
-        for c, (ch, color) in enumerate(zip(CHANNELS, ("tab:blue", "tab:orange"))):
-            x = np.arange(len(TASKS)) + (c - 0.5) * 0.2
-            mean = by_task[:, c, :].mean(axis=0)
-            bounds = np.array([hdi_bounds(by_task[:, c, k]) for k in range(len(TASKS))])
-            ax.errorbar(x, mean, yerr=[mean - bounds[:, 0], bounds[:, 1] - mean], fmt="o",
-                        color=color, label=f"{ch} (posterior, 95% HDI)", capsize=3)
-            n = flags[c].sum(axis=1)
-            obs = np.divide(comp[c].sum(axis=1), n, out=np.full(len(TASKS), np.nan), where=n > 0)
-            ax.plot(x, obs, "x", color="k")
-        ax.set_xticks(range(len(TASKS)), [f"task {t}" for t in TASKS])
-        ax.set_ylabel("P(complete after flag)")
-        ax.set_title("Completion after a help flag (x = observed)")
-        ax.legend(fontsize=8)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        return path
+        figures["rates"] = task_rates_figure(self.task_rates(idata),
+                                             flags=self.stats.flags_array,
+                                             completed=self.stats.completed_array)
+        return figures

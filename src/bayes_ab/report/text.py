@@ -84,7 +84,7 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
 # ------------------------------------------------------------------------------ numbers
 
 
-def _finite(x) -> bool:
+def is_finite_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
@@ -97,7 +97,7 @@ def _decimals_for(x: float, *, minimum: int, sig: int = 2) -> int:
 
 def pct(x, *, digits: int = 1, signed: bool = False) -> str:
     """A proportion as a percentage: 0.1234 -> '12.3%'."""
-    if not _finite(x):
+    if not is_finite_number(x):
         return NOT_ESTIMATED
     return f"{x * 100:{'+' if signed else ''}.{_decimals_for(x * 100, minimum=digits)}f}%"
 
@@ -109,7 +109,7 @@ def rel(x) -> str:
 
 def pp(x, *, digits: int = 2, signed: bool = True) -> str:
     """A difference of proportions in percentage points: 0.0123 -> '+1.23 pp'."""
-    if not _finite(x):
+    if not is_finite_number(x):
         return NOT_ESTIMATED
     d = _decimals_for(x * 100, minimum=digits)
     return f"{x * 100:{'+' if signed else ''}.{d}f} pp"
@@ -117,7 +117,7 @@ def pp(x, *, digits: int = 2, signed: bool = True) -> str:
 
 def num(x, *, digits: int = 2, signed: bool = False) -> str:
     """A plain number with at least two significant digits."""
-    if not _finite(x):
+    if not is_finite_number(x):
         return NOT_ESTIMATED
     d = _decimals_for(x, minimum=digits)
     return f"{x:{'+' if signed else ''},.{d}f}"
@@ -134,7 +134,7 @@ def count(x) -> str:
 
 def prob(p) -> str:
     """A probability in words-friendly percent, never a false '100%' or '0%'."""
-    if not _finite(p):
+    if not is_finite_number(p):
         return NOT_ESTIMATED
     if p > 0.999:
         return "more than 99.9%"
@@ -147,13 +147,13 @@ def prob(p) -> str:
 
 def prob_1dp(p) -> str:
     """A probability to one decimal of a percent (1.7%, 98.3%), never a false '100%'."""
-    if not _finite(p) or p > 0.999 or p < 0.001:
+    if not is_finite_number(p) or p > 0.999 or p < 0.001:
         return prob(p)
     return pct(p, digits=1)
 
 
 def p_value(p) -> str:
-    if not _finite(p):
+    if not is_finite_number(p):
         return NOT_ESTIMATED
     if p < 0.001:
         return "< 0.001"
@@ -179,24 +179,24 @@ def mass_label(iv: Mapping | None, *, kind: str = "HDI") -> str:
 
 def interval(iv: Mapping | None, fmt=pct, *, kind: str = "HDI") -> str:
     """'12.3% (95% HDI 11.0% to 13.6%)'; 'not estimated' for a missing interval."""
-    if not iv or not _finite(iv.get("mean")):
+    if not iv or not is_finite_number(iv.get("mean")):
         return NOT_ESTIMATED
     bounds = ""
-    if _finite(iv.get("lower")) and _finite(iv.get("upper")):
+    if is_finite_number(iv.get("lower")) and is_finite_number(iv.get("upper")):
         bounds = f" ({mass_label(iv, kind=kind)} {fmt(iv['lower'])} to {fmt(iv['upper'])})"
     return f"{fmt(iv['mean'])}{bounds}"
 
 
 def bounds(iv: Mapping | None, fmt=pct) -> str:
     """Only the bounds: '11.0% to 13.6%'."""
-    if not iv or not (_finite(iv.get("lower")) and _finite(iv.get("upper"))):
+    if not iv or not (is_finite_number(iv.get("lower")) and is_finite_number(iv.get("upper"))):
         return NOT_ESTIMATED
     return f"{fmt(iv['lower'])} to {fmt(iv['upper'])}"
 
 
 def excludes(iv: Mapping | None, value: float = 0.0) -> bool | None:
     """Whether the interval lies entirely on one side of ``value`` (None when missing)."""
-    if not iv or not (_finite(iv.get("lower")) and _finite(iv.get("upper"))):
+    if not iv or not (is_finite_number(iv.get("lower")) and is_finite_number(iv.get("upper"))):
         return None
     return bool(iv["lower"] > value or iv["upper"] < value)
 
@@ -219,7 +219,7 @@ def metric_info(metric: str) -> dict[str, str]:
 
 def probability_sentence(p, *, metric: str, test: str = "Test", control: str = "Control") -> str:
     """'There is a 97% probability that Test converts better than Control.'"""
-    if not _finite(p):
+    if not is_finite_number(p):
         return f"The probability that {test} is better than {control} was not estimated."
     better = metric_info(metric)["better"]
     if p > 0.999 or p < 0.001:
@@ -307,7 +307,7 @@ def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
 
     def with_rel(key: str, value) -> str:
         text = f"{pp(value, signed=False)} of {noun}"
-        if _finite(rel.get(key)):
+        if is_finite_number(rel.get(key)):
             text += f" ({pct(rel[key], digits=2)} of {control}'s rate)"
         return text
 
@@ -315,7 +315,7 @@ def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
     p_wrong = decision.get("prob_wrong") or {}
 
     def given_wrong(key: str, who: str) -> str:
-        if not (_finite(p_wrong.get(key)) and _finite(wrong.get(key))):
+        if not (is_finite_number(p_wrong.get(key)) and is_finite_number(wrong.get(key))):
             return ""
         return (f" {test} is {who} with probability {prob_1dp(p_wrong[key])}, and if it is, "
                 f"by {pp(wrong[key], signed=False)} on average.")
@@ -327,7 +327,7 @@ def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
         f"Pivoting has an expected loss of {with_rel('pivot', pv)}."
         f"{given_wrong('pivot', 'better')}"
     )
-    if _finite(thr):
+    if is_finite_number(thr):
         out.append(
             f"The threshold of caring is {pp(thr, signed=False)}: an expected loss below it is "
             f"too small to matter, so the action is safe to take."
@@ -337,7 +337,7 @@ def expected_loss_sentences(decision: Mapping | None, *, test: str = "Test",
         "leave possible, counting zero where the action is right: the probability of being wrong "
         "times the average shortfall when wrong. It is not the loss if the action is wrong."
     )
-    if _finite(decision.get("prob_test_better")):
+    if is_finite_number(decision.get("prob_test_better")):
         out.append(probability_sentence(decision["prob_test_better"], metric=metric, test=test,
                                         control=control))
     if decision.get("reason"):
@@ -358,7 +358,7 @@ def decision_extras(decision: Mapping | None, *, test: str = "Test") -> list[str
         return []
     out = []
     rope = decision.get("rope")
-    if isinstance(rope, Mapping) and _finite(rope.get("half_width")):
+    if isinstance(rope, Mapping) and is_finite_number(rope.get("half_width")):
         verdict = ("so there is no meaningful difference: stop testing"
                    if rope.get("practically_equivalent") else
                    f"short of the {prob(rope.get('required_prob'))} needed to call it no "
@@ -368,13 +368,13 @@ def decision_extras(decision: Mapping | None, *, test: str = "Test") -> list[str
                    f"that the true difference is that small is {prob(rope.get('prob_inside'))}, "
                    f"{verdict}.")
     ni = decision.get("non_inferiority")
-    if isinstance(ni, Mapping) and _finite(ni.get("margin")):
+    if isinstance(ni, Mapping) and is_finite_number(ni.get("margin")):
         out.append(f"Non-inferiority: the probability that Test is not worse than Control by "
                    f"more than {pp(ni['margin'], signed=False)} is "
                    f"{prob(ni.get('prob_non_inferior'))} (needed: {prob(ni.get('required_prob'))})"
                    f": {'non-inferior' if ni.get('non_inferior') else 'not shown'}.")
     money = decision.get("money")
-    if isinstance(money, Mapping) and _finite(money.get("double_down")):
+    if isinstance(money, Mapping) and is_finite_number(money.get("double_down")):
         cur = str(money.get("currency") or "")
         out.append(f"In money ({cur}, {num(money.get('customers'), digits=0)} customer(s)): "
                    f"expected loss of doubling down {num(money['double_down'])} {cur}, of "
@@ -402,26 +402,26 @@ def cs_cost_sentences(cs: Mapping | None, *, test: str = "Test") -> list[str]:
     def money(x) -> str:
         return f"{num(x)} {cur}".strip()
 
-    if _finite(p_up) and p_up <= 0.025:
+    if is_finite_number(p_up) and p_up <= 0.025:
         out.append(f"{test} lowers CS engagement, so at any cost per CS contact the CS cost "
                    f"favours doubling down.")
-    elif not (_finite(p_up) and p_up >= 0.975):
+    elif not (is_finite_number(p_up) and p_up >= 0.975):
         out.append(f"The CS-engagement lift is not clearly away from zero (probability "
                    f"{prob(p_up)} that it is positive), so the break-even cost of a CS contact "
                    f"is not defined.")
-    elif isinstance(ratio, Mapping) and _finite(of_means):
+    elif isinstance(ratio, Mapping) and is_finite_number(of_means):
         text = (f"{test} gains {num(of_means)} conversions per additional CS-engaged customer "
                 f"(ratio of the two lifts of {test}, not the effect of CS help itself; posterior "
                 f"of the ratio {interval(ratio, num)}). On expectation, doubling down stops "
                 f"paying once one more CS-engaged customer costs more than {num(of_means)} "
                 f"times the revenue of a conversion")
         be = cs.get("break_even_cost_per_cs_contact")
-        if _finite(rev) and isinstance(be, Mapping):
+        if is_finite_number(rev) and isinstance(be, Mapping):
             text += (f": {money(cs.get('break_even_cost_per_cs_contact_of_means'))} at "
                      f"{money(rev)} per conversion (posterior {interval(be, money)})")
         out.append(text + ".")
     net = cs.get("net_value_per_customer")
-    if isinstance(net, Mapping) and _finite(net.get("mean")):
+    if isinstance(net, Mapping) and is_finite_number(net.get("mean")):
         loss = cs.get("expected_loss_net") or {}
         out.append(f"With {money(rev)} per conversion and {money(cost)} per CS-engaged "
                    f"customer, the net value per customer of doubling down is "
@@ -429,7 +429,7 @@ def cs_cost_sentences(cs: Mapping | None, *, test: str = "Test") -> list[str]:
                    f"{prob(cs.get('prob_net_value_positive'))}; expected loss in net value "
                    f"per customer: doubling down {money(loss.get('double_down'))}, pivoting "
                    f"{money(loss.get('pivot'))}.")
-    elif _finite(cost) and not _finite(rev):
+    elif is_finite_number(cost) and not is_finite_number(rev):
         out.append("A cost per CS contact without a revenue per conversion gives no net value: "
                    "set both.")
     return out
@@ -492,11 +492,11 @@ def ratio_info(name: str, *, higher_is_better: bool | None = True) -> dict[str, 
 def ratio_formatter(scale, *, signed: bool = False):
     """A formatter with the decimals of the metric's scale (control's ratio): 0.257 and
     its differences to three decimals, 41.5 minutes and its differences to one."""
-    decimals = 1 if not _finite(scale) or abs(scale) >= 10 else _decimals_for(
+    decimals = 1 if not is_finite_number(scale) or abs(scale) >= 10 else _decimals_for(
         scale, minimum=2, sig=3)
 
     def fmt(x) -> str:
-        if not _finite(x):
+        if not is_finite_number(x):
             return NOT_ESTIMATED
         return f"{x:{'+' if signed else ''},.{decimals}f}"
 
@@ -525,7 +525,7 @@ def ratio_sentence(block: Mapping, *, name: str, test: str = "Test",
     fmt = ratio_formatter(c)
     text = f"{info['label']}: {test} {fmt(t)} vs {control} {fmt(c)} ({info['better']}). "
     p = block.get("prob_test_better")
-    if not _finite(p):
+    if not is_finite_number(p):
         text += f"The probability that {test}'s customers {info['good']} was not estimated"
     elif p > 0.999 or p < 0.001:
         text += f"The probability that {test}'s customers {info['good']} is {prob(p)}"
@@ -582,7 +582,7 @@ def segment_srm_sentence(srm: Mapping | None, *, test: str = "Test") -> str:
     flagged = list(srm.get("flagged") or [])
     exp = srm.get("expected_test_share")
     alpha = srm.get("alpha")
-    rule = f"Holm-adjusted p < {alpha:g}" if _finite(alpha) else "Holm-adjusted p"
+    rule = f"Holm-adjusted p < {alpha:g}" if is_finite_number(alpha) else "Holm-adjusted p"
     if flagged:
         return (f"Sample-ratio check per segment: {test}'s share departs from {pct(exp)} in "
                 f"{', '.join(map(str, flagged))} ({rule}); the assignment or the data of "
@@ -604,6 +604,6 @@ def sensitivity_value(v, *, quantity: str = "") -> str:
         return interval(v, three)
     if isinstance(v, bool):
         return yes_no(v)
-    if _finite(v):
+    if is_finite_number(v):
         return prob(v) if str(quantity).startswith("prob") else three(v)
     return NOT_ESTIMATED if v is None else str(v)

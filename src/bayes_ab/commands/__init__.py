@@ -1,1 +1,0 @@
-"""Sub-commands of the `bayes-ab` CLI, one module each (see `bayes_ab.cli`)."""
