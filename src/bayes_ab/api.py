@@ -319,8 +319,6 @@ def analyze(
     if source is None and isinstance(path, str) and (
             "://" in path or path.strip().lower() == "spark"):
         path, source = None, path
-    if path is not None and source is None and engine != "spark" and not Path(path).is_dir():
-        raise OptionError(f"{path} is not a folder (the four files of the data contract)")
     data_dir = resolve_input(path, source=source, tables=tables, engine=engine,
                              master=spark_master)
     if engine == "spark":  # the source says where the aggregation runs

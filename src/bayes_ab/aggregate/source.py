@@ -653,7 +653,8 @@ def resolve_input(data_dir, *, source=None, tables=None, engine: str = "auto",
                               "by name)")
         folder = Path(data_dir)
         if not folder.is_dir():
-            raise OptionError(f"DATA_DIR {folder} is not a folder")
+            raise OptionError(f"DATA_DIR {folder} is not a folder (the four files of the "
+                              "data contract)")
         if engine == "spark":  # Spark reads the folder's files
             require_spark(master)
             return spark_source(folder, master=master)
