@@ -163,7 +163,9 @@ def _compile_nutpie(model: pm.Model, sampler: str):
         enable_jax_cache()
         return nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
     claim_numba_cache()
-    return nutpie.compile_pymc_model(model)
+    from bayes_ab.inference.compile_cache import compile_model
+
+    return compile_model(model)
 
 
 def sample(
@@ -297,7 +299,12 @@ def _observed(model: pm.Model) -> az.InferenceData:
     obs = {}
     for rv in model.observed_RVs:
         data = model.rvs_to_values[rv]
-        value = data.data if hasattr(data, "data") else data.eval()
+        if hasattr(data, "data"):
+            value = data.data
+        elif hasattr(data, "get_value"):  # pm.Data
+            value = data.get_value()
+        else:
+            value = data.eval()
         obs[rv.name] = np.asarray(value)
     dims = {rv.name: list(model.named_vars_to_dims.get(rv.name, ())) for rv in model.observed_RVs}
     coords = {k: list(v) for k, v in model.coords.items() if v is not None}

@@ -214,13 +214,17 @@ class TimeAndExperience(BayesModel):
         s, pr = self.stats, self.priors
         h, t = self.design()
         with pm.Model(coords=self.coords) as model:
+            # the design as data, not constants: the compiled model does not depend on it
+            # (bayes_ab.inference.compile_cache reuses it for any data of these shapes)
+            h = pm.Data("hour_x", np.asarray(h, dtype=float))
+            t = pm.Data("task_x", np.asarray(t, dtype=float))
             c = pr["intercept"].create_variable("intercept")
             b_hour = pr["hour_slope"].create_variable("b_hour")
             b_exp = pr["experience"].create_variable("b_exp")
             eta = c + b_hour * h + b_exp * t
             if self.with_deviations:
                 sigma = pr["hour_sd"].create_variable("sigma_hour")
-                basis = _trend_free_basis(np.asarray(s.hours, dtype=float))
+                basis = pm.Data("hour_basis_x", _trend_free_basis(np.asarray(s.hours, dtype=float)))
                 if self.centered_deviations:
                     # Basis is orthonormal: Q w with w ~ N(0, sigma) is sigma * Q z.
                     w = pm.Normal("w_hour", 0.0, sigma, dims="hour_basis")
@@ -230,7 +234,8 @@ class TimeAndExperience(BayesModel):
                     dev = pm.Deterministic("hour_dev", sigma * pm.math.dot(basis, z), dims="hour")
                 eta = eta + dev[:, None]
             p = pm.Deterministic("p", pm.math.sigmoid(eta), dims=("hour", "task"))
-            pm.Binomial("completed", n=s.trials_array, p=p, observed=s.successes_array,
+            pm.Binomial("completed", n=pm.Data("started", s.trials_array), p=p,
+                        observed=pm.Data("completed_obs", s.successes_array),
                         dims=("hour", "task"))
         return model
 

@@ -1,0 +1,437 @@
+"""nutpie's numba compile, kept on disk: a model compiled once is loaded, not compiled, next time.
+
+nutpie (0.16) compiles every model in every process: PyTensor rewrites the log density and
+its gradient, numba compiles them, then numba compiles two C callbacks around them (the
+functions nutpie's Rust sampler calls). PyTensor caches part of the numba code on disk,
+but the callbacks use "dynamic globals" and numba will not cache them, so every process paid
+3-15 s per model (measured on the example: 51 s of a 92 s run).
+
+`compile_model` does what ``nutpie.compile_pymc_model(model)`` does, with two differences:
+
+* the two C callbacks are generated from source by this module (no dynamic globals: the data
+  arrays reach them through one array of addresses and shapes) and saved in numba's on-disk
+  cache, under a key that identifies the model;
+* the key (`graph_key`) is a SHA-256 over the model's log density and trace graphs *before*
+  any rewrite: every operation with its parameters, every constant's bytes, every input's
+  type and name, the shape of every data array (``pm.Data``: their values are passed at run
+  time, not compiled in), every free variable's static shape, ``check_bounds``, and the
+  versions of PyTensor, PyMC, numba, llvmlite and nutpie. The shapes of the sampled vector
+  and of the trace come with the compiled callbacks.
+
+So a model built again on the same data, or on new data of the same shapes, skips PyTensor's
+rewrites, the gradient and both numba compiles, and loads the callbacks in milliseconds. A
+model that cannot be keyed safely (an operation without declared parameters, a free
+variable of unknown static shape, an integer scalar shared variable) is compiled by nutpie
+as before, never served from the cache. Whatever goes wrong on a hit (a cache entry written
+by another version, a missing file) falls back to compiling. The cache lives in the numba
+cache folder that `bayes_ab.inference.fit.claim_numba_cache` gives this process (PyTensor's
+compile directory, one slot per concurrent process), never in the user's folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pymc as pm
+
+#: Bump when the generated callbacks or the key change meaning.
+CACHE_FORMAT = 2
+_INT_DTYPE = np.int64
+
+
+def _versions() -> tuple[str, ...]:
+    import llvmlite
+    import numba
+    import nutpie
+    import pymc
+    import pytensor
+
+    return (pytensor.__version__, pymc.__version__, numba.__version__, llvmlite.__version__,
+            nutpie.__version__, str(CACHE_FORMAT), str(pytensor.config.numba__fastmath),
+            str(pytensor.config.floatX))
+
+
+class _Unkeyable(Exception):
+    """The graph holds something whose identity a key could not capture."""
+
+
+def _value_key(value: Any, depth: int = 0) -> str:
+    """A text that identifies an op parameter (recursing into ops and tuples, not far)."""
+    from pytensor.graph.op import HasInnerGraph
+    from pytensor.graph.op import Op
+
+    if depth > 12:
+        raise _Unkeyable("nested too deep")
+    if isinstance(value, HasInnerGraph) or isinstance(value, Op) or type(value).__module__.startswith("pytensor.scalar"):
+        return _op_key(value, depth + 1)
+    if isinstance(value, (tuple, list)):
+        return "(" + ",".join(_value_key(v, depth + 1) for v in value) + ")"
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: str(kv[0]))
+        return "{" + ",".join(f"{k!r}:{_value_key(v, depth + 1)}" for k, v in items) + "}"
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        return f"ndarray({value.dtype},{value.shape},{hashlib.sha256(data.tobytes()).hexdigest()})"
+    if value is None or isinstance(value, (bool, int, float, str, bytes, slice, np.generic,
+                                           np.dtype)):
+        return repr(value)
+    if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
+        return f"{getattr(value, '__module__', None)}.{value.__qualname__}"
+    if hasattr(value, "__dict__") and type(value).__module__.startswith("pytensor."):
+        # e.g. a scalar op's output type rule (an object whose attributes are its identity)
+        return f"{type(value).__module__}.{type(value).__qualname__}{_value_key(vars(value), depth + 1)}"
+    text = repr(value)
+    if " at 0x" in text or len(text) > 2000:  # an identity, not a content: cannot be keyed
+        raise _Unkeyable(text[:200])
+    return f"{type(value).__module__}.{type(value).__qualname__}:{text}"
+
+
+def _op_key(op: Any, depth: int = 0) -> str:
+    from pytensor.graph.op import HasInnerGraph
+
+    name = f"{type(op).__module__}.{type(op).__qualname__}"
+    if isinstance(op, HasInnerGraph):
+        # an op defined by a graph of its own (PyMC's symbolic random variables, fused
+        # scalar ops): its simple attributes, its types, and its inner graph, hashed
+        inner = op.fgraph
+        text, _ = _graph_text(list(inner.outputs), list(inner.inputs))
+        simple = {k: v for k, v in vars(op).items() if not k.startswith("_")
+                  and (v is None or isinstance(v, (bool, int, float, str)))}
+        types = [str(t) for t in getattr(op, "input_types", [])] + [
+            str(t) for t in getattr(op, "output_types", [])]
+        return (name + _value_key(simple, depth + 1) + repr(types)
+                + hashlib.sha256(text.encode()).hexdigest())
+    props = getattr(op, "__props__", None)
+    if props is None:
+        # Ops without declared parameters (PyTensor's scalar ops): every attribute counts
+        # (their equality is the type and the output-type rule, both attributes or the type).
+        attrs = {k: v for k, v in vars(op).items() if not k.startswith("_")}
+        return name + _value_key(attrs, depth + 1)
+    return name + "[" + ",".join(f"{p}={_value_key(getattr(op, p), depth + 1)}"
+                                 for p in props) + "]"
+
+
+def _graph_text(outputs: list, value_vars: list) -> tuple[str, list]:
+    """The graph of ``outputs`` as a text that identifies it, and its shared variables."""
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import io_toposort
+    from pytensor.tensor.type import TensorType
+
+    inputs_order: dict = {v: ("value", i) for i, v in enumerate(value_vars)}
+    coords: dict = dict(inputs_order)
+    parts: list[str] = []
+    shared: list = []
+
+    def coord(var) -> str:
+        if var in coords:
+            return repr(coords[var])
+        if isinstance(var, Constant):
+            data = np.asarray(var.data)
+            if data.dtype.hasobject:  # None, slices: their text, not their addresses
+                key = f"const({var.type},{_value_key(var.data)})"
+            else:
+                key = (f"const({var.type},{data.dtype},{data.shape},"
+                       f"{hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()})")
+        elif isinstance(var, SharedVariable) and not isinstance(var.type, TensorType):
+            key = f"shared-other({var.name},{var.type})"  # e.g. a random generator
+        elif isinstance(var, SharedVariable):
+            value = np.asarray(var.get_value(borrow=True))
+            if value.ndim == 0 and value.dtype.kind in "iub":
+                # a scalar integer (a dimension's length) may decide shapes: keyed by value
+                key = f"shared({var.name},{var.type},{value.dtype},{value.item()!r})"
+            else:
+                key = f"shared({var.name},{var.type},{value.dtype},{value.shape})"
+            shared.append(var)
+        elif var.owner is None:
+            if var not in inputs_order:
+                raise _Unkeyable(f"free input {var}")
+            key = repr(inputs_order[var])
+        else:  # pragma: no cover - toposort visits owners first
+            raise _Unkeyable(str(var))
+        coords[var] = key
+        return key
+
+    nodes = io_toposort([v for v in value_vars], outputs)
+    for i, node in enumerate(nodes):
+        ins = ",".join(coord(v) for v in node.inputs)
+        parts.append(f"{i}:{_op_key(node.op)}({ins})->{','.join(str(o.type) for o in node.outputs)}")
+        for j, out in enumerate(node.outputs):
+            coords[out] = f"n{i}.{j}"
+    parts.append("out:" + ",".join(coord(o) for o in outputs))
+    return "\n".join(parts), shared
+
+
+def graph_key(model: pm.Model) -> tuple[str, dict[str, Any]] | None:
+    """The model's cache key and its shared variables by name, or None when the model cannot
+    be keyed safely (then it is compiled, never served from the cache)."""
+    value_vars = [model.rvs_to_values[rv] for rv in model.free_RVs]
+    try:
+        # the free variables' own graphs decide their shapes (sizes, dims, parameters)
+        outputs = [model.logp(), *model.unobserved_value_vars, *model.free_RVs]
+        text, shared = _graph_text(outputs, value_vars)
+    except (_Unkeyable, NotImplementedError, TypeError, ValueError):
+        return None
+    names = [v.name for v in shared]
+    if any(n is None for n in names) or len(set(names)) != len(names):
+        return None
+    head = [*_versions(), f"check_bounds={model.check_bounds}",
+            "names=" + ",".join(f"{v.name}:{v.type}:{rv.dtype}"
+                                for v, rv in zip(value_vars, model.free_RVs))]
+    digest = hashlib.sha256("\n".join([*head, text]).encode()).hexdigest()
+    return digest, {v.name: v for v in shared}
+
+
+# -- the C callbacks -------------------------------------------------------------------------
+
+def _void_pointer_intrinsic():
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def address_as_void_pointer(typingctx, src):
+        sig = types.voidptr(src)
+
+        def codegen(cgctx, builder, sig, args):
+            return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+        return sig, codegen
+
+    return address_as_void_pointer
+
+
+_PTR = None
+
+
+def _layout(names: list[str], arrays: dict[str, np.ndarray]) -> tuple[list[str], int]:
+    """Source lines that rebuild each data array from the address block, and its length."""
+    lines, pos = [], 0
+    for i, name in enumerate(names):
+        arr = arrays[name]
+        shape = ", ".join(f"ud[{pos + 1 + d}]" for d in range(arr.ndim))
+        shape = f"({shape},)" if arr.ndim else "()"
+        lines.append(f"        s{i} = numba.carray(_ptr(ud[{pos}]), {shape}, np.{arr.dtype.name})")
+        pos += 1 + arr.ndim
+    return lines, pos
+
+
+def _address_block(names: list[str], arrays: dict[str, np.ndarray]) -> np.ndarray:
+    values: list[int] = []
+    for name in names:
+        arr = arrays[name]
+        values.append(arr.ctypes.data)
+        values.extend(int(s) for s in arr.shape)
+    return np.asarray(values or [0], dtype=_INT_DTYPE)
+
+
+def _callback(kind: str, key: str, inner: Callable | None, n_dim: int, n_expanded: int,
+              block: list[str], arg_names: list[str], arrays: dict[str, np.ndarray],
+              cache: bool = True):
+    import numba
+    from pytensor.link.numba.cache import compile_numba_function_src
+
+    global _PTR
+    if _PTR is None:
+        _PTR = _void_pointer_intrinsic()
+    lines, ud_len = _layout(block, arrays)
+    args = "".join(f", s{block.index(n)}" for n in arg_names)
+    head = [f"        ud = numba.carray(user_data_, ({max(ud_len, 1)},), np.int64)", *lines]
+    if kind == "logp":
+        src = "\n".join([
+            "def bayes_ab_logp(dim, x_, out_, logp_, user_data_):",
+            f"    if dim != {n_dim}:",
+            "        return -1",
+            "    try:",
+            *head,
+            f"        x = numba.carray(x_, ({n_dim},))",
+            f"        out = numba.carray(out_, ({n_dim},))",
+            "        logp = numba.carray(logp_, (1,))",
+            f"        logp_val, grad = inner(x{args})",
+            "        logp[0] = logp_val",
+            "        bad = False",
+            f"        for i in range({n_dim}):",
+            "            g = grad[i]",
+            "            out[i] = g",
+            "            if not np.isfinite(g):",
+            "                bad = True",
+            "        if bad:",
+            "            return 3",
+            "        if not np.isfinite(logp_val):",
+            "            return 4",
+            "    except Exception:",
+            "        return 1",
+            "    return 0",
+        ])
+        sig = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
+                                numba.types.CPointer(numba.types.double),
+                                numba.types.CPointer(numba.types.double), numba.types.voidptr)
+    else:
+        src = "\n".join([
+            "def bayes_ab_expand(dim, expanded, x_, out_, user_data_):",
+            f"    if dim != {n_dim}:",
+            "        return -1",
+            f"    if expanded != {n_expanded}:",
+            "        return -1",
+            "    try:",
+            *head,
+            f"        x = numba.carray(x_, ({n_dim},))",
+            f"        out = numba.carray(out_, ({n_expanded},))",
+            f"        (values,) = inner(x{args})",
+            f"        for i in range({n_expanded}):",
+            "            out[i] = values[i]",
+            "    except Exception:",
+            "        return -2",
+            "    return 0",
+        ])
+        sig = numba.types.int64(numba.types.uint64, numba.types.uint64,
+                                numba.types.CPointer(numba.types.double),
+                                numba.types.CPointer(numba.types.double), numba.types.voidptr)
+    func = compile_numba_function_src(
+        src, f"bayes_ab_{kind}", global_env={"__name__": __name__, "numba": numba, "np": np, "inner": inner, "_ptr": _PTR},
+        cache_key=f"bayes_ab_{kind}_{key}")
+    return numba.cfunc(sig, cache=cache)(func)
+
+
+# -- compile / load --------------------------------------------------------------------------
+
+def _cache_dir() -> Path:
+    from pytensor.link.numba import cache as pt_cache
+
+    return Path(pt_cache.NUMBA_CACHE_PATH)
+
+
+def _initial_point_fn(model: pm.Model):
+    from nutpie.compile_pymc import _wrap_with_lock
+    from pymc.initial_point import make_initial_point_fn
+
+    # as nutpie.compile_pymc_model: support points, jittered; locked (called from threads)
+    return _wrap_with_lock(make_initial_point_fn(
+        model=model, jitter_rvs=set(model.free_RVs), return_transformed=True))
+
+
+def _build(model, meta: dict, logp, expand, arrays: dict, pymc_ipf, logp_pt=None, expand_pt=None):
+    from nutpie import compile_pymc as cp
+
+    names = meta["names"]
+    slices = [slice(a, b) for a, b in meta["slices"]]
+    shapes = [tuple(s) for s in meta["shapes"]]
+    shape_info = (names, slices, shapes)
+    n_free = meta["n_free"]
+    init_fn = cp._rv_dict_to_flat_array_wrapper(pymc_ipf, names=names[:n_free],
+                                                shapes=shapes[:n_free])
+    dims, coords = cp._prepare_dims_and_coords(model, shape_info)
+    block = _address_block(_block_names(meta), arrays)
+    return cp.CompiledPyMCModel(
+        _n_dim=meta["n_dim"], dims=dims, _coords=coords,
+        _shapes={n: tuple(s) for n, s in zip(names, shapes)},
+        compiled_logp_func=logp, compiled_expand_func=expand,
+        initial_point_func=init_fn, shared_data=arrays, user_data=block,
+        n_expanded=meta["n_expanded"], shape_info=shape_info,
+        logp_func=logp_pt, expand_func=expand_pt,
+    )
+
+
+def _arrays(shared: dict[str, Any]) -> dict[str, np.ndarray]:
+    out = {}
+    for name, var in shared.items():
+        value = np.array(var.get_value(borrow=True), order="C", copy=True)
+        value.flags.writeable = False
+        out[name] = value
+    return out
+
+
+def _block_names(meta: dict) -> list[str]:
+    """The data arrays in the one address block both callbacks read (each name once)."""
+    return list(dict.fromkeys(meta["logp_shared"] + meta["expand_shared"]))
+
+
+def _callbacks(key: str, meta: dict, arrays: dict, logp_inner=None, expand_inner=None,
+               cache: bool = True):
+    block = _block_names(meta)
+    lp = _callback("logp", key, logp_inner, meta["n_dim"], meta["n_expanded"], block,
+                   meta["logp_shared"], arrays, cache)
+    ex = _callback("expand", key, expand_inner, meta["n_dim"], meta["n_expanded"], block,
+                   meta["expand_shared"], arrays, cache)
+    return lp, ex
+
+
+def compile_model(model: pm.Model):
+    """``nutpie.compile_pymc_model(model)`` (numba backend), loaded from disk when this model
+    (`graph_key`) was compiled before by this or an earlier process."""
+    import nutpie
+    import pytensor
+
+    # numba caches through PyTensor's locator; with PyTensor's numba cache off, nothing to keep
+    keyed = graph_key(model) if pytensor.config.numba__cache else None
+    if keyed is None:
+        return nutpie.compile_pymc_model(model)
+    key, shared = keyed
+    folder = _cache_dir()
+    meta_path = folder / f"bayes_ab-{key}.json"
+    arrays = _arrays(shared)
+    pymc_ipf = _initial_point_fn(model)
+    if meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text())
+            if set(meta["logp_shared"]) | set(meta["expand_shared"]) <= set(arrays):
+                lp, ex = _callbacks(key, meta, arrays)
+                if lp._cache_hits and ex._cache_hits:
+                    return _build(model, meta, lp, ex, arrays, pymc_ipf)
+        except Exception:  # noqa: BLE001 - any failure to load means: compile
+            pass
+    return _compile_and_store(model, key, meta_path, arrays, pymc_ipf)
+
+
+def _compile_and_store(model, key: str, meta_path: Path, arrays: dict, pymc_ipf):
+    from nutpie import compile_pymc as cp
+
+    n_dim, n_expanded, logp_pt, expand_pt, _, shape_info = cp._make_functions(
+        model, mode="NUMBA", compute_grad=True, join_expanded=True,
+        pymc_initial_point_fn=pymc_ipf, var_names=None)
+    names, slices, shapes = shape_info
+    meta = {
+        "format": CACHE_FORMAT, "n_dim": int(n_dim), "n_expanded": int(n_expanded),
+        "n_free": sum(1 for s in slices if s.stop <= n_dim),
+        "names": list(names), "slices": [[int(s.start), int(s.stop)] for s in slices],
+        "shapes": [[int(d) for d in s] for s in shapes],
+        "logp_shared": [v.name for v in logp_pt.get_shared()],
+        "expand_shared": [v.name for v in expand_pt.get_shared()],
+    }
+    if not set(_block_names(meta)) <= set(arrays):
+        # a shared variable the raw graph did not show (e.g. added by a rewrite): not keyed
+        return _uncached(model)
+    inners = (logp_pt.vm.jit_fn, expand_pt.vm.jit_fn)
+    try:
+        lp, ex = _callbacks(key, meta, arrays, *inners)
+    except Exception:  # noqa: BLE001 - an unreadable cache entry: compile, keep nothing
+        lp, ex = _callbacks(key, meta, arrays, *inners, cache=False)
+        meta_path = None
+    compiled = _build(model, meta, lp, ex, arrays, pymc_ipf, logp_pt, expand_pt)
+    if meta_path is not None:
+        _write_atomic(meta_path, json.dumps(meta))
+    return compiled
+
+
+def _uncached(model):
+    import nutpie
+
+    return nutpie.compile_pymc_model(model)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bayes_ab-", suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache folder: compiled, just not kept
+        pass
