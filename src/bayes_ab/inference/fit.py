@@ -46,6 +46,10 @@ class SamplerConfig:
     #: form (the Beta-Binomial arm comparisons) instead of running MCMC; False samples
     #: every model by MCMC (the cross-check).
     exact: bool = True
+    #: Draw posterior predictive samples after an MCMC fit (models that define them). `analyze`
+    #: draws them only with ``--figures all`` (the PPC figure is their one use there):
+    #: PyMC compiles a function for them, about 0.5 s per model.
+    posterior_predictive: bool = True
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:

@@ -158,7 +158,7 @@ class BayesModel:
                 return idata
         return sample(
             self.build(), name=self.name, config=config, model_config=self.model_config(),
-            posterior_predictive=self.posterior_predictive,
+            posterior_predictive=self.posterior_predictive and config.posterior_predictive,
         )
 
     def diagnostics(self, idata: az.InferenceData) -> ModelDiagnostics:

@@ -380,9 +380,12 @@ def _fit_and_save(data, *, out: Path, options: AnalyzeOptions, steps: _Steps, ti
     models = _Models()
     jobs: dict[str, tuple] = {}
     build_errors: dict[str, Exception] = {}
+    # posterior predictive draws feed the PPC figure, drawn only with --figures all
+    sampler = replace(options.sampler, posterior_predictive=bool(
+        options.sampler.posterior_predictive and options.figures and options.figure_set == "all"))
     for offset, step in enumerate(MODEL_STEPS):
         try:
-            jobs[step.key] = (build_model(step.key, data), options.sampler.with_seed_offset(offset))
+            jobs[step.key] = (build_model(step.key, data), sampler.with_seed_offset(offset))
         except (BayesAbError, ValueError) as exc:
             build_errors[step.key] = exc
     for key, exc in build_errors.items():
