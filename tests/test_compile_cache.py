@@ -1,0 +1,145 @@
+"""bayes_ab.inference.compile_cache: nutpie's compile kept on disk, keyed by the model's graph.
+
+The cache must never change an answer: a hit gives the same draws as nutpie's own compile at
+the same seed, data reach the cached code at run time (a conjugate model recovers its closed
+form on two datasets through one compiled entry), and anything that changes the compiled
+code (a constant, a data shape, the model's structure) changes the key.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+pm = pytest.importorskip("pymc")
+nutpie = pytest.importorskip("nutpie")
+
+from bayes_ab.inference import compile_cache as cc  # noqa: E402
+
+PRIOR_SD = 10.0
+
+
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory):
+    """A private numba cache folder for this module's tests (PyTensor's own is left alone;
+    shared by the tests so PyTensor's compiled ops are compiled once)."""
+    from pytensor.link.numba import cache as pt_cache
+
+    folder = tmp_path_factory.mktemp("numba")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pt_cache, "NUMBA_CACHE_PATH", folder)
+        yield folder
+
+
+@pytest.fixture()
+def cache_dir(module_cache):
+    """The module's cache folder with no bayes_ab entries in it."""
+    for entry in module_cache.glob("bayes_ab-*.json"):
+        entry.unlink()
+    return module_cache
+
+
+def normal_model(y, *, const: float = 0.0, as_data: bool = True) -> pm.Model:
+    """y ~ N(mu + const, 1), mu ~ N(0, PRIOR_SD): posterior of mu in closed form."""
+    with pm.Model() as model:
+        obs = pm.Data("y", np.asarray(y, float)) if as_data else np.asarray(y, float)
+        mu = pm.Normal("mu", 0.0, PRIOR_SD)
+        pm.Deterministic("mu_shift", mu + const)
+        pm.Normal("y_obs", mu + const, 1.0, observed=obs)
+    return model
+
+
+def closed_form(y) -> tuple[float, float]:
+    y = np.asarray(y, float)
+    prec = y.size + 1.0 / PRIOR_SD**2
+    return float(y.sum() / prec), float(np.sqrt(1.0 / prec))
+
+
+def draws(compiled, seed: int = 7) -> np.ndarray:
+    idata = nutpie.sample(compiled, draws=300, tune=300, chains=2, seed=seed,
+                          progress_bar=False)
+    return idata.posterior["mu"].values
+
+
+def test_cached_compile_draws_exactly_what_nutpie_draws(cache_dir):
+    y = np.random.default_rng(1).normal(2.0, 1.0, size=50)
+    ours = cc.compile_model(normal_model(y))
+    theirs = nutpie.compile_pymc_model(normal_model(y))
+    np.testing.assert_array_equal(draws(ours), draws(theirs))
+    assert list(cache_dir.glob("bayes_ab-*.json")), "the compiled entry was kept"
+
+
+def test_second_compile_is_loaded_and_data_arrive_at_run_time(cache_dir):
+    rng = np.random.default_rng(2)
+    y1, y2 = rng.normal(2.0, 1.0, size=40), rng.normal(-3.0, 1.0, size=40)
+    first = cc.compile_model(normal_model(y1))
+    assert first.logp_func is not None  # compiled here
+    again = cc.compile_model(normal_model(y1))
+    assert again.logp_func is None and again.compiled_logp_func._cache_hits == 1  # loaded
+    np.testing.assert_array_equal(draws(first), draws(again))
+    # new data of the same shape: the same entry, the new data's posterior
+    other = cc.compile_model(normal_model(y2))
+    assert other.logp_func is None
+    for y, compiled in ((y1, again), (y2, other)):
+        mean, sd = closed_form(y)
+        d = draws(compiled)
+        assert abs(d.mean() - mean) < 4 * sd / np.sqrt(100)  # within MC error (ESS >= 100)
+        assert d.std() == pytest.approx(sd, rel=0.15)
+
+
+def test_key_changes_with_constants_shapes_and_structure():
+    y = np.arange(10.0)
+    base = cc.graph_key(normal_model(y))[0]
+    assert cc.graph_key(normal_model(y))[0] == base  # deterministic
+    assert cc.graph_key(normal_model(y + 1.0))[0] == base  # pm.Data values: run time
+    assert cc.graph_key(normal_model(np.arange(11.0)))[0] != base  # a data shape
+    assert cc.graph_key(normal_model(y, const=0.5))[0] != base  # a constant
+    assert cc.graph_key(normal_model(y, as_data=False))[0] != base  # data baked in
+    assert cc.graph_key(normal_model(y + 1.0, as_data=False))[0] != cc.graph_key(
+        normal_model(y, as_data=False))[0]  # baked-in data are keyed by value
+    with pm.Model() as other:
+        pm.Data("y", y)
+        mu = pm.StudentT("mu", nu=3, mu=0.0, sigma=PRIOR_SD)
+        pm.Deterministic("mu_shift", mu)
+        pm.Normal("y_obs", mu, 1.0, observed=other["y"])
+    assert cc.graph_key(other)[0] != base  # another prior
+
+
+def test_key_is_the_same_in_another_process():
+    code = textwrap.dedent("""
+        import json, sys
+        import numpy as np
+        sys.path.insert(0, %r)
+        from test_compile_cache import normal_model
+        from bayes_ab.inference.compile_cache import graph_key
+        print(json.dumps(graph_key(normal_model(np.arange(10.0)))[0]))
+    """) % str(__import__("pathlib").Path(__file__).parent)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == cc.graph_key(
+        normal_model(np.arange(10.0)))[0]
+
+
+def test_what_cannot_be_keyed_is_compiled_not_cached(cache_dir, monkeypatch):
+    with pytest.raises(cc._Unkeyable):
+        cc._value_key(object())  # an identity, not a content
+    monkeypatch.setattr(cc, "graph_key", lambda model: None)
+    compiled = cc.compile_model(normal_model(np.arange(5.0)))
+    assert compiled.logp_func is not None
+    assert not list(cache_dir.glob("bayes_ab-*.json"))
+
+
+def test_a_broken_entry_is_compiled_again(cache_dir):
+    y = np.linspace(0, 1, 20)
+    key = cc.graph_key(normal_model(y))[0]
+    (cache_dir / f"bayes_ab-{key}.json").write_text("{not json")
+    compiled = cc.compile_model(normal_model(y))
+    assert compiled.logp_func is not None  # compiled, not served
+    mean, sd = closed_form(y)
+    assert abs(draws(compiled).mean() - mean) < 4 * sd / np.sqrt(100)
+    assert json.loads((cache_dir / f"bayes_ab-{key}.json").read_text())["n_dim"] == 1
