@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import numpy as np
 import pytest
@@ -24,29 +25,30 @@ from bayes_ab.inference import compile_cache as cc  # noqa: E402
 PRIOR_SD = 10.0
 
 
+#: A constant in every test model, new in each test session: its keys are new, so the first
+#: compile of each model here is a real compile (and PyTensor's own ops stay cached).
+TAG = float(uuid.uuid4().int % 10**9)
+
+
 @pytest.fixture(scope="module")
-def module_cache(tmp_path_factory):
-    """A private numba cache folder for this module's tests (PyTensor's own is left alone;
-    shared by the tests so PyTensor's compiled ops are compiled once)."""
-    from pytensor.link.numba import cache as pt_cache
+def cache_dir():
+    """This process's numba cache folder; the entries this module adds are removed after it."""
+    from bayes_ab.inference.fit import claim_numba_cache
 
-    folder = tmp_path_factory.mktemp("numba")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pt_cache, "NUMBA_CACHE_PATH", folder)
-        yield folder
-
-
-@pytest.fixture()
-def cache_dir(module_cache):
-    """The module's cache folder with no bayes_ab entries in it."""
-    for entry in module_cache.glob("bayes_ab-*.json"):
-        entry.unlink()
-    return module_cache
+    folder = claim_numba_cache()
+    if folder is None:
+        pytest.skip("no numba cache folder for this process")
+    before = set(folder.iterdir())
+    yield folder
+    for path in set(folder.iterdir()) - before:
+        if "bayes_ab" in path.name:
+            path.unlink(missing_ok=True)
 
 
-def normal_model(y, *, const: float = 0.0, as_data: bool = True) -> pm.Model:
+def normal_model(y, *, const: float = 0.0, as_data: bool = True, tag: float = TAG) -> pm.Model:
     """y ~ N(mu + const, 1), mu ~ N(0, PRIOR_SD): posterior of mu in closed form."""
     with pm.Model() as model:
+        pm.Deterministic("tag", pm.math.constant(tag))
         obs = pm.Data("y", np.asarray(y, float)) if as_data else np.asarray(y, float)
         mu = pm.Normal("mu", 0.0, PRIOR_SD)
         pm.Deterministic("mu_shift", mu + const)
@@ -71,7 +73,8 @@ def test_cached_compile_draws_exactly_what_nutpie_draws(cache_dir):
     ours = cc.compile_model(normal_model(y))
     theirs = nutpie.compile_pymc_model(normal_model(y))
     np.testing.assert_array_equal(draws(ours), draws(theirs))
-    assert list(cache_dir.glob("bayes_ab-*.json")), "the compiled entry was kept"
+    key = cc.graph_key(normal_model(y))[0]
+    assert (cache_dir / f"bayes_ab-{key}.json").exists(), "the compiled entry was kept"
 
 
 def test_second_compile_is_loaded_and_data_arrive_at_run_time(cache_dir):
@@ -85,6 +88,8 @@ def test_second_compile_is_loaded_and_data_arrive_at_run_time(cache_dir):
     # new data of the same shape: the same entry, the new data's posterior
     other = cc.compile_model(normal_model(y2))
     assert other.logp_func is None
+    swapped = again.with_data(y=y2)  # nutpie's interface: new data, nothing compiled
+    np.testing.assert_array_equal(draws(swapped), draws(other))
     for y, compiled in ((y1, again), (y2, other)):
         mean, sd = closed_form(y)
         d = draws(compiled)
@@ -117,8 +122,8 @@ def test_key_is_the_same_in_another_process():
         sys.path.insert(0, %r)
         from test_compile_cache import normal_model
         from bayes_ab.inference.compile_cache import graph_key
-        print(json.dumps(graph_key(normal_model(np.arange(10.0)))[0]))
-    """) % str(__import__("pathlib").Path(__file__).parent)
+        print(json.dumps(graph_key(normal_model(np.arange(10.0), tag=%r))[0]))
+    """) % (str(__import__("pathlib").Path(__file__).parent), TAG)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=300)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == cc.graph_key(
@@ -128,10 +133,12 @@ def test_key_is_the_same_in_another_process():
 def test_what_cannot_be_keyed_is_compiled_not_cached(cache_dir, monkeypatch):
     with pytest.raises(cc._Unkeyable):
         cc._value_key(object())  # an identity, not a content
+    model = normal_model(np.arange(5.0))
+    key = cc.graph_key(model)[0]
     monkeypatch.setattr(cc, "graph_key", lambda model: None)
-    compiled = cc.compile_model(normal_model(np.arange(5.0)))
+    compiled = cc.compile_model(model)
     assert compiled.logp_func is not None
-    assert not list(cache_dir.glob("bayes_ab-*.json"))
+    assert not (cache_dir / f"bayes_ab-{key}.json").exists()
 
 
 def test_a_broken_entry_is_compiled_again(cache_dir):

@@ -318,6 +318,41 @@ def _initial_point_fn(model: pm.Model):
         model=model, jitter_rvs=set(model.free_RVs), return_transformed=True))
 
 
+_CLASS = None
+
+
+def _compiled_class():
+    """nutpie's CompiledPyMCModel with `with_data` for this module's address block."""
+    global _CLASS
+    if _CLASS is None:
+        import dataclasses
+
+        from nutpie.compile_pymc import CompiledPyMCModel
+
+        @dataclasses.dataclass(frozen=True)
+        class CachedPyMCModel(CompiledPyMCModel):
+            block_names: tuple = ()
+
+            def with_data(self, **updates):
+                """New values for the model's data (``pm.Data``) of the same rank, as
+                nutpie's own ``with_data``: nothing is compiled."""
+                arrays = dict(self.shared_data)
+                for name, value in updates.items():
+                    if name not in arrays:
+                        raise KeyError(f"Unknown shared variable: {name}")
+                    old = arrays[name]
+                    new = np.array(value, dtype=old.dtype, order="C", copy=True)
+                    if new.ndim != old.ndim:
+                        raise ValueError(f"Shared variable {name} must have rank {old.ndim}")
+                    new.flags.writeable = False
+                    arrays[name] = new
+                return dataclasses.replace(self, shared_data=arrays, user_data=_address_block(
+                    list(self.block_names), arrays))
+
+        _CLASS = CachedPyMCModel
+    return _CLASS
+
+
 def _build(model, meta: dict, logp, expand, arrays: dict, pymc_ipf, logp_pt=None, expand_pt=None):
     from nutpie import compile_pymc as cp
 
@@ -330,7 +365,8 @@ def _build(model, meta: dict, logp, expand, arrays: dict, pymc_ipf, logp_pt=None
                                                 shapes=shapes[:n_free])
     dims, coords = cp._prepare_dims_and_coords(model, shape_info)
     block = _address_block(_block_names(meta), arrays)
-    return cp.CompiledPyMCModel(
+    return _compiled_class()(
+        block_names=tuple(_block_names(meta)),
         _n_dim=meta["n_dim"], dims=dims, _coords=coords,
         _shapes={n: tuple(s) for n, s in zip(names, shapes)},
         compiled_logp_func=logp, compiled_expand_func=expand,

@@ -203,21 +203,23 @@ class CausalCsEffect(BayesModel):
             test = pt.stack([pi_c * bern(eta_c[1]) + pi_a * bern(eta_a), pi_n * bern(eta_n)])
             cell_p = pm.Deterministic("cell_p", pt.stack([control, test]),
                                       dims=("arm", "channel", "outcome"))
-            n_arm = counts.sum(axis=(1, 2))
+            # counts as data, not constants (bayes_ab.inference.compile_cache)
+            n_arm = pm.Data("customers_by_arm", counts.sum(axis=(1, 2)))
             pm.Multinomial("cells", n=n_arm, p=cell_p.reshape((2, 4)),
-                           observed=counts.reshape(2, 4))
+                           observed=pm.Data("cells_obs", counts.reshape(2, 4)))
             pm.Deterministic("late", eta_c[1] - eta_c[0])
             pm.Deterministic("itt_completion", pi_c * (eta_c[1] - eta_c[0]))
 
             # Separate parameters: the observational comparison and the raw first stage.
             by_channel = counts.sum(axis=0)  # channel x outcome
             naive = pr["naive_rate"].create_variable("naive_rate")
-            pm.Binomial("completed_by_channel", n=by_channel.sum(axis=1), p=naive,
-                        observed=by_channel[:, 1], dims="channel")
+            pm.Binomial("completed_by_channel", n=pm.Data("flags_by_channel", by_channel.sum(axis=1)),
+                        p=naive, observed=pm.Data("completed_by_channel_obs", by_channel[:, 1]),
+                        dims="channel")
             pm.Deterministic("naive_difference", naive[0] - naive[1])
             uptake = pr["uptake_rate"].create_variable("uptake_rate")
-            pm.Binomial("cs_by_arm", n=n_arm, p=uptake, observed=counts[:, 0, :].sum(axis=1),
-                        dims="arm")
+            pm.Binomial("cs_by_arm", n=n_arm, p=uptake,
+                        observed=pm.Data("cs_by_arm_obs", counts[:, 0, :].sum(axis=1)), dims="arm")
             pm.Deterministic("first_stage", uptake[1] - uptake[0])
         return model
 

@@ -261,12 +261,15 @@ class CompletionsConversion(BayesModel):
             else:
                 a = lo.create_variable("intercept")
                 b = pr["slope"].create_variable("slope")
-                mu = pm.Deterministic("mu", a + b * (k - k[0]), dims="n_completed")
+                k_x = pm.Data("level_x", k - k[0])
+                mu = pm.Deterministic("mu", a + b * k_x, dims="n_completed")
             sigma = _group_sd("sigma_arm", pr["arm_sd"])
             z = pm.ZeroSumNormal("z_arm", sigma=1.0, dims=("n_completed", "arm"))
             eta = (mu[:, None] + sigma * z).T
             rate = pm.Deterministic("rate", pm.math.sigmoid(eta), dims=("arm", "n_completed"))
-            pm.Binomial("converted", n=s.trials_array, p=rate, observed=s.successes_array,
+            # counts as data, not constants (bayes_ab.inference.compile_cache)
+            pm.Binomial("converted", n=pm.Data("customers", s.trials_array), p=rate,
+                        observed=pm.Data("converted_obs", s.successes_array),
                         dims=("arm", "n_completed"))
         return model
 

@@ -254,7 +254,10 @@ class HelpCompletion(BayesModel):
             gamma = pr["arm_effect"].create_variable("gamma")
             logit_p = alpha[None, :, None] + is_cs * beta[None, :, None] + is_test * gamma
             p = pm.Deterministic("p", pm.math.sigmoid(logit_p), dims=("channel", "task", "arm"))
-            pm.Binomial("completed", n=flags, p=p, observed=completed,
+            # counts as data, not constants: the compiled model does not depend on them
+            # (bayes_ab.inference.compile_cache reuses it for any counts of these shapes)
+            pm.Binomial("completed", n=pm.Data("flags", flags), p=p,
+                        observed=pm.Data("completed_obs", completed),
                         dims=("channel", "task", "arm"))
         return model
 

@@ -300,6 +300,13 @@ class TimeToCompletion(BayesModel):
         crude = np.log(max(d.sum(), 0.5) / e.sum())
         coords = {**self.coords, "cell": np.flatnonzero(keep).tolist()}
         with pm.Model(coords=coords) as model:
+            # the data as data, not constants (bayes_ab.inference.compile_cache reuses the
+            # compiled model for any data of these shapes)
+            crude = pm.Data("crude_log_rate", np.asarray(crude, dtype=float))
+            log_exposure = pm.Data("log_exposure", np.log(e.ravel()[keep]))
+            ji = pm.Data("interval_index", ji.astype(np.int64))
+            ti = pm.Data("task_index", ti.astype(np.int64))
+            is_cs = pm.Data("is_cs", (ci == 0).astype(float))
             sigma_rw = pr["random_walk_sd"].create_variable("sigma_rw")
             start = pr["log_baseline_start"]
             log_baseline = pm.GaussianRandomWalk(
@@ -312,9 +319,9 @@ class TimeToCompletion(BayesModel):
             task_effect = pm.Deterministic(
                 "task_effect", pt.concatenate([pt.zeros(1), task_free]), dims="task")
             pm.Deterministic("hazard_ratio", pt.exp(beta_cs))
-            is_cs = (ci == 0).astype(float)
-            log_mu = np.log(e.ravel()[keep]) + log_baseline[ji] + beta_cs * is_cs + task_effect[ti]
-            pm.Poisson("events", mu=pt.exp(log_mu), observed=d.ravel()[keep], dims="cell")
+            log_mu = log_exposure + log_baseline[ji] + beta_cs * is_cs + task_effect[ti]
+            pm.Poisson("events", mu=pt.exp(log_mu), observed=pm.Data("events_obs", d.ravel()[keep]),
+                       dims="cell")
         return model
 
     # -- derived quantities ------------------------------------------------------------

@@ -241,8 +241,10 @@ class ReusableFit:
         return key, self._cache[key]
 
     def compiled_for(self, stats, priors: dict | None = None):
-        """(model, compiled nutpie model with this input's data swapped in)."""
+        """(model, compiled nutpie model with this input's data swapped in: the constants
+        found to be data, and the model's own ``pm.Data`` variables)."""
         model, fgraph = self._graph(stats, priors)
+        data = {v.name: np.asarray(v.get_value()) for v in model.build().data_vars}
         consts = _tensor_constants(fgraph)
         entry = self._cache.get(_signature(consts))
         if entry is not None:
@@ -254,6 +256,7 @@ class ReusableFit:
             _, entry = self._compile(stats, priors)
             return model, entry.compiled
         updates = {name: np.asarray(consts[i].data) for i, name in entry.swapped.items()}
+        updates.update({k: v for k, v in data.items() if k in entry.compiled.shared_data})
         return model, entry.compiled.with_data(**updates)
 
     def sample(self, stats=None, priors: dict | None = None, *, seed: int | None = None,
