@@ -135,16 +135,22 @@ def example_end_to_end(extra_args: list[str] | None = None) -> dict:
     and report included), in fresh processes: first with empty compile caches (PyTensor's
     compile directory, numba's and bayes_ab's own cache dir all in a new temporary folder:
     a first run on a new machine), then again with the caches that run left (the second
-    run). Wall and CPU (user + sys of the process and its children, e.g. g++), and the
-    stages from results.json's timing_seconds."""
+    run), then on new data of the same shapes (20,000 trialers simulated with another seed:
+    what a user's own export meets once the example has run; the compiled models are keyed
+    by their graphs, the data are passed at run time). Wall and CPU (user + sys of the
+    process and its children, e.g. g++), and the stages from results.json's timing_seconds."""
     runs = {}
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}/pytensor",
                "NUMBA_CACHE_DIR": f"{cache}/numba", "BAYES_AB_CACHE_DIR": f"{cache}/bayes_ab",
                "MPLBACKEND": "Agg"}
-        cmd = [sys.executable, "-m", "bayes_ab.cli.main", "analyze", str(EXAMPLE), "--out",
-               str(Path(tmp) / "out"), "--force", "--quiet", *(extra_args or [])]
-        for label in ("cold", "warm"):
+        new_data = Path(tmp) / "new_data"
+        subprocess.run([sys.executable, "-m", "bayes_ab.cli.main", "simulate", "--n", "20000",
+                        "--seed", "99", "--out", str(new_data), "--format", "csv.gz",
+                        "--no-truth"], env=env, capture_output=True, text=True, check=True)
+        for label, data in (("cold", EXAMPLE), ("warm", EXAMPLE), ("new data", new_data)):
+            cmd = [sys.executable, "-m", "bayes_ab.cli.main", "analyze", str(data), "--out",
+                   str(Path(tmp) / "out"), "--force", "--quiet", *(extra_args or [])]
             load = os.getloadavg()
             cpu0 = _cpu_s(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
@@ -167,7 +173,8 @@ def example_table(runs: dict) -> list[str]:
     lines = [
         "`bayes-ab analyze data/example --out OUT --force` (default options: figures, report, "
         "prior sensitivity), fresh process; cold = empty PyTensor / numba / bayes_ab caches, "
-        "warm = the second run. CPU is user + sys of the process and its children.", "",
+        "warm = the second run, new data = then a new simulated dataset of 20,000 trialers "
+        "(seed 99). CPU is user + sys of the process and its children.", "",
         "| run | wall (s) | CPU (s) | compile | sample | summaries, PPC, figures, netCDF, 2 shape fits "
         "| prior sensitivity | rest | wall / sampling |",
         "|---|---|---|---|---|---|---|---|---|"]
@@ -605,6 +612,24 @@ def write_readme(results: dict, readme: Path) -> bool:
     return True
 
 
+EXAMPLE_START = "<!-- example:start (written by `python benchmarks/run.py --example`; do not edit) -->"
+EXAMPLE_END = "<!-- example:end -->"
+
+
+def write_example_readme(table: list[str], readme: Path) -> bool:
+    """Replace the README's example table (between its markers) with this run's."""
+    text = readme.read_text()
+    if EXAMPLE_START not in text or EXAMPLE_END not in text:
+        print(f"{readme}: no example markers; README not changed", file=sys.stderr)
+        return False
+    head, rest = text.split(EXAMPLE_START, 1)
+    _, tail = rest.split(EXAMPLE_END, 1)
+    body = [f"Machine: {machine()}. Command: `python benchmarks/run.py --example`.", "", *table]
+    readme.write_text(head + EXAMPLE_START + "\n\n" + "\n".join(body) + "\n\n" + EXAMPLE_END
+                      + tail)
+    return True
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="20k,1M,10M")
@@ -639,7 +664,10 @@ def main(argv=None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "example.json").write_text(json.dumps(runs, indent=2, default=str))
-        print("\n".join(example_table(runs)))
+        table = example_table(runs)
+        print("\n".join(table))
+        if args.readme:
+            write_example_readme(table, Path(args.readme))
         return 0
 
     sizes = [s for s in args.sizes.split(",") if s]

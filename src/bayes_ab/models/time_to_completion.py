@@ -333,7 +333,20 @@ class TimeToCompletion(BayesModel):
 
     def survival_curves(self, idata: az.InferenceData, times=None) -> tuple[np.ndarray, np.ndarray]:
         """(times, S) with S of shape (draws, channel, time): each channel's survival pooled
-        over its own flags' task mix, S_c(t) = sum_t w[c, t] exp(-H_{c,t}(t))."""
+        over its own flags' task mix, S_c(t) = sum_t w[c, t] exp(-H_{c,t}(t)). On the default
+        grid the curves of the last posterior asked for are kept (the summary and the figure
+        both need them: about 0.7 s each), read-only."""
+        cached = getattr(self, "_survival_cache", None)
+        if times is None and cached is not None and cached[0] is idata:
+            return cached[1]
+        result = self._survival_curves(idata, times)
+        if times is None:
+            for arr in result:
+                arr.flags.writeable = False
+            self._survival_cache = (idata, result)
+        return result
+
+    def _survival_curves(self, idata: az.InferenceData, times=None) -> tuple[np.ndarray, np.ndarray]:
         post = idata.posterior
         times = self.time_grid() if times is None else np.asarray(times, float)
         edges = np.asarray(self.stats.edges)
