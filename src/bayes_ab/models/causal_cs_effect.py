@@ -43,7 +43,7 @@ import numpy as np
 from bayes_ab.constants import ARMS, CHANNELS
 from bayes_ab.errors import DataError
 from bayes_ab.inference.intervals import prob_draws_greater
-from bayes_ab.models.base import BayesModel
+from bayes_ab.models.base import BayesModel, model_data
 from bayes_ab.models.priors import Prior
 from bayes_ab.results import Interval, Result, posterior_interval
 
@@ -204,22 +204,22 @@ class CausalCsEffect(BayesModel):
             cell_p = pm.Deterministic("cell_p", pt.stack([control, test]),
                                       dims=("arm", "channel", "outcome"))
             # counts as data, not constants (bayes_ab.inference.compile_cache)
-            n_arm = pm.Data("customers_by_arm", counts.sum(axis=(1, 2)))
+            n_arm = model_data("customers_by_arm", counts.sum(axis=(1, 2)))
             pm.Multinomial("cells", n=n_arm, p=cell_p.reshape((2, 4)),
-                           observed=pm.Data("cells_obs", counts.reshape(2, 4)))
+                           observed=model_data("cells_obs", counts.reshape(2, 4)))
             pm.Deterministic("late", eta_c[1] - eta_c[0])
             pm.Deterministic("itt_completion", pi_c * (eta_c[1] - eta_c[0]))
 
             # Separate parameters: the observational comparison and the raw first stage.
             by_channel = counts.sum(axis=0)  # channel x outcome
             naive = pr["naive_rate"].create_variable("naive_rate")
-            pm.Binomial("completed_by_channel", n=pm.Data("flags_by_channel", by_channel.sum(axis=1)),
-                        p=naive, observed=pm.Data("completed_by_channel_obs", by_channel[:, 1]),
+            pm.Binomial("completed_by_channel", n=model_data("flags_by_channel", by_channel.sum(axis=1)),
+                        p=naive, observed=model_data("completed_by_channel_obs", by_channel[:, 1]),
                         dims="channel")
             pm.Deterministic("naive_difference", naive[0] - naive[1])
             uptake = pr["uptake_rate"].create_variable("uptake_rate")
             pm.Binomial("cs_by_arm", n=n_arm, p=uptake,
-                        observed=pm.Data("cs_by_arm_obs", counts[:, 0, :].sum(axis=1)), dims="arm")
+                        observed=model_data("cs_by_arm_obs", counts[:, 0, :].sum(axis=1)), dims="arm")
             pm.Deterministic("first_stage", uptake[1] - uptake[0])
         return model
 

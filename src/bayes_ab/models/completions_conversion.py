@@ -52,7 +52,7 @@ from bayes_ab.errors import DataError, OptionError
 from bayes_ab.inference.fit import SamplerConfig, sample
 from bayes_ab.stats.frequentist import TrendTest
 from bayes_ab.inference.intervals import flat, prob_draws_greater
-from bayes_ab.models.base import BayesModel, CountGrid
+from bayes_ab.models.base import BayesModel, CountGrid, model_data
 from bayes_ab.models.priors import FIXED, Prior
 from bayes_ab.results import Interval, Result, posterior_interval
 
@@ -261,15 +261,15 @@ class CompletionsConversion(BayesModel):
             else:
                 a = lo.create_variable("intercept")
                 b = pr["slope"].create_variable("slope")
-                k_x = pm.Data("level_x", k - k[0])
+                k_x = model_data("level_x", k - k[0])
                 mu = pm.Deterministic("mu", a + b * k_x, dims="n_completed")
             sigma = _group_sd("sigma_arm", pr["arm_sd"])
             z = pm.ZeroSumNormal("z_arm", sigma=1.0, dims=("n_completed", "arm"))
             eta = (mu[:, None] + sigma * z).T
             rate = pm.Deterministic("rate", pm.math.sigmoid(eta), dims=("arm", "n_completed"))
             # counts as data, not constants (bayes_ab.inference.compile_cache)
-            pm.Binomial("converted", n=pm.Data("customers", s.trials_array), p=rate,
-                        observed=pm.Data("converted_obs", s.successes_array),
+            pm.Binomial("converted", n=model_data("customers", s.trials_array), p=rate,
+                        observed=model_data("converted_obs", s.successes_array),
                         dims=("arm", "n_completed"))
         return model
 

@@ -50,7 +50,7 @@ from bayes_ab.constants import ARMS, CHANNELS, TASKS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.inference.fit import SamplerConfig
 from bayes_ab.inference.intervals import prob_draws_greater
-from bayes_ab.models.base import BayesModel
+from bayes_ab.models.base import BayesModel, model_data
 from bayes_ab.models.priors import FIXED, Prior
 from bayes_ab.results import Interval, Result, posterior_interval
 
@@ -256,8 +256,8 @@ class HelpCompletion(BayesModel):
             p = pm.Deterministic("p", pm.math.sigmoid(logit_p), dims=("channel", "task", "arm"))
             # counts as data, not constants: the compiled model does not depend on them
             # (bayes_ab.inference.compile_cache reuses it for any counts of these shapes)
-            pm.Binomial("completed", n=pm.Data("flags", flags), p=p,
-                        observed=pm.Data("completed_obs", completed),
+            pm.Binomial("completed", n=model_data("flags", flags), p=p,
+                        observed=model_data("completed_obs", completed),
                         dims=("channel", "task", "arm"))
         return model
 

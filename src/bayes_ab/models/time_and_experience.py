@@ -41,7 +41,7 @@ import numpy as np
 from bayes_ab.constants import TASKS
 from bayes_ab.errors import DataError, OptionError
 from bayes_ab.inference.intervals import flat, prob_draws_greater
-from bayes_ab.models.base import BayesModel, CountGrid
+from bayes_ab.models.base import BayesModel, CountGrid, model_data
 from bayes_ab.models.priors import Prior
 from bayes_ab.models.completions_conversion import logistic_fit
 from bayes_ab.results import Interval, Result, posterior_interval
@@ -216,15 +216,15 @@ class TimeAndExperience(BayesModel):
         with pm.Model(coords=self.coords) as model:
             # the design as data, not constants: the compiled model does not depend on it
             # (bayes_ab.inference.compile_cache reuses it for any data of these shapes)
-            h = pm.Data("hour_x", np.asarray(h, dtype=float))
-            t = pm.Data("task_x", np.asarray(t, dtype=float))
+            h = model_data("hour_x", np.asarray(h, dtype=float))
+            t = model_data("task_x", np.asarray(t, dtype=float))
             c = pr["intercept"].create_variable("intercept")
             b_hour = pr["hour_slope"].create_variable("b_hour")
             b_exp = pr["experience"].create_variable("b_exp")
             eta = c + b_hour * h + b_exp * t
             if self.with_deviations:
                 sigma = pr["hour_sd"].create_variable("sigma_hour")
-                basis = pm.Data("hour_basis_x", _trend_free_basis(np.asarray(s.hours, dtype=float)))
+                basis = model_data("hour_basis_x", _trend_free_basis(np.asarray(s.hours, dtype=float)))
                 if self.centered_deviations:
                     # Basis is orthonormal: Q w with w ~ N(0, sigma) is sigma * Q z.
                     w = pm.Normal("w_hour", 0.0, sigma, dims="hour_basis")
@@ -234,8 +234,8 @@ class TimeAndExperience(BayesModel):
                     dev = pm.Deterministic("hour_dev", sigma * pm.math.dot(basis, z), dims="hour")
                 eta = eta + dev[:, None]
             p = pm.Deterministic("p", pm.math.sigmoid(eta), dims=("hour", "task"))
-            pm.Binomial("completed", n=pm.Data("started", s.trials_array), p=p,
-                        observed=pm.Data("completed_obs", s.successes_array),
+            pm.Binomial("completed", n=model_data("started", s.trials_array), p=p,
+                        observed=model_data("completed_obs", s.successes_array),
                         dims=("hour", "task"))
         return model
 

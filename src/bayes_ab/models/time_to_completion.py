@@ -43,7 +43,7 @@ import numpy as np
 from bayes_ab.constants import CHANNELS, HDI_PROB, TASKS
 from bayes_ab.errors import DataError
 from bayes_ab.inference.intervals import prob_draws_greater
-from bayes_ab.models.base import BayesModel
+from bayes_ab.models.base import BayesModel, model_data
 from bayes_ab.models.priors import Prior
 from bayes_ab.results import Interval, Result, posterior_interval
 
@@ -302,11 +302,11 @@ class TimeToCompletion(BayesModel):
         with pm.Model(coords=coords) as model:
             # the data as data, not constants (bayes_ab.inference.compile_cache reuses the
             # compiled model for any data of these shapes)
-            crude = pm.Data("crude_log_rate", np.asarray(crude, dtype=float))
-            log_exposure = pm.Data("log_exposure", np.log(e.ravel()[keep]))
-            ji = pm.Data("interval_index", ji.astype(np.int64))
-            ti = pm.Data("task_index", ti.astype(np.int64))
-            is_cs = pm.Data("is_cs", (ci == 0).astype(float))
+            crude = model_data("crude_log_rate", np.asarray(crude, dtype=float))
+            log_exposure = model_data("log_exposure", np.log(e.ravel()[keep]))
+            ji = model_data("interval_index", ji.astype(np.int64))
+            ti = model_data("task_index", ti.astype(np.int64))
+            is_cs = model_data("is_cs", (ci == 0).astype(float))
             sigma_rw = pr["random_walk_sd"].create_variable("sigma_rw")
             start = pr["log_baseline_start"]
             log_baseline = pm.GaussianRandomWalk(
@@ -320,7 +320,7 @@ class TimeToCompletion(BayesModel):
                 "task_effect", pt.concatenate([pt.zeros(1), task_free]), dims="task")
             pm.Deterministic("hazard_ratio", pt.exp(beta_cs))
             log_mu = log_exposure + log_baseline[ji] + beta_cs * is_cs + task_effect[ti]
-            pm.Poisson("events", mu=pt.exp(log_mu), observed=pm.Data("events_obs", d.ravel()[keep]),
+            pm.Poisson("events", mu=pt.exp(log_mu), observed=model_data("events_obs", d.ravel()[keep]),
                        dims="cell")
         return model
 
