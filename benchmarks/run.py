@@ -175,7 +175,7 @@ def example_table(runs: dict) -> list[str]:
         "prior sensitivity), fresh process; cold = empty PyTensor / numba / bayes_ab caches, "
         "warm = the second run, new data = then a new simulated dataset of 20,000 trialers "
         "(seed 99). CPU is user + sys of the process and its children.", "",
-        "| run | wall (s) | CPU (s) | compile | sample | summaries, PPC, figures, netCDF, 2 shape fits "
+        "| run | wall (s) | CPU (s) | compile | sample | summaries, figures, netCDF, 2 shape fits "
         "| prior sensitivity | rest | wall / sampling |",
         "|---|---|---|---|---|---|---|---|---|"]
     for label, a in runs.items():
