@@ -150,3 +150,31 @@ def test_a_broken_entry_is_compiled_again(cache_dir):
     mean, sd = closed_form(y)
     assert abs(draws(compiled).mean() - mean) < 4 * sd / np.sqrt(100)
     assert json.loads((cache_dir / f"bayes_ab-{key}.json").read_text())["n_dim"] == 1
+
+
+def test_an_invalid_point_is_an_error_code(cache_dir):
+    """nutpie reads a non-zero return as a failed evaluation: the callback returns 0 and the
+    exact log density at a valid point, and 4 (log density not finite) where PyMC's
+    parameter check fails (sigma <= 0 through new data)."""
+    import ctypes
+
+    with pm.Model() as model:
+        pm.Deterministic("tag", pm.math.constant(TAG + 1))
+        sd = pm.Data("sd", np.array(1.0))
+        mu = pm.Normal("mu", 0.0, PRIOR_SD)
+        pm.Normal("y_obs", mu, sd, observed=np.zeros(3))
+    compiled = cc.compile_model(model)
+
+    def call(c) -> tuple[int, float]:
+        x, out, logp = np.zeros(1), np.zeros(1), np.zeros(1)
+        ptr = ctypes.c_void_p
+        rc = c.compiled_logp_func.ctypes(1, x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+                                         out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+                                         logp.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+                                         ptr(c.user_data.ctypes.data))
+        return rc, float(logp[0])
+
+    rc, logp = call(compiled)
+    assert rc == 0 and logp == pytest.approx(
+        -0.5 * np.log(2 * np.pi * PRIOR_SD**2) - 1.5 * np.log(2 * np.pi))
+    assert call(compiled.with_data(sd=-1.0))[0] == 4
