@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
     import pymc as pm
 
-#: "nutpie": nutpie on numba (compiled per model in every process, fast draws);
+#: "nutpie": nutpie on numba (fast draws; compiled once per model graph and data shapes,
+#: then loaded from disk by `bayes_ab.inference.compile_cache`);
 #: "nutpie-jax": nutpie on JAX (cheap compile, cached on disk across processes, but every
 #: gradient is a Python call: its draws measured 25-40x the CPU of numba's
 #: on the example's models, more than numba's whole compile); "pymc": PyMC's NUTS.

@@ -1,7 +1,7 @@
 """Fit several models at once: exact posteriors in this process, MCMC fits in worker processes.
 
-What a user of `analyze` waits for is mostly nutpie's numba compile of each sampled model
-(several seconds each, paid in every process, single-threaded and holding the GIL). With
+A model's first fit on a machine is mostly nutpie's numba compile (several seconds each,
+single-threaded and holding the GIL; later fits load it, `bayes_ab.inference.compile_cache`). With
 ``workers > 1`` the sampled models are compiled and sampled in that many worker processes
 at the same time, so on two cores the compile wall time is about halved. Each fit keeps its
 own seed (``config`` per model), so the posterior draws are the same as those of a fit in
