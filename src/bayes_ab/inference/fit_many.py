@@ -42,12 +42,13 @@ class FitOutcome:
 
 def default_workers() -> int:
     """Fit in this process by default. Two worker processes measured 24% faster end to end
-    on the example (67 s vs 89 s on 2 cores), but in a clean-clone CI run with an empty
+    on the example when every process compiled every model (67 s vs 89 s on 2 cores); with
+    the compile kept on disk (`bayes_ab.inference.compile_cache`) they are slower (38-47 s
+    vs 32 s: each spawned worker imports PyMC again). Also, in a clean-clone CI run with an empty
     compile cache, workers compiling at the same time left PyTensor's on-disk numba cache
     with an entry (Join) that later compiles in other processes could not use; every
     process now compiles into a numba cache folder of its own (`_worker_init`,
-    `bayes_ab.inference.fit.claim_numba_cache`), and workers stay opt-in (`--workers 2`) until
-    that is measured again on a quiet machine."""
+    `bayes_ab.inference.fit.claim_numba_cache`); workers stay opt-in (`--workers 2`)."""
     return 1
 
 
