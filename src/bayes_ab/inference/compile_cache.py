@@ -219,7 +219,7 @@ def _layout(names: list[str], arrays: dict[str, np.ndarray]) -> tuple[list[str],
         arr = arrays[name]
         shape = ", ".join(f"ud[{pos + 1 + d}]" for d in range(arr.ndim))
         shape = f"({shape},)" if arr.ndim else "()"
-        lines.append(f"        s{i} = numba.carray(_ptr(ud[{pos}]), {shape}, np.{arr.dtype.name})")
+        lines.append(f"    s{i} = numba.carray(_ptr(ud[{pos}]), {shape}, np.{arr.dtype.name})")
         pos += 1 + arr.ndim
     return lines, pos
 
@@ -246,13 +246,13 @@ def _callback(kind: str, key: str, inner: Callable | None, n_dim: int, n_expande
     args = "".join(f", s{block.index(n)}" for n in arg_names)
     # Only the call sits in the try block: numba compiled a try block around the copy loop
     # too about 2.5x longer the first time (measured, time_and_experience: 74 s -> 28 s).
-    head = [f"        ud = numba.carray(user_data_, ({max(ud_len, 1)},), np.int64)", *lines]
+    head = [f"    ud = numba.carray(user_data_, ({max(ud_len, 1)},), np.int64)", *lines]
     if kind == "logp":
         src = "\n".join([
             "def bayes_ab_logp(dim, x_, out_, logp_, user_data_):",
             f"    if dim != {n_dim}:",
             "        return -1",
-            *[line[4:] for line in head],
+            *head,
             f"    x = numba.carray(x_, ({n_dim},))",
             "    try:",
             f"        logp_val, grad = inner(x{args})",
@@ -283,7 +283,7 @@ def _callback(kind: str, key: str, inner: Callable | None, n_dim: int, n_expande
             "        return -1",
             f"    if expanded != {n_expanded}:",
             "        return -1",
-            *[line[4:] for line in head],
+            *head,
             f"    x = numba.carray(x_, ({n_dim},))",
             "    try:",
             f"        (values,) = inner(x{args})",
@@ -298,7 +298,8 @@ def _callback(kind: str, key: str, inner: Callable | None, n_dim: int, n_expande
                                 numba.types.CPointer(numba.types.double),
                                 numba.types.CPointer(numba.types.double), numba.types.voidptr)
     func = compile_numba_function_src(
-        src, f"bayes_ab_{kind}", global_env={"__name__": __name__, "numba": numba, "np": np, "inner": inner, "_ptr": _PTR},
+        src, f"bayes_ab_{kind}",
+        global_env={"__name__": __name__, "numba": numba, "np": np, "inner": inner, "_ptr": _PTR},
         cache_key=f"bayes_ab_{kind}_{key}")
     return numba.cfunc(sig, cache=cache)(func)
 
@@ -366,13 +367,14 @@ def _build(model, meta: dict, logp, expand, arrays: dict, pymc_ipf, logp_pt=None
     init_fn = cp._rv_dict_to_flat_array_wrapper(pymc_ipf, names=names[:n_free],
                                                 shapes=shapes[:n_free])
     dims, coords = cp._prepare_dims_and_coords(model, shape_info)
-    block = _address_block(_block_names(meta), arrays)
+    block_names = _block_names(meta)
     return _compiled_class()(
-        block_names=tuple(_block_names(meta)),
+        block_names=tuple(block_names),
         _n_dim=meta["n_dim"], dims=dims, _coords=coords,
         _shapes={n: tuple(s) for n, s in zip(names, shapes)},
         compiled_logp_func=logp, compiled_expand_func=expand,
-        initial_point_func=init_fn, shared_data=arrays, user_data=block,
+        initial_point_func=init_fn, shared_data=arrays,
+        user_data=_address_block(block_names, arrays),
         n_expanded=meta["n_expanded"], shape_info=shape_info,
         logp_func=logp_pt, expand_func=expand_pt,
     )
@@ -405,13 +407,12 @@ def _callbacks(key: str, meta: dict, arrays: dict, logp_inner=None, expand_inner
 def compile_model(model: pm.Model):
     """``nutpie.compile_pymc_model(model)`` (numba backend), loaded from disk when this model
     (`graph_key`) was compiled before by this or an earlier process."""
-    import nutpie
     import pytensor
 
     # numba caches through PyTensor's locator; with PyTensor's numba cache off, nothing to keep
     keyed = graph_key(model) if pytensor.config.numba__cache else None
     if keyed is None:
-        return nutpie.compile_pymc_model(model)
+        return _uncached(model)
     key, shared = keyed
     folder = _cache_dir()
     meta_path = folder / f"bayes_ab-{key}.json"
@@ -420,7 +421,7 @@ def compile_model(model: pm.Model):
     if meta_path.exists():
         try:
             meta = json.loads(meta_path.read_text())
-            if set(meta["logp_shared"]) | set(meta["expand_shared"]) <= set(arrays):
+            if set(_block_names(meta)) <= set(arrays):
                 lp, ex = _callbacks(key, meta, arrays)
                 if lp._cache_hits and ex._cache_hits:
                     return _build(model, meta, lp, ex, arrays, pymc_ipf)
@@ -460,16 +461,23 @@ def _compile_and_store(model, key: str, meta_path: Path, arrays: dict, pymc_ipf)
 
 
 def _uncached(model):
+    """nutpie's own compile: nothing read from or kept in the cache."""
     import nutpie
 
     return nutpie.compile_pymc_model(model)
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it (readers never see half
+    a file); on failure (a read-only or full cache folder) nothing is kept, not even the
+    temporary file: the model was compiled, just not kept."""
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bayes_ab-", suffix=".tmp")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.replace(tmp, path)
-    except OSError:  # a read-only cache folder: compiled, just not kept
-        pass
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)

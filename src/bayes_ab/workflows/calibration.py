@@ -202,20 +202,23 @@ class ReusableFit:
         return self.model_cls(stats, priors=priors, **self.model_kwargs)
 
     def _graph(self, stats, priors):
+        """(model, its graph, its ``pm.Data`` values by name), from one build."""
         from pymc.model.fgraph import fgraph_from_model
 
         model = self.make(stats, priors)
-        fgraph, _ = fgraph_from_model(model.build())
-        return model, fgraph
+        built = model.build()
+        data = {v.name: np.asarray(v.get_value()) for v in built.data_vars}
+        fgraph, _ = fgraph_from_model(built)
+        return model, fgraph, data
 
     def _compile(self, stats, priors) -> tuple[tuple, _Compiled]:
         import nutpie
         import pytensor
         from pymc.model.fgraph import model_from_fgraph
 
-        _, fgraph = self._graph(stats, priors)
+        _, fgraph, _ = self._graph(stats, priors)
         consts = _tensor_constants(fgraph)
-        _, probe_graph = self._graph(*self._probe)
+        _, probe_graph, _ = self._graph(*self._probe)
         probe = _tensor_constants(probe_graph)
         if _signature(probe) != _signature(consts):
             # The probe changes the structure: it cannot tell data from structure. Compile
@@ -243,8 +246,7 @@ class ReusableFit:
     def compiled_for(self, stats, priors: dict | None = None):
         """(model, compiled nutpie model with this input's data swapped in: the constants
         found to be data, and the model's own ``pm.Data`` variables)."""
-        model, fgraph = self._graph(stats, priors)
-        data = {v.name: np.asarray(v.get_value()) for v in model.build().data_vars}
+        model, fgraph, data = self._graph(stats, priors)
         consts = _tensor_constants(fgraph)
         entry = self._cache.get(_signature(consts))
         if entry is not None:
