@@ -38,6 +38,7 @@ from bayes_ab.plotting import (
     save_figures,
 )
 from bayes_ab.results import to_jsonable
+from bayes_ab.workflows.background import Background
 from bayes_ab.results_schema import HelpChannels, SrmCheck
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,6 +77,11 @@ class AnalyzeOptions:
     engine: str = "auto"
     #: DuckDB engine: memory cap of its buffer pool (it spills to disk above it).
     engine_memory: str = "3GB"
+    #: Run the stages that do not feed the fits (each model's summary, netCDF and figures,
+    #: the frequentist cross-checks, the forensics) in forked child processes while the
+    #: next model compiles and samples (Linux; elsewhere, or False: one after the other in
+    #: this process). Results do not depend on it (bayes_ab.workflows.background).
+    background: bool = True
 
 
 ENGINES = ("auto", "pandas", "duckdb")
@@ -371,18 +377,22 @@ class _Models:
     figures: dict[str, Path] = field(default_factory=dict)
     idata_paths: dict[str, Path] = field(default_factory=dict)
     fitted: dict[str, Any] = field(default_factory=dict)
+    #: the background task of each fitted model (`_submit_model`) and its gate
+    tasks: dict[str, Any] = field(default_factory=dict)
+    passed: dict[str, bool] = field(default_factory=dict)
 
 
 def _fit_and_save(data, *, out: Path, options: AnalyzeOptions, steps: _Steps, timings: dict,
-                  findings: list[Finding]) -> _Models:
-    """Build and fit every model of MODEL_STEPS, then summarise, save and draw each; a model
-    that cannot be built or fitted becomes an error finding (its summary None)."""
+                  findings: list[Finding], background: Background) -> _Models:
+    """Build and fit every model of MODEL_STEPS; each fitted model's diagnostics here, its
+    summary, netCDF and figures in ``background`` (a forked child, while the next model
+    samples). A model that cannot be built or fitted becomes an error finding (its summary
+    None). The summaries are in ``models`` once `_finish_models` has run."""
     models = _Models()
     jobs: dict[str, tuple] = {}
     build_errors: dict[str, Exception] = {}
     # posterior predictive draws feed the PPC figure, drawn only with --figures all
-    sampler = replace(options.sampler, posterior_predictive=bool(
-        options.sampler.posterior_predictive and options.figures and options.figure_set == "all"))
+    sampler = _effective_sampler(options)
     for offset, step in enumerate(MODEL_STEPS):
         try:
             jobs[step.key] = (build_model(step.key, data), sampler.with_seed_offset(offset))
@@ -392,37 +402,46 @@ def _fit_and_save(data, *, out: Path, options: AnalyzeOptions, steps: _Steps, ti
         steps.start(key, step_of(key).label, message=f"model: {step_of(key).label}", kind="model")
     t = time.perf_counter()
     # Each model's progress line starts when its fit starts (with --workers > 1 the sampled
-    # ones start together) and ends once it is summarised, saved and drawn below.
+    # ones start together) and ends once it is summarised, saved and drawn.
+
+    def on_fitted(key: str, outcome) -> None:
+        t = time.perf_counter()
+        if outcome.error is None:
+            models.tasks[key] = _submit_model(step_of(key), outcome, models, out=out,
+                                              options=options, timings=timings,
+                                              background=background)
+        timings[f"model_{key}"] = outcome.seconds + time.perf_counter() - t
+
     outcomes = fit_models(jobs, workers=options.workers, on_start=lambda key: steps.start(
-        key, step_of(key).label, message=f"model: {step_of(key).label}", kind="model"))
+        key, step_of(key).label, message=f"model: {step_of(key).label}", kind="model"),
+        on_done=on_fitted)
     timings["fit_models"] = time.perf_counter() - t
     for step in MODEL_STEPS:
-        t = time.perf_counter()
         outcome = outcomes.get(step.key)
         exc = build_errors.get(step.key) or (outcome.error if outcome is not None else None)
-        if exc is not None:
-            models.summaries[step.key] = None
-            findings.append(Finding(
-                check=f"model_{step.key}", severity="error", count=1,
-                message=f"The {step.label} model could not be estimated on this data: {exc}",
-            ))
-            timings[f"model_{step.key}"] = time.perf_counter() - t
-            steps.end(step.key, "failed", detail=str(exc))
+        if exc is None:
             continue
-        t -= outcome.seconds  # the model's time includes its fit
-        diag = _save_model(step, outcome, models, out=out, options=options, timings=timings)
-        idata = outcome.idata
-        timings[f"model_{step.key}"] = time.perf_counter() - t
-        steps.end(step.key, compile_seconds=float(idata.attrs.get("compile_seconds", 0.0)),
-                  sample_seconds=float(idata.attrs.get("sample_seconds", 0.0)),
-                  exact=bool(idata.attrs.get("exact", False)),
-                  detail="" if diag.passed else "failed the convergence gate")
+        models.summaries[step.key] = None
+        findings.append(Finding(
+            check=f"model_{step.key}", severity="error", count=1,
+            message=f"The {step.label} model could not be estimated on this data: {exc}",
+        ))
+        timings.setdefault(f"model_{step.key}", 0.0)
+        steps.end(step.key, "failed", detail=str(exc))
     return models
 
 
-def _save_model(step, outcome, models: _Models, *, out: Path, options: AnalyzeOptions,
-                timings: dict):
-    """One fitted model: its diagnostics (returned), summary, idata file and figures."""
+def _effective_sampler(options: AnalyzeOptions) -> SamplerConfig:
+    """The sampler settings the models run with: posterior predictive draws only where
+    the PPC figure uses them (``--figures all``)."""
+    return replace(options.sampler, posterior_predictive=bool(
+        options.sampler.posterior_predictive and options.figures and options.figure_set == "all"))
+
+
+def _submit_model(step, outcome, models: _Models, *, out: Path, options: AnalyzeOptions,
+                  timings: dict, background: Background):
+    """One fitted model: its diagnostics here (the gate), then its summary, idata file and
+    figures as a background task."""
     model, idata = outcome.model, outcome.idata
     models.fitted[step.key] = idata
     for part in ("compile", "sample"):
@@ -430,16 +449,56 @@ def _save_model(step, outcome, models: _Models, *, out: Path, options: AnalyzeOp
             timings[f"{part}_{step.key}"] = float(idata.attrs[f"{part}_seconds"])
     diag = model.diagnostics(idata)
     models.diagnostics.append(diag)
-    models.summaries[step.key] = model.summarize(idata)
-    models.idata_paths[step.key] = model.save(idata, out / "idata" / f"{step.key}.nc")
+    models.passed[step.key] = diag.passed
+    kinds = None
     if options.figures:
         kinds = FIGURE_KINDS if options.figure_set == "all" else (
             REPORT_FIGURE_KINDS + (() if diag.passed else GATE_FIGURE_KINDS))
+    return background.submit(f"model {step.key}", _summarize_save_draw, model, idata,
+                             key=step.key, out=out, kinds=kinds)
+
+
+def _summarize_save_draw(model, idata, *, key: str, out: Path, kinds) -> tuple:
+    """(summary, idata path, {figure name: path}) of one fitted model (a background task)."""
+    summary = model.summarize(idata)
+    path = model.save(idata, out / "idata" / f"{key}.nc")
+    figures: dict[str, Path] = {}
+    if kinds is not None:
         with figure_kinds(kinds):
             drawn = model.figures(idata)
-        models.figures.update(save_figures(
-            {f"{step.key}_{kind}": fig for kind, fig in drawn.items()}, out / "figures"))
-    return diag
+        figures = save_figures({f"{key}_{kind}": fig for kind, fig in drawn.items()},
+                               out / "figures")
+    return summary, path, figures
+
+
+def _finish_models(models: _Models, *, steps: _Steps, timings: dict,
+                   findings: list[Finding]) -> None:
+    """Wait for each model's background task and file its summary, netCDF and figures;
+    a model whose summary or figures fail is an error finding, as a failed fit."""
+    for step in MODEL_STEPS:
+        task = models.tasks.get(step.key)
+        if task is None:
+            continue
+        try:
+            summary, path, figures = task.result()
+        except (BayesAbError, ValueError) as exc:
+            models.summaries[step.key] = None
+            findings.append(Finding(
+                check=f"model_{step.key}", severity="error", count=1,
+                message=f"The {step.label} model could not be summarised on this data: {exc}",
+            ))
+            steps.end(step.key, "failed", detail=str(exc))
+            continue
+        finally:
+            timings[f"background_{step.key}"] = task.seconds
+        models.summaries[step.key] = summary
+        models.idata_paths[step.key] = path
+        models.figures.update(figures)
+        idata = models.fitted[step.key]
+        steps.end(step.key, compile_seconds=float(idata.attrs.get("compile_seconds", 0.0)),
+                  sample_seconds=float(idata.attrs.get("sample_seconds", 0.0)),
+                  exact=bool(idata.attrs.get("exact", False)),
+                  detail="" if models.passed[step.key] else "failed the convergence gate")
 
 
 def _model_results(data, *, freq: dict, models: _Models, findings: list[Finding],
@@ -503,53 +562,55 @@ def analyze(
     _require_both_arms(data)
     findings: list[Finding] = list(data.findings)
 
-    t = time.perf_counter()
-    steps.start("frequentist", "frequentist cross-checks")
-    freq = frequentist_checks(data, design_test_share=options.design_test_share)
-    steps.end("frequentist")
-    timings["frequentist"] = time.perf_counter() - t
-    if "cox_skipped" in freq:
-        findings.append(Finding("cox_skipped", "info", 1, freq["cox_skipped"]))
+    with Background(enabled=options.background) as background:
+        # the stages that feed no fit run beside the fits (bayes_ab.workflows.background)
+        steps.start("frequentist", "frequentist cross-checks")
+        freq_task = background.submit("frequentist cross-checks", frequentist_checks, data,
+                                      design_test_share=options.design_test_share)
+        forensics, forensics_task = _start_forensics(data, source, data_dir, options=options,
+                                                     steps=steps, background=background)
+        models = _fit_and_save(data, out=out, options=options, steps=steps, timings=timings,
+                               findings=findings, background=background)
+        fitted = models.fitted
+        sensitivity = None
+        if options.prior_sensitivity != "none":
+            t = time.perf_counter()
+            sensitivity = _prior_sensitivity(data, fitted, options=options, steps=steps)
+            timings["prior_sensitivity"] = time.perf_counter() - t
+        steps.start("ratios_segments", "ratio metrics and segments")
+        quality: list[dict] = []  # the findings of both, as results.json dicts
+        ratios = ratio_metrics(data, seed=options.sampler.seed, findings=quality)
+        segments = segment_blocks(data, options=options, findings=quality)
+        steps.end("ratios_segments")
 
-    models = _fit_and_save(data, out=out, options=options, steps=steps, timings=timings,
-                           findings=findings)
-    fitted = models.fitted
+        t = time.perf_counter()
+        freq = freq_task.result()
+        timings["frequentist"] = freq_task.seconds
+        steps.end("frequentist")
+        if "cox_skipped" in freq:
+            findings.append(Finding("cox_skipped", "info", 1, freq["cox_skipped"]))
+        _finish_models(models, steps=steps, timings=timings, findings=findings)
+        if forensics_task is not None:
+            forensics = forensics_task.result()
+            timings["forensics"] = forensics_task.seconds
+            steps.end("forensics")
+        timings["background_wait"] = time.perf_counter() - t
+
     results = _model_results(data, freq=freq, models=models, findings=findings,
                              options=options)
-
-    if options.prior_sensitivity != "none":
-        t = time.perf_counter()
-        results["prior_sensitivity"] = _prior_sensitivity(data, fitted, options=options,
-                                                           steps=steps)
-        timings["prior_sensitivity"] = time.perf_counter() - t
-    steps.start("ratios_segments", "ratio metrics and segments")
-    results["ratio_metrics"] = ratio_metrics(data, seed=options.sampler.seed,
-                                             findings=results["data_quality"])
-    results["segments"] = segment_blocks(data, options=options, findings=results["data_quality"])
-    steps.end("ratios_segments")
-    if options.forensics:
-        if not data.rows_in_memory and data.n_customers > FORENSICS_MAX_CUSTOMERS:
-            note = (f"forensics skipped: {data.n_customers} customers is over "
-                    f"{FORENSICS_MAX_CUSTOMERS} with the duckdb engine (it reads the raw "
-                    "files with pandas); run `bayes-ab forensics` on a sample")
-            results["forensics"] = {"verdict": "inconclusive", "evidence": [], "error": note}
-            results["data_quality"].append(Finding("forensics_skipped", "info", 1,
-                                                   note).to_dict())
-        elif source is not None and getattr(source, "folder", None) is None:
-            note = ("forensics skipped: it reads the raw files, and the data came from "
-                    f"database tables ({source.display}); run `bayes-ab forensics` on an "
-                    "export of them")
-            results["forensics"] = {"verdict": "inconclusive", "evidence": [], "error": note}
-            results["data_quality"].append(Finding("forensics_skipped", "info", 1,
-                                                   note).to_dict())
-        else:
-            steps.start("forensics", "forensics")
-            results["forensics"] = _forensics(source.folder if source else data_dir)
-            steps.end("forensics")
+    if sensitivity is not None:
+        results["prior_sensitivity"] = sensitivity
+    results["ratio_metrics"] = ratios
+    results["segments"] = segments
+    results["data_quality"].extend(quality)
+    if forensics is not None:
+        results["forensics"], note = forensics
+        if note is not None:
+            results["data_quality"].append(note.to_dict())
     results["input"]["engine"] = engine
     timings["total"] = time.perf_counter() - t0
     results["timing_seconds"] = {k: round(v, 3) for k, v in timings.items()}
-    results["sampler"] = options.sampler.to_dict()
+    results["sampler"] = _effective_sampler(options).to_dict()
     # The edge: typed result blocks become the plain results.json dicts here, once.
     results = to_jsonable(results)
     return AnalysisRun(results=results, figures=models.figures, idata_paths=models.idata_paths,
@@ -599,6 +660,28 @@ def _prior_sensitivity(data: ExperimentData, fitted: dict, *, options: AnalyzeOp
             continue
         steps.end(f"sensitivity_{key}")
     return out
+
+
+def _start_forensics(data, source, data_dir, *, options: AnalyzeOptions, steps: _Steps,
+                     background: Background):
+    """((forensics block, info finding) or None, None) when forensics is off or skipped;
+    (None, its background task) when it runs (the task's result is the same pair)."""
+    if not options.forensics:
+        return None, None
+    if not data.rows_in_memory and data.n_customers > FORENSICS_MAX_CUSTOMERS:
+        note = (f"forensics skipped: {data.n_customers} customers is over "
+                f"{FORENSICS_MAX_CUSTOMERS} with the duckdb engine (it reads the raw "
+                "files with pandas); run `bayes-ab forensics` on a sample")
+    elif source is not None and getattr(source, "folder", None) is None:
+        note = ("forensics skipped: it reads the raw files, and the data came from "
+                f"database tables ({source.display}); run `bayes-ab forensics` on an "
+                "export of them")
+    else:
+        steps.start("forensics", "forensics")
+        folder = source.folder if source else data_dir
+        return None, background.submit("forensics", lambda: (_forensics(folder), None))
+    block = {"verdict": "inconclusive", "evidence": [], "error": note}
+    return (block, Finding("forensics_skipped", "info", 1, note)), None
 
 
 def _forensics(data_dir) -> dict | None:

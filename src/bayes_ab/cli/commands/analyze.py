@@ -67,6 +67,11 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes that compile and sample the MCMC models at the same "
                    "time (default 1: in this process); the results do not depend on it")
+    p.add_argument("--no-background", dest="background", action="store_false",
+                   help="draw figures, write the netCDF files and run the frequentist and "
+                   "forensic checks one after another in this process (default on Linux: "
+                   "in forked child processes while the next model samples; the results "
+                   "are the same)")
     p.add_argument("--prior-sensitivity", choices=("all", "decision", "none"), default="decision",
                    help="refit models under a weaker and a stronger prior: all models, "
                    "only the decision metrics (conversion, CS engagement; default), or none")
@@ -117,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         figures=not (args.no_figures or args.figure_set == "none"),
         figure_set="all" if args.figure_set == "all" else "report",
         workers=_workers(args.workers),
+        background=args.background,
         prior_sensitivity=args.prior_sensitivity,
         engine=_pipeline_engine(data_dir, getattr(args, "engine", "auto")),
         engine_memory=_memory_size(getattr(args, "engine_memory", "3GB")),

@@ -1,0 +1,117 @@
+"""Background stages (bayes_ab.workflows.background): a forked child gives the same value
+or the same exception as a call in this process, and leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from bayes_ab.errors import DataError
+from bayes_ab.workflows.background import Background, BackgroundError, fork_available
+
+FORK = pytest.mark.skipif(not fork_available(), reason="forked children only on Linux")
+
+
+def _moments(x: np.ndarray, *, scale: float) -> dict:
+    return {"mean": float(np.mean(x) * scale), "pid": os.getpid()}
+
+
+def _fails(column: str):
+    raise DataError("no help flag in OTHER", file="help_activity", column=column, lines=[3, 7])
+
+
+class _Unpicklable(Exception):
+    def __init__(self, message, handle):  # two required arguments: pickle cannot rebuild it
+        super().__init__(message)
+        self.handle = handle
+
+
+def _raises_unpicklable():
+    raise _Unpicklable("a lock inside", handle=lambda: None)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_value_and_error_as_in_process(enabled):
+    x = np.arange(10.0)
+    with Background(enabled=enabled) as bg:
+        ok = bg.submit("moments", _moments, x, scale=2.0)
+        bad = bg.submit("fails", _fails, "channel")
+        assert ok.result()["mean"] == 9.0
+        with pytest.raises(DataError) as info:
+            bad.result()
+    assert info.value.column == "channel" and info.value.lines == (3, 7)
+    assert "no help flag in OTHER" in str(info.value)
+    forked = enabled and fork_available()
+    assert (ok.result()["pid"] != os.getpid()) is forked
+    assert bg.forked is forked
+    assert ok.seconds >= 0.0
+
+
+@FORK
+def test_child_sees_parent_memory_and_writes_files(tmp_path):
+    """The child works on the parent's objects as they were at the fork (nothing pickled
+    on the way in) and its files are there once the result is taken."""
+    big = {"draws": np.random.default_rng(1).normal(size=(4, 1000))}
+
+    def write(path):
+        np.save(path, big["draws"])
+        return path
+
+    with Background() as bg:
+        task = bg.submit("write", write, tmp_path / "draws.npy")
+        big["draws"] = None  # the parent's change after the fork does not reach the child
+        path = task.result()
+    assert np.load(path).shape == (4, 1000)
+
+
+@FORK
+def test_unpicklable_error_comes_back_as_text():
+    with Background() as bg:
+        task = bg.submit("lock", _raises_unpicklable)
+        with pytest.raises(BackgroundError, match="a lock inside"):
+            task.result()
+
+
+@FORK
+def test_child_that_dies_is_an_error_not_a_hang():
+    with Background() as bg:
+        task = bg.submit("dies", os._exit, 3)
+        with pytest.raises(BackgroundError, match="exit code 3"):
+            task.result()
+
+
+@FORK
+def test_at_most_max_running_children():
+    """The third submit waits for the oldest child: never more than two at once."""
+    def stamp():
+        time.sleep(0.3)
+        return time.perf_counter()
+
+    with Background(max_running=2) as bg:
+        t0 = time.perf_counter()
+        tasks = [bg.submit(f"s{i}", stamp) for i in range(3)]
+        submitted = time.perf_counter() - t0
+        ends = [t.result() for t in tasks]
+    assert submitted >= 0.25  # the third waited for the first
+    assert ends[2] - ends[0] >= 0.25
+
+
+@FORK
+def test_leaving_early_kills_children_and_prints_nothing(capfd):
+    with pytest.raises(RuntimeError, match="parent failed"):
+        with Background() as bg:
+            task = bg.submit("slow", time.sleep, 30)
+            print("before", flush=True)
+            raise RuntimeError("parent failed")
+    assert task._process.exitcode is not None  # reaped, not left running
+    out = capfd.readouterr().out
+    assert out.count("before") == 1  # the child does not print the parent's buffer again
+
+
+def test_not_forked_off_linux(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert not Background().forked
