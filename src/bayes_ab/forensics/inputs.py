@@ -231,7 +231,7 @@ def _task_durations(activity: pd.DataFrame, t: pd.Series):
                        "task": activity["task"].astype(str).str.strip().str.replace(".0", "",
                                                                                     regex=False),
                        "a": activity["action"].str.strip().str.lower().str[:5].to_numpy(),
-                       "t": t.to_numpy()}).dropna()
+                       "t": t.array}).dropna()  # datetime64 kept (not Timestamp objects)
     first = df.groupby(["c", "task", "a"])["t"].min().unstack("a")
     anomalies = {}
     if not {"start", "compl"} <= set(first.columns):
