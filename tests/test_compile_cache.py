@@ -115,6 +115,47 @@ def test_key_changes_with_constants_shapes_and_structure():
     assert cc.graph_key(other)[0] != base  # another prior
 
 
+def _positive_model(*, det_name="scale2", name="scale", **kwargs):
+    with pm.Model() as model:
+        scale = pm.HalfNormal(name, 1.0, **kwargs)
+        pm.Deterministic(det_name, 2 * scale)
+        pm.Normal("y_obs", 0.0, scale, observed=pm.Data("y", np.arange(4.0)))
+    return model
+
+
+def test_key_sees_transforms_names_and_the_generative_graph():
+    """The key is the generative graph (not the log density): what PyMC derives the log
+    density and the trace from must all be in it: each variable's transform, each name."""
+    from pymc.distributions.transforms import log, logodds
+
+    base = cc.graph_key(_positive_model())[0]
+    assert cc.graph_key(_positive_model())[0] == base
+    assert cc.graph_key(_positive_model(default_transform=log))[0] == base  # its default
+    assert cc.graph_key(_positive_model(default_transform=None))[0] != base  # untransformed
+    assert cc.graph_key(_positive_model(default_transform=logodds))[0] != base
+    assert cc.graph_key(_positive_model(transform=log))[0] != base  # log after log
+    assert cc.graph_key(_positive_model(det_name="twice"))[0] != base  # a trace name
+    assert cc.graph_key(_positive_model(name="sd"))[0] != base  # a value variable's name
+    lines = cc._variable_lines(_positive_model())
+    assert "deterministic:'scale2'" in lines and any("LogTransform" in x for x in lines)
+
+
+def test_custom_distributions_are_keyed_by_their_log_density():
+    """A CustomDist's log density is a Python function beside the graph: two models that
+    differ only there must not share a key (the log density graph is hashed instead)."""
+    def model_with(logp):
+        with pm.Model() as model:
+            mu = pm.Normal("mu", 0.0, 1.0)
+            pm.CustomDist("y", mu, logp=logp, observed=np.arange(3.0))
+        return model
+
+    with pytest.raises(cc._Unkeyable, match="custom distribution"):
+        cc._variable_lines(model_with(lambda v, m: -((v - m) ** 2)))
+    a = cc.graph_key(model_with(lambda v, m: -((v - m) ** 2)))
+    b = cc.graph_key(model_with(lambda v, m: -abs(v - m)))
+    assert a is not None and b is not None and a[0] != b[0]
+
+
 def test_key_is_the_same_in_another_process():
     code = textwrap.dedent("""
         import json, sys
