@@ -115,3 +115,13 @@ def test_leaving_early_kills_children_and_prints_nothing(capfd):
 def test_not_forked_off_linux(monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
     assert not Background().forked
+
+
+@FORK
+def test_children_run_below_the_parents_priority():
+    from bayes_ab.workflows.background import NICE
+
+    parent = os.getpriority(os.PRIO_PROCESS, 0)
+    with Background() as bg:
+        child = bg.submit("priority", os.getpriority, os.PRIO_PROCESS, 0).result()
+    assert child == min(parent + NICE, 19)

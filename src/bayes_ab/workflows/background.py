@@ -34,6 +34,13 @@ from typing import Any
 __all__ = ["Background", "BackgroundError", "Task", "fork_available"]
 
 
+#: Children running at once; one more waits for the oldest (a bound on memory, not on
+#: CPU: with ``NICE`` the children do not slow the parent's fits much).
+MAX_RUNNING = 4
+#: Scheduling priority of a child below the parent's (`os.nice` increment).
+NICE = 10
+
+
 class BackgroundError(RuntimeError):
     """A background stage failed in a way its own exception cannot tell (the child died,
     or its exception could not be pickled); the message says which stage and how."""
@@ -109,6 +116,10 @@ def _child(fn: Callable, args: tuple, kwargs: dict, conn) -> None:
 
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the child
     sys.stdout = sys.stderr = devnull
+    try:  # the parent's fits come first; a child takes the CPU time they leave
+        os.nice(NICE)
+    except OSError:
+        pass
     warnings.simplefilter("ignore")
     t = time.perf_counter()
     try:
@@ -141,12 +152,13 @@ def _rebuild(name: str, payload: tuple) -> BaseException:
 
 
 class Background:
-    """Runs stages in forked children, at most ``max_running`` at a time.
+    """Runs stages in forked children (at a lower priority: ``NICE``), at most
+    ``max_running`` at a time.
 
     Use as a context manager: leaving it waits for no one but kills children still
     running (after an error in the parent nothing of theirs is wanted)."""
 
-    def __init__(self, *, enabled: bool = True, max_running: int = 2):
+    def __init__(self, *, enabled: bool = True, max_running: int = MAX_RUNNING):
         self.forked = bool(enabled) and fork_available()
         self.max_running = max(1, int(max_running))
         self._tasks: list[Task] = []
