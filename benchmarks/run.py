@@ -144,6 +144,10 @@ def example_end_to_end(extra_args: list[str] | None = None) -> dict:
         env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}/pytensor",
                "NUMBA_CACHE_DIR": f"{cache}/numba", "BAYES_AB_CACHE_DIR": f"{cache}/bayes_ab",
                "MPLBACKEND": "Agg"}
+        # Python's bytecode cache as on a default install (site-packages got theirs from
+        # pip; bayes_ab's own in src/, git-ignored): an environment that sets
+        # PYTHONDONTWRITEBYTECODE would recompile every bayes_ab module in every run
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         new_data = Path(tmp) / "new_data"
         subprocess.run([sys.executable, "-m", "bayes_ab.cli.main", "simulate", "--n", "20000",
                         "--seed", "99", "--out", str(new_data), "--format", "csv.gz",
