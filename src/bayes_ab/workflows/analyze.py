@@ -463,9 +463,8 @@ def _submit_model(step, outcome, models: _Models, *, out: Path, options: Analyze
 def _import_for_children(*, figures: bool) -> None:
     """Import here, once, what every model's background child imports (the netCDF writer,
     ArviZ's matplotlib plots): a forked child inherits it, instead of seven children
-    importing it each (h5netcdf alone: 0.2 s per child)."""
-    import h5netcdf  # noqa: F401
-    import h5netcdf.legacyapi  # noqa: F401
+    importing it each (the netCDF library alone: 0.2 s per child)."""
+    import netCDF4  # noqa: F401
 
     if figures:
         import arviz.plots.backends.matplotlib  # noqa: F401
