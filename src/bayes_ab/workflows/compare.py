@@ -190,7 +190,7 @@ def _open_table(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found" if not path.exists() else "not a file", file=str(path))
-    return read_table(path)
+    return read_table(path, ids_as_text=True)
 
 
 def _outcome_kind(raw, metric_type: str) -> tuple[str, str]:
