@@ -191,3 +191,36 @@ def test_bad_values_give_the_same_error_either_way(tmp_path):
                                metric_type="binary")
         msgs.append(str(exc.value))
     assert msgs[0] == msgs[1] and "'maybe'" in msgs[0] and "22" in msgs[0]
+
+
+def test_id_columns_stay_arrow_text_and_change_no_number(tmp_path):
+    """`compare` keeps an id-like column no option names as Arrow text (no Python string
+    per row; the findings only count its values) and converts the named ones: every
+    result equals the run on the plain reader's table (categorical text)."""
+    from bayes_ab.workflows.compare import _open_table, run_compare
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    uid = rng.integers(0, 3000, n)
+    arm = rng.choice(["control", "B"], n)
+    y = (rng.random(n) < np.where(arm == "B", 0.3, 0.25)).astype(int)
+    spend = np.round(rng.gamma(2.0, 10.0, n), 2)
+    path = tmp_path / "ids.csv"
+    path.write_text("user_id,arm,y,spend\n" + "".join(
+        f"{u},{a},{v},{s}\n" for u, a, v, s in zip(uid, arm, y, spend, strict=True)))
+    table = _open_table(path, ["arm", "y"])
+    assert isinstance(table.data["user_id"].dtype, pd.ArrowDtype)
+    assert isinstance(table.data["spend"].dtype, pd.ArrowDtype)
+    assert isinstance(table.data["arm"].dtype, pd.CategoricalDtype)
+    named = _open_table(path, ["arm", "Spend", "user_id"]).data
+    assert named["spend"].dtype == object and named["user_id"].dtype == object
+    assert named["spend"].tolist() == read_table(path).data["spend"].astype(str).tolist()
+    for kwargs in ({"outcome_col": "y"}, {"outcome_col": "spend"},
+                   {"outcome_col": "y", "unit_col": "user_id"},
+                   {"outcome_col": "y", "ratio": "spend/y"}):
+        fast = run_compare(path, group_col="arm", **kwargs).results
+        slow = run_compare(path, group_col="arm", _table=read_table(path), **kwargs).results
+        assert fast == slow, kwargs
+    codes = [f["code"] for f in run_compare(path, group_col="arm",
+                                            outcome_col="y").results["findings"]]
+    assert "possible_repeated_units" in codes
