@@ -163,6 +163,7 @@ def beta_hdi(alpha: float, beta: float, *, prob: float = HDI_PROB) -> tuple[floa
     """
     if not 0 < prob < 1:
         raise ValueError(f"prob must be in (0, 1), got {prob}")
+
     def width(q: float) -> float:
         return float(beta_ppf(q + prob, alpha, beta) - beta_ppf(q, alpha, beta))
 
