@@ -19,6 +19,14 @@ the medians and the ratio of bayes-ab to gbstats are printed and written to
 answers are compared too (P(treatment better), lift), so speed is never bought with a
 different number. ``--importtime`` also records ``python -X importtime`` of one
 ``compare --no-figures`` run (the 15 slowest top-level imports).
+
+Bytecode: every process runs from compiled bytecode, as an installed package does (pip
+compiles gbstats' at install; an editable bayes_ab compiles its modules on first import):
+the children get ``PYTHONPYCACHEPREFIX`` = a temporary folder (removed at the end) and no
+``PYTHONDONTWRITEBYTECODE``, and one untimed run of each process fills it.
+``--cold-bytecode`` keeps the environment as it is instead (with
+``PYTHONDONTWRITEBYTECODE=1`` the ~50 bayes_ab modules `compare` imports are compiled on every
+run, about 0.2-0.3 s of CPU). The mode is written with the results.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -95,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time bayes-ab from another source tree (PYTHONPATH=PATH), e.g. "
                          "before=/tmp/old/src; repeatable (before/after side by side)")
     ap.add_argument("--importtime", action="store_true")
+    ap.add_argument("--cold-bytecode", action="store_true",
+                    help="keep the environment's bytecode setting (PYTHONDONTWRITEBYTECODE) "
+                         "instead of a warm .pyc cache for every process")
     ap.add_argument("--results", default=str(HERE / "results"),
                     help="folder for compare_gbstats.md/.json ('' = don't write)")
     a = ap.parse_args(argv)
@@ -106,8 +118,24 @@ def main(argv: list[str] | None = None) -> int:
         export = Path(a.data_dir) / f"ab_{a.rows}_{a.seed}.csv"
         if not export.exists():
             make_export(export, a.rows, a.seed)
-    env = dict(os.environ, MPLBACKEND="Agg")
     work = Path(tempfile.mkdtemp(prefix="bayes_ab_cmp_"))
+    try:
+        return _bench(a, export, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _bench(a: argparse.Namespace, export: Path, work: Path) -> int:
+    env = dict(os.environ, MPLBACKEND="Agg")
+    if a.cold_bytecode:
+        bytecode = ("as the environment has it (PYTHONDONTWRITEBYTECODE="
+                    f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')!s}: "
+                    + ("bayes_ab compiled from source on every run" if
+                       os.environ.get("PYTHONDONTWRITEBYTECODE") else "cached .pyc") + ")")
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        bytecode = "warm (every process's .pyc cache filled by one untimed run first)"
     gb_script = work / "gb.py"
     gb_script.write_text(GBSTATS)
     base = [sys.executable, "-m", "bayes_ab.cli.main", "compare", str(export), "--group-col",
@@ -121,8 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         runs[f"bayes-ab compare{tag}"] = []
         runs[f"bayes-ab compare --no-figures{tag}"] = []
     answers = {}
+    timed([a.gbstats_python, str(gb_script), str(export)], env)  # warm-up, untimed
+    for _, tree_env in trees:
+        timed(base, tree_env)
+        timed(base + ["--no-figures"], tree_env)
     for _ in range(a.repeats):
-        cpu, wall, out = timed([a.gbstats_python, str(gb_script), str(export)])
+        cpu, wall, out = timed([a.gbstats_python, str(gb_script), str(export)], env)
         runs["gbstats"].append((cpu, wall))
         answers["gbstats"] = json.loads(out)
         for tag, tree_env in trees:
@@ -141,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     gcpu, gwall = med["gbstats"]
     lines = [f"Export: {export.name}, {sum(1 for _ in open(export)) - 1:,} rows; "
              f"{a.repeats} repeats; load average before/after: {LOAD0} / "
-             f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs.", "",
+             f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs; "
+             f"bytecode: {bytecode}.", "",
              "| process | CPU s (median; all) | wall s (median; all) | CPU / gbstats | "
              "wall / gbstats |", "|---|---|---|---|---|"]
     for k, v in runs.items():
@@ -178,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         (out / "compare_gbstats.md").write_text("# compare vs gbstats\n\n" + text + "\n")
         (out / "compare_gbstats.json").write_text(json.dumps(
-            {"export": str(export.name), "repeats": a.repeats, "runs": runs,
+            {"export": str(export.name), "repeats": a.repeats, "bytecode": bytecode,
+             "runs": runs,
              "median": med, "answers": answers, "imports": imports}, indent=2) + "\n")
     return 0
 

@@ -5,6 +5,7 @@ the same numbers as the plain code paths (statsmodels / the per-row parse)."""
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,16 +24,22 @@ def _export(path: Path, rows: list[tuple[str, str]]) -> Path:
     return path
 
 
+#: Never imported by `compare` of a binary outcome: the samplers and their kin, other
+#: engines, and the slow-to-import parts of scipy and statsmodels (`bayes_ab.inference.exact`).
+_HEAVY = ("pymc", "arviz", "pytensor", "nutpie", "duckdb", "ibis", "lifelines", "xarray",
+          "scipy.stats", "scipy.optimize", "scipy.integrate", "statsmodels")
+
+
 def test_cli_imports_only_the_command_it_runs(tmp_path):
-    """`bayes-ab compare --no-figures` imports no other command module (only the shared options), no plotting and
-    no sampler; `bayes-ab --help` still lists every command."""
+    """`bayes-ab compare --no-figures` imports no other command module (only the shared
+    options), no plotting, no sampler and no scipy.stats; `bayes-ab --help` still lists
+    every command."""
     path = _export(tmp_path / "e.csv", [("control", "0"), ("B", "1")] * 40)
     code = ("import sys; from bayes_ab.cli.main import main; "
             f"rc = main(['compare', {str(path)!r}, '--group-col', 'arm', '--outcome-col', 'y', "
             f"'--out', {str(tmp_path / 'o')!r}, '--no-figures', '--quiet']); "
             "print(rc, sorted(m for m in sys.modules if m.startswith('bayes_ab.cli.commands.')), "
-            "sorted(m for m in ('matplotlib', 'pymc', 'arviz', 'pytensor', 'nutpie', "
-            "'duckdb', 'ibis', 'lifelines', 'xarray') if m in sys.modules))")
+            f"sorted(m for m in ('matplotlib',) + {_HEAVY!r} if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -46,22 +53,92 @@ def test_cli_imports_only_the_command_it_runs(tmp_path):
     assert "compare" in build_parser(only="compare").format_help()
 
 
-def test_holm_skips_statsmodels_full_collection_and_matches_it(monkeypatch):
-    """statsmodels' Holm ends with gc.collect(); the objects alive before the call are
-    frozen then (not walked), and unfrozen after; the p-values are statsmodels'."""
+def test_compare_with_figures_imports_no_sampler_nor_scipy_stats(tmp_path):
+    """The default `compare` (report and figure) of a binary outcome: exact posteriors need
+    only numpy and scipy.special; matplotlib is imported to draw the figure."""
+    path = _export(tmp_path / "e.csv", [("control", "0"), ("B", "1"), ("B", "0")] * 40)
+    out = tmp_path / "o"
+    code = ("import sys; from bayes_ab.cli.main import main; "
+            f"rc = main(['compare', {str(path)!r}, '--group-col', 'arm', '--outcome-col', 'y', "
+            f"'--out', {str(out)!r}, '--quiet']); "
+            f"print(rc, 'matplotlib' in sys.modules, sorted(m for m in {_HEAVY!r} "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0 True []"
+    assert (out / "figures" / "y_posterior.png").stat().st_size > 10_000
+    assert "y_posterior.png" in (out / "report.md").read_text()
+
+
+def test_holm_is_statsmodels_holm_without_its_collection(monkeypatch):
+    """Holm's p-values are statsmodels' to the last bit (ties, p-values capped at 1, one
+    test, many tests), and no gc.collect() of the whole process is run for them."""
     from statsmodels.stats.multitest import multipletests
 
+    from bayes_ab.stats.frequentist import holm_adjust
+
+    rng = np.random.default_rng(7)
+    cases = [[0.01, 0.04, 0.03, 0.5], [0.2], [0.04, 0.04, 0.01, 0.9, 0.9], [0.3, 0.6, 0.7]]
+    cases += [list(rng.uniform(0, 1, k) ** 3) for k in (2, 3, 5, 8, 13) for _ in range(20)]
+    for ps in cases:
+        got = holm_adjust({str(i): p for i, p in enumerate(ps)})
+        assert list(got.values()) == list(multipletests(ps, method="holm")[1])
     seen = []
-    real = gc.collect
-    monkeypatch.setattr(gc, "collect", lambda *a: seen.append(gc.get_freeze_count()) or
-                        real(*a))
+    monkeypatch.setattr(gc, "collect", lambda *a: seen.append(a))
     blocks = [("m", a, {"p_value": p}) for a, p in zip("abcd", (0.01, 0.04, 0.03, 0.5),
                                                         strict=True)]
     _holm_across(blocks)
-    assert seen and seen[0] > 0 and gc.get_freeze_count() == 0
+    assert not seen
     ref = multipletests([0.01, 0.04, 0.03, 0.5], method="holm")[1]
-    assert [b[2]["p_value_holm"] for b in blocks] == pytest.approx(ref, rel=1e-15)
+    assert [b[2]["p_value_holm"] for b in blocks] == list(ref)
     assert all(b[2]["family_size"] == 4 for b in blocks)
+    assert [b[2]["significant_95"] for b in blocks] == [bool(p < 0.05) for p in ref]
+
+
+def test_exact_functions_are_scipy_stats_to_the_last_bit():
+    """`bayes_ab.inference.exact` gives scipy.stats' numbers exactly (not approximately):
+    Beta ppf/isf/cdf/sf/pdf, normal tails and density, Pearson's chi-square, and the
+    bounded minimiser's (x, f(x)) on the HDI width it is used for."""
+    from scipy import optimize, stats
+
+    from bayes_ab.inference import exact as E
+
+    rng = np.random.default_rng(11)
+    a = np.concatenate([rng.integers(1, 200_000, 500).astype(float),
+                        rng.uniform(0.3, 40, 500), [0.5, 1.0, 2.0]])
+    b = np.concatenate([rng.integers(1, 2_000_000, 500).astype(float),
+                        rng.uniform(0.3, 40, 500), [0.5, 1.0, 3.0]])
+    q = rng.uniform(0, 1, a.size)
+    q[:3] = (0.0, 1.0, 1e-4)
+    x = rng.uniform(0, 1, a.size)
+    x[-6:] = (0.0, 1.0, -0.5, 1.5, 0.0, 1.0)
+    same = np.testing.assert_array_equal
+    same(E.beta_ppf(q, a, b), stats.beta.ppf(q, a, b))
+    same(E.beta_isf(q, a, b), stats.beta.isf(q, a, b))
+    same(E.beta_cdf(x, a, b), stats.beta.cdf(x, a, b))
+    same(E.beta_sf(x, a, b), stats.beta.sf(x, a, b))
+    same(E.beta_pdf(x, a, b), stats.beta.pdf(x, a, b))
+    z = np.concatenate([rng.normal(0, 4, 500), [0.0, np.inf, -np.inf, 40.0]])
+    same(E.norm_sf(z), stats.norm.sf(z))
+    same(E.norm_cdf(z), stats.norm.cdf(z))
+    same(E.norm_pdf(z), stats.norm.pdf(z))
+    same(E.norm_isf(q), stats.norm.isf(q))
+    for k in (2, 3, 5):
+        for _ in range(30):
+            obs = rng.integers(1, 300_000, k).astype(float)
+            shares = rng.uniform(0.1, 1, k)
+            expected = obs.sum() * shares / shares.sum()
+            ref = stats.chisquare(obs, f_exp=expected)
+            assert E.chisquare(obs, expected) == (float(ref.statistic), float(ref.pvalue))
+    for al, be in [(1.0, 1.0), (0.5, 0.5), (0.4, 3.0), (3.0, 0.4), (8836.0, 285_001.0),
+                   *zip(a[::50], b[::50])]:
+        def width(t, al=al, be=be):
+            return float(E.beta_ppf(t + 0.95, al, be) - E.beta_ppf(t, al, be))
+        ref = optimize.minimize_scalar(width, bounds=(0.0, 0.05), method="bounded",
+                                       options={"xatol": 1e-12})
+        assert E.minimize_bounded(width, (0.0, 0.05), xatol=1e-12) == (float(ref.x),
+                                                                       float(ref.fun))
 
 
 def _as_object(table):
@@ -114,3 +191,36 @@ def test_bad_values_give_the_same_error_either_way(tmp_path):
                                metric_type="binary")
         msgs.append(str(exc.value))
     assert msgs[0] == msgs[1] and "'maybe'" in msgs[0] and "22" in msgs[0]
+
+
+def test_id_columns_stay_arrow_text_and_change_no_number(tmp_path):
+    """`compare` keeps an id-like column no option names as Arrow text (no Python string
+    per row; the findings only count its values) and converts the named ones: every
+    result equals the run on the plain reader's table (categorical text)."""
+    from bayes_ab.workflows.compare import _open_table, run_compare
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    uid = rng.integers(0, 3000, n)
+    arm = rng.choice(["control", "B"], n)
+    y = (rng.random(n) < np.where(arm == "B", 0.3, 0.25)).astype(int)
+    spend = np.round(rng.gamma(2.0, 10.0, n), 2)
+    path = tmp_path / "ids.csv"
+    path.write_text("user_id,arm,y,spend\n" + "".join(
+        f"{u},{a},{v},{s}\n" for u, a, v, s in zip(uid, arm, y, spend, strict=True)))
+    table = _open_table(path, ["arm", "y"])
+    assert isinstance(table.data["user_id"].dtype, pd.ArrowDtype)
+    assert isinstance(table.data["spend"].dtype, pd.ArrowDtype)
+    assert isinstance(table.data["arm"].dtype, pd.CategoricalDtype)
+    named = _open_table(path, ["arm", "Spend", "user_id"]).data
+    assert named["spend"].dtype == object and named["user_id"].dtype == object
+    assert named["spend"].tolist() == read_table(path).data["spend"].astype(str).tolist()
+    for kwargs in ({"outcome_col": "y"}, {"outcome_col": "spend"},
+                   {"outcome_col": "y", "unit_col": "user_id"},
+                   {"outcome_col": "y", "ratio": "spend/y"}):
+        fast = run_compare(path, group_col="arm", **kwargs).results
+        slow = run_compare(path, group_col="arm", _table=read_table(path), **kwargs).results
+        assert fast == slow, kwargs
+    codes = [f["code"] for f in run_compare(path, group_col="arm",
+                                            outcome_col="y").results["findings"]]
+    assert "possible_repeated_units" in codes

@@ -20,6 +20,9 @@ What is exact here and what is Monte Carlo:
   exact: E[t - c] = E[t] - E[c] and E[t / c] = E[t] (a_c + b_c - 1) / (a_c - 1).
 
 Everything returns frozen dataclasses; ``to_dict`` gives the RESULTS_SCHEMA shapes.
+Only `scipy.special` is imported (`bayes_ab.inference.exact`: the same numbers as
+`scipy.stats`, cheaper to import); the quadrature and ``BetaPosterior.dist`` import
+`scipy.integrate` / `scipy.stats` when used.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from scipy import integrate, optimize, special, stats
+from scipy import special
 
 from bayes_ab.constants import HDI_PROB
+from bayes_ab.inference.exact import beta_ppf, minimize_bounded
 from bayes_ab.inference.intervals import hdi_bounds
 from bayes_ab.results import Interval, Result, to_jsonable
 
@@ -127,6 +131,9 @@ class BetaPosterior:
 
     @property
     def dist(self) -> Any:
+        """The frozen ``scipy.stats.beta`` (imports scipy.stats)."""
+        from scipy import stats
+
         return stats.beta(self.alpha, self.beta)
 
     def shifted(self) -> BetaPosterior:
@@ -156,18 +163,16 @@ def beta_hdi(alpha: float, beta: float, *, prob: float = HDI_PROB) -> tuple[floa
     """
     if not 0 < prob < 1:
         raise ValueError(f"prob must be in (0, 1), got {prob}")
-    dist = stats.beta(alpha, beta)
 
     def width(q: float) -> float:
-        return float(dist.ppf(q + prob) - dist.ppf(q))
+        return float(beta_ppf(q + prob, alpha, beta) - beta_ppf(q, alpha, beta))
 
     tail = 1.0 - prob
-    res = optimize.minimize_scalar(
-        width, bounds=(0.0, tail), method="bounded", options={"xatol": 1e-12}
-    )
-    candidates = [(width(0.0), 0.0), (width(tail), tail), (float(res.fun), float(res.x))]
+    # scipy.optimize.minimize_scalar(width, bounds=(0, tail), method="bounded"), step for step
+    x, fun = minimize_bounded(width, (0.0, tail), xatol=1e-12)
+    candidates = [(width(0.0), 0.0), (width(tail), tail), (fun, x)]
     _, q = min(candidates)
-    return float(dist.ppf(q)), float(dist.ppf(q + prob))
+    return float(beta_ppf(q, alpha, beta)), float(beta_ppf(q + prob, alpha, beta))
 
 
 def hdi_of_draws(draws: np.ndarray, *, prob: float = HDI_PROB) -> tuple[float, float]:
@@ -211,6 +216,8 @@ def _prob_greater_quad(x: BetaPosterior, y: BetaPosterior) -> float:
     Integrating over [0, 1] would let quad miss a posterior concentrated in a tiny
     sliver; the range below holds all but 2e-15 of X's mass.
     """
+    from scipy import integrate
+
     dx, dy = x.dist, y.dist
     lo, hi = float(dx.ppf(1e-15)), float(dx.isf(1e-15))
     val, _ = integrate.quad(

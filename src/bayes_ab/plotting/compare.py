@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bayes_ab.inference.exact import beta_isf, beta_pdf, beta_ppf
 from bayes_ab.plotting.figure import subplots
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -17,8 +18,6 @@ def plot_compare_posteriors(results: dict, draws: Mapping[str, np.ndarray]) -> F
     """Left: each arm's exact Beta posterior of its rate (or, for a mean metric, a
     histogram of its draws); right: each arm's lift over control from the draws.
     ``results``: compare.json; ``draws``: arm -> rate (or mean) draws."""
-    from scipy import stats
-
     res = results
     fig, (ax1, ax2) = subplots(1, 2, figsize=(10, 3.6))
     mean = res.get("metric_kind") == "mean"
@@ -27,10 +26,10 @@ def plot_compare_posteriors(results: dict, draws: Mapping[str, np.ndarray]) -> F
         if mean:
             ax1.hist(draws[arm], bins=120, density=True, histtype="step", label=arm)
             continue
-        d = stats.beta(post["alpha"], post["beta"])
-        lo, hi = d.ppf(1e-4), d.isf(1e-4)
+        a, b = post["alpha"], post["beta"]
+        lo, hi = beta_ppf(1e-4, a, b), beta_isf(1e-4, a, b)
         x = np.linspace(lo, hi, 400)
-        ax1.plot(x * 100, d.pdf(x) / 100, label=arm)
+        ax1.plot(x * 100, beta_pdf(x, a, b) / 100, label=arm)
     ax1.set_xlabel(f"mean of {res['input']['outcome_col']}" if mean
                    else f"{res['input']['outcome_col']} rate (%)")
     ax1.set_yticks([])

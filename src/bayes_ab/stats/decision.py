@@ -70,8 +70,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from scipy import integrate, stats
 
+from bayes_ab.inference.exact import norm_cdf, norm_pdf
 from bayes_ab.models.beta_binomial import (
     BetaPosterior,
     BetaPrior,
@@ -359,6 +359,8 @@ def _as_draws(control: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _prob_diff_below(pt: BetaPosterior, pc: BetaPosterior, d: float) -> float:
     """P(test - control < d) = integral of f_t(x) P(control > x - d) dx (exact quadrature)."""
+    from scipy import integrate
+
     dt, dc = pt.dist, pc.dist
     lo, hi = float(dt.ppf(1e-15)), float(dt.isf(1e-15))
     val, _ = integrate.quad(
@@ -387,7 +389,7 @@ def _normal_losses(
 ) -> tuple[np.ndarray, np.ndarray]:
     """E[max(0, -D)] and E[max(0, D)] for D ~ Normal(mu, sd)."""
     z = mu / sd
-    pdf, cdf = stats.norm.pdf(z), stats.norm.cdf(z)
+    pdf, cdf = norm_pdf(z), norm_cdf(z)
     pivot = sd * pdf + mu * cdf
     double_down = sd * pdf - mu * (1.0 - cdf)
     return double_down, pivot

@@ -23,6 +23,10 @@ Choices, each the textbook one:
   (lifelines, imported lazily because it is slow to import);
 * ratio metrics (e.g. CS contacts per flagged customer): the delta method, with the
   randomized customer as the unit, so numerator and denominator covary correctly.
+
+The normal and chi-square tails are `bayes_ab.inference.exact`'s (scipy.stats' numbers
+without importing scipy.stats); Fisher's test and the log-rank test import scipy.stats,
+Holm's correction is statsmodels' arithmetic (checked against it in the tests).
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
-from scipy import stats
 
 from bayes_ab.constants import DESIGN_TEST_SHARE, HDI_PROB
+from bayes_ab.inference.exact import chisquare, norm_isf, norm_sf
 from bayes_ab.models.beta_binomial import BinomialCounts, Interval
 from bayes_ab.results import Result
 
@@ -81,7 +85,7 @@ __all__ = [
 
 
 def _z_crit(prob: float) -> float:
-    return float(stats.norm.isf((1.0 - prob) / 2.0))
+    return float(norm_isf((1.0 - prob) / 2.0))
 
 
 def _pp(x: float) -> str:
@@ -204,9 +208,11 @@ def two_proportion_test(
         se = np.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
         # All successes or none: no evidence of any difference, and z is 0/0.
         z = 0.0 if se == 0 else (test.rate - control.rate) / se
-        statistic, p_value, name = float(z), float(2 * stats.norm.sf(abs(z))), "two-proportion z"
+        statistic, p_value, name = float(z), float(2 * norm_sf(abs(z))), "two-proportion z"
     elif method == "fisher":
         table = [[test.successes, test.failures], [control.successes, control.failures]]
+        from scipy import stats
+
         res = stats.fisher_exact(table, alternative="two-sided")
         statistic, p_value, name = float(res.statistic), float(res.pvalue), "fisher"
     else:
@@ -226,13 +232,18 @@ def two_proportion_test(
 
 
 def holm_adjust(p_values: Mapping[str, float]) -> dict[str, float]:
-    """Holm step-down adjusted p-values (statsmodels ``multipletests(method="holm")``)."""
-    from statsmodels.stats.multitest import multipletests
-
+    """Holm step-down adjusted p-values: statsmodels' ``multipletests(method="holm")``
+    arithmetic (sort, times m, m - 1, ..., 1, running maximum, capped at 1), the same
+    numbers without importing statsmodels (nor its ``gc.collect()`` of the process)."""
     names = list(p_values)
     if not names:
         return {}
-    adjusted = multipletests([p_values[n] for n in names], method="holm")[1]
+    pvals = np.asarray([p_values[n] for n in names])
+    order = np.argsort(pvals)
+    corrected = np.maximum.accumulate(np.take(pvals, order) * np.arange(len(names), 0, -1))
+    corrected[corrected > 1] = 1
+    adjusted = np.empty_like(corrected)
+    adjusted[order] = corrected
     return {n: float(p) for n, p in zip(names, adjusted, strict=True)}
 
 
@@ -296,16 +307,16 @@ def srm_check(
         raise ValueError("no customers in either arm")
     if not 0 < expected_test_share < 1:
         raise ValueError(f"expected_test_share must be in (0, 1), got {expected_test_share}")
-    res = stats.chisquare(
-        [n_test, n_control], f_exp=[n * expected_test_share, n * (1 - expected_test_share)]
+    chi2, p_value = chisquare(
+        [n_test, n_control], [n * expected_test_share, n * (1 - expected_test_share)]
     )
     return SrmResult(
         n_test=int(n_test),
         n_control=int(n_control),
         expected_test_share=float(expected_test_share),
         observed_test_share=n_test / n,
-        chi2=float(res.statistic),
-        p_value=float(res.pvalue),
+        chi2=chi2,
+        p_value=p_value,
         alpha=alpha,
     )
 
@@ -369,7 +380,7 @@ def cochran_armitage_trend(
         successes=tuple(int(v) for v in k),
         trials=tuple(int(v) for v in n),
         z=float(z),
-        p_value=float(2 * stats.norm.sf(abs(z))),
+        p_value=float(2 * norm_sf(abs(z))),
         slope=float(t_stat / sxx) if sxx > 0 else float("nan"),
     )
 
@@ -662,7 +673,7 @@ def ratio_metric_test(
         test=wald(rt, vt),
         diff=wald(d, vc + vt),
         z=float(z),
-        p_value=float(2 * stats.norm.sf(abs(z))),
+        p_value=float(2 * norm_sf(abs(z))),
     )
 
 

@@ -17,7 +17,8 @@ loss; a test checks both against the closed forms of `bayes_ab.models.beta_binom
 The integrals are split at each arm's quantiles (so that no posterior concentrated in a
 narrow sliver of [0, 1] is stepped over) and each piece is integrated by Gauss-Legendre
 quadrature, vectorised over all arms (milliseconds); the results are checked against
-adaptive quadrature and long Monte Carlo runs in the tests.
+adaptive quadrature and long Monte Carlo runs in the tests. The Beta and chi-square
+functions are `bayes_ab.inference.exact`'s (scipy.stats' numbers, without importing it).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy import special, stats
-
+from bayes_ab.inference.exact import beta_cdf, beta_pdf, beta_ppf, chisquare
 from bayes_ab.models.beta_binomial import BetaPosterior
 
 __all__ = ["loss_of_choosing", "prob_best", "srm_check_k"]
@@ -42,7 +42,7 @@ _NODES = 48
 def _grid(posteriors: Sequence[BetaPosterior]) -> tuple[np.ndarray, np.ndarray]:
     """Quadrature nodes and weights over [0, 1], split at each arm's quantiles."""
     q = np.asarray(_QUANTILES)
-    pts = np.concatenate([[0.0, 1.0]] + [p.dist.ppf(q) for p in posteriors])
+    pts = np.concatenate([[0.0, 1.0]] + [beta_ppf(q, p.alpha, p.beta) for p in posteriors])
     pts = np.unique(np.clip(pts, 0.0, 1.0))
     lo, hi = pts[:-1], pts[1:]
     keep = hi > lo
@@ -57,8 +57,8 @@ def _cdfs_pdfs(posteriors: Sequence[BetaPosterior], x: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     a = np.array([p.alpha for p in posteriors])[:, None]
     b = np.array([p.beta for p in posteriors])[:, None]
-    cdf = special.betainc(a, b, x[None, :])
-    pdf = stats.beta.pdf(x[None, :], a, b)
+    cdf = beta_cdf(x[None, :], a, b)
+    pdf = beta_pdf(x[None, :], a, b)
     return cdf, pdf
 
 
@@ -101,12 +101,11 @@ def srm_check_k(observed: Mapping[str, int], expected_shares: Mapping[str, float
     shares = np.array([expected_shares[a] for a in arms], dtype=float)
     shares = shares / shares.sum()
     n = n_obs.sum()
-    res = stats.chisquare(n_obs, f_exp=n * shares)
-    p = float(res.pvalue)
+    chi2, p = chisquare(n_obs, n * shares)
     return {
         "test": "chi-square",
         "p_value": p,
-        "chi2": float(res.statistic),
+        "chi2": chi2,
         "df": len(arms) - 1,
         "alpha": float(alpha),
         "mismatch": bool(p < alpha),

@@ -107,7 +107,6 @@ alphabetical order; ``input.control_note`` says which rule chose it.
 
 from __future__ import annotations
 
-import gc
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -184,13 +183,39 @@ class CompareRun:
     ratio_draws: Any = field(repr=False, default=None)
 
 
-def _open_table(path: str | Path):
+def _open_table(path: str | Path, columns: Sequence[str | None] = ()):
+    """The export as read, every column named in ``columns`` (the options' columns) as
+    plain or categorical text. The reader keeps an id-like column as Arrow text (no Python
+    string per row, `read_table`'s ``ids_as_arrow``): the columns no option names are only
+    counted by the findings (``nunique``), the named ones are read value by value, so they
+    are converted here (the same values)."""
+    from dataclasses import replace
+
+    import pandas as pd
+
     from bayes_ab.data.load import read_table
 
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found" if not path.exists() else "not a file", file=str(path))
-    return read_table(path)
+    table = read_table(path, ids_as_arrow=True)
+    named = {normalise_column(c) for c in columns if c}
+    arrow = [c for c in table.data.columns
+             if c in named and isinstance(table.data[c].dtype, pd.ArrowDtype)]
+    if not arrow:
+        return table
+    df = table.data.copy(deep=False)
+    for c in arrow:
+        df[c] = df[c].astype(object)
+    return replace(table, data=df)
+
+
+def _named_columns(opts: CompareOptions, outcomes: Sequence[str]) -> list[str | None]:
+    """Every column an option names (``--ratio NUM/DEN`` split leniently: its own parser
+    reports a malformed one later)."""
+    ratio = [part.strip() for part in str(opts.ratio).split("/")] if opts.ratio else []
+    return [opts.group_col, *outcomes, opts.unit_col, opts.time_col, opts.covariate,
+            opts.segment_col, *ratio]
 
 
 def _outcome_kind(raw, metric_type: str) -> tuple[str, str]:
@@ -295,7 +320,7 @@ def read_groups(path: str | Path, *, group_col: str, outcome_col: str,
                 metric_type: str = "binary") -> GroupData:
     """Read and check the export: file, columns, blank groups, outcomes (binary, or numbers
     with ``metric_type="mean"``; ``"auto"`` detects which)."""
-    table = _open_table(path)
+    table = _open_table(path, (group_col, outcome_col))
     return _groups_from_table(table, Path(path), group_col=group_col, outcome_col=outcome_col,
                               metric_type=metric_type)
 
@@ -824,13 +849,7 @@ def _holm_across(blocks: Sequence[tuple[str, str, dict]]) -> None:
     from bayes_ab.stats.frequentist import holm_adjust
 
     keyed = {f"{m}\x00{a}": f for m, a, f in blocks}
-    # statsmodels' Holm ends with gc.collect(), which walks every object of the process
-    # (0.25 s of CPU after reading a 294k-row export); frozen objects are skipped.
-    gc.freeze()
-    try:
-        adjusted = holm_adjust({k: float(f["p_value"]) for k, f in keyed.items()})
-    finally:
-        gc.unfreeze()
+    adjusted = holm_adjust({k: float(f["p_value"]) for k, f in keyed.items()})
     for k, f in keyed.items():
         f["p_value_holm"] = adjusted[k]
         f["significant_95"] = bool(adjusted[k] < 0.05)
@@ -1026,7 +1045,7 @@ def _run(path: str | Path, opts: CompareOptions, *, table: Any = None,
     # 1. Options and every input, before any computation.
     dconfig, outcomes = _check_options(opts)
     path = Path(path)
-    table = table if table is not None else _open_table(path)
+    table = table if table is not None else _open_table(path, _named_columns(opts, outcomes))
     if not prepared:
         return _run_units(path, table, opts, outcomes)
     if len(outcomes) > 1 or opts.ratio_guardrail:
