@@ -27,7 +27,7 @@ def _export(path: Path, rows: list[tuple[str, str]]) -> Path:
 #: Never imported by `compare` of a binary outcome: the samplers and their kin, other
 #: engines, and the slow-to-import parts of scipy and statsmodels (`bayes_ab.inference.exact`).
 _HEAVY = ("pymc", "arviz", "pytensor", "nutpie", "duckdb", "ibis", "lifelines", "xarray",
-          "scipy.stats", "scipy.optimize", "scipy.integrate", "statsmodels")
+          "scipy.stats", "scipy.integrate", "statsmodels")
 
 
 def test_cli_imports_only_the_command_it_runs(tmp_path):
@@ -98,9 +98,8 @@ def test_holm_is_statsmodels_holm_without_its_collection(monkeypatch):
 
 def test_exact_functions_are_scipy_stats_to_the_last_bit():
     """`bayes_ab.inference.exact` gives scipy.stats' numbers exactly (not approximately):
-    Beta ppf/isf/cdf/sf/pdf, normal tails and density, Pearson's chi-square, and the
-    bounded minimiser's (x, f(x)) on the HDI width it is used for."""
-    from scipy import optimize, stats
+    Beta ppf/isf/cdf/sf/pdf, normal tails and density, Pearson's chi-square."""
+    from scipy import stats
 
     from bayes_ab.inference import exact as E
 
@@ -131,14 +130,6 @@ def test_exact_functions_are_scipy_stats_to_the_last_bit():
             expected = obs.sum() * shares / shares.sum()
             ref = stats.chisquare(obs, f_exp=expected)
             assert E.chisquare(obs, expected) == (float(ref.statistic), float(ref.pvalue))
-    for al, be in [(1.0, 1.0), (0.5, 0.5), (0.4, 3.0), (3.0, 0.4), (8836.0, 285_001.0),
-                   *zip(a[::50], b[::50])]:
-        def width(t, al=al, be=be):
-            return float(E.beta_ppf(t + 0.95, al, be) - E.beta_ppf(t, al, be))
-        ref = optimize.minimize_scalar(width, bounds=(0.0, 0.05), method="bounded",
-                                       options={"xatol": 1e-12})
-        assert E.minimize_bounded(width, (0.0, 0.05), xatol=1e-12) == (float(ref.x),
-                                                                       float(ref.fun))
 
 
 def _as_object(table):

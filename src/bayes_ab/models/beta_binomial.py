@@ -35,7 +35,7 @@ import numpy as np
 from scipy import special
 
 from bayes_ab.constants import HDI_PROB
-from bayes_ab.inference.exact import beta_ppf, minimize_bounded
+from bayes_ab.inference.exact import beta_ppf
 from bayes_ab.inference.intervals import hdi_bounds
 from bayes_ab.results import Interval, Result, to_jsonable
 
@@ -167,10 +167,12 @@ def beta_hdi(alpha: float, beta: float, *, prob: float = HDI_PROB) -> tuple[floa
     def width(q: float) -> float:
         return float(beta_ppf(q + prob, alpha, beta) - beta_ppf(q, alpha, beta))
 
+    from scipy.optimize import minimize_scalar  # here: 0.25 s to import, HDIs only
+
     tail = 1.0 - prob
-    # scipy.optimize.minimize_scalar(width, bounds=(0, tail), method="bounded"), step for step
-    x, fun = minimize_bounded(width, (0.0, tail), xatol=1e-12)
-    candidates = [(width(0.0), 0.0), (width(tail), tail), (fun, x)]
+    res = minimize_scalar(width, bounds=(0.0, tail), method="bounded",
+                          options={"xatol": 1e-12})
+    candidates = [(width(0.0), 0.0), (width(tail), tail), (float(res.fun), float(res.x))]
     _, q = min(candidates)
     return float(beta_ppf(q, alpha, beta)), float(beta_ppf(q + prob, alpha, beta))
 
