@@ -80,7 +80,8 @@ class AnalyzeOptions:
     #: Run the stages that do not feed the fits (each model's summary, netCDF and figures,
     #: the frequentist cross-checks, the forensics) in forked child processes while the
     #: next model compiles and samples (Linux; elsewhere, or False: one after the other in
-    #: this process). Results do not depend on it (bayes_ab.workflows.background).
+    #: this process). Results do not depend on it (bayes_ab.workflows.background). Tables
+    #: in a database (``--source``, Spark) are always analysed in one process.
     background: bool = True
 
 
@@ -601,8 +602,10 @@ def _analyze(
     _require_both_arms(data)
     findings: list[Finding] = list(data.findings)
 
-    with Background(enabled=options.background) as background:
-        # the stages that feed no fit run beside the fits (bayes_ab.workflows.background)
+    # The stages that feed no fit run beside the fits (bayes_ab.workflows.background), but
+    # never in a fork of a process that holds a database or Spark session: a child's
+    # garbage collector could close the parent's connection (psycopg, py4j).
+    with Background(enabled=options.background and source is None) as background:
         steps.start("frequentist", "frequentist cross-checks")
         freq_task = background.submit("frequentist cross-checks", frequentist_checks, data,
                                       design_test_share=options.design_test_share)
