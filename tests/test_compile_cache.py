@@ -69,12 +69,54 @@ def draws(compiled, seed: int = 7) -> np.ndarray:
 
 
 def test_cached_compile_draws_exactly_what_nutpie_draws(cache_dir):
+    """Same log density and trace as nutpie's own compile: from the same initial points,
+    the same draws to the last bit (the compiled model and a cache hit)."""
+    from dataclasses import replace
+
     y = np.random.default_rng(1).normal(2.0, 1.0, size=50)
     ours = cc.compile_model(normal_model(y))
-    theirs = nutpie.compile_pymc_model(normal_model(y))
+    hit = cc.compile_model(normal_model(y))
+    assert hit.logp_func is None  # loaded
+    theirs = replace(nutpie.compile_pymc_model(normal_model(y)),
+                     initial_point_func=ours.initial_point_func)
     np.testing.assert_array_equal(draws(ours), draws(theirs))
+    np.testing.assert_array_equal(draws(hit), draws(theirs))
     key = cc.graph_key(normal_model(y))[0]
     assert (cache_dir / f"bayes_ab-{key}.json").exists(), "the compiled entry was kept"
+
+
+def test_initial_points_are_the_support_point_jittered_as_nutpie_does(cache_dir):
+    """A hit compiles no initial-point function: the support point is stored with the entry
+    (PyMC's, unjittered), and each chain starts at it plus U(-1, 1) on every coordinate,
+    drawn from the chain's seed; a support point that depends on data is not stored."""
+    from pymc.initial_point import make_initial_point_fn
+
+    y = np.arange(6.0)
+    with pm.Model() as model:
+        pm.Deterministic("tag", pm.math.constant(TAG))
+        sd = pm.HalfNormal("sd", 2.0)
+        mu = pm.Normal("mu", 3.0, 1.0, shape=2)
+        pm.Normal("y_obs", mu.sum(), sd, observed=pm.Data("y", y))
+    compiled = cc.compile_model(model)
+    key = cc.graph_key(model)[0]
+    meta = json.loads((cache_dir / f"bayes_ab-{key}.json").read_text())
+    pymc_point = make_initial_point_fn(model=model, jitter_rvs=set(),
+                                       return_transformed=True)(0)
+    expected = np.concatenate([np.ravel(pymc_point[n]) for n in meta["names"][:meta["n_free"]]])
+    np.testing.assert_array_equal(meta["support_point"], expected)  # mu 3, 3; log(sd)
+    starts = np.array([compiled.initial_point_func(seed) for seed in range(200)])
+    assert np.all(np.abs(starts - expected) <= 1.0)
+    assert starts.std(axis=0) == pytest.approx(np.full(3, 2 / np.sqrt(12)), rel=0.2)
+    np.testing.assert_array_equal(compiled.initial_point_func(5), compiled.initial_point_func(5))
+
+    with pm.Model() as by_data:  # the prior's location is data: computed in every run
+        pm.Deterministic("tag", pm.math.constant(TAG))
+        loc = pm.Data("loc", np.array(1.0))
+        pm.Normal("y_obs", pm.Normal("mu", loc, 1.0), 1.0, observed=pm.Data("y", y))
+    again = cc.compile_model(by_data)
+    meta = json.loads((cache_dir / f"bayes_ab-{cc.graph_key(by_data)[0]}.json").read_text())
+    assert meta["support_point"] is None
+    assert np.all(np.abs(again.initial_point_func(1) - 1.0) <= 1.0)
 
 
 def test_second_compile_is_loaded_and_data_arrive_at_run_time(cache_dir):

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pymc as pm
 
 #: Bump when the generated callbacks or the key change meaning.
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 _INT_DTYPE = np.int64
 
 
@@ -369,6 +369,47 @@ def _initial_point_fn(model: pm.Model):
         model=model, jitter_rvs=set(model.free_RVs), return_transformed=True))
 
 
+def _flat(pymc_fn, meta: dict):
+    """A PyMC initial-point function (seed -> {name: array}) as nutpie's (seed -> flat
+    float64 array in the trace's order)."""
+    from nutpie import compile_pymc as cp
+
+    n_free = meta["n_free"]
+    return cp._rv_dict_to_flat_array_wrapper(pymc_fn, names=meta["names"][:n_free],
+                                             shapes=[tuple(s) for s in meta["shapes"][:n_free]])
+
+
+def _support_point(model: pm.Model, meta: dict) -> list[float] | None:
+    """The model's initial point before jitter (each free variable's support point, on the
+    sampler's unconstrained scale) as a flat list, or None when it depends on the model's
+    data or on random draws (it is then computed by PyMC in every run)."""
+    from pymc.initial_point import make_initial_point_fn
+
+    fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True)
+    if fn.__wrapped__.get_shared():  # data (pm.Data) or random generators
+        return None
+    point = np.asarray(_flat(fn, meta)(0), dtype=np.float64)
+    return [float(x) for x in point] if np.isfinite(point).all() else None
+
+
+def _init_fn(model: pm.Model, meta: dict):
+    """nutpie's initial-point function: as nutpie's own (``jitter_rvs`` = every free
+    variable), the support point plus a U(-1, 1) jitter on every unconstrained coordinate,
+    the jitter drawn here from the chain's seed. With a stored support point (`_support_point`)
+    nothing is compiled; else PyMC's jittered function is compiled as nutpie does (its
+    jitter then comes from PyTensor's generators: other draws, same distribution)."""
+    point = meta.get("support_point")
+    if point is None:
+        return _flat(_initial_point_fn(model), meta)
+    x0 = np.asarray(point, dtype=np.float64)
+    x0.flags.writeable = False
+
+    def init(seed=None):
+        return x0 + np.random.default_rng(seed).uniform(-1.0, 1.0, size=x0.shape)
+
+    return init
+
+
 _CLASS = None
 
 
@@ -404,16 +445,13 @@ def _compiled_class():
     return _CLASS
 
 
-def _build(model, meta: dict, logp, expand, arrays: dict, pymc_ipf, logp_pt=None, expand_pt=None):
+def _build(model, meta: dict, logp, expand, arrays: dict, init_fn, logp_pt=None, expand_pt=None):
     from nutpie import compile_pymc as cp
 
     names = meta["names"]
     slices = [slice(a, b) for a, b in meta["slices"]]
     shapes = [tuple(s) for s in meta["shapes"]]
     shape_info = (names, slices, shapes)
-    n_free = meta["n_free"]
-    init_fn = cp._rv_dict_to_flat_array_wrapper(pymc_ipf, names=names[:n_free],
-                                                shapes=shapes[:n_free])
     dims, coords = cp._prepare_dims_and_coords(model, shape_info)
     block_names = _block_names(meta)
     return _compiled_class()(
@@ -465,21 +503,22 @@ def compile_model(model: pm.Model):
     folder = _cache_dir()
     meta_path = folder / f"bayes_ab-{key}.json"
     arrays = _arrays(shared)
-    pymc_ipf = _initial_point_fn(model)
     if meta_path.exists():
         try:
             meta = json.loads(meta_path.read_text())
             if set(_block_names(meta)) <= set(arrays):
                 lp, ex = _callbacks(key, meta, arrays)
                 if lp._cache_hits and ex._cache_hits:
-                    return _build(model, meta, lp, ex, arrays, pymc_ipf)
+                    return _build(model, meta, lp, ex, arrays, _init_fn(model, meta))
         except Exception:  # noqa: BLE001 - any failure to load means: compile
             pass
-    return _compile_and_store(model, key, meta_path, arrays, pymc_ipf)
+    return _compile_and_store(model, key, meta_path, arrays)
 
 
-def _compile_and_store(model, key: str, meta_path: Path, arrays: dict, pymc_ipf):
+def _compile_and_store(model, key: str, meta_path: Path, arrays: dict):
     from nutpie import compile_pymc as cp
+
+    pymc_ipf = _initial_point_fn(model)
 
     n_dim, n_expanded, logp_pt, expand_pt, _, shape_info = cp._make_functions(
         model, mode="NUMBA", compute_grad=True, join_expanded=True,
@@ -493,6 +532,7 @@ def _compile_and_store(model, key: str, meta_path: Path, arrays: dict, pymc_ipf)
         "logp_shared": [v.name for v in logp_pt.get_shared()],
         "expand_shared": [v.name for v in expand_pt.get_shared()],
     }
+    meta["support_point"] = _support_point(model, meta)
     if not set(_block_names(meta)) <= set(arrays):
         # a shared variable the raw graph did not show (e.g. added by a rewrite): not keyed
         return _uncached(model)
@@ -502,7 +542,7 @@ def _compile_and_store(model, key: str, meta_path: Path, arrays: dict, pymc_ipf)
     except Exception:  # noqa: BLE001 - an unreadable cache entry: compile, keep nothing
         lp, ex = _callbacks(key, meta, arrays, *inners, cache=False)
         meta_path = None
-    compiled = _build(model, meta, lp, ex, arrays, pymc_ipf, logp_pt, expand_pt)
+    compiled = _build(model, meta, lp, ex, arrays, _init_fn(model, meta), logp_pt, expand_pt)
     if meta_path is not None:
         _write_atomic(meta_path, json.dumps(meta))
     return compiled
