@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pymc as pm
 
 #: Bump when the generated callbacks or the key change meaning.
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 _INT_DTYPE = np.int64
 
 
@@ -382,14 +382,25 @@ def _flat(pymc_fn, meta: dict):
 def _support_point(model: pm.Model, meta: dict) -> list[float] | None:
     """The model's initial point before jitter (each free variable's support point, on the
     sampler's unconstrained scale) as a flat list, or None when it depends on the model's
-    data or on random draws (it is then computed by PyMC in every run)."""
+    data (any shared variable but a dimension's length) or on random draws (two seeds
+    give two points): it is then computed by PyMC in every run."""
     from pymc.initial_point import make_initial_point_fn
 
+    from pytensor.tensor.random.type import RandomType
+
     fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True)
-    if fn.__wrapped__.get_shared():  # data (pm.Data) or random generators
+    for var in fn.__wrapped__.get_shared():
+        if isinstance(var.type, RandomType):
+            continue  # a generator: allowed if the point does not change with its seed
+        value = np.asarray(var.get_value(borrow=True))
+        if not (value.ndim == 0 and value.dtype.kind in "iub"):
+            return None  # data: the graph key has their shapes, not their values
+        # a dimension's length: in the graph key by value
+    flat = _flat(fn, meta)
+    point = np.asarray(flat(0), dtype=np.float64)
+    if not (np.isfinite(point).all() and np.array_equal(point, flat(1))):
         return None
-    point = np.asarray(_flat(fn, meta)(0), dtype=np.float64)
-    return [float(x) for x in point] if np.isfinite(point).all() else None
+    return [float(x) for x in point]
 
 
 def _init_fn(model: pm.Model, meta: dict):
