@@ -159,17 +159,24 @@ def _scalar(expr) -> Any:
 def _fatal_counts(g: ir.Table, key: str) -> dict[str, Any]:
     """Row count and every fatal check of one file, from its grouped table ``g`` (one row
     per distinct typed row, ``mult`` = how many rows of the file it stands for; event
-    files carry epoch seconds ``sec`` instead of the timestamp). Cohorts also give the
-    number of distinct rows ``n`` and of distinct ids ``ids``."""
+    files carry the customer's code as ``cid``, ``empty`` and epoch seconds ``sec``
+    instead of the timestamp, see `_grouped_events`). Cohorts also give the number of
+    distinct rows ``n`` and of distinct ids ``ids``; event files the rows of known
+    customers ``known`` and their groups ``kept``."""
     m = g.mult
 
     def rows(cond):
         return m.sum(where=cond)
 
-    checks = {"empty_id": rows(g.cid == "")}
     if key == "cohorts":
-        checks.update(arm=rows(g.arm.isnull()), n=g.count(), ids=g.cid.nunique())
-    elif key == "activity":
+        checks = {"empty_id": rows(g.cid == ""), "arm": rows(g.arm.isnull()),
+                  "n": g.count(), "ids": g.cid.nunique()}
+    else:
+        # Event files: ``cid`` is the customer's code (NULL: unknown customer), ``empty``
+        # whether the text id was empty; rows of known customers and their groups.
+        checks = {"empty_id": rows(g.empty), "known": rows(g.cid.notnull()),
+                  "kept": g.cid.count()}
+    if key == "activity":
         checks.update(task=rows(g.task.isnull()), action=rows(g.action.isnull()),
                       ts=rows(g.sec.isnull()), ts_range=rows(_outside_sec(g.sec)),
                       ts_min=g.sec.min())
@@ -179,7 +186,7 @@ def _fatal_counts(g: ir.Table, key: str) -> dict[str, Any]:
         checks.update(task=rows(g.task.isnull()), channel=rows(g.channel.isnull()),
                       ts=rows(g.sec.isnull()), ts_range=rows(_outside_sec(g.sec)),
                       cs_unknown=rows(~g.cs_type.fill_null("").isin(["", *CS_TYPES])))
-    else:
+    elif key == "conversion":
         checks["converted"] = rows(g.converted.isnull())
     checks["rows"] = m.sum()
     row = g.aggregate(**checks).execute().iloc[0]
@@ -468,14 +475,14 @@ def _aggregate(run: _Run, path, tables, *, names=None, design_test_share: float,
     """The stages of `aggregate_experiment`, in order (docs/SCALE.md, "How the engine is
     organised")."""
     typed, notes = _open_inputs(run, path, tables, names)
-    with run.timer("read: one grouped scan per file (row counts, duplicates, fatal checks)"):
+    with run.timer("read: one scan per file, joined to the cohort codes and grouped (row "
+                   "counts, duplicates, unknown customers, fatal checks)"):
         grouped, fatal = _read_grouped(run, typed)
     with run.timer("validate (optional columns, dates)"):
         run.findings += notes + _input_findings(typed, grouped, run.names, run.backend, fatal)
     with run.timer("cohorts: duplicate rows, repeated ids, integer codes"):
         cohorts = _cohort_codes(run, grouped["cohorts"], fatal["cohorts"])
-    with run.timer("events: unknown customers (the one join on the text id), per file"):
-        clean = _known_events(run, grouped, cohorts.ids)
+    clean = _known_events(run, grouped, fatal)
     _check_conversion(run, clean["conversion"], cohorts.n_customers)
     with run.timer("tasks: first starts, valid completions, per-task table"):
         tk = _task_table(run, clean["activity"][0])
@@ -543,31 +550,100 @@ def _open_inputs(run: _Run, path, tables, names) -> tuple[dict, list[Finding]]:
 
 
 def _read_grouped(run: _Run, typed: dict) -> tuple[dict, dict]:
-    """ONE scan of each file: its typed rows grouped by every column with the row count
-    ``mult`` (event files: epoch seconds ``sec`` instead of the timestamp; cohorts: an
-    integer ``code`` per distinct row), materialised. Every count that follows (rows,
-    fatal checks, duplicates, unknown customers) is a sum of ``mult`` over this table,
-    never another scan of the file. Raises the first fatal problem, file by file."""
+    """ONE scan of each file, materialised: the cohort rows grouped by every column with
+    the row count ``mult`` and an integer ``code`` per distinct row; each event file's
+    typed rows (epoch seconds ``sec`` instead of the timestamp) joined to those codes
+    and grouped by every column, the code in place of the text id (`_grouped_events`).
+    Every count that follows (rows, fatal checks, duplicates, unknown customers) is a
+    sum of ``mult`` over these tables, never another scan of the file. Raises the first
+    fatal problem, file by file (cohorts first)."""
     import ibis
 
     from bayes_ab.aggregate import read
 
     grouped, fatal = {}, {}
-    for key, t in typed.items():
-        name = run.names[key]
+    ids = None
+    for key in ("cohorts", *(k for k in typed if k != "cohorts")):
+        t, name = typed[key], run.names[key]
         if key in ("activity", "help"):
             t = t.mutate(sec=read.epoch_seconds(t.ts, run.backend)).drop("ts")
-        g = t.group_by(list(t.columns)).aggregate(mult=t.count())
         if key == "cohorts":
-            g = g.mutate(code=ibis.row_number().cast("int64"))
-        g = run.cache(g)
+            g = t.group_by(list(t.columns)).aggregate(mult=t.count())
+            g = run.cache(g.mutate(code=ibis.row_number().cast("int64")))
+        else:
+            g = _grouped_events(run, t, ids)
         counts = _fatal_counts(g, key)
         run.rows_read[name] = counts["rows"]
         if counts["rows"] == 0 and key != "help":
             raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
         _raise_fatal(counts, name)
         grouped[key], fatal[key] = g, counts
+        if key == "cohorts":
+            # One code per id for the joins. A repeated id (an error `_cohort_codes`
+            # raises once every file's fatal checks have run) keeps its lowest code, so
+            # the counts of the event files stay those of their own rows.
+            ids = g.select(kid=g.cid, kcode=g.code)
+            if counts["ids"] < counts["n"]:
+                ids = run.cache(g.group_by("cid").aggregate(kcode=g.code.min())
+                                .rename(kid="cid"))
     return grouped, fatal
+
+
+#: Bytes per cohort id that the join of an event file to the codes is budgeted at
+#: (hash table, text, code) when deciding whether it can feed the grouping directly.
+_JOIN_BYTES_PER_ID = 48
+
+
+def _grouped_events(run: _Run, t, ids):
+    """An event file's typed rows (``cid`` text) grouped by every column with the code of
+    their customer as ``cid`` (NULL: not in the cohorts), ``empty`` (the text id was
+    empty: only unknown customers can have one) and the row count ``mult``, materialised.
+
+    On DuckDB, when the join's hash table of the ids fits four times in the memory limit,
+    the join feeds the grouping in one statement (the rows are hashed once, on integer
+    codes); otherwise, and again after an out-of-memory error, in two statements that
+    can each spill: the rows grouped by their text id, then joined to the codes. The
+    groups are the same either way: the id -> code map is one to one."""
+    cols = [c for c in t.columns if c != "cid"]
+    if run.backend != "duckdb" or _join_fits(run, ids):
+        j = t.join(ids, t.cid == ids.kid, how="left")
+        j = j.select(cid=j.kcode, empty=j.cid == "", **{c: j[c] for c in cols})
+        g = j.group_by(list(j.columns)).aggregate(mult=j.count())
+        try:
+            return run.cache(g)
+        except Exception as exc:
+            if run.backend != "duckdb" or "out of memory" not in str(exc).lower():
+                raise
+            _log.debug("fused join and grouping ran out of memory; two statements instead")
+    g0 = run.cache(t.group_by(list(t.columns)).aggregate(mult=t.count()))
+    j = g0.join(ids, g0.cid == ids.kid, how="left")
+    g = run.cache(j.select(cid=j.kcode, empty=j.cid == "",
+                           **{c: j[c] for c in [*cols, "mult"]}))
+    run.release(g0)
+    return g
+
+
+def _join_fits(run: _Run, ids) -> bool:
+    """Whether DuckDB's memory limit holds the join's hash table of ``ids`` four times."""
+    limit = _duckdb_bytes(run.con.raw_sql(
+        "SELECT current_setting('memory_limit')").fetchall()[0][0])
+    n = int(ids.count().execute())
+    return limit is not None and n * _JOIN_BYTES_PER_ID * 4 <= limit
+
+
+def _duckdb_bytes(text_: str) -> float | None:
+    """DuckDB's size text ('2.7 GiB', '66.7 MiB', '512.0 KiB', '1000 bytes') in bytes."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([KMGTP]?i?B|bytes)\s*", str(text_))
+    if not m:
+        return None
+    unit = m.group(2)
+    scale = {"bytes": 1, "B": 1}.get(unit)
+    if scale is None:
+        base = 1024 if "i" in unit else 1000
+        scale = base ** ("KMGTP".index(unit[0]) + 1)
+    return float(m.group(1)) * scale
 
 
 def _cohort_codes(run: _Run, cohorts, counts: dict) -> _Cohorts:
@@ -593,22 +669,18 @@ def _cohort_codes(run: _Run, cohorts, counts: dict) -> _Cohorts:
                     arms=cohorts.select(acode=cohorts.code, cohort=cohorts.arm))
 
 
-def _known_events(run: _Run, grouped: dict, ids) -> dict[str, tuple[Any, int]]:
-    """Per event file, its grouped rows of known customers with the integer code as
-    ``cid`` (inner join of the grouped table to the ids): the sum of ``mult`` is the
-    number of known rows (unknown customers = rows read - known), the number of groups
-    the rows kept (duplicates = known - kept). ``{key: (table, rows kept)}``."""
+def _known_events(run: _Run, grouped: dict, fatal: dict) -> dict[str, tuple[Any, int]]:
+    """Per event file, its grouped rows of known customers (`_grouped_events`: ``cid`` the
+    integer code): the sum of ``mult`` is the number of known rows (unknown customers =
+    rows read - known), the number of groups the rows kept (duplicates = known - kept).
+    ``{key: (table, rows kept)}``."""
     clean = {}
     for key in ("activity", "help", "conversion"):
         g = grouped[key]
         n_rows = run.rows_read[run.names[key]]
-        cols = [c for c in g.columns if c != "cid"]
-        j = g.join(ids, g.cid == ids.kid)
-        known = run.cache(j.select(cid=j.kcode, **{c: j[c] for c in cols}))
-        run.release(g)
-        row = known.aggregate(known=known.mult.sum(), kept=known.count()).execute().iloc[0]
-        n_known = _int(row["known"]) if n_rows else 0
-        n_kept = _int(row["kept"]) if n_rows else 0
+        known = g.filter(g.cid.notnull()).drop("empty")
+        n_known = _int(fatal[key]["known"]) if n_rows else 0
+        n_kept = _int(fatal[key]["kept"]) if n_rows else 0
         if n_rows - n_known:
             k = n_rows - n_known
             run.dropped[f"{EXPERIMENT_FILES[key]}_unknown_customer"] = k

@@ -347,7 +347,28 @@ def epoch_seconds(ts, backend: str) -> Any:
     """
     if backend == "pyspark":
         return ts.cast("float64")
+    if backend == "duckdb" and ts.type().is_timestamp() and ts.type().timezone is not None:
+        # DuckDB's epoch() of a time-zone-aware timestamp, as it is: Ibis's form first
+        # casts it to a naive timestamp, a per-row time-zone lookup (4.5 of 5.1 CPU s
+        # on the benchmarks' 35M activity rows at 10M customers). Same seconds.
+        return _duckdb_epoch(ts)
     return ts.epoch_seconds().cast("float64")
+
+
+def _duckdb_epoch(ts) -> Any:
+    import ibis
+
+    global _EPOCH
+    if _EPOCH is None:
+        @ibis.udf.scalar.builtin(name="epoch")
+        def epoch(x) -> float:  # pragma: no cover - the body is never run
+            """DuckDB's epoch(): seconds since 1970, fractional."""
+
+        _EPOCH = epoch
+    return _EPOCH(ts)
+
+
+_EPOCH = None
 
 
 def task(col) -> Any:
