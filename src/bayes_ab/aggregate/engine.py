@@ -459,14 +459,16 @@ class _Cohorts:
     table: Any  # one row per distinct cohort row: cid, arm, x_*, mult, code
     n_customers: int
     ids: Any  # kid (text id), kcode (integer code)
-    arms: Any  # acode, cohort
 
 
 @dataclass(frozen=True)
 class _Tasks:
-    first: Any  # cid, task, start: the first start of each (customer, task)
-    valid: Any  # cid, task, sec: the completions at or after the first start
-    tasks: Any  # cid, task, start, done (first valid completion, NULL when none)
+    #: cid, task, start (the first start of each started task), done (its first valid
+    #: completion: at or after the start; NULL when none), last (its latest valid
+    #: completion)
+    tasks: Any
+    #: cid, task, sec of every completion row (valid or not)
+    comps: Any
     last_valid: Any  # the latest valid completion (epoch seconds) or None
 
 
@@ -493,7 +495,7 @@ def _aggregate(run: _Run, path, tables, *, names=None, design_test_share: float,
         customers, ratio_stats, segments, segment_notes = _customer_table(
             run, cohorts, tk.tasks, helpt, clean["conversion"][0])
     with run.timer("help episodes (flag -> first completion after it)"):
-        ep, flags = _help_episodes(run, helpt, tk.valid, cohorts.arms, end_sec)
+        ep, flags = _help_episodes(run, helpt, tk, end_sec)
     stats: dict[str, Any] = {}
     errors: dict[str, str] = {}
     _arm_stats(customers, stats, errors)
@@ -569,7 +571,10 @@ def _read_grouped(run: _Run, typed: dict) -> tuple[dict, dict]:
             t = t.mutate(sec=read.epoch_seconds(t.ts, run.backend)).drop("ts")
         if key == "cohorts":
             g = t.group_by(list(t.columns)).aggregate(mult=t.count())
-            g = run.cache(g.mutate(code=ibis.row_number().cast("int64")))
+            # The code carries the arm in its lowest bit (`_arm_of_code`): the episodes
+            # need no join to the cohorts for it.
+            g = run.cache(g.mutate(code=ibis.row_number().cast("int64") * 2
+                                   + (g.arm == _TEST_ARM).cast("int64")))
         else:
             g = _grouped_events(run, t, ids)
         counts = _fatal_counts(g, key)
@@ -665,8 +670,7 @@ def _cohort_codes(run: _Run, cohorts, counts: dict) -> _Cohorts:
                         file=run.names["cohorts"], column="customer_id",
                         n_rows=int(rep_row["k"]))
     return _Cohorts(table=cohorts, n_customers=n_cust,
-                    ids=cohorts.select(kid=cohorts.cid, kcode=cohorts.code),
-                    arms=cohorts.select(acode=cohorts.code, cohort=cohorts.arm))
+                    ids=cohorts.select(kid=cohorts.cid, kcode=cohorts.code))
 
 
 def _known_events(run: _Run, grouped: dict, fatal: dict) -> dict[str, tuple[Any, int]]:
@@ -712,24 +716,49 @@ def _check_conversion(run: _Run, conversion: tuple[Any, int], n_cust: int) -> No
 
 
 def _task_table(run: _Run, act) -> _Tasks:
-    """First start per (customer, task), completions paired with it (counts of before /
-    without start and the last valid completion in one aggregate), the first valid
-    completion per task; all on integer keys."""
-    cache = run.cache
-    starts = act.filter(act.action == "start")
-    first = cache(starts.group_by(["cid", "task"]).aggregate(start=starts.sec.min()))
-    comps = act.filter(act.action == "complete").select("cid", "task", "sec")
-    fs = first.select(fcid=first.cid, ftask=first.task, fstart=first.start)
-    paired = comps.join(fs, [comps.cid == fs.fcid, comps.task == fs.ftask], how="left")
-    paired = paired.mutate(ok=paired.fstart.notnull() & (paired.sec >= paired.fstart))
-    valid = cache(paired.filter(paired.ok).select("cid", "task", "sec"))
-    pc = paired.aggregate(
-        without=paired.fstart.isnull().sum(),
-        before=(paired.fstart.notnull() & (paired.sec < paired.fstart)).sum(),
-        last_valid=paired.sec.max(where=paired.ok)).execute().iloc[0]
-    for check, text_ in (("before", "complete_before_start"),
-                         ("without", "complete_without_start")):
-        k = _int(pc[check])
+    """Per (customer, task), in one grouped pass: the first start and the earliest, latest
+    and number of completions. Where no completion is earlier than the first start
+    (every task of the simulated data) those are the valid completions; the tasks
+    where one is (``before``) are paired completion by completion with their start, a
+    join of those tasks only. Counts of completions before / without a start, the last
+    valid completion; all on integer keys."""
+    import ibis
+
+    is_start, is_comp = act.action == "start", act.action == "complete"
+    per = run.cache(act.group_by(["cid", "task"]).aggregate(
+        start=act.sec.min(where=is_start), cmin=act.sec.min(where=is_comp),
+        cmax=act.sec.max(where=is_comp), nc=act.count(where=is_comp)))
+    before = per.start.notnull() & (per.cmin < per.start)
+    pc = per.aggregate(
+        without=per.nc.sum(where=per.start.isnull()),
+        n_before_tasks=before.sum(),
+        last_valid=per.cmax.max(where=per.start.notnull() & ~before.fill_null(False)),
+    ).execute().iloc[0]
+    comps = act.filter(is_comp).select("cid", "task", "sec")
+    started = per.filter(per.start.notnull())
+    n_before, last_valid = 0, pc["last_valid"]
+    if _int(pc["n_before_tasks"]):
+        m = per.filter(before).select(mcid=per.cid, mtask=per.task, mstart=per.start)
+        mj = comps.join(m, [comps.cid == m.mcid, comps.task == m.mtask])
+        ok = mj.sec >= mj.mstart
+        fix = mj.group_by(["cid", "task"]).aggregate(
+            before=(~ok).sum(), fdone=mj.sec.min(where=ok), flast=mj.sec.max(where=ok))
+        fr = fix.aggregate(before=fix.before.sum(), last=fix.flast.max()).execute().iloc[0]
+        n_before = _int(fr["before"])
+        if fr["last"] is not None and not _isnan(fr["last"]):
+            last_valid = (fr["last"] if last_valid is None or _isnan(last_valid)
+                          else max(last_valid, fr["last"]))
+        f = fix.select(xcid=fix.cid, xtask=fix.task, fdone=fix.fdone, flast=fix.flast,
+                       fixed=ibis.literal(True))
+        j = started.join(f, [started.cid == f.xcid, started.task == f.xtask], how="left")
+        fixed = j.fixed.fill_null(False)
+        tasks = run.cache(j.select("cid", "task", "start",
+                                   done=ibis.ifelse(fixed, j.fdone, j.cmin),
+                                   last=ibis.ifelse(fixed, j.flast, j.cmax)))
+    else:
+        tasks = started.select("cid", "task", "start", done=started.cmin, last=started.cmax)
+    for check, k in (("before", n_before), ("without", _int(pc["without"]))):
+        text_ = "complete_before_start" if check == "before" else "complete_without_start"
         if k:
             run.dropped[text_] = k
             what = ("earlier than the first 'start' of the same task" if check == "before"
@@ -737,17 +766,13 @@ def _task_table(run: _Run, act) -> _Tasks:
             run.findings.append(Finding(text_, "warning", k,
                                         f"{run.names['activity']}: {k} 'complete' row(s) "
                                         f"{what} dropped"))
-    done = valid.group_by(["cid", "task"]).aggregate(done=valid.sec.min())
-    dn = done.select(dcid=done.cid, dtask=done.task, done=done.done)
-    tasks = cache(first.join(dn, [first.cid == dn.dcid, first.task == dn.dtask], how="left")
-                  .select("cid", "task", "start", "done"))
-    return _Tasks(first=first, valid=valid, tasks=tasks, last_valid=pc["last_valid"])
+    return _Tasks(tasks=tasks, comps=comps, last_valid=last_valid)
 
 
 def _observation_end(tk: _Tasks, helpt, n_flags: int) -> float | None:
     """The latest first start, valid completion or help flag (epoch seconds)."""
-    first = tk.first
-    ends = [first.aggregate(m=first.start.max()).execute().iloc[0]["m"], tk.last_valid,
+    t = tk.tasks
+    ends = [t.aggregate(m=t.start.max()).execute().iloc[0]["m"], tk.last_valid,
             helpt.aggregate(m=helpt.sec.max()).execute().iloc[0]["m"] if n_flags else None]
     end_vals = [float(v) for v in ends if v is not None and not _isnan(v)]
     return max(end_vals) if end_vals else None
@@ -797,23 +822,52 @@ def _customer_table(run: _Run, cohorts: _Cohorts, tasks, helpt, conv):
     return customers, ratio_stats, segments, segment_notes
 
 
-def _help_episodes(run: _Run, helpt, valid, arms, end_sec):
+def _help_episodes(run: _Run, helpt, tk: _Tasks, end_sec):
     """Flags grouped by (customer, task, channel, second), each paired with the first
-    valid completion of its task at or after it; with the arm. Returns (episodes, flags)."""
+    valid completion of its task at or after it, and the arm (from the customer's code,
+    `_cohort_codes`). Returns (episodes, flags).
+
+    A join of each flag to its task's row (first start, first and last valid
+    completion): a flag at or before the first valid completion ends there, one after
+    the last is censored; only a flag between two valid completions is paired with
+    the completions themselves (a join of those flags alone)."""
+    import ibis
+
     stage = run.stage
     flags = stage(helpt.group_by(["cid", "task", "channel", "sec"])
                   .aggregate(n=helpt.count()))
-    vc = valid.select(ccid=valid.cid, ctask=valid.task, csec=valid.sec)
-    pairs = stage(flags.join(vc, [flags.cid == vc.ccid, flags.task == vc.ctask,
-                                  vc.csec >= flags.sec], how="left"))
-    ep = pairs.group_by(["cid", "task", "channel", "sec", "n"]).aggregate(
-        done=pairs.csec.min())
+    t = tk.tasks.select(tcid=tk.tasks.cid, ttask=tk.tasks.task, tstart=tk.tasks.start,
+                        tdone=tk.tasks.done, tlast=tk.tasks.last)
+    j = stage(flags.join(t, [flags.cid == t.tcid, flags.task == t.ttask], how="left"))
+    between = (j.sec > j.tdone) & (j.sec <= j.tlast)
+    n_between = _int(_scalar(j.count(where=between)))
+    cols = ["cid", "task", "channel", "sec", "n"]
+    ep = j.filter(~between.fill_null(False)).select(
+        *cols, done=ibis.ifelse((j.sec <= j.tdone).fill_null(False), j.tdone,
+                                ibis.null("float64")))
+    if n_between:
+        b = j.filter(between)
+        c = tk.comps.select(ccid=tk.comps.cid, ctask=tk.comps.task, csec=tk.comps.sec)
+        pairs = b.join(c, [b.cid == c.ccid, b.task == c.ctask, c.csec >= b.sec,
+                           c.csec >= b.tstart])
+        ep = ep.union(pairs.group_by(cols).aggregate(done=pairs.csec.min()))
     end_lit = float(end_sec) if end_sec is not None else float("nan")
-    ep = stage(ep.mutate(event=ep.done.notnull(),
-                         minutes=(ep.done.fill_null(end_lit) - ep.sec) / 60.0))
-    run.release(pairs)
-    ep = run.cache(ep.join(arms, ep.cid == arms.acode).drop("acode"))
+    ep = run.cache(ep.mutate(event=ep.done.notnull(),
+                             minutes=(ep.done.fill_null(end_lit) - ep.sec) / 60.0,
+                             cohort=_arm_of_code(ep.cid)))
+    run.release(j)
     return ep, flags
+
+
+_TEST_ARM, _CONTROL_ARM = "Test", "Control"
+assert set(ARMS) == {_TEST_ARM, _CONTROL_ARM}
+
+
+def _arm_of_code(code):
+    """The arm of a customer from its code (`_read_grouped`: row number * 2 + 1 for Test)."""
+    import ibis
+
+    return ibis.ifelse(code % 2 == 1, ibis.literal(_TEST_ARM), ibis.literal(_CONTROL_ARM))
 
 
 def _dup_finding(dup: int, *, stem: str, name: str, dropped: dict, findings: list) -> None:
