@@ -495,7 +495,7 @@ def _aggregate(run: _Run, path, tables, *, names=None, design_test_share: float,
         customers, ratio_stats, segments, segment_notes = _customer_table(
             run, cohorts, tk.tasks, helpt, clean["conversion"][0])
     with run.timer("help episodes (flag -> first completion after it)"):
-        ep, flags = _help_episodes(run, helpt, tk, end_sec)
+        ep, n_without_start = _help_episodes(run, helpt, tk, end_sec)
     stats: dict[str, Any] = {}
     errors: dict[str, str] = {}
     _arm_stats(customers, stats, errors)
@@ -516,7 +516,7 @@ def _aggregate(run: _Run, path, tables, *, names=None, design_test_share: float,
                                     f"{run.names['help']} has no rows: nobody was flagged "
                                     "as stuck"))
     with run.timer("derived findings (out of series, help without start, SRM)"):
-        run.findings += _derived_findings(tasks, flags, customers, names=run.names,
+        run.findings += _derived_findings(tasks, n_without_start, customers, names=run.names,
                                           design_test_share=design_test_share)
     import pandas as pd
 
@@ -825,7 +825,7 @@ def _customer_table(run: _Run, cohorts: _Cohorts, tasks, helpt, conv):
 def _help_episodes(run: _Run, helpt, tk: _Tasks, end_sec):
     """Flags grouped by (customer, task, channel, second), each paired with the first
     valid completion of its task at or after it, and the arm (from the customer's code,
-    `_cohort_codes`). Returns (episodes, flags).
+    `_cohort_codes`). Returns (episodes, help flags on a task never started).
 
     A join of each flag to its task's row (first start, first and last valid
     completion): a flag at or before the first valid completion ends there, one after
@@ -840,7 +840,9 @@ def _help_episodes(run: _Run, helpt, tk: _Tasks, end_sec):
                         tdone=tk.tasks.done, tlast=tk.tasks.last)
     j = stage(flags.join(t, [flags.cid == t.tcid, flags.task == t.ttask], how="left"))
     between = (j.sec > j.tdone) & (j.sec <= j.tlast)
-    n_between = _int(_scalar(j.count(where=between)))
+    row = j.aggregate(between=j.count(where=between),
+                      without_start=j.n.sum(where=j.tcid.isnull())).execute().iloc[0]
+    n_between, n_without_start = _int(row["between"]), _int(row["without_start"])
     cols = ["cid", "task", "channel", "sec", "n"]
     ep = j.filter(~between.fill_null(False)).select(
         *cols, done=ibis.ifelse((j.sec <= j.tdone).fill_null(False), j.tdone,
@@ -856,7 +858,7 @@ def _help_episodes(run: _Run, helpt, tk: _Tasks, end_sec):
                              minutes=(ep.done.fill_null(end_lit) - ep.sec) / 60.0,
                              cohort=_arm_of_code(ep.cid)))
     run.release(j)
-    return ep, flags
+    return ep, n_without_start
 
 
 _TEST_ARM, _CONTROL_ARM = "Test", "Control"
@@ -1180,7 +1182,7 @@ def _attempt_stats(by_hour, stats: dict, errors: dict) -> None:
         errors["time_experience"] = str(exc)
 
 
-def _derived_findings(tasks, flags, customers, *, names: dict,
+def _derived_findings(tasks, n_hw: int, customers, *, names: dict,
                       design_test_share: float) -> list[Finding]:
     """tasks_out_of_series, help_without_start and the sample-ratio check, as
     `bayes_ab.data.validate.check_experiment` computes them on the frame."""
@@ -1198,9 +1200,7 @@ def _derived_findings(tasks, flags, customers, *, names: dict,
             "tasks_out_of_series", "warning", n_oos,
             f"{names['activity']}: {n_oos} task start(s) before the previous task was "
             "completed (the tasks are meant to be done in series)"))
-    st = tasks.select(scid=tasks.cid, stask=tasks.task)
-    hw = flags.join(st, [flags.cid == st.scid, flags.task == st.stask], how="anti")
-    n_hw = int(_scalar(hw.n.sum()) or 0)
+    # n_hw: help flags on a task never started (`_help_episodes`).
     if n_hw:
         out.append(Finding(
             "help_without_start", "info", n_hw,
