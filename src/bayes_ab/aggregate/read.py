@@ -260,8 +260,8 @@ def text(col) -> Any:
     """A value as trimmed text; missing -> '' (CSV readers give NULL for empty fields).
 
     Trimmed only where the first or last character is a blank: a trim with a character
-    set costs DuckDB about 0.55 CPU s per million values, the test of the two ends a
-    tenth of it (measured on the benchmarks' 35M activity ids); the result is the same.
+    set cost DuckDB 19.7 CPU s over the benchmarks' 35M activity ids (10M customers),
+    the test of the two ends 3.4 s; the result is the same.
     """
     import ibis
 
