@@ -608,7 +608,12 @@ def _grouped_events(run: _Run, t, ids):
     the join feeds the grouping in one statement (the rows are hashed once, on integer
     codes); otherwise, and again after an out-of-memory error, in two statements that
     can each spill: the rows grouped by their text id, then joined to the codes. The
-    groups are the same either way: the id -> code map is one to one."""
+    groups are the same either way: the id -> code map is one to one.
+
+    Measured at 1M customers (Parquet row groups of 100k) under a 70 MB limit: the one
+    statement runs out of memory there; the two statements, chosen up front, passed
+    every run (3 of 3); chosen after the one statement ran out of memory, 3 runs of 4
+    (the fourth ran out again and stopped with the engine's out-of-memory message)."""
     cols = [c for c in t.columns if c != "cid"]
     if run.backend != "duckdb" or _join_fits(run, ids):
         j = t.join(ids, t.cid == ids.kid, how="left")
