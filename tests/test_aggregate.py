@@ -302,3 +302,29 @@ def test_out_of_memory_is_a_clear_resource_error():
     with pytest.raises(ResourceError, match="ran out of memory") as info:
         aggregate_experiment(EXAMPLE, memory_limit="1MB")
     assert info.value.exit_code == 4
+
+
+def test_repeated_completions_and_flags_between_them(tmp_path):
+    """Tasks completed several times, a completion before the start in a task completed
+    again after it, and flags before, between and after the valid completions: the
+    engine pairs these completion by completion (`_task_table`, `_help_episodes`) and
+    must agree with the pandas path."""
+    files = _messy()
+    files["product_activity.csv"] += "".join([
+        "c4,3,complete,2026-05-05T13:30:00Z\n",  # c4 task 3: before (07:00), then valid
+        "c4,3,complete,2026-05-05T14:30:00Z\n",
+        "c1,1,complete,2026-05-05T12:00:00Z\n",  # c1 task 1: valid 09:10:30 and 12:00
+        "c1,1,complete,2026-05-05T13:00:00Z\n",
+        "c1,1,start,2026-05-05T09:30:00Z\n",  # a later start: the first start counts
+    ])
+    files["help_activity.csv"] += "".join([
+        "c1,2026-05-05T11:00:00Z,1,CS,video\n",  # between two valid completions
+        "c1,2026-05-05T12:00:00Z,1,OTHER,\n",  # at a valid completion
+        "c1,2026-05-05T13:30:00Z,1,CS,agent\n",  # after the last one: censored
+        "c4,2026-05-05T06:00:00Z,3,CS,agent\n",  # before the start of task 3
+        "c4,2026-05-05T14:00:00Z,3,OTHER,\n",  # between valid completions of task 3
+    ])
+    folder = _write(tmp_path / "repeat", files)
+    agg = aggregate_experiment(folder)
+    assert_equal_paths(folder, agg)
+    assert agg.dropped["complete_before_start"] == 1

@@ -104,3 +104,27 @@ def test_each_file_is_read_by_one_query(dirty):
         reads = [q for q in seen if f'"{view}"' in q
                  and not q.startswith(("CREATE OR REPLACE TEMPORARY VIEW", "DESCRIBE"))]
         assert len(reads) == 1, (stem, len(reads))
+
+
+def test_events_joined_in_two_statements_give_the_same_counts(dirty, monkeypatch):
+    """The low-memory form of the events read (grouped by the text id, then joined to
+    the codes: what runs when the ids' hash table would not fit the memory limit four
+    times) gives the same statistics and counts as the one-statement form."""
+    from bayes_ab.aggregate import engine
+
+    folder, expected = dirty
+    monkeypatch.setattr(engine, "_join_fits", lambda run, ids: False)
+    agg = aggregate_experiment(folder)
+    assert_equal_paths(folder, agg)
+    for key, count in expected.items():
+        assert agg.dropped[key] == count, key
+
+
+def test_duckdb_sizes():
+    from bayes_ab.aggregate.engine import _duckdb_bytes
+
+    assert _duckdb_bytes("2.7 GiB") == 2.7 * 2**30
+    assert _duckdb_bytes("66.7 MiB") == 66.7 * 2**20
+    assert _duckdb_bytes("3.0 GB") == 3e9
+    assert _duckdb_bytes("1000 bytes") == 1000
+    assert _duckdb_bytes("unlimited") is None

@@ -159,17 +159,24 @@ def _scalar(expr) -> Any:
 def _fatal_counts(g: ir.Table, key: str) -> dict[str, Any]:
     """Row count and every fatal check of one file, from its grouped table ``g`` (one row
     per distinct typed row, ``mult`` = how many rows of the file it stands for; event
-    files carry epoch seconds ``sec`` instead of the timestamp). Cohorts also give the
-    number of distinct rows ``n`` and of distinct ids ``ids``."""
+    files carry the customer's code as ``cid``, ``empty`` and epoch seconds ``sec``
+    instead of the timestamp, see `_grouped_events`). Cohorts also give the number of
+    distinct rows ``n`` and of distinct ids ``ids``; event files the rows of known
+    customers ``known`` and their groups ``kept``."""
     m = g.mult
 
     def rows(cond):
         return m.sum(where=cond)
 
-    checks = {"empty_id": rows(g.cid == "")}
     if key == "cohorts":
-        checks.update(arm=rows(g.arm.isnull()), n=g.count(), ids=g.cid.nunique())
-    elif key == "activity":
+        checks = {"empty_id": rows(g.cid == ""), "arm": rows(g.arm.isnull()),
+                  "n": g.count(), "ids": g.cid.nunique()}
+    else:
+        # Event files: ``cid`` is the customer's code (NULL: unknown customer), ``empty``
+        # whether the text id was empty; rows of known customers and their groups.
+        checks = {"empty_id": rows(g.empty), "known": rows(g.cid.notnull()),
+                  "kept": g.cid.count()}
+    if key == "activity":
         checks.update(task=rows(g.task.isnull()), action=rows(g.action.isnull()),
                       ts=rows(g.sec.isnull()), ts_range=rows(_outside_sec(g.sec)),
                       ts_min=g.sec.min())
@@ -179,7 +186,7 @@ def _fatal_counts(g: ir.Table, key: str) -> dict[str, Any]:
         checks.update(task=rows(g.task.isnull()), channel=rows(g.channel.isnull()),
                       ts=rows(g.sec.isnull()), ts_range=rows(_outside_sec(g.sec)),
                       cs_unknown=rows(~g.cs_type.fill_null("").isin(["", *CS_TYPES])))
-    else:
+    elif key == "conversion":
         checks["converted"] = rows(g.converted.isnull())
     checks["rows"] = m.sum()
     row = g.aggregate(**checks).execute().iloc[0]
@@ -452,14 +459,16 @@ class _Cohorts:
     table: Any  # one row per distinct cohort row: cid, arm, x_*, mult, code
     n_customers: int
     ids: Any  # kid (text id), kcode (integer code)
-    arms: Any  # acode, cohort
 
 
 @dataclass(frozen=True)
 class _Tasks:
-    first: Any  # cid, task, start: the first start of each (customer, task)
-    valid: Any  # cid, task, sec: the completions at or after the first start
-    tasks: Any  # cid, task, start, done (first valid completion, NULL when none)
+    #: cid, task, start (the first start of each started task), done (its first valid
+    #: completion: at or after the start; NULL when none), last (its latest valid
+    #: completion)
+    tasks: Any
+    #: cid, task, sec of every completion row (valid or not)
+    comps: Any
     last_valid: Any  # the latest valid completion (epoch seconds) or None
 
 
@@ -468,14 +477,14 @@ def _aggregate(run: _Run, path, tables, *, names=None, design_test_share: float,
     """The stages of `aggregate_experiment`, in order (docs/SCALE.md, "How the engine is
     organised")."""
     typed, notes = _open_inputs(run, path, tables, names)
-    with run.timer("read: one grouped scan per file (row counts, duplicates, fatal checks)"):
+    with run.timer("read: one scan per file, joined to the cohort codes and grouped (row "
+                   "counts, duplicates, unknown customers, fatal checks)"):
         grouped, fatal = _read_grouped(run, typed)
     with run.timer("validate (optional columns, dates)"):
         run.findings += notes + _input_findings(typed, grouped, run.names, run.backend, fatal)
     with run.timer("cohorts: duplicate rows, repeated ids, integer codes"):
         cohorts = _cohort_codes(run, grouped["cohorts"], fatal["cohorts"])
-    with run.timer("events: unknown customers (the one join on the text id), per file"):
-        clean = _known_events(run, grouped, cohorts.ids)
+    clean = _known_events(run, grouped, fatal)
     _check_conversion(run, clean["conversion"], cohorts.n_customers)
     with run.timer("tasks: first starts, valid completions, per-task table"):
         tk = _task_table(run, clean["activity"][0])
@@ -486,7 +495,7 @@ def _aggregate(run: _Run, path, tables, *, names=None, design_test_share: float,
         customers, ratio_stats, segments, segment_notes = _customer_table(
             run, cohorts, tk.tasks, helpt, clean["conversion"][0])
     with run.timer("help episodes (flag -> first completion after it)"):
-        ep, flags = _help_episodes(run, helpt, tk.valid, cohorts.arms, end_sec)
+        ep, n_without_start = _help_episodes(run, helpt, tk, end_sec)
     stats: dict[str, Any] = {}
     errors: dict[str, str] = {}
     _arm_stats(customers, stats, errors)
@@ -507,7 +516,7 @@ def _aggregate(run: _Run, path, tables, *, names=None, design_test_share: float,
                                     f"{run.names['help']} has no rows: nobody was flagged "
                                     "as stuck"))
     with run.timer("derived findings (out of series, help without start, SRM)"):
-        run.findings += _derived_findings(tasks, flags, customers, names=run.names,
+        run.findings += _derived_findings(tasks, n_without_start, customers, names=run.names,
                                           design_test_share=design_test_share)
     import pandas as pd
 
@@ -543,31 +552,108 @@ def _open_inputs(run: _Run, path, tables, names) -> tuple[dict, list[Finding]]:
 
 
 def _read_grouped(run: _Run, typed: dict) -> tuple[dict, dict]:
-    """ONE scan of each file: its typed rows grouped by every column with the row count
-    ``mult`` (event files: epoch seconds ``sec`` instead of the timestamp; cohorts: an
-    integer ``code`` per distinct row), materialised. Every count that follows (rows,
-    fatal checks, duplicates, unknown customers) is a sum of ``mult`` over this table,
-    never another scan of the file. Raises the first fatal problem, file by file."""
+    """ONE scan of each file, materialised: the cohort rows grouped by every column with
+    the row count ``mult`` and an integer ``code`` per distinct row; each event file's
+    typed rows (epoch seconds ``sec`` instead of the timestamp) joined to those codes
+    and grouped by every column, the code in place of the text id (`_grouped_events`).
+    Every count that follows (rows, fatal checks, duplicates, unknown customers) is a
+    sum of ``mult`` over these tables, never another scan of the file. Raises the first
+    fatal problem, file by file (cohorts first)."""
     import ibis
 
     from bayes_ab.aggregate import read
 
     grouped, fatal = {}, {}
-    for key, t in typed.items():
-        name = run.names[key]
+    ids = None
+    for key in ("cohorts", *(k for k in typed if k != "cohorts")):
+        t, name = typed[key], run.names[key]
         if key in ("activity", "help"):
             t = t.mutate(sec=read.epoch_seconds(t.ts, run.backend)).drop("ts")
-        g = t.group_by(list(t.columns)).aggregate(mult=t.count())
         if key == "cohorts":
-            g = g.mutate(code=ibis.row_number().cast("int64"))
-        g = run.cache(g)
+            g = t.group_by(list(t.columns)).aggregate(mult=t.count())
+            # The code carries the arm in its lowest bit (`_arm_of_code`): the episodes
+            # need no join to the cohorts for it.
+            g = run.cache(g.mutate(code=ibis.row_number().cast("int64") * 2
+                                   + (g.arm == _TEST_ARM).cast("int64")))
+        else:
+            g = _grouped_events(run, t, ids)
         counts = _fatal_counts(g, key)
         run.rows_read[name] = counts["rows"]
         if counts["rows"] == 0 and key != "help":
             raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
         _raise_fatal(counts, name)
         grouped[key], fatal[key] = g, counts
+        if key == "cohorts":
+            # One code per id for the joins. A repeated id (an error `_cohort_codes`
+            # raises once every file's fatal checks have run) keeps its lowest code, so
+            # the counts of the event files stay those of their own rows.
+            ids = g.select(kid=g.cid, kcode=g.code)
+            if counts["ids"] < counts["n"]:
+                ids = run.cache(g.group_by("cid").aggregate(kcode=g.code.min())
+                                .rename(kid="cid"))
     return grouped, fatal
+
+
+#: Bytes per cohort id that the join of an event file to the codes is budgeted at
+#: (hash table, text, code) when deciding whether it can feed the grouping directly.
+_JOIN_BYTES_PER_ID = 48
+
+
+def _grouped_events(run: _Run, t, ids):
+    """An event file's typed rows (``cid`` text) grouped by every column with the code of
+    their customer as ``cid`` (NULL: not in the cohorts), ``empty`` (the text id was
+    empty: only unknown customers can have one) and the row count ``mult``, materialised.
+
+    On DuckDB, when the join's hash table of the ids fits four times in the memory limit,
+    the join feeds the grouping in one statement (the rows are hashed once, on integer
+    codes); otherwise, and again after an out-of-memory error, in two statements that
+    can each spill: the rows grouped by their text id, then joined to the codes. The
+    groups are the same either way: the id -> code map is one to one.
+
+    Measured at 1M customers (Parquet row groups of 100k) under a 70 MB limit: the one
+    statement runs out of memory there; the two statements, chosen up front, passed
+    every run (3 of 3); chosen after the one statement ran out of memory, 3 runs of 4
+    (the fourth ran out again and stopped with the engine's out-of-memory message)."""
+    cols = [c for c in t.columns if c != "cid"]
+    if run.backend != "duckdb" or _join_fits(run, ids):
+        j = t.join(ids, t.cid == ids.kid, how="left")
+        j = j.select(cid=j.kcode, empty=j.cid == "", **{c: j[c] for c in cols})
+        g = j.group_by(list(j.columns)).aggregate(mult=j.count())
+        try:
+            return run.cache(g)
+        except Exception as exc:
+            if run.backend != "duckdb" or "out of memory" not in str(exc).lower():
+                raise
+            _log.debug("fused join and grouping ran out of memory; two statements instead")
+    g0 = run.cache(t.group_by(list(t.columns)).aggregate(mult=t.count()))
+    j = g0.join(ids, g0.cid == ids.kid, how="left")
+    g = run.cache(j.select(cid=j.kcode, empty=j.cid == "",
+                           **{c: j[c] for c in [*cols, "mult"]}))
+    run.release(g0)
+    return g
+
+
+def _join_fits(run: _Run, ids) -> bool:
+    """Whether DuckDB's memory limit holds the join's hash table of ``ids`` four times."""
+    limit = _duckdb_bytes(run.con.raw_sql(
+        "SELECT current_setting('memory_limit')").fetchall()[0][0])
+    n = int(ids.count().execute())
+    return limit is not None and n * _JOIN_BYTES_PER_ID * 4 <= limit
+
+
+def _duckdb_bytes(text_: str) -> float | None:
+    """DuckDB's size text ('2.7 GiB', '66.7 MiB', '512.0 KiB', '1000 bytes') in bytes."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([KMGTP]?i?B|bytes)\s*", str(text_))
+    if not m:
+        return None
+    unit = m.group(2)
+    scale = {"bytes": 1, "B": 1}.get(unit)
+    if scale is None:
+        base = 1024 if "i" in unit else 1000
+        scale = base ** ("KMGTP".index(unit[0]) + 1)
+    return float(m.group(1)) * scale
 
 
 def _cohort_codes(run: _Run, cohorts, counts: dict) -> _Cohorts:
@@ -589,26 +675,21 @@ def _cohort_codes(run: _Run, cohorts, counts: dict) -> _Cohorts:
                         file=run.names["cohorts"], column="customer_id",
                         n_rows=int(rep_row["k"]))
     return _Cohorts(table=cohorts, n_customers=n_cust,
-                    ids=cohorts.select(kid=cohorts.cid, kcode=cohorts.code),
-                    arms=cohorts.select(acode=cohorts.code, cohort=cohorts.arm))
+                    ids=cohorts.select(kid=cohorts.cid, kcode=cohorts.code))
 
 
-def _known_events(run: _Run, grouped: dict, ids) -> dict[str, tuple[Any, int]]:
-    """Per event file, its grouped rows of known customers with the integer code as
-    ``cid`` (inner join of the grouped table to the ids): the sum of ``mult`` is the
-    number of known rows (unknown customers = rows read - known), the number of groups
-    the rows kept (duplicates = known - kept). ``{key: (table, rows kept)}``."""
+def _known_events(run: _Run, grouped: dict, fatal: dict) -> dict[str, tuple[Any, int]]:
+    """Per event file, its grouped rows of known customers (`_grouped_events`: ``cid`` the
+    integer code): the sum of ``mult`` is the number of known rows (unknown customers =
+    rows read - known), the number of groups the rows kept (duplicates = known - kept).
+    ``{key: (table, rows kept)}``."""
     clean = {}
     for key in ("activity", "help", "conversion"):
         g = grouped[key]
         n_rows = run.rows_read[run.names[key]]
-        cols = [c for c in g.columns if c != "cid"]
-        j = g.join(ids, g.cid == ids.kid)
-        known = run.cache(j.select(cid=j.kcode, **{c: j[c] for c in cols}))
-        run.release(g)
-        row = known.aggregate(known=known.mult.sum(), kept=known.count()).execute().iloc[0]
-        n_known = _int(row["known"]) if n_rows else 0
-        n_kept = _int(row["kept"]) if n_rows else 0
+        known = g.filter(g.cid.notnull()).drop("empty")
+        n_known = _int(fatal[key]["known"]) if n_rows else 0
+        n_kept = _int(fatal[key]["kept"]) if n_rows else 0
         if n_rows - n_known:
             k = n_rows - n_known
             run.dropped[f"{EXPERIMENT_FILES[key]}_unknown_customer"] = k
@@ -640,24 +721,49 @@ def _check_conversion(run: _Run, conversion: tuple[Any, int], n_cust: int) -> No
 
 
 def _task_table(run: _Run, act) -> _Tasks:
-    """First start per (customer, task), completions paired with it (counts of before /
-    without start and the last valid completion in one aggregate), the first valid
-    completion per task; all on integer keys."""
-    cache = run.cache
-    starts = act.filter(act.action == "start")
-    first = cache(starts.group_by(["cid", "task"]).aggregate(start=starts.sec.min()))
-    comps = act.filter(act.action == "complete").select("cid", "task", "sec")
-    fs = first.select(fcid=first.cid, ftask=first.task, fstart=first.start)
-    paired = comps.join(fs, [comps.cid == fs.fcid, comps.task == fs.ftask], how="left")
-    paired = paired.mutate(ok=paired.fstart.notnull() & (paired.sec >= paired.fstart))
-    valid = cache(paired.filter(paired.ok).select("cid", "task", "sec"))
-    pc = paired.aggregate(
-        without=paired.fstart.isnull().sum(),
-        before=(paired.fstart.notnull() & (paired.sec < paired.fstart)).sum(),
-        last_valid=paired.sec.max(where=paired.ok)).execute().iloc[0]
-    for check, text_ in (("before", "complete_before_start"),
-                         ("without", "complete_without_start")):
-        k = _int(pc[check])
+    """Per (customer, task), in one grouped pass: the first start and the earliest, latest
+    and number of completions. Where no completion is earlier than the first start
+    (every task of the simulated data) those are the valid completions; the tasks
+    where one is (``before``) are paired completion by completion with their start, a
+    join of those tasks only. Counts of completions before / without a start, the last
+    valid completion; all on integer keys."""
+    import ibis
+
+    is_start, is_comp = act.action == "start", act.action == "complete"
+    per = run.cache(act.group_by(["cid", "task"]).aggregate(
+        start=act.sec.min(where=is_start), cmin=act.sec.min(where=is_comp),
+        cmax=act.sec.max(where=is_comp), nc=act.count(where=is_comp)))
+    before = per.start.notnull() & (per.cmin < per.start)
+    pc = per.aggregate(
+        without=per.nc.sum(where=per.start.isnull()),
+        n_before_tasks=before.sum(),
+        last_valid=per.cmax.max(where=per.start.notnull() & ~before.fill_null(False)),
+    ).execute().iloc[0]
+    comps = act.filter(is_comp).select("cid", "task", "sec")
+    started = per.filter(per.start.notnull())
+    n_before, last_valid = 0, pc["last_valid"]
+    if _int(pc["n_before_tasks"]):
+        m = per.filter(before).select(mcid=per.cid, mtask=per.task, mstart=per.start)
+        mj = comps.join(m, [comps.cid == m.mcid, comps.task == m.mtask])
+        ok = mj.sec >= mj.mstart
+        fix = mj.group_by(["cid", "task"]).aggregate(
+            before=(~ok).sum(), fdone=mj.sec.min(where=ok), flast=mj.sec.max(where=ok))
+        fr = fix.aggregate(before=fix.before.sum(), last=fix.flast.max()).execute().iloc[0]
+        n_before = _int(fr["before"])
+        if fr["last"] is not None and not _isnan(fr["last"]):
+            last_valid = (fr["last"] if last_valid is None or _isnan(last_valid)
+                          else max(last_valid, fr["last"]))
+        f = fix.select(xcid=fix.cid, xtask=fix.task, fdone=fix.fdone, flast=fix.flast,
+                       fixed=ibis.literal(True))
+        j = started.join(f, [started.cid == f.xcid, started.task == f.xtask], how="left")
+        fixed = j.fixed.fill_null(False)
+        tasks = run.cache(j.select("cid", "task", "start",
+                                   done=ibis.ifelse(fixed, j.fdone, j.cmin),
+                                   last=ibis.ifelse(fixed, j.flast, j.cmax)))
+    else:
+        tasks = started.select("cid", "task", "start", done=started.cmin, last=started.cmax)
+    for check, k in (("before", n_before), ("without", _int(pc["without"]))):
+        text_ = "complete_before_start" if check == "before" else "complete_without_start"
         if k:
             run.dropped[text_] = k
             what = ("earlier than the first 'start' of the same task" if check == "before"
@@ -665,17 +771,13 @@ def _task_table(run: _Run, act) -> _Tasks:
             run.findings.append(Finding(text_, "warning", k,
                                         f"{run.names['activity']}: {k} 'complete' row(s) "
                                         f"{what} dropped"))
-    done = valid.group_by(["cid", "task"]).aggregate(done=valid.sec.min())
-    dn = done.select(dcid=done.cid, dtask=done.task, done=done.done)
-    tasks = cache(first.join(dn, [first.cid == dn.dcid, first.task == dn.dtask], how="left")
-                  .select("cid", "task", "start", "done"))
-    return _Tasks(first=first, valid=valid, tasks=tasks, last_valid=pc["last_valid"])
+    return _Tasks(tasks=tasks, comps=comps, last_valid=last_valid)
 
 
 def _observation_end(tk: _Tasks, helpt, n_flags: int) -> float | None:
     """The latest first start, valid completion or help flag (epoch seconds)."""
-    first = tk.first
-    ends = [first.aggregate(m=first.start.max()).execute().iloc[0]["m"], tk.last_valid,
+    t = tk.tasks
+    ends = [t.aggregate(m=t.start.max()).execute().iloc[0]["m"], tk.last_valid,
             helpt.aggregate(m=helpt.sec.max()).execute().iloc[0]["m"] if n_flags else None]
     end_vals = [float(v) for v in ends if v is not None and not _isnan(v)]
     return max(end_vals) if end_vals else None
@@ -725,23 +827,54 @@ def _customer_table(run: _Run, cohorts: _Cohorts, tasks, helpt, conv):
     return customers, ratio_stats, segments, segment_notes
 
 
-def _help_episodes(run: _Run, helpt, valid, arms, end_sec):
+def _help_episodes(run: _Run, helpt, tk: _Tasks, end_sec):
     """Flags grouped by (customer, task, channel, second), each paired with the first
-    valid completion of its task at or after it; with the arm. Returns (episodes, flags)."""
+    valid completion of its task at or after it, and the arm (from the customer's code,
+    `_cohort_codes`). Returns (episodes, help flags on a task never started).
+
+    A join of each flag to its task's row (first start, first and last valid
+    completion): a flag at or before the first valid completion ends there, one after
+    the last is censored; only a flag between two valid completions is paired with
+    the completions themselves (a join of those flags alone)."""
+    import ibis
+
     stage = run.stage
     flags = stage(helpt.group_by(["cid", "task", "channel", "sec"])
                   .aggregate(n=helpt.count()))
-    vc = valid.select(ccid=valid.cid, ctask=valid.task, csec=valid.sec)
-    pairs = stage(flags.join(vc, [flags.cid == vc.ccid, flags.task == vc.ctask,
-                                  vc.csec >= flags.sec], how="left"))
-    ep = pairs.group_by(["cid", "task", "channel", "sec", "n"]).aggregate(
-        done=pairs.csec.min())
+    t = tk.tasks.select(tcid=tk.tasks.cid, ttask=tk.tasks.task, tstart=tk.tasks.start,
+                        tdone=tk.tasks.done, tlast=tk.tasks.last)
+    j = stage(flags.join(t, [flags.cid == t.tcid, flags.task == t.ttask], how="left"))
+    between = (j.sec > j.tdone) & (j.sec <= j.tlast)
+    row = j.aggregate(between=j.count(where=between),
+                      without_start=j.n.sum(where=j.tcid.isnull())).execute().iloc[0]
+    n_between, n_without_start = _int(row["between"]), _int(row["without_start"])
+    cols = ["cid", "task", "channel", "sec", "n"]
+    ep = j.filter(~between.fill_null(False)).select(
+        *cols, done=ibis.ifelse((j.sec <= j.tdone).fill_null(False), j.tdone,
+                                ibis.null("float64")))
+    if n_between:
+        b = j.filter(between)
+        c = tk.comps.select(ccid=tk.comps.cid, ctask=tk.comps.task, csec=tk.comps.sec)
+        pairs = b.join(c, [b.cid == c.ccid, b.task == c.ctask, c.csec >= b.sec,
+                           c.csec >= b.tstart])
+        ep = ep.union(pairs.group_by(cols).aggregate(done=pairs.csec.min()))
     end_lit = float(end_sec) if end_sec is not None else float("nan")
-    ep = stage(ep.mutate(event=ep.done.notnull(),
-                         minutes=(ep.done.fill_null(end_lit) - ep.sec) / 60.0))
-    run.release(pairs)
-    ep = run.cache(ep.join(arms, ep.cid == arms.acode).drop("acode"))
-    return ep, flags
+    ep = run.cache(ep.mutate(event=ep.done.notnull(),
+                             minutes=(ep.done.fill_null(end_lit) - ep.sec) / 60.0,
+                             cohort=_arm_of_code(ep.cid)))
+    run.release(j)
+    return ep, n_without_start
+
+
+_TEST_ARM, _CONTROL_ARM = "Test", "Control"
+assert set(ARMS) == {_TEST_ARM, _CONTROL_ARM}
+
+
+def _arm_of_code(code):
+    """The arm of a customer from its code (`_read_grouped`: row number * 2 + 1 for Test)."""
+    import ibis
+
+    return ibis.ifelse(code % 2 == 1, ibis.literal(_TEST_ARM), ibis.literal(_CONTROL_ARM))
 
 
 def _dup_finding(dup: int, *, stem: str, name: str, dropped: dict, findings: list) -> None:
@@ -988,25 +1121,25 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
         max_min = float(times["minutes"].max())
         edges = bin_edges(max_min) if edges is None else tuple(edges)
         nb = len(edges) - 1
-        m, nn = ep.minutes, ep.n.cast("float64")
-        aggs = {}
-        for b in range(nb):
-            lo, hi = float(edges[b]), float(edges[b + 1])
-            aggs[f"x{b}"] = (nn * (m - lo).clip(lower=0.0, upper=hi - lo)).sum()
-            hit = ep.event & (m > lo) & (m <= hi)
-            if b == 0:
-                hit = hit | (ep.event & (m == lo))
-            aggs[f"d{b}"] = (ep.n * _as_int(hit)).sum()
-        aggs["flags"] = ep.n.sum()
-        binned = ep.group_by(["channel", "task"]).aggregate(**aggs).execute()
+        # The bins from the grouped follow-up times (one row per channel, task, minutes,
+        # event with its count n): the same sums as over the episodes, without another
+        # pass over them with two aggregates per bin.
         events = np.zeros((len(CHANNELS), len(TASKS), nb))
         exposure = np.zeros_like(events)
         flags2 = np.zeros((len(CHANNELS), len(TASKS)), dtype=np.int64)
-        for r in binned.to_dict("records"):
-            c, t = CHANNELS.index(r["channel"]), TASKS.index(int(r["task"]))
-            events[c, t] = [r[f"d{b}"] or 0 for b in range(nb)]
-            exposure[c, t] = [r[f"x{b}"] or 0.0 for b in range(nb)]
-            flags2[c, t] = int(r["flags"])
+        for (channel, task), g in times.groupby(["channel", "task"], sort=False):
+            c, t = CHANNELS.index(channel), TASKS.index(int(task))
+            m = g["minutes"].to_numpy(float)
+            n = g["n"].to_numpy(np.int64)
+            ev = g["event"].to_numpy(bool)
+            for b in range(nb):
+                lo, hi = float(edges[b]), float(edges[b + 1])
+                exposure[c, t, b] = float(np.sum(n * np.clip(m - lo, 0.0, hi - lo)))
+                hit = ev & (m > lo) & (m <= hi)
+                if b == 0:
+                    hit |= ev & (m == lo)
+                events[c, t, b] = int(n[hit].sum())
+            flags2[c, t] = int(n.sum())
         km_times, km_surv = weighted_kaplan_meier(times, window=edges[-1])
         stats["time_to_completion"] = TimeToCompletionStats(
             edges=edges, events=events, exposure=exposure, flags=flags2,
@@ -1054,7 +1187,7 @@ def _attempt_stats(by_hour, stats: dict, errors: dict) -> None:
         errors["time_experience"] = str(exc)
 
 
-def _derived_findings(tasks, flags, customers, *, names: dict,
+def _derived_findings(tasks, n_hw: int, customers, *, names: dict,
                       design_test_share: float) -> list[Finding]:
     """tasks_out_of_series, help_without_start and the sample-ratio check, as
     `bayes_ab.data.validate.check_experiment` computes them on the frame."""
@@ -1072,9 +1205,7 @@ def _derived_findings(tasks, flags, customers, *, names: dict,
             "tasks_out_of_series", "warning", n_oos,
             f"{names['activity']}: {n_oos} task start(s) before the previous task was "
             "completed (the tasks are meant to be done in series)"))
-    st = tasks.select(scid=tasks.cid, stask=tasks.task)
-    hw = flags.join(st, [flags.cid == st.scid, flags.task == st.stask], how="anti")
-    n_hw = int(_scalar(hw.n.sum()) or 0)
+    # n_hw: help flags on a task never started (`_help_episodes`).
     if n_hw:
         out.append(Finding(
             "help_without_start", "info", n_hw,
