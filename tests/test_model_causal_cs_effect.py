@@ -87,17 +87,25 @@ def test_wald_ratio_closed_form():
                                             "channel": ["CS"], "completed": [True]}))
 
 
+def _near(interval: dict, value: float, k: float = 3.0) -> bool:
+    """``value`` within k posterior sds of the mean (sd from the 95% HDI's width): one fit's
+    check of a recovered truth that fails 0.3% of seeds, not the 5% of "inside the 95%
+    interval" (the intervals' coverage is measured by benchmarks/coverage.py)."""
+    sd = (interval["upper"] - interval["lower"]) / (2 * 1.96)
+    return abs(interval["mean"] - value) <= k * sd
+
+
 def test_late_is_recovered_and_naive_is_biased(effect):
     model, idata, truth = effect
     s = model.summarize(idata)
     ce, nv = s["causal_effect"], s["naive_difference"]
-    assert ce["lower"] <= truth["late"] <= ce["upper"], ce
+    assert _near(ce, truth["late"]), ce
     assert not (nv["lower"] <= truth["late"] <= nv["upper"]), nv
-    assert nv["lower"] <= truth["naive"] <= nv["upper"]
+    assert _near(nv, truth["naive"]), nv
     assert nv["upper"] < 0 < ce["lower"]  # the naive comparison even gets the sign wrong
     assert s["wald"] == pytest.approx(ce["mean"], abs=0.02)
     cs_share = s["complier_share"]
-    assert cs_share["lower"] <= truth["complier_share"] <= cs_share["upper"]
+    assert _near(cs_share, truth["complier_share"]), cs_share
     assert s["first_stage"]["mean"] == pytest.approx(cs_share["mean"], abs=0.01)
     assert s["weak_instrument"] is False and s["weak_instrument_note"] is None
     assert s["n_first_flags"]["Control"] + s["n_first_flags"]["Test"] == 20_000

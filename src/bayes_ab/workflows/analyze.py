@@ -575,23 +575,13 @@ def analyze(
     numba_flag = az.Numba.numba_flag
     az.Numba.numba_flag = False
     try:
-        return _analyze(data_dir, out_dir=out_dir, options=options, progress=progress,
-                        on_step=on_step)
+        return _analyze(data_dir, Path(out_dir), options, _Steps(progress, on_step))
     finally:
         az.Numba.numba_flag = numba_flag
 
 
-def _analyze(
-    data_dir: str | Path | DatabaseSource,
-    *,
-    out_dir: str | Path,
-    options: AnalyzeOptions = AnalyzeOptions(),
-    progress: Progress | None = None,
-    on_step: StepCallback | None = None,
-) -> AnalysisRun:
+def _analyze(data_dir, out: Path, options: AnalyzeOptions, steps: _Steps) -> AnalysisRun:
     """`analyze`, with ArviZ's numba paths off (see there)."""
-    steps = _Steps(progress, on_step)
-    out = Path(out_dir)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     data, source, engine = _load(data_dir, options=options, steps=steps)
