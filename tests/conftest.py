@@ -11,6 +11,18 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "tiny"  # the hand-built help-widget experiment (four CSV files)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_temp_folder():
+    """The test process's temporary files in a folder of its own, removed at the end, as
+    the command line does (`bayes_ab.io.private_tempdir`): PyTensor's numba back end
+    leaves one source file per compiled function in the temp folder (hundreds per run of
+    this suite, found left in /tmp)."""
+    from bayes_ab.io import private_tempdir
+
+    with private_tempdir() as folder:
+        yield folder
+
+
 def read_tiny() -> dict[str, str]:
     """The tiny experiment's files as {file name: text}, to modify per test."""
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(TINY.glob("*.csv"))}
