@@ -403,15 +403,16 @@ def _support_point(model: pm.Model, meta: dict) -> list[float] | None:
     return [float(x) for x in point]
 
 
-def _init_fn(model: pm.Model, meta: dict):
+def _init_fn(model: pm.Model, meta: dict, pymc_ipf=None):
     """nutpie's initial-point function: as nutpie's own (``jitter_rvs`` = every free
     variable), the support point plus a U(-1, 1) jitter on every unconstrained coordinate,
     the jitter drawn here from the chain's seed. With a stored support point (`_support_point`)
     nothing is compiled; else PyMC's jittered function is compiled as nutpie does (its
-    jitter then comes from PyTensor's generators: other draws, same distribution)."""
+    jitter then comes from PyTensor's generators: other draws, same distribution), or
+    ``pymc_ipf`` where the caller compiled it already."""
     point = meta.get("support_point")
     if point is None:
-        return _flat(_initial_point_fn(model), meta)
+        return _flat(pymc_ipf or _initial_point_fn(model), meta)
     x0 = np.asarray(point, dtype=np.float64)
     x0.flags.writeable = False
 
@@ -553,7 +554,8 @@ def _compile_and_store(model, key: str, meta_path: Path, arrays: dict):
     except Exception:  # noqa: BLE001 - an unreadable cache entry: compile, keep nothing
         lp, ex = _callbacks(key, meta, arrays, *inners, cache=False)
         meta_path = None
-    compiled = _build(model, meta, lp, ex, arrays, _init_fn(model, meta), logp_pt, expand_pt)
+    compiled = _build(model, meta, lp, ex, arrays, _init_fn(model, meta, pymc_ipf), logp_pt,
+                      expand_pt)
     if meta_path is not None:
         _write_atomic(meta_path, json.dumps(meta))
     return compiled

@@ -487,26 +487,15 @@ def _summarize_save_draw(model, idata, *, key: str, out: Path, kinds) -> tuple:
     return summary, path, figures
 
 
-def _finish_models(models: _Models, *, steps: _Steps, timings: dict,
-                   findings: list[Finding]) -> None:
+def _finish_models(models: _Models, *, steps: _Steps, timings: dict) -> None:
     """Wait for each model's background task and file its summary, netCDF and figures;
-    a model whose summary or figures fail is an error finding, as a failed fit."""
+    a task's error is raised here, as it was when these ran in this process."""
     for step in MODEL_STEPS:
         task = models.tasks.get(step.key)
         if task is None:
             continue
-        try:
-            summary, path, figures = task.result()
-        except (BayesAbError, ValueError) as exc:
-            models.summaries[step.key] = None
-            findings.append(Finding(
-                check=f"model_{step.key}", severity="error", count=1,
-                message=f"The {step.label} model could not be summarised on this data: {exc}",
-            ))
-            steps.end(step.key, "failed", detail=str(exc))
-            continue
-        finally:
-            timings[f"background_{step.key}"] = task.seconds
+        summary, path, figures = task.result()
+        timings[f"background_{step.key}"] = task.seconds
         models.summaries[step.key] = summary
         models.idata_paths[step.key] = path
         models.figures.update(figures)
@@ -641,7 +630,7 @@ def _analyze(data_dir, out: Path, options: AnalyzeOptions, steps: _Steps,
         steps.end("frequentist")
         if "cox_skipped" in freq:
             findings.append(Finding("cox_skipped", "info", 1, freq["cox_skipped"]))
-        _finish_models(models, steps=steps, timings=timings, findings=findings)
+        _finish_models(models, steps=steps, timings=timings)
         if forensics_task is not None:
             forensics = forensics_task.result()
             timings["forensics"] = forensics_task.seconds

@@ -4,7 +4,7 @@
 other in one Python process: drawing and saving each model's figures, writing its netCDF,
 the frequentist cross-checks, the forensics. None of them feeds the model fits, so on a
 machine with more than one core they can run while the next model compiles and samples.
-Threads would not help (matplotlib, h5py and PyTensor hold the GIL); spawned processes
+Threads would not help (matplotlib, the netCDF writer and PyTensor hold the GIL); spawned processes
 would import PyMC again (seconds each). A *forked* child starts in milliseconds with
 everything already imported and in memory (the fitted model, its draws), does its stage,
 sends the result back through a pipe and exits.
@@ -15,7 +15,7 @@ exception that cannot be pickled comes back as a `BackgroundError` with its text
 Where fork is unavailable (not Linux) or switched off (``enabled=False``), ``submit``
 calls ``fn`` at once, in this process: same results, one stage after the other.
 
-Fork safety: the child runs only the stage (matplotlib, h5py, numpy, pandas); it never
+Fork safety: the child runs only the stage (matplotlib, netCDF4, numpy, pandas); it never
 samples, compiles or touches the progress display. Its standard streams go to
 /dev/null (another thread of the parent may hold their locks at the fork), and it leaves
 with ``os._exit`` (no atexit handler of the parent runs twice, no temporary folder of the
@@ -200,11 +200,3 @@ class Background:
         send.close()
         task._process, task._conn = process, recv
         return task
-
-    def wait_all(self) -> float:
-        """Wait for every child; returns the seconds spent waiting."""
-        t = time.perf_counter()
-        for task in self._tasks:
-            task.wait()
-        return time.perf_counter() - t
-
