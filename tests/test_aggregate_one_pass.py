@@ -20,11 +20,16 @@ FILES = ("test_cohorts", "product_activity", "help_activity", "conversion")
 
 @pytest.fixture(scope="module")
 def dirty(tmp_path_factory) -> tuple[Path, dict]:
+    return _dirty_folder(tmp_path_factory.mktemp("dirty"))
+
+
+def _dirty_folder(folder: Path) -> tuple[Path, dict]:
     """Simulated typed Parquet, then: duplicates appended to each file (some rows twice),
-    rows of unknown ids in each event file, NULL joined_at / cs_type / converted_at."""
+    rows of unknown ids in each event file, NULL joined_at / cs_type / converted_at.
+    Returns the folder and the dropped-row counts expected."""
     from bayes_ab.simulate import simulate, write_simulation
 
-    folder = tmp_path_factory.mktemp("dirty")
+    folder.mkdir(parents=True, exist_ok=True)
     write_simulation(simulate(n=1500, seed=7, truth=False), folder, fmt="parquet")
     frames = {f: pd.read_parquet(folder / f"{f}.parquet") for f in FILES}
     before = {f: int(df.duplicated().sum()) for f, df in frames.items()}

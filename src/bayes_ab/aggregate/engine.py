@@ -574,7 +574,7 @@ def _read_grouped(run: _Run, typed: dict) -> tuple[dict, dict]:
             # The code carries the arm in its lowest bit (`_arm_of_code`): the episodes
             # need no join to the cohorts for it.
             g = run.cache(g.mutate(code=ibis.row_number().cast("int64") * 2
-                                   + (g.arm == _TEST_ARM).cast("int64")))
+                                   + _as_int(g.arm == _TEST_ARM)))
         else:
             g = _grouped_events(run, t, ids)
         counts = _fatal_counts(g, key)
@@ -731,13 +731,13 @@ def _task_table(run: _Run, act) -> _Tasks:
 
     is_start, is_comp = act.action == "start", act.action == "complete"
     per = run.cache(act.group_by(["cid", "task"]).aggregate(
-        start=act.sec.min(where=is_start), cmin=act.sec.min(where=is_comp),
-        cmax=act.sec.max(where=is_comp), nc=act.count(where=is_comp)))
-    before = per.start.notnull() & (per.cmin < per.start)
+        start=act.sec.min(where=is_start), comp_first=act.sec.min(where=is_comp),
+        comp_last=act.sec.max(where=is_comp), nc=act.count(where=is_comp)))
+    before = per.start.notnull() & (per.comp_first < per.start)
     pc = per.aggregate(
         without=per.nc.sum(where=per.start.isnull()),
         n_before_tasks=before.sum(),
-        last_valid=per.cmax.max(where=per.start.notnull() & ~before.fill_null(False)),
+        last_valid=per.comp_last.max(where=per.start.notnull() & ~before.fill_null(False)),
     ).execute().iloc[0]
     comps = act.filter(is_comp).select("cid", "task", "sec")
     started = per.filter(per.start.notnull())
@@ -758,10 +758,11 @@ def _task_table(run: _Run, act) -> _Tasks:
         j = started.join(f, [started.cid == f.xcid, started.task == f.xtask], how="left")
         fixed = j.fixed.fill_null(False)
         tasks = run.cache(j.select("cid", "task", "start",
-                                   done=ibis.ifelse(fixed, j.fdone, j.cmin),
-                                   last=ibis.ifelse(fixed, j.flast, j.cmax)))
+                                   done=ibis.ifelse(fixed, j.fdone, j.comp_first),
+                                   last=ibis.ifelse(fixed, j.flast, j.comp_last)))
     else:
-        tasks = started.select("cid", "task", "start", done=started.cmin, last=started.cmax)
+        tasks = started.select("cid", "task", "start", done=started.comp_first,
+                               last=started.comp_last)
     for check, k in (("before", n_before), ("without", _int(pc["without"]))):
         text_ = "complete_before_start" if check == "before" else "complete_without_start"
         if k:
