@@ -125,3 +125,50 @@ def test_children_run_below_the_parents_priority():
     with Background() as bg:
         child = bg.submit("priority", os.getpriority, os.PRIO_PROCESS, 0).result()
     assert child == min(parent + NICE, 19)
+
+
+@FORK
+def test_secondary_fits_in_the_background_as_in_process(tmp_path, monkeypatch):
+    """`analyze` runs a model's `fit_extras` (the completions model's monotone and linear
+    fits and their LOO comparison) in the model's background child, with its summary:
+    results.json and the saved posterior carry the comparison as when it runs in this
+    process. The other blocks are equal. The comparison's numbers are not compared: a
+    child compiles into a numba cache slot of its own, and a cached and a fresh compile
+    of one model do not always give the same draws (Monte-Carlo error)."""
+    import json
+
+    import arviz as az
+
+    from bayes_ab.inference.fit import SamplerConfig
+    from bayes_ab.io import write_json
+    from bayes_ab.simulate import simulate, write_simulation
+    from bayes_ab.workflows import analyze as pipeline
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_simulation(simulate(n=3000, seed=5, scenario="effect", truth=False), folder)
+    monkeypatch.setattr(pipeline, "MODEL_STEPS", tuple(
+        s for s in pipeline.MODEL_STEPS
+        if s.key in ("conversion", "cs_engagement", "completions_conversion")))
+    runs = {}
+    for background in (True, False):
+        out = tmp_path / f"out_{background}"
+        options = pipeline.AnalyzeOptions(
+            sampler=SamplerConfig(draws=150, tune=150, chains=2, seed=3), figures=False,
+            forensics=False, prior_sensitivity="none", background=background)
+        out.mkdir()
+        run = pipeline.analyze(folder, out_dir=out, options=options)
+        write_json(out / "results.json", run.results)
+        results = json.loads((out / "results.json").read_text())
+        saved = az.from_netcdf(run.idata_paths["completions_conversion"])
+        for attrs in (saved.attrs, run.idata["completions_conversion"].attrs):
+            assert json.loads(attrs["shape_comparison"]) == (
+                results["completions_conversion"]["shape_comparison"])
+        runs[background] = results
+    for results in runs.values():
+        shapes = results["completions_conversion"]["shape_comparison"]["shapes"]
+        assert set(shapes) == {"unrestricted", "monotone", "linear"}
+        assert all(np.isfinite(s["elpd_loo"]) for s in shapes.values())
+        results["completions_conversion"].pop("shape_comparison")
+        results.pop("timing_seconds", None)
+    assert runs[True] == runs[False]

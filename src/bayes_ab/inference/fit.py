@@ -118,6 +118,19 @@ _NUMBA_SLOT: tuple[Path, object] | None = None
 NUMBA_CACHE_SLOTS = 16
 
 
+def _forget_numba_slot() -> None:
+    """In a forked child (`bayes_ab.workflows.background`): the slot is the parent's, which
+    goes on compiling into it; a child that compiles claims a slot of its own. The
+    child's copy of the parent's lock file may be closed here: that does not release the
+    parent's lock (flock locks go with the last open copy), and nothing unlocks it."""
+    global _NUMBA_SLOT
+    _NUMBA_SLOT = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_numba_slot)
+
+
 def claim_numba_cache(base: str | Path | None = None) -> Path | None:
     """Give this process a PyTensor numba cache folder that no other process writes now.
 

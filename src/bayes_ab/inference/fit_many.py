@@ -52,11 +52,13 @@ def default_workers() -> int:
     return 1
 
 
-def _fit(model: BayesModel, config: SamplerConfig):
-    """Worker: fit one model; a user-facing error travels back as a value, not a crash."""
+def _fit(model: BayesModel, config: SamplerConfig, extras: bool = True):
+    """Worker: fit one model (with its `fit_extras` or not); a user-facing error travels
+    back as a value, not a crash."""
     t0 = time.perf_counter()
     try:
-        return model.fit(config), None, time.perf_counter() - t0
+        idata = model.fit(config) if extras else model.fit_posterior(config)
+        return idata, None, time.perf_counter() - t0
     except (BayesAbError, ValueError) as exc:
         return None, exc, time.perf_counter() - t0
 
@@ -78,6 +80,7 @@ def fit_models(
     workers: int = 1,
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[str, FitOutcome], None] | None = None,
+    extras: bool = True,
 ) -> dict[str, FitOutcome]:
     """Fit every ``key: (model, config)``; return ``{key: FitOutcome}`` in the jobs' order.
 
@@ -85,7 +88,8 @@ def fit_models(
     drawn here; the others go to ``workers`` processes when there are at least two of them
     and ``workers > 1``, else they are fitted here one after another. ``on_done`` is called
     in this process as each fit ends, ``on_start`` as it starts (for the worker processes:
-    when it is handed to them).
+    when it is handed to them). With ``extras=False`` each model's posterior only
+    (`BayesModel.fit_posterior`): the caller runs `BayesModel.fit_extras` later.
     """
     start = on_start or (lambda _key: None)
     outcomes: dict[str, FitOutcome] = {}
@@ -102,7 +106,7 @@ def fit_models(
             sampled.append(key)
 
     # The longest fits first, so that two workers finish at about the same time.
-    sampled.sort(key=lambda k: -float(getattr(jobs[k][0], "fit_cost", 1)))
+    sampled.sort(key=lambda k: -float(getattr(jobs[k][0], "fit_cost", 1) if extras else 1))
     if workers > 1 and len(sampled) > 1:
         # "spawn": a fresh interpreter per worker, never a fork of a process that holds
         # DuckDB, numba or BLAS threads.
@@ -112,7 +116,7 @@ def fit_models(
             futures: dict[str, Future] = {}
             for key in sampled:
                 start(key)
-                futures[key] = pool.submit(_fit, jobs[key][0], jobs[key][1])
+                futures[key] = pool.submit(_fit, jobs[key][0], jobs[key][1], extras)
             try:
                 for key in sampled:
                     idata, error, seconds = futures[key].result()
@@ -129,7 +133,7 @@ def fit_models(
     else:
         for key in sampled:
             start(key)
-            idata, error, seconds = _fit(*jobs[key])
+            idata, error, seconds = _fit(*jobs[key], extras)
             outcomes[key] = FitOutcome(jobs[key][0], idata=idata, error=error, seconds=seconds)
             if on_done:
                 on_done(key, outcomes[key])

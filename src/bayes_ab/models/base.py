@@ -167,6 +167,13 @@ class BayesModel:
         return None
 
     def fit(self, config: SamplerConfig = SamplerConfig()) -> az.InferenceData:
+        """The posterior (`fit_posterior`), with the secondary fits that only the summary
+        reads (`fit_extras`)."""
+        return self.fit_extras(self.fit_posterior(config), config)
+
+    def fit_posterior(self, config: SamplerConfig = SamplerConfig()) -> az.InferenceData:
+        """The model's posterior: exact draws where `exact_posterior` has them and
+        ``config.exact`` is set, else MCMC."""
         if config.exact:
             idata = self.exact_posterior(config)
             if idata is not None:
@@ -175,6 +182,12 @@ class BayesModel:
             self.build(), name=self.name, config=config, model_config=self.model_config(),
             posterior_predictive=self.posterior_predictive and config.posterior_predictive,
         )
+
+    def fit_extras(self, idata: az.InferenceData, config: SamplerConfig) -> az.InferenceData:
+        """Fits beside the posterior that only `summarize` reads (through ``idata.attrs``),
+        none by default. `bayes_ab.workflows.analyze` runs them with the summary, beside
+        the next model's fit, not before it. Returns ``idata``."""
+        return idata
 
     def diagnostics(self, idata: az.InferenceData) -> ModelDiagnostics:
         return check(idata, name=self.name, var_names=self.diagnostic_vars)

@@ -279,11 +279,10 @@ class CompletionsConversion(BayesModel):
         """Three fits (free, monotone, linear) with the shape comparison, else one."""
         return float(len(SHAPES)) if self.compare_shapes else 1.0
 
-    def fit(self, config: SamplerConfig = SamplerConfig()) -> az.InferenceData:
-        """The unrestricted model's posterior; with `compare_shapes`, the monotone and
-        linear shapes are fitted too (same sampler settings, seeds offset) and their
-        LOO comparison is kept in ``idata.attrs["shape_comparison"]`` (JSON)."""
-        idata = super().fit(config)
+    def fit_extras(self, idata: az.InferenceData, config: SamplerConfig) -> az.InferenceData:
+        """With `compare_shapes`, the monotone and linear shapes fitted beside the
+        unrestricted model's posterior ``idata`` (same sampler settings, seeds offset) and
+        their LOO comparison kept in ``idata.attrs["shape_comparison"]`` (JSON)."""
         if not self.compare_shapes:
             return idata
         fits = {"unrestricted": idata}

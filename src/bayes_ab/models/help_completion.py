@@ -278,12 +278,12 @@ class HelpCompletion(BayesModel):
         """Both between-task sds given as values (the default) rather than learned."""
         return all(self.priors[k].is_fixed for k in ("task_intercept_sd", "cs_effect_sd"))
 
-    def fit(self, config: SamplerConfig = SamplerConfig()):
+    def fit_posterior(self, config: SamplerConfig = SamplerConfig()):
         """Sample; with learned between-task sds, target_accept is raised to at least
         MIN_TARGET_ACCEPT (recorded in attrs): three tasks give those scales long tails."""
         if not self.fixed_sds and config.target_accept < MIN_TARGET_ACCEPT:
             config = replace(config, target_accept=MIN_TARGET_ACCEPT)
-        return super().fit(config)
+        return super().fit_posterior(config)
 
     @property
     def centered(self) -> bool:

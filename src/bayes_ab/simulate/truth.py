@@ -28,10 +28,11 @@ HAZARD_BIN_EDGES_MIN = (
 
 
 def _weighted_glm(endog, exog, *, family: str, offset=None, var_weights=None) -> np.ndarray:
-    import statsmodels.api as sm
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
-    fam = sm.families.Poisson() if family == "poisson" else sm.families.Binomial()
-    res = sm.GLM(endog, exog, family=fam, offset=offset, var_weights=var_weights).fit(
+    fam = families.Poisson() if family == "poisson" else families.Binomial()
+    res = GLM(endog, exog, family=fam, offset=offset, var_weights=var_weights).fit(
         tol=1e-12, maxiter=200)
     return np.asarray(res.params)
 

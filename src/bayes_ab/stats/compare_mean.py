@@ -173,12 +173,12 @@ def ols_adjusted(y: np.ndarray, x: np.ndarray | None, groups: np.ndarray,
     heteroscedasticity-robust (``cov_type``) standard errors: per non-control arm its
     coefficient (the adjusted difference of means), se, z, p and CI. ``x=None``: the
     unadjusted regression (its HC2 variance is Welch's, s_c^2/n_c + s_t^2/n_t)."""
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS
 
     cols = [np.ones(len(y))] + [(groups == a).astype(float) for a in arms[1:]]
     if x is not None:
         cols.append(np.asarray(x, dtype=float) - float(np.mean(x)))
-    fit = sm.OLS(np.asarray(y, dtype=float), np.column_stack(cols)).fit(cov_type=cov_type)
+    fit = OLS(np.asarray(y, dtype=float), np.column_stack(cols)).fit(cov_type=cov_type)
     ci = fit.conf_int(alpha=1 - prob)
     out = {}
     for j, a in enumerate(arms[1:], start=1):

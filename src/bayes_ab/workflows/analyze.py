@@ -408,14 +408,14 @@ def _fit_and_save(data, *, out: Path, options: AnalyzeOptions, steps: _Steps, ti
     def on_fitted(key: str, outcome) -> None:
         t = time.perf_counter()
         if outcome.error is None:
-            models.tasks[key] = _submit_model(step_of(key), outcome, models, out=out,
-                                              options=options, timings=timings,
+            models.tasks[key] = _submit_model(step_of(key), outcome, jobs[key][1], models,
+                                              out=out, options=options, timings=timings,
                                               background=background)
         timings[f"model_{key}"] = outcome.seconds + time.perf_counter() - t
 
     outcomes = fit_models(jobs, workers=options.workers, on_start=lambda key: steps.start(
         key, step_of(key).label, message=f"model: {step_of(key).label}", kind="model"),
-        on_done=on_fitted)
+        on_done=on_fitted, extras=False)
     timings["fit_models"] = time.perf_counter() - t
     for step in MODEL_STEPS:
         outcome = outcomes.get(step.key)
@@ -439,10 +439,11 @@ def _effective_sampler(options: AnalyzeOptions) -> SamplerConfig:
         options.sampler.posterior_predictive and options.figures and options.figure_set == "all"))
 
 
-def _submit_model(step, outcome, models: _Models, *, out: Path, options: AnalyzeOptions,
-                  timings: dict, background: Background):
-    """One fitted model: its diagnostics here (the gate), then its summary, idata file and
-    figures as a background task."""
+def _submit_model(step, outcome, config: SamplerConfig, models: _Models, *, out: Path,
+                  options: AnalyzeOptions, timings: dict, background: Background):
+    """One fitted model: its diagnostics here (the gate), then its secondary fits
+    (`BayesModel.fit_extras`: the completions model's two other shapes and their LOO
+    comparison), summary, idata file and figures as a background task."""
     model, idata = outcome.model, outcome.idata
     models.fitted[step.key] = idata
     for part in ("compile", "sample"):
@@ -458,7 +459,7 @@ def _submit_model(step, outcome, models: _Models, *, out: Path, options: Analyze
     if background.forked:
         _import_for_children(figures=kinds is not None)
     return background.submit(f"model {step.key}", _summarize_save_draw, model, idata,
-                             key=step.key, out=out, kinds=kinds)
+                             config=config, key=step.key, out=out, kinds=kinds)
 
 
 def _import_for_children(*, figures: bool) -> None:
@@ -474,8 +475,11 @@ def _import_for_children(*, figures: bool) -> None:
         Image.init()  # PIL's image plugins, loaded on the first PNG saved
 
 
-def _summarize_save_draw(model, idata, *, key: str, out: Path, kinds) -> tuple:
-    """(summary, idata path, {figure name: path}) of one fitted model (a background task)."""
+def _summarize_save_draw(model, idata, *, config: SamplerConfig, key: str, out: Path,
+                         kinds) -> tuple:
+    """(summary, idata path, {figure name: path}, idata attrs) of one fitted model, after
+    its `fit_extras` (a background task: the attrs they add go back to the parent's copy)."""
+    idata = model.fit_extras(idata, config)
     summary = model.summarize(idata)
     path = model.save(idata, out / "idata" / f"{key}.nc")
     figures: dict[str, Path] = {}
@@ -484,7 +488,7 @@ def _summarize_save_draw(model, idata, *, key: str, out: Path, kinds) -> tuple:
             drawn = model.figures(idata)
         figures = save_figures({f"{key}_{kind}": fig for kind, fig in drawn.items()},
                                out / "figures")
-    return summary, path, figures
+    return summary, path, figures, dict(idata.attrs)
 
 
 def _finish_models(models: _Models, *, steps: _Steps, timings: dict) -> None:
@@ -494,8 +498,9 @@ def _finish_models(models: _Models, *, steps: _Steps, timings: dict) -> None:
         task = models.tasks.get(step.key)
         if task is None:
             continue
-        summary, path, figures = task.result()
+        summary, path, figures, attrs = task.result()
         timings[f"background_{step.key}"] = task.seconds
+        models.fitted[step.key].attrs.update(attrs)  # what fit_extras added in the child
         models.summaries[step.key] = summary
         models.idata_paths[step.key] = path
         models.figures.update(figures)
