@@ -15,6 +15,9 @@ stats, forensics, plotting, report, workflows, cli): docs/ARCHITECTURE.md is the
 
 from bayes_ab.constants import HDI_PROB
 from bayes_ab.errors import BayesAbError, DataError
+from bayes_ab.inference.arviz_import import install as _install_arviz_hook
+
+_install_arviz_hook()  # ArviZ's import-time numba compile, cached (0.5 s per process)
 
 __all__ = ["HDI_PROB", "AnalysisResult", "BayesAbError", "DataError", "__version__",
            "analyze", "compare"]
