@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ nutpie = pytest.importorskip("nutpie")
 from bayes_ab.inference import compile_cache as cc  # noqa: E402
 
 PRIOR_SD = 10.0
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example"
 
 
 #: A constant in every test model, new in each test session: its keys are new, so the first
@@ -77,8 +79,11 @@ def test_cached_compile_draws_exactly_what_nutpie_draws(cache_dir):
     ours = cc.compile_model(normal_model(y))
     hit = cc.compile_model(normal_model(y))
     assert hit.logp_func is None  # loaded
-    theirs = replace(nutpie.compile_pymc_model(normal_model(y)),
-                     initial_point_func=ours.initial_point_func)
+    import pytensor
+
+    with pytensor.config.change_flags(numba__fastmath=False):  # as compile_model compiles
+        theirs = replace(nutpie.compile_pymc_model(normal_model(y)),
+                         initial_point_func=ours.initial_point_func)
     np.testing.assert_array_equal(draws(ours), draws(theirs))
     np.testing.assert_array_equal(draws(hit), draws(theirs))
     key = cc.graph_key(normal_model(y))[0]
@@ -261,3 +266,45 @@ def test_an_invalid_point_is_an_error_code(cache_dir):
     assert rc == 0 and logp == pytest.approx(
         -0.5 * np.log(2 * np.pi * PRIOR_SD**2) - 1.5 * np.log(2 * np.pi))
     assert call(compiled.with_data(sd=-1.0))[0] == 4
+
+
+FIRST_AND_LATER_RUN = """
+import hashlib, sys, warnings
+warnings.simplefilter("ignore")
+import numpy as np, nutpie
+from bayes_ab.data.load import load_experiment
+from bayes_ab.inference import compile_cache as cc
+from bayes_ab.inference.fit import claim_numba_cache
+from bayes_ab.workflows.analyze import build_model
+claim_numba_cache()
+model = build_model("completions_conversion", load_experiment(sys.argv[1])).build("linear")
+compiled = cc.compile_model(model)
+idata = nutpie.sample(compiled, draws=200, tune=200, chains=2, seed=11, progress_bar=False)
+post = np.concatenate([idata.posterior[v].values.ravel() for v in ("intercept", "slope")])
+print("loaded" if compiled.logp_func is None else "compiled",
+      hashlib.sha256(post.tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.slow  # 55 s: every PyTensor op compiled (.ci/run runs it)
+def test_the_run_that_compiles_draws_what_later_runs_draw(tmp_path):
+    """The first run on a machine (a cache miss: it compiles) and every later run (a hit in
+    another process: numba loads the code) give the same draws at the same seed, to the
+    last bit. With numba's fast-math flags they did not (the completions model's linear
+    shape on the example: the loaded code's log density differed in its last bits from
+    the compiled code's, and MCMC amplified that)."""
+    import os
+
+    # Empty compile folders: the first run compiles every PyTensor op too, as on a new
+    # machine (the difference did not show with the ops loaded from a warm cache).
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'pytensor'}",
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+
+    def run() -> list[str]:
+        out = subprocess.run([sys.executable, "-c", FIRST_AND_LATER_RUN, str(EXAMPLE)], env=env,
+                             capture_output=True, text=True, timeout=600, check=True)
+        return out.stdout.split()[-2:]
+
+    first, later = run(), run()
+    assert (first[0], later[0]) == ("compiled", "loaded")
+    assert first[1] == later[1]
