@@ -180,7 +180,7 @@ def example_table(runs: dict) -> list[str]:
         "warm = the second run, new data = then a new simulated dataset of 20,000 trialers "
         "(seed 99). CPU is user + sys of the process and its children.", "",
         "| run | wall (s) | CPU (s) | compile | sample | rest of the fits (build, keys, "
-        "diagnostics, 2 shape fits + LOO) | waiting for the background | prior sensitivity "
+        "diagnostics) | waiting for the background | prior sensitivity "
         "| rest (imports, load, ratios, segments, report) | wall / sampling | background "
         "(overlapped) |",
         "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -198,11 +198,13 @@ def example_table(runs: dict) -> list[str]:
                      f"{share['sample']} | {share['fit_other']} | {share['wait']} | "
                      f"{share['sensitivity']} | {share['rest']} | {ratio:.0f}x | "
                      f"{x['background']:.1f} |")
-    lines += ["", "Background: each model's summary, netCDF and figures, the frequentist "
-              "cross-checks and the forensics, in forked child processes while the next "
-              "model compiles and samples (`bayes_ab.workflows.background`); their own "
-              "seconds, which overlap the columns before (the share columns add up to the "
-              "wall)."]
+    lines += ["", "Sample: the seven models' posterior fits. Background: each model's "
+              "secondary fits (the completions model's monotone and linear shapes and "
+              "their LOO comparison: two more sampled fits, not in the sample column), "
+              "summary, netCDF and figures, the frequentist cross-checks and the "
+              "forensics, in forked child processes while the next model compiles and "
+              "samples (`bayes_ab.workflows.background`); their own seconds, which "
+              "overlap the columns before (the share columns add up to the wall)."]
     loads = ", ".join(f"{k} {v['load_avg_start'][0]:.1f}" for k, v in runs.items())
     lines += ["", f"1-minute load average at the start: {loads}."]
     return lines

@@ -345,8 +345,11 @@ def analyze(
             figure_set="all" if figures == "all" else "report",
             prior_sensitivity=prior_sensitivity, forensics=forensics, engine=engine,
             **kwargs_opts)
+    from bayes_ab.io import pytensor_sources_scope
+
     say = print if progress else None
-    with _quiet_arviz(), tempfile.TemporaryDirectory(prefix="bayes_ab_") as tmp:
+    with _quiet_arviz(), pytensor_sources_scope(), \
+            tempfile.TemporaryDirectory(prefix="bayes_ab_") as tmp:
         run = run_pipeline(data_dir, out_dir=tmp, options=options, progress=say)
         pngs = {name: Path(p).read_bytes() for name, p in run.figures.items()
                 if Path(p).is_file()}
@@ -361,9 +364,10 @@ def compare(frame_or_path: Any, *, group_col: str, outcome_col: str | list[str],
     ``config`` (a SamplerConfig), ``threshold``, ``rope``, ``segment_col``, ...). A
     DataFrame is checked exactly as a file would be (it goes through a private temporary
     Parquet file, removed before this returns; messages name it ``dataframe.parquet``)."""
+    from bayes_ab.io import pytensor_sources_scope
     from bayes_ab.workflows.compare import run_compare
 
-    with _quiet_arviz():
+    with _quiet_arviz(), pytensor_sources_scope():
         if isinstance(frame_or_path, (str, Path)):
             run = run_compare(frame_or_path, group_col=group_col, outcome_col=outcome_col,
                               **kwargs)

@@ -390,6 +390,73 @@ def private_tempdir() -> Iterator[Path | None]:
             remove_tree(folder)
 
 
+#: PyTensor's modules that write generated source with NamedTemporaryFile(delete=False).
+_PYTENSOR_WRITERS = ("pytensor.link.utils", "pytensor.link.numba.cache")
+#: The folder of the active `pytensor_sources_scope` (None outside one).
+_SOURCES_FOLDER: Path | None = None
+
+
+@contextmanager
+def pytensor_sources_scope() -> Iterator[Path | None]:
+    """For library calls (``bayes_ab.analyze`` / ``compare`` in a notebook): the source
+    files PyTensor's numba back end writes with ``NamedTemporaryFile(delete=False)`` (one
+    per compiled function, never removed by PyTensor) go into a private folder under the
+    system temp folder, removed when the call ends, however it ends.
+
+    Unlike the CLI's `private_tempdir`, the process's temp folder is left alone (a
+    notebook's other threads keep theirs): only PyTensor's two writers are pointed at the
+    folder, through the ``NamedTemporaryFile`` name of their modules, now if they are
+    imported, else by `redirect_pytensor_sources` when the call compiles (the sampler
+    calls it), and restored on exit. The files are read only while a function compiles
+    (its code object keeps the text it needs)."""
+    global _SOURCES_FOLDER
+    if _SOURCES_FOLDER is not None:  # nested: the outer call's folder serves
+        yield _SOURCES_FOLDER
+        return
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f"bayes-ab-{os.getpid()}-"))
+    except OSError:  # no writable temp folder: PyTensor writes where it can, as before
+        yield None
+        return
+    _SOURCES_FOLDER = folder
+    try:
+        redirect_pytensor_sources()
+        yield folder
+    finally:
+        with _critical():
+            _SOURCES_FOLDER = None
+            for name in _PYTENSOR_WRITERS:
+                module = sys.modules.get(name)
+                if getattr(getattr(module, "NamedTemporaryFile", None), "_bayes_ab", False):
+                    module.NamedTemporaryFile = tempfile.NamedTemporaryFile
+            remove_tree(folder)
+
+
+def redirect_pytensor_sources() -> None:
+    """Inside a `pytensor_sources_scope` once PyTensor is imported: point its writers at
+    the scope's folder (a no-op outside one, before PyTensor, or when they already write
+    there)."""
+    folder = _SOURCES_FOLDER
+    if folder is None or "pytensor" not in sys.modules:  # nothing compiles without it
+        return
+    import importlib
+
+    for name in _PYTENSOR_WRITERS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # another PyTensor layout: left as it is
+            continue
+        if getattr(module, "NamedTemporaryFile", None) is not tempfile.NamedTemporaryFile:
+            continue
+
+        def in_folder(*args, _folder=str(folder), **kwargs):
+            kwargs.setdefault("dir", _folder)
+            return tempfile.NamedTemporaryFile(*args, **kwargs)
+
+        in_folder._bayes_ab = True  # type: ignore[attr-defined]
+        module.NamedTemporaryFile = in_folder
+
+
 def json_default(obj):
     """`json.dumps` ``default``: numpy scalars and arrays, paths and dates as JSON values."""
     if isinstance(obj, np.integer):

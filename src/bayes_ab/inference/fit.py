@@ -208,6 +208,9 @@ def sample(
 
     import pymc as pm
 
+    from bayes_ab.io import redirect_pytensor_sources
+
+    redirect_pytensor_sources()  # inside bayes_ab.analyze / compare: into their folder
     t_compile = 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
