@@ -597,7 +597,13 @@ def _analyze(data_dir, out: Path, options: AnalyzeOptions, steps: _Steps,
     (they do not use ArviZ: forked before it is imported, they run during its import)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    data, source, engine = _load(data_dir, options=options, steps=steps)
+    from bayes_ab.data.load import ReadMemo
+
+    # The loader and the forensics read the same files: parsed once (the forensics' child
+    # inherits the parsed tables), then let go once the forensics have started.
+    reads = ReadMemo()
+    with reads.active():
+        data, source, engine = _load(data_dir, options=options, steps=steps)
     timings["load"] = time.perf_counter() - t0
     for stage, seconds in getattr(data, "timings", {}).items():
         if stage != "total":  # where the engine's time went (benchmarks, docs/SCALE.md)
@@ -612,8 +618,11 @@ def _analyze(data_dir, out: Path, options: AnalyzeOptions, steps: _Steps,
         steps.start("frequentist", "frequentist cross-checks")
         freq_task = background.submit("frequentist cross-checks", frequentist_checks, data,
                                       design_test_share=options.design_test_share)
-        forensics, forensics_task = _start_forensics(data, source, data_dir, options=options,
-                                                     steps=steps, background=background)
+        with reads.active():
+            forensics, forensics_task = _start_forensics(data, source, data_dir,
+                                                         options=options, steps=steps,
+                                                         background=background)
+        reads.clear()
         arviz_on_numpy.start()  # ArviZ's import (2.7 s) while those two children work
         models = _fit_and_save(data, out=out, options=options, steps=steps, timings=timings,
                                findings=findings, background=background)
