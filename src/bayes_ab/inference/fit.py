@@ -190,6 +190,60 @@ def _compile_nutpie(model: pm.Model, sampler: str):
     return compile_model(model)
 
 
+#: nutpie's sampler statistics that its default settings do not store (nutpie drops
+#: them as its own conversion does: ``_extract``'s ``skips``).
+NUTPIE_UNSTORED_STATS = frozenset({
+    "gradient", "unconstrained_draw", "mass_matrix_inv", "mass_matrix_eigvals",
+    "mass_matrix_stds", "divergence_start", "divergence_end", "divergence_momentum",
+    "divergence_start_gradient"})
+
+
+def nutpie_idata(raw, coords: dict) -> az.InferenceData:
+    """nutpie's trace (``return_raw_trace=True``) as the InferenceData nutpie itself returns
+    (``save_warmup=False``): the same groups, values, dtypes, dims, coordinates and attrs
+    (tests compare the two), built as one xarray Dataset per group instead of through
+    ``arviz.from_dict``, whose per-variable DataArrays and alignment cost 0.15-0.3 s per
+    fit (about 5 ms here). The arrays are filled by nutpie's own ``_add_arrow_data``."""
+    import datetime
+
+    import arviz as az
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+    from nutpie.sample import _add_arrow_data
+
+    draw_batches, stat_batches = raw.get_arrow_trace()
+    n_chains = len(draw_batches)
+    tuning = [int(stat.column("tuning").to_numpy().sum()) for stat in stat_batches]
+    n_draws = max((d.num_rows - t for d, t in zip(draw_batches, tuning)), default=0)
+    posterior: dict = {}
+    stats: dict = {}
+    dims: dict = {}
+    for i, (draw, stat) in enumerate(zip(draw_batches, stat_batches)):
+        _add_arrow_data(posterior, n_draws, draw.slice(tuning[i], draw.num_rows - tuning[i]),
+                        i, n_chains, dims, [])
+        _add_arrow_data(stats, n_draws, stat.slice(tuning[i], stat.num_rows - tuning[i]),
+                        i, n_chains, dims, list(NUTPIE_UNSTORED_STATS))
+    model_coords = {name: pd.Index(values) for name, values in coords.items()}
+    created = datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+    def dataset(data: dict) -> xr.Dataset:
+        variables, used = {}, {}
+        for name, values in data.items():
+            if name in ("chain", "draw"):  # as arviz.from_dict: names of the sample dims
+                continue
+            item_dims = list(dims.get(name) or [])
+            item_dims += [f"{name}_dim_{k}" for k in range(len(item_dims), values.ndim - 2)]
+            for dim, size in zip(item_dims, values.shape[2:]):
+                used.setdefault(dim, model_coords.get(dim, np.arange(size)))
+            variables[name] = (("chain", "draw", *item_dims), values)
+        return xr.Dataset(variables, coords={"chain": np.arange(n_chains),
+                                             "draw": np.arange(n_draws), **used},
+                          attrs={"created_at": created, "arviz_version": az.__version__})
+
+    return az.InferenceData(posterior=dataset(posterior), sample_stats=dataset(stats))
+
+
 def sample(
     model: pm.Model,
     *,
@@ -222,7 +276,7 @@ def sample(
             compiled = _compile_nutpie(model, config.sampler)
             t_compile = time.perf_counter() - t0
             t0 = time.perf_counter()
-            idata = nutpie.sample(
+            raw = nutpie.sample(
                 compiled,
                 draws=config.draws,
                 tune=config.tune,
@@ -232,7 +286,9 @@ def sample(
                 progress_bar=config.progress,
                 save_warmup=False,
                 target_accept=config.target_accept,
+                return_raw_trace=True,
             )
+            idata = nutpie_idata(raw, compiled.coords)
         else:
             idata = pm.sample(
                 model=model,
