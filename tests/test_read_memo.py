@@ -73,3 +73,13 @@ def test_large_files_are_not_kept(tmp_path, parses):
         load.read_table(path)
         load.read_table(path)
     assert len(parses) == 2
+
+
+def test_a_disabled_memo_keeps_nothing(tmp_path, parses):
+    path = tmp_path / "conversion.csv"
+    path.write_text("customer_id,converted\na,1\n")
+    memo = load.ReadMemo(enabled=False)
+    with memo.active():
+        load.read_table(path)
+        load.read_table(path)
+    assert len(parses) == 2 and memo.tables == {}

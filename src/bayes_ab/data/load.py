@@ -189,15 +189,20 @@ class ReadMemo:
 
     `bayes_ab.workflows.analyze` keeps one from the loader to the start of the forensics:
     both read the four files, and the forensics' forked child inherits the parsed tables
-    (the example: 1.5 s of CPU). The caller `clear` s it when done (memory)."""
+    (the example: 1.5 s of CPU). The caller `clear` s it when done (memory). Not
+    ``enabled`` (no second reader coming), `active` keeps nothing."""
 
-    def __init__(self, max_bytes: int = 64 * 2**20):
+    def __init__(self, max_bytes: int = 64 * 2**20, *, enabled: bool = True):
         self.max_bytes = int(max_bytes)
+        self.enabled = bool(enabled)
         self.tables: dict[tuple, RawTable] = {}
 
     @contextmanager
     def active(self) -> Iterator[ReadMemo]:
         global _READ_MEMO
+        if not self.enabled:
+            yield self
+            return
         previous, _READ_MEMO = _READ_MEMO, self
         try:
             yield self

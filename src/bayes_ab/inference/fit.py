@@ -244,6 +244,15 @@ def nutpie_idata(raw, coords: dict) -> az.InferenceData:
     return az.InferenceData(posterior=dataset(posterior), sample_stats=dataset(stats))
 
 
+def sample_nutpie(compiled, **kwargs) -> az.InferenceData:
+    """``nutpie.sample(compiled, **kwargs)`` without the warm-up draws, its trace made
+    InferenceData by `nutpie_idata` (the only form it converts: ``save_warmup=False``)."""
+    import nutpie
+
+    raw = nutpie.sample(compiled, save_warmup=False, return_raw_trace=True, **kwargs)
+    return nutpie_idata(raw, compiled.coords)
+
+
 def sample(
     model: pm.Model,
     *,
@@ -270,13 +279,11 @@ def sample(
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
         if config.sampler in ("nutpie", "nutpie-jax"):
-            import nutpie
-
             # With JAX, XLA compiles at the first gradient call: inside the sampling time.
             compiled = _compile_nutpie(model, config.sampler)
             t_compile = time.perf_counter() - t0
             t0 = time.perf_counter()
-            raw = nutpie.sample(
+            idata = sample_nutpie(
                 compiled,
                 draws=config.draws,
                 tune=config.tune,
@@ -284,11 +291,8 @@ def sample(
                 cores=_cores(config),
                 seed=config.seed,
                 progress_bar=config.progress,
-                save_warmup=False,
                 target_accept=config.target_accept,
-                return_raw_trace=True,
             )
-            idata = nutpie_idata(raw, compiled.coords)
         else:
             idata = pm.sample(
                 model=model,

@@ -601,7 +601,7 @@ def _analyze(data_dir, out: Path, options: AnalyzeOptions, steps: _Steps,
 
     # The loader and the forensics read the same files: parsed once (the forensics' child
     # inherits the parsed tables), then let go once the forensics have started.
-    reads = ReadMemo()
+    reads = ReadMemo(enabled=options.forensics)
     with reads.active():
         data, source, engine = _load(data_dir, options=options, steps=steps)
     timings["load"] = time.perf_counter() - t0

@@ -15,11 +15,14 @@ exception that cannot be pickled comes back as a `BackgroundError` with its text
 Where fork is unavailable (not Linux) or switched off (``enabled=False``), ``submit``
 calls ``fn`` at once, in this process: same results, one stage after the other.
 
-Fork safety: the child runs only the stage (matplotlib, netCDF4, numpy, pandas); it never
-samples, compiles or touches the progress display. Its standard streams go to
-/dev/null (another thread of the parent may hold their locks at the fork), and it leaves
-with ``os._exit`` (no atexit handler of the parent runs twice, no temporary folder of the
-parent is removed by the child).
+Fork safety: the child runs only the stage (matplotlib, netCDF4, numpy, pandas) and
+never touches the progress display. One stage samples: a model's secondary fits
+(`BayesModel.fit_extras`, the completions model's two other shapes); nutpie starts its
+own sampler threads in the child, and a child that compiles claims a numba cache folder
+of its own (`bayes_ab.inference.fit.claim_numba_cache`), never the parent's. Its standard
+streams go to /dev/null (another thread of the parent may hold their locks at the fork),
+and it leaves with ``os._exit`` (no atexit handler of the parent runs twice, no
+temporary folder of the parent is removed by the child).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayes_ab.errors import OptionError
-from bayes_ab.inference.fit import SamplerConfig, nutpie_idata
+from bayes_ab.inference.fit import SamplerConfig, sample_nutpie
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz as az
@@ -264,8 +264,6 @@ class ReusableFit:
     def sample(self, stats=None, priors: dict | None = None, *, seed: int | None = None,
                config: SamplerConfig | None = None) -> tuple[BayesModel, az.InferenceData]:
         """Fit on ``stats`` (default: the first input) under ``priors``; (model, idata)."""
-        import nutpie
-
         stats = self.stats if stats is None else stats
         priors = self.priors if priors is None else priors
         cfg = config or self.config
@@ -278,13 +276,12 @@ class ReusableFit:
         model, compiled = self.compiled_for(stats, priors)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            idata = nutpie_idata(nutpie.sample(
+            idata = sample_nutpie(
                 compiled, draws=cfg.draws, tune=cfg.tune, chains=cfg.chains,
                 cores=max(1, min(cfg.chains, cfg.cores or 2)),
                 seed=int(cfg.seed if seed is None else seed), progress_bar=False,
-                save_warmup=False, target_accept=max(cfg.target_accept, self.config.target_accept),
-                return_raw_trace=True,
-            ), compiled.coords)
+                target_accept=max(cfg.target_accept, self.config.target_accept),
+            )
         helper = [v for v in idata.posterior.data_vars if str(v).endswith("__")]
         if helper:
             idata.posterior = idata.posterior.drop_vars(helper)
@@ -420,13 +417,12 @@ def run_sbc(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                idata = nutpie_idata(nutpie.sample(
+                idata = sample_nutpie(
                     compiled.with_data(**{shared[k].name: data[k] for k in shared}),
                     draws=config.draws, tune=config.tune, chains=config.chains,
                     cores=max(1, min(config.chains, config.cores or 2)),
-                    seed=int(seed) * 100_003 + r, progress_bar=False, save_warmup=False,
-                    target_accept=min(target, 0.995), return_raw_trace=True),
-                    compiled.coords)
+                    seed=int(seed) * 100_003 + r, progress_bar=False,
+                    target_accept=min(target, 0.995))
         except Exception:  # noqa: BLE001 - a failed replication is counted, not fatal
             failures += 1
             continue
