@@ -61,3 +61,32 @@ def test_same_inference_data_as_nutpie(compiled):
     assert post["v"].dims == ("chain", "draw", "v_dim_0", "v_dim_1")
     assert post.sizes["draw"] == 60 and post.sizes["chain"] == 2
     assert "diverging" in ours.sample_stats and "gradient" not in ours.sample_stats
+
+
+def test_observed_data_read_without_compiling(monkeypatch):
+    """`fit._observed` reads constants, `pm.Data` and PyMC's cast of integer `pm.Data` to
+    the likelihood's dtype from the graph: the same values `.eval()` gives, and no
+    PyTensor function compiled (the first compile in a process cost about 1 s)."""
+    import pymc as pm
+    import pytensor
+
+    from bayes_ab.inference.fit import _observed
+
+    with pm.Model() as model:
+        n = pm.Data("n", np.array([10.0, 20.0]))  # float data, integer likelihood: cast
+        k = pm.Data("k", np.array([3, 7]))
+        p = pm.Beta("p", 1, 1, shape=2)
+        pm.Binomial("y", n=n, p=p, observed=k)
+        pm.Normal("z", 0, 1, observed=np.array([0.5, -1.5]))
+        pm.Poisson("c", 1.0, observed=pm.Data("c_data", np.array([1.7, 2.0])))
+    expected = {rv.name: model.rvs_to_values[rv].eval() for rv in model.observed_RVs}
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("a PyTensor function was compiled")
+
+    monkeypatch.setattr(pytensor, "function", no_compile)
+    monkeypatch.setattr(pytensor.graph.basic.Variable, "eval", no_compile)
+    obs = _observed(model).observed_data
+    for name, value in expected.items():
+        np.testing.assert_array_equal(obs[name].values, value)
+        assert obs[name].dtype == value.dtype

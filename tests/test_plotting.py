@@ -65,6 +65,25 @@ def test_standard_figures_return_figures_by_kind_and_write_nothing(quiet_folder)
     assert any("rate" in ax.get_title() for ax in figs["posterior"].axes)
 
 
+def test_posterior_figure_is_one_panel_per_scalar_at_the_panel_size(quiet_folder):
+    """ArviZ's grid (one panel per scalar: rate[2] + late + naive_difference = 4 in a row;
+    5 wrap to 2 rows of 3), each panel POSTERIOR_PANEL inches, text at POSTERIOR_TEXTSIZE:
+    not ArviZ's 29-inch default row."""
+    from bayes_ab.plotting.posterior import POSTERIOR_PANEL, POSTERIOR_TEXTSIZE
+
+    w, h = POSTERIOR_PANEL
+    fig = standard_figures(_idata(), kinds=["posterior"], var_names=None)["posterior"]
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 4
+    np.testing.assert_allclose(fig.get_size_inches(), (4 * w, h))
+    idata = _idata()
+    idata.posterior["extra"] = idata.posterior["late"] * 2
+    fig = standard_figures(idata, kinds=["posterior"])["posterior"]
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 5
+    np.testing.assert_allclose(fig.get_size_inches(), (3 * w, 2 * h))
+    assert {round(t.get_fontsize(), 3) for ax in fig.axes if ax.get_title()
+            for t in ax.get_xticklabels()} == {round(POSTERIOR_TEXTSIZE, 3)}
+
+
 def test_figure_kinds_select_and_ppc_needs_predictive_data(quiet_folder):
     with figure_kinds(("posterior", "ppc")):
         assert list(standard_figures(_idata(), var_names=["rate"])) == ["posterior", "ppc"]

@@ -197,7 +197,8 @@ def experiment_inputs(folder: Path) -> ExperimentInputs:
     # Later moments inherit no rhythm from the sign-up time, so a generator that draws
     # delays from a distribution (without a clock of human waking hours) leaves them flat.
     conv_t = parse_timestamps(conv["converted_at"]) if "converted_at" in conv else None
-    later = first.reindex(activity["customer_id"]).to_numpy()
+    # .array keeps the time-zone-aware values (to_numpy() made Timestamp objects: 0.2 s)
+    later = first.reindex(activity["customer_id"]).array
     returning = act_t[(act_t - pd.Series(later, index=act_t.index)) > pd.Timedelta(hours=12)]
 
     return ExperimentInputs(

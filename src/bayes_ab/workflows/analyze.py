@@ -470,6 +470,7 @@ def _import_for_children(*, figures: bool) -> None:
 
     if figures:
         import arviz.plots.backends.matplotlib  # noqa: F401
+        import matplotlib.backends.backend_agg  # noqa: F401 - savefig's PNG canvas
         from PIL import Image
 
         Image.init()  # PIL's image plugins, loaded on the first PNG saved
