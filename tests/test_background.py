@@ -172,3 +172,27 @@ def test_secondary_fits_in_the_background_as_in_process(tmp_path, monkeypatch):
         results["completions_conversion"].pop("shape_comparison")
         results.pop("timing_seconds", None)
     assert runs[True] == runs[False]
+
+
+def _collector_state() -> tuple[int, int]:
+    """In the child: how many objects are frozen, and how many a full collection sees."""
+    import gc
+
+    return gc.get_freeze_count(), len(gc.get_objects())
+
+
+@FORK
+def test_parent_objects_frozen_for_the_children_then_released():
+    """Before each fork the parent's objects go to the collector's permanent generation
+    (a child's collections never walk them: no page copied for it), and come back when
+    the block ends, so a notebook that runs many analyses collects their cycles."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    with Background() as bg:
+        frozen, seen = bg.submit("state", _collector_state).result()
+        assert frozen > 1000 and seen < frozen  # the child walks only its own objects
+        assert gc.get_freeze_count() >= frozen
+    assert gc.get_freeze_count() == 0
+    with Background(enabled=False) as bg:  # in process: nothing frozen
+        assert bg.submit("state", _collector_state).result()[0] == 0
