@@ -82,6 +82,15 @@ def test_posterior_figure_is_one_panel_per_scalar_at_the_panel_size(quiet_folder
     np.testing.assert_allclose(fig.get_size_inches(), (3 * w, 2 * h))
     assert {round(t.get_fontsize(), 3) for ax in fig.axes if ax.get_title()
             for t in ax.get_xticklabels()} == {round(POSTERIOR_TEXTSIZE, 3)}
+    # Past ArviZ's plot.max_subplots (40) it draws 40 panels: the figure is sized for them.
+    import arviz as az
+    import warnings
+
+    many = az.from_dict(posterior={"x": np.random.default_rng(1).normal(size=(2, 30, 50))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fig = standard_figures(many, kinds=["posterior"])["posterior"]
+    np.testing.assert_allclose(fig.get_size_inches(), (4 * w, 10 * h))
 
 
 def test_figure_kinds_select_and_ppc_needs_predictive_data(quiet_folder):

@@ -104,6 +104,7 @@ def _posterior_size(idata: az.InferenceData, names: list[str] | None) -> dict:
     `POSTERIOR_PANEL`."""
     import math
 
+    import arviz as az
     from arviz.plots.plot_utils import default_grid
 
     post = idata.posterior
@@ -114,7 +115,8 @@ def _posterior_size(idata: az.InferenceData, names: list[str] | None) -> dict:
             n += math.prod(post[name].sizes[d] for d in dims)
     if n == 0:
         return {}
-    rows, cols = default_grid(n)
+    max_panels = az.rcParams["plot.max_subplots"]  # ArviZ draws no more than these
+    rows, cols = default_grid(min(n, max_panels) if max_panels else n)
     return {"figsize": (cols * POSTERIOR_PANEL[0], rows * POSTERIOR_PANEL[1]),
             "textsize": POSTERIOR_TEXTSIZE}
 
