@@ -8,6 +8,8 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lifelines import KaplanMeierFitter
 from scipy.optimize import brentq
 
@@ -164,3 +166,23 @@ def test_save_load_round_trip_and_figures(effect, tmp_path):
 
     written = save_figures(model2.figures(idata2), tmp_path / "figs")
     assert {"trace", "forest", "survival_km"} <= set(written)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.booleans(), st.integers(1, 5)),
+                min_size=1, max_size=60))
+def test_kaplan_meier_at_is_lifelines_curve(rows):
+    """`kaplan_meier_at` (numpy) against lifelines' KaplanMeierFitter: ties, censoring,
+    weights (the engine's grouped rows) and grid times before, between and after the
+    durations (minutes in halves, so grid points fall on and between them)."""
+    from bayes_ab.models.time_to_completion import kaplan_meier_at
+
+    d = np.array([r[0] / 2 for r in rows], float)
+    e = np.array([r[1] for r in rows], bool)
+    w = np.array([r[2] for r in rows], float)
+    grid = np.array([0.0, 0.25, 1.0, 3.3, 7.5, 12.0, 19.75, 20.0, 50.0])
+    for weights in (None, w):
+        km = KaplanMeierFitter().fit(d, event_observed=e, weights=weights)
+        expected = km.survival_function_at_times(grid).to_numpy()
+        np.testing.assert_allclose(kaplan_meier_at(d, e, grid, weights=weights), expected,
+                                   rtol=1e-12, atol=1e-14)

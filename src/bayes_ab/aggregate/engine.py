@@ -1154,8 +1154,6 @@ def _episode_stats(ep, *, n_flags: int, edges, stats: dict, errors: dict):
 def weighted_kaplan_meier(times, *, window: float):
     """The Kaplan-Meier curve of each channel at the survival model's grid, from
     grouped follow-up times (same curve as `survival._kaplan_meier` on the raw rows)."""
-    from lifelines import KaplanMeierFitter
-
     from bayes_ab.models import time_to_completion as sv
 
     grid = sv.km_times(window)
@@ -1165,11 +1163,9 @@ def weighted_kaplan_meier(times, *, window: float):
         if sel.empty:
             curves.append(np.full(grid.size, np.nan))
             continue
-        g = sel.groupby(["minutes", "event"], as_index=False)["n"].sum()
-        km = KaplanMeierFitter().fit(g["minutes"].to_numpy(float),
-                                     event_observed=g["event"].to_numpy(bool),
-                                     weights=g["n"].to_numpy(float))
-        curves.append(km.survival_function_at_times(grid).to_numpy())
+        curves.append(sv.kaplan_meier_at(sel["minutes"].to_numpy(float),
+                                         sel["event"].to_numpy(bool), grid,
+                                         weights=sel["n"].to_numpy(float)))
     return tuple(grid), np.vstack(curves)
 
 
