@@ -222,6 +222,19 @@ def example_table(runs: dict) -> list[str]:
               "overlap the columns before (the share columns add up to the wall)."]
     loads = ", ".join(f"{k} {v['load_avg_start'][0]:.1f}" for k, v in runs.items())
     lines += ["", f"1-minute load average at the start: {loads}."]
+    cpu = {k[len("cpu: "):]: v for k, v in runs.get("warm", {}).get("timing", {}).items()
+           if k.startswith("cpu: ")}
+    if cpu:
+        main = cpu.pop("this process", None)
+        parts = ", ".join(f"{k.removeprefix('background_')} {v:.1f}"
+                          for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
+        lines += ["", "Where the warm run's CPU goes (seconds, from results.json's "
+                  "`timing_seconds`): the main process "
+                  + (f"{main:.1f} from the start of the analysis (imports before it not "
+                     "included; the sampler's threads included)" if main is not None
+                     else "(not recorded)")
+                  + f"; each background child on its own clock: {parts} (sum "
+                  f"{sum(cpu.values()):.1f})."]
     return lines
 
 

@@ -202,3 +202,17 @@ def test_default_figures_are_the_reports_and_sampler_plots_only_for_failed_gates
     for key, diag in results["diagnostics"]["per_model"].items():
         assert (f"{key}_trace" in names) == (not diag["passed"]), key
         assert (f"{key}_rank" in names) == (not diag["passed"]), key
+
+
+def test_quiet_run_in_a_fresh_process_prints_nothing(experiment_dir, tmp_path):
+    """`--quiet` in a new process (as a user runs it; pytest would catch warnings in
+    process): nothing on stdout or stderr. A numpy warning from the diagnostic gate on a
+    constant element once reached the terminal when an import that had masked it went."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "bayes_ab.cli", "analyze", str(experiment_dir),
+                        "--out", str(tmp_path / "out"), *TINY_SAMPLING, "--no-figures"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout == "" and r.stderr == ""

@@ -196,3 +196,21 @@ def test_parent_objects_frozen_for_the_children_then_released():
     assert gc.get_freeze_count() == 0
     with Background(enabled=False) as bg:  # in process: nothing frozen
         assert bg.submit("state", _collector_state).result()[0] == 0
+
+
+def _spin(seconds: float) -> float:
+    t = time.process_time()
+    while time.process_time() - t < seconds:
+        pass
+    return seconds
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_cpu_seconds_of_a_stage(enabled):
+    """Each task's CPU seconds: the child's own clock (it starts at the fork, so the
+    parent's CPU before it is not counted), or this process's around an in-process call."""
+    _spin(0.3)  # the parent's CPU so far must not show in the child's
+    with Background(enabled=enabled) as bg:
+        task = bg.submit("spin", _spin, 0.2)
+        task.result()
+    assert 0.18 <= task.cpu_seconds < 0.45

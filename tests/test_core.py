@@ -100,6 +100,28 @@ def test_diagnostic_gate():
     assert set(block["per_model"]) == {"a", "b"}
 
 
+def test_diagnostic_gate_skips_constant_elements_silently():
+    """An element that never varies (a task effect fixed at 0) has r_hat 0/0: left out of
+    the max, with no numpy warning printed (a user saw "invalid value encountered in
+    scalar divide" under `analyze --quiet`)."""
+    import warnings
+
+    import arviz as az
+
+    from bayes_ab.inference.diagnostics import check
+
+    rng = np.random.default_rng(3)
+    effect = rng.normal(size=(4, 500, 3))
+    effect[..., 0] = 0.0  # fixed by the parameterisation
+    idata = az.from_dict(posterior={"effect": effect, "mu": rng.normal(size=(4, 500))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="warn"):
+            diag = check(idata, name="constant")
+    assert np.isfinite(diag.max_r_hat) and diag.max_r_hat < 1.02
+    assert diag.min_ess_bulk > 1000
+
+
 def test_cli_without_command_prints_help(capsys):
     assert main([]) == 2
     assert "bayes-ab" in capsys.readouterr().out

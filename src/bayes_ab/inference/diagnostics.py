@@ -7,6 +7,7 @@ max r_hat <= 1.01, min bulk ESS >= 400 and there are no divergences
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -63,13 +64,18 @@ def check(idata: az.InferenceData, *, name: str, var_names: Iterable[str] | None
     names = [v for v in names if v in post.data_vars]
     n_chains = int(post.sizes.get("chain", 1))
     n_draws = int(post.sizes.get("draw", 0))
-    if n_chains > 1:
-        rhat = az.rhat(post[names])
-        max_r_hat = float(np.nanmax([np.nanmax(rhat[v].values) for v in names]))
-    else:  # r_hat needs two chains; a single chain cannot show convergence
-        max_r_hat = float("nan")
-    ess = az.ess(post[names], method="bulk")
-    min_ess = float(np.nanmin([np.nanmin(ess[v].values) for v in names]))
+    # An element that never varies (e.g. a task effect fixed at 0 by the parameterisation)
+    # has no within-chain variance: its r_hat is NaN (0/0, numpy's "invalid value"
+    # warning, silenced here) and is left out of the max, as is a NaN ESS of the min.
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
+        if n_chains > 1:
+            rhat = az.rhat(post[names])
+            max_r_hat = float(np.nanmax([np.nanmax(rhat[v].values) for v in names]))
+        else:  # r_hat needs two chains; a single chain cannot show convergence
+            max_r_hat = float("nan")
+        ess = az.ess(post[names], method="bulk")
+        min_ess = float(np.nanmin([np.nanmin(ess[v].values) for v in names]))
     divergences = 0
     if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
         divergences = int(np.asarray(idata.sample_stats["diverging"].values).sum())

@@ -501,6 +501,7 @@ def _finish_models(models: _Models, *, steps: _Steps, timings: dict) -> None:
             continue
         summary, path, figures, attrs = task.result()
         timings[f"background_{step.key}"] = task.seconds
+        timings[f"cpu: background_{step.key}"] = task.cpu_seconds
         models.fitted[step.key].attrs.update(attrs)  # what fit_extras added in the child
         models.summaries[step.key] = summary
         models.idata_paths[step.key] = path
@@ -597,7 +598,7 @@ def _analyze(data_dir, out: Path, options: AnalyzeOptions, steps: _Steps,
     """`analyze`, with ArviZ's numba paths off once the background checks have started
     (they do not use ArviZ: forked before it is imported, they run during its import)."""
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     from bayes_ab.data.load import ReadMemo
 
     # The loader and the forensics read the same files: parsed once (the forensics' child
@@ -642,6 +643,7 @@ def _analyze(data_dir, out: Path, options: AnalyzeOptions, steps: _Steps,
         t = time.perf_counter()
         freq = freq_task.result()
         timings["frequentist"] = freq_task.seconds
+        timings["cpu: frequentist"] = freq_task.cpu_seconds
         steps.end("frequentist")
         if "cox_skipped" in freq:
             findings.append(Finding("cox_skipped", "info", 1, freq["cox_skipped"]))
@@ -649,6 +651,7 @@ def _analyze(data_dir, out: Path, options: AnalyzeOptions, steps: _Steps,
         if forensics_task is not None:
             forensics = forensics_task.result()
             timings["forensics"] = forensics_task.seconds
+            timings["cpu: forensics"] = forensics_task.cpu_seconds
             steps.end("forensics")
         timings["background_wait"] = time.perf_counter() - t
 
@@ -664,6 +667,9 @@ def _analyze(data_dir, out: Path, options: AnalyzeOptions, steps: _Steps,
         if note is not None:
             results["data_quality"].append(note.to_dict())
     results["input"]["engine"] = engine
+    # CPU seconds: this process (all its threads: the sampler's too) from here on, and
+    # each background child on its own clock ("cpu: background_<model>", ...)
+    timings["cpu: this process"] = time.process_time() - c0
     timings["total"] = time.perf_counter() - t0
     results["timing_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     results["sampler"] = _effective_sampler(options).to_dict()

@@ -64,14 +64,18 @@ class Task:
     def __init__(self, name: str):
         self.name = name
         self.seconds: float = 0.0  # the stage's own wall time (in the child, if forked)
+        #: the stage's CPU seconds: the child's user + system time (its own clock, which
+        #: starts at the fork), or this process's CPU clock around it when run in process
+        self.cpu_seconds: float = 0.0
         self._process = None
         self._conn = None
         self._done = False
         self._ok = False
         self._value: Any = None
 
-    def _set(self, ok: bool, value: Any, seconds: float) -> None:
+    def _set(self, ok: bool, value: Any, seconds: float, cpu: float = 0.0) -> None:
         self._done, self._ok, self._value, self.seconds = True, ok, value, seconds
+        self.cpu_seconds = cpu
 
     @property
     def running(self) -> bool:
@@ -82,21 +86,21 @@ class Task:
         if self._done:
             return
         try:
-            ok, value, seconds = self._conn.recv()
+            ok, value, seconds, cpu = self._conn.recv()
             if not ok:
                 value = _rebuild(self.name, value)
         except (EOFError, OSError):
             self._process.join()
-            ok, value, seconds = False, BackgroundError(
+            ok, value, seconds, cpu = False, BackgroundError(
                 f"{self.name}: the background process ended without an answer (exit code "
-                f"{self._process.exitcode})"), 0.0
+                f"{self._process.exitcode})"), 0.0, 0.0
         except Exception as exc:  # noqa: BLE001 - an answer this process cannot unpickle
-            ok, value, seconds = False, BackgroundError(
-                f"{self.name}: its answer could not be read ({type(exc).__name__}: {exc})"), 0.0
+            ok, value, seconds, cpu = False, BackgroundError(
+                f"{self.name}: its answer could not be read ({type(exc).__name__}: {exc})"), 0.0, 0.0
         finally:
             self._conn.close()
         self._process.join()
-        self._set(ok, value, seconds)
+        self._set(ok, value, seconds, cpu)
 
     def result(self) -> Any:
         self.wait()
@@ -132,13 +136,17 @@ def _child(fn: Callable, args: tuple, kwargs: dict, conn) -> None:
         ok, value = False, (type(exc), exc.args, dict(vars(exc)),
                             "".join(traceback.format_exception(exc)))
     seconds = time.perf_counter() - t
+    import resource  # POSIX only, as fork
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this child's alone: reset at fork
+    cpu = usage.ru_utime + usage.ru_stime
     try:
-        conn.send((ok, value, seconds))
+        conn.send((ok, value, seconds, cpu))
     except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable value or exception
         what = f"{value[0].__name__}: {value[1]}" if not ok else type(value).__name__
         conn.send((False, (BackgroundError, (
             f"its {'error' if not ok else 'result'} could not be sent back "
-            f"({type(exc).__name__}: {exc}): {what}"[:2000],), {}, ""), seconds))
+            f"({type(exc).__name__}: {exc}): {what}"[:2000],), {}, ""), seconds, cpu))
     finally:
         conn.close()
 
@@ -182,11 +190,12 @@ class Background:
         task = Task(name)
         self._tasks.append(task)
         if not self.forked:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             try:
-                task._set(True, fn(*args, **kwargs), time.perf_counter() - t)
+                task._set(True, fn(*args, **kwargs), time.perf_counter() - t,
+                          time.process_time() - c)
             except Exception as exc:  # noqa: BLE001 - raised again by result()
-                task._set(False, exc, time.perf_counter() - t)
+                task._set(False, exc, time.perf_counter() - t, time.process_time() - c)
             return task
         running = [t for t in self._tasks if t.running]
         while len(running) >= self.max_running:  # wait for the oldest
