@@ -82,6 +82,85 @@ def engine(folder: Path, *, memory_limit: str = "3GB") -> dict:
             "rows_read": dict(agg.rows_read), "peak_mb": _peak_mb()}
 
 
+#: The activity file's statement taken apart (``floor``): the normalised rows (ids trimmed
+#: where an end is blank, labels, epoch seconds), then joined to the cohort codes, then
+#: grouped by every column as the engine does, and variants of the grouping key. SQL
+#: written here to match the engine's statement (which Ibis generates), each
+#: materialised as a temporary table, as the engine materialises its intermediates.
+_NORM = """SELECT CASE WHEN ascii(coalesce(customer_id, '')) IN (9, 10, 11, 12, 13, 32)
+    OR ascii(right(coalesce(customer_id, ''), 1)) IN (9, 10, 11, 12, 13, 32)
+    THEN trim(coalesce(customer_id, ''), ' \t\n') ELSE coalesce(customer_id, '') END AS cid,
+  CASE task WHEN 1 THEN 1 WHEN 2 THEN 2 WHEN 3 THEN 3 ELSE NULL END AS task,
+  CASE action WHEN 'start' THEN 'start' WHEN 'complete' THEN 'complete'
+    ELSE lower(trim(action)) END AS action,
+  epoch("timestamp") AS sec FROM {src}"""
+FLOOR_VARIANTS = {
+    "reference: count(*), count(DISTINCT customer_id)":
+        "SELECT count(*), count(DISTINCT customer_id) FROM {src}",
+    "normalised rows": _NORM,
+    "normalised rows joined to the cohort codes":
+        "SELECT k.kcode AS cid, n.cid = '' AS empty, task, action, sec "
+        "FROM (" + _NORM + ") n LEFT JOIN ids k ON n.cid = k.kid",
+    "joined and grouped by every column (the engine's statement)":
+        "SELECT k.kcode AS cid, n.cid = '' AS empty, task, action, sec, count(*) AS mult "
+        "FROM (" + _NORM + ") n LEFT JOIN ids k ON n.cid = k.kid GROUP BY ALL",
+    "grouped by every column on the text id, no join":
+        "SELECT cid, task, action, sec, count(*) AS mult FROM (" + _NORM + ") n GROUP BY ALL",
+    "joined and grouped, the action as a boolean":
+        "SELECT k.kcode AS cid, n.cid = '' AS empty, task, action = 'start' AS is_start, sec, "
+        "count(*) AS mult FROM (" + _NORM + ") n LEFT JOIN ids k ON n.cid = k.kid GROUP BY ALL",
+}
+
+
+def floor(folder: Path, *, memory_limit: str = "3GB") -> dict:
+    """CPU and wall seconds of each `FLOOR_VARIANTS` statement over the activity file, on
+    the engine's connection settings (`read.connect`), after the cohort codes are made."""
+    from bayes_ab.aggregate import read
+
+    paths = read.experiment_paths(folder)
+    con = read.connect("duckdb", memory_limit=memory_limit)
+
+    def src(key):
+        path = paths[key]
+        return (f"read_parquet('{path}')" if path.name.endswith(".parquet")
+                else f"read_csv('{path}', all_varchar=true)")
+
+    out: dict = {"variants": {}}
+    try:
+        con.raw_sql("CREATE TEMP TABLE ids AS SELECT customer_id AS kid, "
+                    "(row_number() OVER () * 2)::BIGINT AS kcode FROM " + src("cohorts"))
+        for name, sql in FLOOR_VARIANTS.items():
+            t, c = time.perf_counter(), time.process_time()
+            con.raw_sql("CREATE OR REPLACE TEMP TABLE floor_out AS " + sql.format(
+                src=src("activity")))
+            out["variants"][name] = {"seconds": time.perf_counter() - t,
+                                     "cpu_seconds": time.process_time() - c}
+            con.raw_sql("DROP TABLE floor_out")
+    finally:
+        read.close(con)
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def floor_table(results: dict) -> list[str]:
+    rows = [r for r in results["sizes"] if "variants" in r.get("floor", {})]
+    lines = ["CPU seconds (wall in brackets) of each statement over the activity file, "
+             "each materialised as a temporary table; the last column divides by the "
+             "reference over the same file.", "",
+             "| statement | " + " | ".join(r["size"] for r in rows) + " | x reference |",
+             "|---|" + "---|" * len(rows) + "---|"]
+    names = list(FLOOR_VARIANTS)
+    ref = names[0]
+    for name in names:
+        cells = [f"{r['floor']['variants'][name]['cpu_seconds']:.1f} "
+                 f"({r['floor']['variants'][name]['seconds']:.1f})" for r in rows]
+        ratios = ", ".join(
+            f"{r['floor']['variants'][name]['cpu_seconds'] / r['floor']['variants'][ref]['cpu_seconds']:.1f}"
+            for r in rows)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ratios} |")
+    return lines
+
+
 def _child(what: str, label: str, data_dir: str, memory_limit: str) -> dict:
     cmd = [sys.executable, __file__, "--one", what, "--sizes", label, "--data-dir", data_dir,
            "--memory-limit", memory_limit]
@@ -126,14 +205,19 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", default=str(Path(tempfile.gettempdir()) / "bayes_ab_bench"))
     ap.add_argument("--memory-limit", default="3GB")
     ap.add_argument("--out", default=str(HERE / "results"))
-    ap.add_argument("--one", choices=("reference", "engine"), help=argparse.SUPPRESS)
+    ap.add_argument("--floor", action="store_true",
+                    help="instead: the activity file's statement taken apart, against the "
+                         "reference over the same file (writes aggregation_floor.md / .json)")
+    ap.add_argument("--one", choices=("reference", "engine", "floor"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     run = _run_module()
     if args.one:
         folder = run.dataset(args.sizes, Path(args.data_dir))
-        fn = reference if args.one == "reference" else engine
+        fn = {"reference": reference, "engine": engine, "floor": floor}[args.one]
         print("RESULT " + json.dumps(fn(folder, memory_limit=args.memory_limit)))
         return 0
+    if args.floor:
+        return _floor_main(args, argv, run)
     results = {"machine": run.machine(), "command": "python benchmarks/aggregation.py " + " ".join(
         argv if argv is not None else sys.argv[1:]), "sizes": []}
     for label in [s for s in args.sizes.split(",") if s]:
@@ -150,6 +234,29 @@ def main(argv=None) -> int:
     text = "\n".join(["# Aggregation vs one DuckDB pass", "", f"Machine: {results['machine']}",
                       "", f"Command: `{results['command']}`.", "", *table(results), ""])
     (out / "aggregation.md").write_text(text)
+    print(text)
+    return 0
+
+
+def _floor_main(args, argv, run) -> int:
+    results = {"machine": run.machine(), "command": "python benchmarks/aggregation.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]), "sizes": []}
+    for label in [s for s in args.sizes.split(",") if s]:
+        run.dataset(label, Path(args.data_dir))
+        print(f"{label}: floor ...", flush=True)
+        row = {"size": label, "n": run.SIZES[label], "load_avg_start": os.getloadavg()[0],
+               "floor": _child("floor", label, args.data_dir, args.memory_limit)}
+        print(json.dumps(row["floor"]), flush=True)
+        results["sizes"].append(row)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "aggregation_floor.json").write_text(json.dumps(results, indent=2))
+    loads = ", ".join(f"{r['size']} {r['load_avg_start']:.1f}" for r in results["sizes"])
+    text = "\n".join(["# The activity file's statement taken apart", "",
+                      f"Machine: {results['machine']}", "",
+                      f"Command: `{results['command']}`; load average at the start: {loads}.",
+                      "", *floor_table(results), ""])
+    (out / "aggregation_floor.md").write_text(text)
     print(text)
     return 0
 
