@@ -1,7 +1,9 @@
 """The aggregation engine against one DuckDB pass over the same files (issue 16, item 3).
 
     python benchmarks/aggregation.py                    # 1M and 10M customers
-    python benchmarks/aggregation.py --sizes 100M       # once, ~5 min on 2 cores
+    python benchmarks/aggregation.py --sizes 100M       # the goal's size: simulating it
+                                                        # alone takes ~90 min on 2 cores
+    python benchmarks/aggregation.py --floor            # the activity statement taken apart
 
 Per size, each in its own fresh process (so peak memory is that of one measurement):
 
@@ -13,7 +15,9 @@ Per size, each in its own fresh process (so peak memory is that of one measureme
   (`AggregatedExperiment.timings`) and the process's peak resident memory.
 
 The ratio engine / reference is the number issue 16 asks to bring under 3 at 10M
-customers. The data are the benchmarks' simulated folders (seed 1, Parquet, made once by
+customers. ``--floor`` measures instead how much of that budget the engine's first
+statement needs (`floor`: the activity rows normalised, joined to the cohort codes and
+grouped by every column, and variants), written to aggregation_floor.md / .json. The data are the benchmarks' simulated folders (seed 1, Parquet, made once by
 `benchmarks/run.py`'s `dataset` and cached in --data-dir). Writes
 benchmarks/results/aggregation.md and .json.
 """
