@@ -189,8 +189,9 @@ def example_table(runs: dict) -> list[str]:
     lines = [
         "`bayes-ab analyze data/example --out OUT --force` (default options: figures, report, "
         "prior sensitivity), fresh process; cold = empty PyTensor / numba / bayes_ab caches, "
-        "warm = the second run, new data = then a new simulated dataset of 20,000 trialers "
-        "(seed 99). CPU is user + sys of the process and its children. Warm and new data "
+        "warm = the example again with the caches the cold run left, new data = a new "
+        "simulated dataset of 20,000 trialers (seed 99) with the same caches. CPU is user + "
+        "sys of the process and its children. Warm and new data "
         f"ran {n} time(s) each, alternating; each row is the run of median wall time, the "
         "last column every run's wall.", "",
         "| run | wall (s) | CPU (s) | compile | sample | rest of the fits (build, keys, "

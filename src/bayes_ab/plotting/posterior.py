@@ -69,9 +69,6 @@ def standard_figures(
         elif kind == "posterior":
             axes = az.plot_posterior(idata, var_names=names, hdi_prob=HDI_PROB,
                                      **_posterior_size(idata, names))
-            # room between rows for a two-line panel title (variable, coordinate) above
-            # the tick labels of the row before
-            detach(axes).subplots_adjust(hspace=0.5)
         elif kind == "forest":
             axes = az.plot_forest(
                 idata, var_names=list(forest_vars) if forest_vars else names,
@@ -85,6 +82,10 @@ def standard_figures(
         else:
             raise ValueError(f"unknown figure kind {kind!r}")
         figures[kind] = detach(axes)
+        if kind == "posterior":
+            # room between rows for a two-line panel title (variable, coordinate) above
+            # the tick labels of the row before
+            figures[kind].subplots_adjust(hspace=0.5)
     return figures
 
 

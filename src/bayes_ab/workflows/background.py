@@ -192,10 +192,10 @@ class Background:
         if not self.forked:
             t, c = time.perf_counter(), time.process_time()
             try:
-                task._set(True, fn(*args, **kwargs), time.perf_counter() - t,
-                          time.process_time() - c)
+                ok, value = True, fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - raised again by result()
-                task._set(False, exc, time.perf_counter() - t, time.process_time() - c)
+                ok, value = False, exc
+            task._set(ok, value, time.perf_counter() - t, time.process_time() - c)
             return task
         running = [t for t in self._tasks if t.running]
         while len(running) >= self.max_running:  # wait for the oldest
