@@ -448,12 +448,11 @@ def run_sbc(
 
 
 def _min_ess(posterior, names) -> float:
-    import arviz as az
+    from bayes_ab.inference.diagnostics import bulk_ess, stacked_draws
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ess = az.ess(posterior[names])
-    return float(np.nanmin([np.nanmin(ess[v].values) for v in names]))
+        return float(np.nanmin(bulk_ess(stacked_draws(posterior, list(names)))))
 
 
 
