@@ -24,6 +24,7 @@ from bayes_ab.errors import BayesAbError
 
 COMMANDS = (
     "validate", "simulate", "analyze", "compare", "funnel", "plan", "forensics", "monitor",
+    "serve",
 )
 
 
@@ -104,11 +105,24 @@ def use_file_backend() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: ``argv`` (default: this process's arguments). Called without
+    ``argv`` (the `bayes-ab` script), the command runs in this user's `bayes-ab serve`
+    process when one serves this environment (`bayes_ab.cli.server`)."""
+    if argv is None and len(sys.argv) > 1:
+        from bayes_ab.cli import server
+
+        served = server.client_run(sys.argv[1:])
+        if served is not None:
+            return served
     from bayes_ab.inference.known_warnings import silence_known_warnings
 
     use_file_backend()  # the library never picks a backend; the command line does, once
     silence_known_warnings()  # before any command imports ArviZ
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "serve":  # outside the private temp folder and signal set-up
+        from bayes_ab.cli import server
+
+        return server.serve_main(argv[1:])
     parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
