@@ -129,6 +129,7 @@ def test_second_compile_is_loaded_and_data_arrive_at_run_time(cache_dir):
     y1, y2 = rng.normal(2.0, 1.0, size=40), rng.normal(-3.0, 1.0, size=40)
     first = cc.compile_model(normal_model(y1))
     assert first.logp_func is not None  # compiled here
+    cc._LOADED.clear()  # as in a later process: from disk
     again = cc.compile_model(normal_model(y1))
     assert again.logp_func is None and again.compiled_logp_func._cache_hits == 1  # loaded
     np.testing.assert_array_equal(draws(first), draws(again))
@@ -201,6 +202,55 @@ def test_custom_distributions_are_keyed_by_their_log_density():
     a = cc.graph_key(model_with(lambda v, m: -((v - m) ** 2)))
     b = cc.graph_key(model_with(lambda v, m: -abs(v - m)))
     assert a is not None and b is not None and a[0] != b[0]
+
+
+def test_a_model_met_again_reads_nothing_from_disk(cache_dir, monkeypatch):
+    """Compiled (or loaded) once, a model's callbacks are kept in the process: the same
+    model on other data of the same shapes loads nothing, and draws what a load draws."""
+    rng = np.random.default_rng(4)
+    y1, y2 = rng.normal(1.0, 1.0, size=30), rng.normal(-1.0, 1.0, size=30)
+    cc.compile_model(normal_model(y1))
+    cc._LOADED.clear()
+    from_disk = cc.compile_model(normal_model(y2))
+    assert from_disk.compiled_logp_func._cache_hits == 1
+    monkeypatch.setattr(cc, "_callbacks", lambda *a, **k: pytest.fail("read from disk"))
+    kept = cc.compile_model(normal_model(y2))
+    assert kept.logp_func is None and kept.compiled_logp_func is from_disk.compiled_logp_func
+    np.testing.assert_array_equal(draws(kept), draws(from_disk))
+    key = cc.graph_key(normal_model(y2))[0]
+    layout = json.loads((cache_dir / f"bayes_ab-{key}.json").read_text())["layout"]
+    assert layout == {"y": [1, "float64"]}
+
+
+def test_preload_loads_the_entries_a_fork_then_uses(cache_dir):
+    """`preload` (what `bayes-ab serve` runs once) loads the recently used entries from
+    their recorded layout, without the data: a later compile of such a model in that
+    process (or its forks) reads nothing from disk and draws what a load draws."""
+    y = np.random.default_rng(6).normal(0.5, 1.0, size=25)
+    compiled = cc.compile_model(normal_model(y))
+    expected = draws(compiled)
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        sys.path.insert(0, %r)
+        from pytensor.link.numba import cache as pt_cache
+        pt_cache.NUMBA_CACHE_PATH = %r
+        from test_compile_cache import normal_model, draws
+        from bayes_ab.inference import compile_cache as cc
+        key = cc.graph_key(normal_model(np.asarray(%r), tag=%r))[0]
+        n = cc.preload(limit=1000)
+        assert key in cc._LOADED, (n, key)
+        def fail(*a, **k):
+            raise AssertionError("read from disk")
+        cc._callbacks = fail
+        model = cc.compile_model(normal_model(np.asarray(%r), tag=%r))
+        assert model.logp_func is None
+        print(draws(model).tobytes().hex())
+    """) % (str(Path(__file__).parent), str(cache_dir), y.tolist(), TAG, y.tolist(), TAG)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == expected.tobytes().hex()
 
 
 def test_key_is_the_same_in_another_process():

@@ -346,6 +346,12 @@ def warm_up() -> list[str]:
         Image.init()  # PIL's image plugins, loaded on the first PNG saved
     except ImportError:
         pass
+    try:  # the compiled models used last, from numba's cache: a fork loads none of them
+        from bayes_ab.inference.compile_cache import preload
+
+        preload()
+    except ImportError:
+        pass
     return missing
 
 

@@ -535,12 +535,86 @@ def _compile_model(model: pm.Model):
         try:
             meta = json.loads(meta_path.read_text())
             if set(_block_names(meta)) <= set(arrays):
-                lp, ex = _callbacks(key, meta, arrays)
-                if lp._cache_hits and ex._cache_hits:
-                    return _build(model, meta, lp, ex, arrays, _init_fn(model, meta))
+                loaded = _LOADED.get(key)
+                if loaded is None:
+                    lp, ex = _callbacks(key, meta, arrays)
+                    if lp._cache_hits and ex._cache_hits:
+                        _remember(key, lp, ex)
+                        _note_use(meta_path, meta, arrays)
+                        loaded = (lp, ex)
+                if loaded is not None:
+                    return _build(model, meta, *loaded, arrays, _init_fn(model, meta))
         except Exception:  # noqa: BLE001 - any failure to load means: compile
             pass
     return _compile_and_store(model, key, meta_path, arrays)
+
+
+#: The callbacks this process loaded or compiled, by key (`graph_key`: one key, one
+#: generated source and layout, whatever the data values): a model met again in this
+#: process (a notebook's second analysis) or preloaded by `bayes-ab serve` (`preload`,
+#: inherited by its forks) reads nothing from disk. The oldest go beyond `MAX_LOADED`.
+_LOADED: dict[str, tuple[Any, Any]] = {}
+MAX_LOADED = 64
+
+
+def _remember(key: str, lp, ex) -> None:
+    _LOADED.pop(key, None)
+    _LOADED[key] = (lp, ex)
+    while len(_LOADED) > MAX_LOADED:
+        _LOADED.pop(next(iter(_LOADED)))
+
+
+def _layout_of(meta: dict, arrays: dict) -> dict:
+    """Each data array's number of dimensions and dtype: all `_layout` needs to generate
+    the callbacks' source without the data (`preload`)."""
+    return {name: [int(arrays[name].ndim), arrays[name].dtype.name]
+            for name in _block_names(meta)}
+
+
+def _note_use(meta_path: Path, meta: dict, arrays: dict) -> None:
+    """A loaded entry: its metadata's time set to now (`preload` takes the most recently
+    used first), and its layout added when an older run did not record it."""
+    if "layout" not in meta:
+        _write_atomic(meta_path, json.dumps({**meta, "layout": _layout_of(meta, arrays)}))
+        return
+    try:
+        os.utime(meta_path)
+    except OSError:
+        pass
+
+
+def preload(limit: int = 32) -> int:
+    """Load the callbacks of the ``limit`` most recently used models of the default cache
+    folder into this process (`bayes-ab serve` calls it once, so that its forks load
+    nothing); the number loaded. Entries without a recorded layout, or that numba cannot
+    load, are skipped: a fork loads or compiles those as any process would."""
+    import pytensor
+
+    if not pytensor.config.numba__cache:
+        return 0
+    folder = _cache_dir()
+    try:
+        paths = sorted(folder.glob("bayes_ab-*.json"), key=lambda p: p.stat().st_mtime,
+                       reverse=True)[:limit]
+    except OSError:
+        return 0
+    n = 0
+    with pytensor.config.change_flags(numba__fastmath=False):
+        for path in paths:
+            key = path.stem[len("bayes_ab-"):]
+            if key in _LOADED:
+                continue
+            try:
+                meta = json.loads(path.read_text())
+                arrays = {name: np.empty((0,) * int(ndim), dtype=np.dtype(dtype))
+                          for name, (ndim, dtype) in meta["layout"].items()}
+                lp, ex = _callbacks(key, meta, arrays)
+            except Exception:  # noqa: BLE001 - not loadable here: the fork decides
+                continue
+            if lp._cache_hits and ex._cache_hits:
+                _remember(key, lp, ex)
+                n += 1
+    return n
 
 
 def _compile_and_store(model, key: str, meta_path: Path, arrays: dict):
@@ -573,7 +647,8 @@ def _compile_and_store(model, key: str, meta_path: Path, arrays: dict):
     compiled = _build(model, meta, lp, ex, arrays, _init_fn(model, meta, pymc_ipf), logp_pt,
                       expand_pt)
     if meta_path is not None:
-        _write_atomic(meta_path, json.dumps(meta))
+        _remember(key, lp, ex)
+        _write_atomic(meta_path, json.dumps({**meta, "layout": _layout_of(meta, arrays)}))
     return compiled
 
 
