@@ -130,7 +130,55 @@ def run_analyze(data: Path, *, sampler_args: list[str]) -> dict:
 # ----------------------------------------------------------------------------- example e2e
 
 
-def example_end_to_end(extra_args: list[str] | None = None, *, repeats: int = 3) -> dict:
+def _served_runs(env: dict, new_data: Path, out: Path, extra_args, repeats: int,
+                 every: dict) -> None:
+    """The warm and new-data runs again with `bayes-ab serve` running (started here, with
+    the same environment, after the fresh-process runs; stopped at the end): the command
+    is the same, its process a fork of the warm server. CPU: the served commands' own
+    (the server's count, from each fork's rusage) plus the waiting command's."""
+    cli = [sys.executable, "-m", "bayes_ab.cli.main"]
+
+    def served_cpu() -> float:
+        r = subprocess.run([*cli, "serve", "--status"], env=env, capture_output=True,
+                           text=True)
+        return float(json.loads(r.stdout)["cpu_seconds"]) if r.returncode == 0 else float("nan")
+
+    t = time.perf_counter()
+    started = subprocess.run([*cli, "serve", "--detach", "--idle-minutes", "10"], env=env,
+                             capture_output=True, text=True)
+    start_s = time.perf_counter() - t
+    if started.returncode != 0:
+        every.setdefault("served: failed to start", []).append(
+            {"rc": started.returncode, "wall_s": start_s, "cpu_s": 0.0, "error": started.stderr,
+             "load_avg_start": os.getloadavg()})
+        return
+    try:
+        plan = [("warm, served", EXAMPLE), ("new data, served", new_data)] * max(1, int(repeats))
+        for label, data in plan:
+            cmd = [*cli, "analyze", str(data), "--out", str(out), "--force", "--quiet",
+                   *(extra_args or [])]
+            load = os.getloadavg()
+            served0, cpu0 = served_cpu(), _cpu_s(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - t
+            own = _cpu_s(resource.RUSAGE_CHILDREN) - cpu0  # the waiting command alone
+            cpu = served_cpu() - served0 + own
+            row = {"rc": r.returncode, "wall_s": wall, "cpu_s": cpu, "load_avg_start": load,
+                   "server_start_s": start_s}
+            if r.returncode == 0:
+                res = json.loads((out / "results.json").read_text())
+                row.update(timing=res["timing_seconds"], sampler=res.get("sampler"),
+                           gate_passed=bool(res["diagnostics"]["passed"]))
+            else:
+                row["error"] = r.stderr[-500:]
+            every.setdefault(label, []).append(row)
+    finally:
+        subprocess.run([*cli, "serve", "--stop"], env=env, capture_output=True, text=True)
+
+
+def example_end_to_end(extra_args: list[str] | None = None, *, repeats: int = 3,
+                       serve: bool = True) -> dict:
     """`bayes-ab analyze data/example --out OUT --force` with the command's defaults (figures
     and report included), in fresh processes: first with empty compile caches (PyTensor's
     compile directory, numba's and bayes_ab's own cache dir all in a new temporary folder:
@@ -176,6 +224,8 @@ def example_end_to_end(extra_args: list[str] | None = None, *, repeats: int = 3)
             else:
                 row["error"] = r.stderr[-500:]
             every.setdefault(label, []).append(row)
+        if serve:
+            _served_runs(env, new_data, Path(tmp) / "out", extra_args, repeats, every)
     for label, rows in every.items():
         ok = sorted((r for r in rows if r["rc"] == 0), key=lambda r: r["wall_s"])
         runs[label] = dict(ok[(len(ok) - 1) // 2] if ok else rows[-1])
@@ -186,6 +236,7 @@ def example_end_to_end(extra_args: list[str] | None = None, *, repeats: int = 3)
 def example_table(runs: dict) -> list[str]:
     """Cold vs warm rows of the example end to end, with each stage's share of the wall."""
     n = len(runs.get("warm", {}).get("walls_s", [0]))
+    served_start = runs.get("warm, served", {}).get("server_start_s")
     lines = [
         "`bayes-ab analyze data/example --out OUT --force` (default options: figures, report, "
         "prior sensitivity), fresh process; cold = empty PyTensor / numba / bayes_ab caches, "
@@ -193,7 +244,12 @@ def example_table(runs: dict) -> list[str]:
         "simulated dataset of 20,000 trialers (seed 99) with the same caches. CPU is user + "
         "sys of the process and its children. Warm and new data "
         f"ran {n} time(s) each, alternating; each row is the run of median wall time, the "
-        "last column every run's wall.", "",
+        "last column every run's wall. Served = the same command with `bayes-ab serve` "
+        "running (started after the fresh-process runs, same environment and caches): the "
+        "command runs in a fork of that warm process (imports done, the compiled models "
+        "preloaded); its CPU is the fork's (with its children) plus the waiting command's."
+        + (f" Starting the server (imports, preload) took {served_start:.1f} s once."
+           if served_start else ""), "",
         "| run | wall (s) | CPU (s) | compile | sample | rest of the fits (build, keys, "
         "diagnostics) | waiting for the background | prior sensitivity "
         "| rest (imports, load, ratios, segments, report) | wall / sampling | background "
