@@ -192,10 +192,10 @@ def client_run(argv: list[str]) -> int | None:
         return None
     import signal
 
-    request = {"op": "run", "argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ),
-               "umask": _umask(), **_process_settings()}
     try:
-        _send(sock, request, fds=[0, 1, 2])
+        request = {"op": "run", "argv": list(argv), "cwd": os.getcwd(),
+                   "env": dict(os.environ), "umask": _umask(), **_process_settings()}
+        _send(sock, request, fds=[0, 1, 2])  # EBADF with a standard stream closed
         reply, _ = _recv(sock)
     except OSError:
         sock.close()
@@ -462,9 +462,14 @@ class _Server:
             try:
                 others = [c for c in self.running.values()]
                 self.selector.close()
-                _become_caller(request, fds, close=[self.listener, conn, *others],
-                               close_fds=[self.wake_r, self.wake_w])
-                code = _run_command(request["argv"])
+                try:
+                    _become_caller(request, fds, close=[self.listener, conn, *others],
+                                   close_fds=[self.wake_r, self.wake_w])
+                except Exception as exc:  # noqa: BLE001 - e.g. the folder is gone
+                    os.write(2, f"bayes-ab: error: the server could not start the command "
+                                f"({exc}); BAYES_AB_NO_SERVER=1 runs it on its own\n".encode())
+                else:
+                    code = _run_command(request["argv"])
             finally:
                 os._exit(code)
         for fd in fds:
