@@ -222,6 +222,7 @@ def test_a_model_met_again_reads_nothing_from_disk(cache_dir, monkeypatch):
     assert layout == {"y": [1, "float64"]}
 
 
+@pytest.mark.slow  # a fresh process (9 s): run by .ci/run's slow pass
 def test_preload_loads_the_entries_a_fork_then_uses(cache_dir):
     """`preload` (what `bayes-ab serve` runs once) loads the recently used entries from
     their recorded layout, without the data: a later compile of such a model in that

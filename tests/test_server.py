@@ -45,6 +45,10 @@ def _status(env) -> dict | None:
     return json.loads(done.stdout) if done.returncode == 0 else None
 
 
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(environment, temp folder) of a detached server, stopped at the end."""
@@ -108,6 +112,7 @@ def test_served_command_works_in_the_callers_folder_with_its_umask(served, tmp_p
     assert all(p.stat().st_mode & 0o077 == 0 for p in files)  # the caller's umask
 
 
+@pytest.mark.slow  # 10 s: run by .ci/run's slow pass
 def test_signals_reach_the_served_command(served, tmp_path):
     """SIGTERM and SIGINT to the waiting command stop the served one as they would stop
     it in its own process (143 and 130, nothing staged left behind); a killed caller
@@ -115,9 +120,12 @@ def test_signals_reach_the_served_command(served, tmp_path):
     env, tmp = served
     for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
         out = tmp_path / f"big_{sig}"
+        # a harness in the background may ignore SIGINT, and a command started from it
+        # then ignores it too (in the server or not): the default disposition, as in a shell
         proc = subprocess.Popen([str(SCRIPT), "simulate", "--n", "1500000", "--seed", "1",
                                  "--out", str(out)], env=env, cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=_default_signals)
         time.sleep(3)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
@@ -185,6 +193,7 @@ def test_a_socket_of_another_user_is_not_used(monkeypatch, tmp_path):
         listener.close()
 
 
+@pytest.mark.slow  # a server of its own (7 s): run by .ci/run's slow pass
 def test_idle_server_exits_by_itself(tmp_path):
     env = _env(tmp_path)
     assert _run(["serve", "--detach", "--idle-minutes", "0.02"], env).returncode == 0

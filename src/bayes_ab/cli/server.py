@@ -99,7 +99,10 @@ def fingerprint(environ: dict[str, str] | None = None) -> str:
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
             if name.endswith((".py", ".j2")):
-                st = os.stat(os.path.join(folder, name))
+                try:
+                    st = os.stat(os.path.join(folder, name))
+                except OSError:  # e.g. a dangling link
+                    continue
                 h.update(f"{folder}/{name}\0{st.st_mtime_ns}\0{st.st_size}\0".encode())
     return h.hexdigest()[:24]
 
@@ -187,7 +190,10 @@ def client_run(argv: list[str]) -> int | None:
     its exit status, or None (no server: run it here)."""
     if os.environ.get("BAYES_AB_NO_SERVER") or (argv and argv[0] == "serve"):
         return None
-    sock = _connect()
+    try:
+        sock = _connect()
+    except Exception:  # noqa: BLE001 - never let the look-up stop a command: run it here
+        return None
     if sock is None:
         return None
     import signal
