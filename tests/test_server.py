@@ -204,3 +204,28 @@ def test_idle_server_exits_by_itself(tmp_path):
         time.sleep(0.1)
     assert _status(env) is None
     assert not server._alive(int(pid))
+
+
+@pytest.mark.slow  # compiles the example's models into a numba cache slot when it is empty
+def test_served_analysis_equals_one_of_its_own(served, tmp_path):
+    """A whole analysis (sampling threads, forks of the fork, the numba-compiled models
+    the server preloaded) gives the results.json of the same command in its own process,
+    every number to the last digit (timings aside), and the same files."""
+    env, tmp = served
+    args = ["analyze", "data/example", "--draws", "200", "--tune", "200", "--chains", "2",
+            "--seed", "3", "--no-figures", "--quiet"]
+    before = _served_count(env)
+    in_server = _run([*args, "--out", str(tmp_path / "served")], env)
+    alone = _run([*args, "--out", str(tmp_path / "alone")], {**env, "BAYES_AB_NO_SERVER": "1"})
+    assert in_server.returncode == alone.returncode == 0, in_server.stderr + alone.stderr
+    assert _served_count(env) == before + 1
+    results = []
+    for name in ("served", "alone"):
+        res = json.loads((tmp_path / name / "results.json").read_text())
+        res.pop("timing_seconds")
+        results.append(res)
+    assert results[0] == results[1]
+    listing = [sorted(p.relative_to(tmp_path / n).as_posix() for p in (tmp_path / n).rglob("*"))
+               for n in ("served", "alone")]
+    assert listing[0] == listing[1]
+    assert list(tmp.iterdir()) == []
