@@ -190,6 +190,10 @@ def client_run(argv: list[str]) -> int | None:
     its exit status, or None (no server: run it here)."""
     if os.environ.get("BAYES_AB_NO_SERVER") or (argv and argv[0] == "serve"):
         return None
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None  # signals can be forwarded from the main thread only
     try:
         sock = _connect()
     except Exception:  # noqa: BLE001 - never let the look-up stop a command: run it here
@@ -570,6 +574,8 @@ def _become_caller(request: dict, fds: list[int], *, close: list, close_fds: lis
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding=encoding,
                                   errors="backslashreplace", line_buffering=True,
                                   write_through=unbuffered)
+    # the originals too: a library that writes to sys.__stderr__ reaches the caller
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
     sys.argv = ["bayes-ab", *request["argv"]]
     random.seed()
     if "numpy" in sys.modules:
