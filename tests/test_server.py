@@ -59,6 +59,7 @@ def served(tmp_path_factory):
     assert "started in the background" in started.stdout
     info = _status(env)
     assert info is not None and info["served"] == 0
+    assert info["warm_up_seconds"] > 0 and info["preloaded_models"] >= 0
     yield env, tmp
     _run(["serve", "--stop"], env)
     for _ in range(100):

@@ -340,8 +340,9 @@ def _alive(pid: int) -> bool:
 # --------------------------------------------------------------------------- the server
 
 
-def warm_up() -> list[str]:
-    """Import `WARM_MODULES` (those installed); the names that could not be imported."""
+def warm_up() -> tuple[list[str], int]:
+    """Import `WARM_MODULES` (those installed) and preload the compiled models used last:
+    (the modules that could not be imported, the number of models preloaded)."""
     import importlib
 
     missing = []
@@ -356,13 +357,14 @@ def warm_up() -> list[str]:
         Image.init()  # PIL's image plugins, loaded on the first PNG saved
     except ImportError:
         pass
+    preloaded = 0
     try:  # the compiled models used last, from numba's cache: a fork loads none of them
         from bayes_ab.inference.compile_cache import preload
 
-        preload()
+        preloaded = preload()
     except ImportError:
         pass
-    return missing
+    return missing, preloaded
 
 
 class _Server:
@@ -379,6 +381,7 @@ class _Server:
         self.last_activity = time.monotonic()
         self.served = 0
         self.cpu_seconds = 0.0
+        self.warm: dict = {}
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -453,7 +456,7 @@ class _Server:
                              "served": self.served, "running": len(self.running),
                              "cpu_seconds": round(self.cpu_seconds, 3),
                              "idle_minutes": self.idle_seconds / 60,
-                             "fingerprint": fingerprint()})
+                             "fingerprint": fingerprint(), **self.warm})
             elif op == "stop":
                 self.stopping = True
                 _send(conn, {"stopping": True})
@@ -675,11 +678,16 @@ def _serve(idle_minutes: float, *, ready) -> int:
         print(f"bayes-ab serve: error: cannot listen ({exc}); another server may be "
               "starting", file=sys.stderr)
         return 1
-    missing = warm_up()
+    t = time.perf_counter()
+    missing, preloaded = warm_up()
     server = _Server(listener, idle_minutes * 60)
+    server.warm = {"warm_up_seconds": round(time.perf_counter() - t, 2),
+                   "preloaded_models": preloaded, "not_imported": missing}
     os.chdir("/")  # hold no user folder
-    message = (f"bayes-ab serve: pid {os.getpid()}, serving this user's bayes-ab commands in "
-               f"this environment; stops after {idle_minutes:g} min without one, or on Ctrl-C")
+    message = (f"bayes-ab serve: pid {os.getpid()}, warm in {server.warm['warm_up_seconds']} s "
+               f"({preloaded} compiled model(s) preloaded), serving this user's bayes-ab "
+               f"commands in this environment; stops after {idle_minutes:g} min without "
+               "one, or on Ctrl-C")
     if missing:
         message += f" (not installed, not preloaded: {', '.join(missing)})"
     if ready is not None:
