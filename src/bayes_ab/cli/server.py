@@ -227,14 +227,24 @@ def client_run(argv: list[str]) -> int | None:
             continue
         previous[sig] = signal.signal(sig, forward)
     try:
-        done, _ = _recv(sock)
+        try:
+            done, _ = _recv(sock)
+        except (OSError, ValueError):
+            done = None
+        if done is None or "exit" not in done:
+            # the server went away (killed?): its fork may still be running; wait for it
+            # (signals still forwarded), so that this command never returns before its
+            # work has stopped, then say that its exit status is unknown
+            while _alive(pid):
+                time.sleep(0.1)
+            print("bayes-ab: the server stopped while it ran this command; its exit status "
+                  "is unknown (BAYES_AB_NO_SERVER=1 runs a command on its own)",
+                  file=sys.stderr)
+            return 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
-    if done is None or "exit" not in done:
-        print("bayes-ab: the server stopped before the command finished", file=sys.stderr)
-        return 1
     return int(done["exit"])
 
 
