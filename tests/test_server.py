@@ -230,3 +230,26 @@ def test_served_analysis_equals_one_of_its_own(served, tmp_path):
                for n in ("served", "alone")]
     assert listing[0] == listing[1]
     assert list(tmp.iterdir()) == []
+
+
+@pytest.mark.slow  # a server of its own, killed (about 20 s)
+def test_a_killed_server_leaves_its_command_to_finish_and_says_so(tmp_path):
+    """The server killed (SIGKILL) while it runs a command: the waiting command returns
+    only once the served one has stopped (its output complete here), with exit 1 and a
+    message that the status is unknown; the next command runs on its own."""
+    env = _env(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
+    assert _run(["serve", "--detach", "--idle-minutes", "5"], env).returncode == 0
+    pid = int(_status(env)["pid"])
+    out = tmp_path / "sim"
+    proc = subprocess.Popen([str(SCRIPT), "simulate", "--n", "400000", "--seed", "2",
+                             "--no-truth", "--out", str(out)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1
+    assert "the server stopped while it ran this command" in err
+    assert {p.name for p in out.iterdir()} >= {"test_cohorts.csv", "conversion.csv"}
+    assert _status(env) is None
+    assert _run(["validate", "data/example", "--json"], env).returncode == 0
