@@ -253,3 +253,20 @@ def test_a_killed_server_leaves_its_command_to_finish_and_says_so(tmp_path):
     assert {p.name for p in out.iterdir()} >= {"test_cohorts.csv", "conversion.csv"}
     assert _status(env) is None
     assert _run(["validate", "data/example", "--json"], env).returncode == 0
+
+
+def test_a_command_without_a_server_does_not_import_the_client(monkeypatch):
+    """The pre-check reads /proc/net/unix: a listening `bayes_ab-<uid>-...` name makes the
+    command look further; `BAYES_AB_NO_SERVER` skips the look-up altogether."""
+    import importlib
+
+    cli_main = importlib.import_module("bayes_ab.cli.main")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(f"\0bayes_ab-{os.getuid()}-pre-check-{uuid.uuid4().hex}")
+    listener.listen(1)
+    try:
+        assert cli_main._server_listening()
+        monkeypatch.setenv("BAYES_AB_NO_SERVER", "1")
+        assert not cli_main._server_listening()
+    finally:
+        listener.close()

@@ -13,7 +13,8 @@ runs in a process of its own that exits when done: nothing carries over from one
 to the next, and the results are those of a fresh process (tested).
 
 Used only while such a server runs; without one a command runs in its own process as
-before (the check costs well under a millisecond). ``BAYES_AB_NO_SERVER=1`` turns it off
+before (a command without a server reads /proc/net/unix, a fraction of a
+millisecond, to find that out). ``BAYES_AB_NO_SERVER=1`` turns it off
 for one command or a whole shell.
 
 Who and what it serves. The server listens on a Linux abstract socket (a name in the
