@@ -130,6 +130,28 @@ def run_analyze(data: Path, *, sampler_args: list[str]) -> dict:
 # ----------------------------------------------------------------------------- example e2e
 
 
+def _example_run(data: Path, out: Path, env: dict, extra_args) -> dict:
+    """One `bayes-ab analyze DATA --out OUT --force --quiet` in a fresh process: its exit
+    code, wall, CPU (user + sys of the command's process and its children), the load
+    average at its start, and results.json's timings, sampler and gate (or the error)."""
+    cmd = [sys.executable, "-m", "bayes_ab.cli.main", "analyze", str(data), "--out",
+           str(out), "--force", "--quiet", *(extra_args or [])]
+    load = os.getloadavg()
+    cpu0 = _cpu_s(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    row = {"rc": r.returncode, "wall_s": wall,
+           "cpu_s": _cpu_s(resource.RUSAGE_CHILDREN) - cpu0, "load_avg_start": load}
+    if r.returncode == 0:
+        res = json.loads((out / "results.json").read_text())
+        row.update(timing=res["timing_seconds"], sampler=res.get("sampler"),
+                   gate_passed=bool(res["diagnostics"]["passed"]))
+    else:
+        row["error"] = r.stderr[-500:]
+    return row
+
+
 def _served_runs(env: dict, new_data: Path, out: Path, extra_args, repeats: int,
                  every: dict) -> None:
     """The warm and new-data runs again with `bayes-ab serve` running (started here, with
@@ -155,23 +177,10 @@ def _served_runs(env: dict, new_data: Path, out: Path, extra_args, repeats: int,
     try:
         plan = [("warm, served", EXAMPLE), ("new data, served", new_data)] * max(1, int(repeats))
         for label, data in plan:
-            cmd = [*cli, "analyze", str(data), "--out", str(out), "--force", "--quiet",
-                   *(extra_args or [])]
-            load = os.getloadavg()
-            served0, cpu0 = served_cpu(), _cpu_s(resource.RUSAGE_CHILDREN)
-            t = time.perf_counter()
-            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            wall = time.perf_counter() - t
-            own = _cpu_s(resource.RUSAGE_CHILDREN) - cpu0  # the waiting command alone
-            cpu = served_cpu() - served0 + own
-            row = {"rc": r.returncode, "wall_s": wall, "cpu_s": cpu, "load_avg_start": load,
-                   "server_start_s": start_s}
-            if r.returncode == 0:
-                res = json.loads((out / "results.json").read_text())
-                row.update(timing=res["timing_seconds"], sampler=res.get("sampler"),
-                           gate_passed=bool(res["diagnostics"]["passed"]))
-            else:
-                row["error"] = r.stderr[-500:]
+            served0 = served_cpu()
+            row = _example_run(data, out, env, extra_args)  # its CPU: the waiting command's
+            row["cpu_s"] += served_cpu() - served0  # plus the fork's, counted by the server
+            row["server_start_s"] = start_s
             every.setdefault(label, []).append(row)
     finally:
         subprocess.run([*cli, "serve", "--stop"], env=env, capture_output=True, text=True)
@@ -208,22 +217,8 @@ def example_end_to_end(extra_args: list[str] | None = None, *, repeats: int = 3,
         plan = [("cold", EXAMPLE)] + [("warm", EXAMPLE), ("new data", new_data)] * max(
             1, int(repeats))
         for label, data in plan:
-            cmd = [sys.executable, "-m", "bayes_ab.cli.main", "analyze", str(data), "--out",
-                   str(Path(tmp) / "out"), "--force", "--quiet", *(extra_args or [])]
-            load = os.getloadavg()
-            cpu0 = _cpu_s(resource.RUSAGE_CHILDREN)
-            t = time.perf_counter()
-            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            wall = time.perf_counter() - t
-            cpu = _cpu_s(resource.RUSAGE_CHILDREN) - cpu0
-            row = {"rc": r.returncode, "wall_s": wall, "cpu_s": cpu, "load_avg_start": load}
-            if r.returncode == 0:
-                res = json.loads((Path(tmp) / "out" / "results.json").read_text())
-                row.update(timing=res["timing_seconds"], sampler=res.get("sampler"),
-                           gate_passed=bool(res["diagnostics"]["passed"]))
-            else:
-                row["error"] = r.stderr[-500:]
-            every.setdefault(label, []).append(row)
+            every.setdefault(label, []).append(
+                _example_run(data, Path(tmp) / "out", env, extra_args))
         if serve:
             _served_runs(env, new_data, Path(tmp) / "out", extra_args, repeats, every)
     for label, rows in every.items():
