@@ -67,14 +67,13 @@ def check(idata: az.InferenceData, *, name: str, var_names: Iterable[str] | None
     names = [v for v in names if v in post.data_vars]
     n_chains = int(post.sizes.get("chain", 1))
     n_draws = int(post.sizes.get("draw", 0))
-    draws = stacked_draws(post, names)
-    # An element that never varies (e.g. a task effect fixed at 0 by the parameterisation)
-    # has no within-chain variance: its r_hat is NaN (0/0, numpy's "invalid value"
-    # warning, silenced here) and is left out of the max, as is a NaN ESS of the min.
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+    # r_hat needs two chains (NaN with one: a single chain cannot show convergence). An
+    # element that never varies (e.g. a task effect fixed at 0 by the parameterisation)
+    # has no within-chain variance: its r_hat is NaN (0/0, computed without numpy's
+    # warning) and is left out of the max, as is a NaN ESS of the min.
+    r_hat, ess = rhat_and_ess(stacked_draws(post, names))
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
-        # r_hat needs two chains (NaN with one: a single chain cannot show convergence)
-        r_hat, ess = rhat_and_ess(draws)
         max_r_hat = float(np.nanmax(r_hat)) if r_hat.size else float("nan")
         min_ess = float(np.nanmin(ess)) if ess.size else float("nan")
     divergences = 0
@@ -133,7 +132,7 @@ def _average_ranks(flat: np.ndarray) -> np.ndarray:
     """Ranks 1..n along the last axis of a 2-d array without NaN, ties given their
     average rank (scipy's ``rankdata(method="average")``, equal to it exactly: the
     average of consecutive integers is exact in floating point), every row at once."""
-    rows, n = flat.shape
+    n = flat.shape[-1]
     order = np.argsort(flat, axis=-1)
     ordered = np.take_along_axis(flat, order, axis=-1)
     starts = np.ones(flat.shape, dtype=bool)  # where a run of equal values begins
