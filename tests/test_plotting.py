@@ -289,3 +289,39 @@ def test_no_library_module_picks_a_backend_or_saves_a_figure():
         if "matplotlib.pyplot" in text and rel != "plotting/figure.py":
             offenders["pyplot"].append(rel)
     assert offenders == {"use": [], "savefig": [], "pyplot": []}
+
+
+def _pixels(path):
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGBA")).astype(int)
+
+
+def test_the_one_draw_tight_save_gives_matplotlibs_tight_picture(tmp_path):
+    """save_figure draws a figure once and crops it; matplotlib's tight save draws it twice.
+    Same size to the pixel, same PNG metadata, the same picture up to anti-aliasing from a
+    sub-pixel shift; figures with content outside their own area, which the tight save
+    widens the canvas for, are saved by matplotlib itself."""
+    from PIL import Image
+
+    fig = Figure(figsize=(4, 3))
+    ax = fig.add_subplot()
+    ax.plot(np.arange(50), np.sin(np.arange(50) / 5))
+    ax.set_title("a title at the top edge")
+    ax.set_xlabel("minutes")
+    ours = save_figure(fig, tmp_path / "ours.png")
+    fig.savefig(tmp_path / "mpl.png", dpi=plotting.DPI, bbox_inches="tight")
+    a, b = _pixels(ours), _pixels(tmp_path / "mpl.png")
+    assert a.shape == b.shape and a.shape[1] < 4 * plotting.DPI
+    assert Image.open(ours).info == Image.open(tmp_path / "mpl.png").info
+    assert np.abs(a - b).mean() < 3  # of 255: anti-aliased edges only
+    assert (np.abs(a - b).max(axis=2) > 128).mean() < 0.01
+    assert fig.dpi == 100 and fig.canvas is not None  # the figure is left as it was
+
+    outside = Figure(figsize=(3, 2))
+    outside.add_subplot().plot([0, 1], [0, 1])
+    outside.text(1.3, 0.5, "a note outside the axes and the figure")
+    ours = save_figure(outside, tmp_path / "outside.png")
+    outside.savefig(tmp_path / "outside_mpl.png", dpi=plotting.DPI, bbox_inches="tight")
+    assert Image.open(ours).size[0] > 3 * plotting.DPI  # widened, as matplotlib does
+    assert np.array_equal(_pixels(ours), _pixels(tmp_path / "outside_mpl.png"))
