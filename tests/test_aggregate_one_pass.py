@@ -112,8 +112,8 @@ def test_each_file_is_read_by_one_query(dirty):
 
 
 def test_events_joined_in_two_statements_give_the_same_counts(dirty, monkeypatch):
-    """The low-memory form of the events read (grouped by the text id, then joined to
-    the codes: what runs when the ids' hash table would not fit the memory limit four
+    """The low-memory form of the events read (joined to the codes and materialised,
+    then grouped: what runs when the ids' hash table would not fit the memory limit four
     times) gives the same statistics and counts as the one-statement form."""
     from bayes_ab.aggregate import engine
 

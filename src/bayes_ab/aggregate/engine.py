@@ -345,6 +345,7 @@ def aggregate_experiment(
         con = read.connect(backend, memory_limit=memory_limit)
     backend = con.name
     created: list[str] = []
+    state: dict[str, Any] = {}  # the run, once made (`cache` reads its ``persist``)
 
     def cache(t):
         # Materialise an intermediate table once (it is read by several queries).
@@ -352,13 +353,19 @@ def aggregate_experiment(
         # schemas; DuckDB keeps it in its buffer pool and spills it to the temporary
         # directory beyond the memory limit, without the write-ahead log and checkpoint
         # a table of the database costs: 40% less CPU to materialise, measured at 1M
-        # customers); Spark: a cached frame.
+        # customers); Spark: a cached frame. DuckDB, once the run is too large for its
+        # memory (``_Run.persist``, set by `_grouped_events`): a table of the engine's
+        # own temporary database file instead, stored compressed. Spilled temporary
+        # tables are written uncompressed: at 100M customers they filled 56 GB of disk
+        # before the per-customer stage, where the compressed tables of the same
+        # intermediates had peaked near 20 GB.
         if backend in ("duckdb", "postgres"):
             import ibis.util
 
             name = ibis.util.gen_name("bayes_ab_agg")
             created.append(name)
-            return con.create_table(name, t, temp=True)
+            persist = backend == "duckdb" and getattr(state.get("run"), "persist", False)
+            return con.create_table(name, t, temp=not persist)
         return t.cache()
 
     def stage(t):
@@ -397,6 +404,7 @@ def aggregate_experiment(
         try:
             run = _Run(con=con, backend=backend, cache=cache, stage=stage, release=release,
                        timer=timer)
+            state["run"] = run
             agg = _aggregate(run, path, tables, names=names,
                              design_test_share=design_test_share, edges=edges)
         except Exception as exc:  # the engine's own out-of-memory type differs per backend
@@ -452,6 +460,10 @@ class _Run:
     findings: list[Finding] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     rows_read: dict[str, int] = field(default_factory=dict)
+    #: DuckDB: the data are too large for the memory limit (the ids' hash table would
+    #: not fit it four times): intermediates become compressed tables of the on-disk
+    #: database instead of temporary tables (see ``cache`` in `aggregate_experiment`).
+    persist: bool = False
 
 
 @dataclass(frozen=True)
@@ -577,12 +589,14 @@ def _read_grouped(run: _Run, typed: dict) -> tuple[dict, dict]:
                                    + _as_int(g.arm == _TEST_ARM)))
         else:
             g = _grouped_events(run, t, ids)
+        _log.debug("read %s: grouped; fatal checks", name)
         counts = _fatal_counts(g, key)
         run.rows_read[name] = counts["rows"]
         if counts["rows"] == 0 and key != "help":
             raise DataError("the file is empty: it has no data rows", file=name, n_rows=0)
         _raise_fatal(counts, name)
         grouped[key], fatal[key] = g, counts
+        _log.debug("read %s: checked", name)
         if key == "cohorts":
             # One code per id for the joins. A repeated id (an error `_cohort_codes`
             # raises once every file's fatal checks have run) keeps its lowest code, so
@@ -607,15 +621,24 @@ def _grouped_events(run: _Run, t, ids):
     On DuckDB, when the join's hash table of the ids fits four times in the memory limit,
     the join feeds the grouping in one statement (the rows are hashed once, on integer
     codes); otherwise, and again after an out-of-memory error, in two statements that
-    can each spill: the rows grouped by their text id, then joined to the codes. The
-    groups are the same either way: the id -> code map is one to one.
+    can each spill: the rows joined to the codes and materialised, then grouped by
+    every column, all of them fixed-width. The groups are the same either way: the id
+    -> code map is one to one.
 
-    Measured at 1M customers (Parquet row groups of 100k) under a 70 MB limit: the one
-    statement runs out of memory there; the two statements, chosen up front, passed
-    every run (3 of 3); chosen after the one statement ran out of memory, 3 runs of 4
-    (the fourth ran out again and stopped with the engine's out-of-memory message)."""
+    The other order (grouped by the text id, then joined) ran out of memory at 100M
+    customers under the default 3 GB limit on DuckDB 2.0.1: a hash aggregate of the
+    350M activity rows, nearly every row its own group, did not spill far enough
+    (also with one thread, and also keyed by a 64-bit hash of the id in place of the
+    text, straight from the Parquet file). Joined and materialised first, as the
+    engine did when it last passed at 100M, each statement spills. At 1M customers
+    (Parquet row groups of 100k) under a 70 MB limit the one statement runs out of
+    memory; the two pass (`tests/test_aggregate_memory.py`)."""
     cols = [c for c in t.columns if c != "cid"]
-    if run.backend != "duckdb" or _join_fits(run, ids):
+    fits = run.backend != "duckdb" or _join_fits(run, ids)
+    if not fits:
+        run.persist = True  # from here on, intermediates are compressed tables
+    if fits:
+        _log.debug("events joined to the codes and grouped in one statement")
         j = t.join(ids, t.cid == ids.kid, how="left")
         j = j.select(cid=j.kcode, empty=j.cid == "", **{c: j[c] for c in cols})
         g = j.group_by(list(j.columns)).aggregate(mult=j.count())
@@ -625,11 +648,12 @@ def _grouped_events(run: _Run, t, ids):
             if run.backend != "duckdb" or "out of memory" not in str(exc).lower():
                 raise
             _log.debug("fused join and grouping ran out of memory; two statements instead")
-    g0 = run.cache(t.group_by(list(t.columns)).aggregate(mult=t.count()))
-    j = g0.join(ids, g0.cid == ids.kid, how="left")
-    g = run.cache(j.select(cid=j.kcode, empty=j.cid == "",
-                           **{c: j[c] for c in [*cols, "mult"]}))
-    run.release(g0)
+    _log.debug("events joined to the codes, materialised, then grouped")
+    j = t.join(ids, t.cid == ids.kid, how="left")
+    j = run.cache(j.select(cid=j.kcode, empty=j.cid == "", **{c: j[c] for c in cols}))
+    _log.debug("events joined; grouping")
+    g = run.cache(j.group_by(list(j.columns)).aggregate(mult=j.count()))
+    run.release(j)
     return g
 
 
