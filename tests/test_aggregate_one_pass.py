@@ -125,6 +125,40 @@ def test_events_joined_in_two_statements_give_the_same_counts(dirty, monkeypatch
         assert agg.dropped[key] == count, key
 
 
+def test_the_low_memory_read_joins_before_it_groups(dirty, monkeypatch):
+    """When the ids' hash table would not fit the memory limit (100M customers under the
+    default 3 GB), an event file's rows are joined to the integer codes and materialised
+    before any grouping: no statement groups rows by the text id (a hash aggregate of
+    350M text-keyed rows ran out of memory at 100M on DuckDB 2.0.1), and from then on
+    the intermediates are tables of the engine's database (stored compressed), not
+    temporary tables (written uncompressed when they spill)."""
+    from bayes_ab.aggregate import engine
+
+    folder, _ = dirty
+    monkeypatch.setattr(engine, "_join_fits", lambda run, ids: False)
+    con = read.connect("duckdb")
+    seen: list[str] = []
+    con.con = _Recorder(con.con, seen)
+    try:
+        aggregate_experiment(folder, con=con)
+    finally:
+        read.close(con)
+    views = {}
+    for q in seen:
+        m = re.match(r'CREATE OR REPLACE TEMPORARY VIEW "(\w+)" AS SELECT \* FROM '
+                     r"READ_PARQUET\(\['([^']+)'\]", q)
+        if m:
+            views[m.group(1)] = Path(m.group(2)).stem
+    # Only the cohorts are grouped straight from their file; each event file is read
+    # by its join, whose materialised rows are grouped afterwards.
+    grouped_from_file = [views[v] for q in seen if "GROUP BY" in q
+                         for v in views if f'"{v}"' in q]
+    assert grouped_from_file == ["test_cohorts"]
+    creates = [q for q in seen if q.startswith("CREATE") and "bayes_ab_agg" in q]
+    assert creates[0].startswith("CREATE TEMPORARY TABLE")  # cohorts, before the size
+    assert len(creates) > 5 and all(q.startswith("CREATE TABLE") for q in creates[1:])
+
+
 def test_duckdb_sizes():
     from bayes_ab.aggregate.engine import _duckdb_bytes
 
