@@ -87,10 +87,9 @@ class _Recorder:
         return self._real.sql(query, *args, **kwargs)
 
 
-def test_each_file_is_read_by_one_query(dirty):
-    """Every count (rows, fatal checks, optional-column findings, duplicates, unknown
-    customers) comes from one grouped scan of each file: no other query reads it."""
-    folder, _ = dirty
+def _recorded_aggregation(folder: Path) -> tuple[list[str], dict[str, str]]:
+    """Every query of one aggregation of ``folder`` on DuckDB, and ``{file stem: the
+    name of the view that reads it}``."""
     con = read.connect("duckdb")
     seen: list[str] = []
     con.con = _Recorder(con.con, seen)
@@ -104,6 +103,14 @@ def test_each_file_is_read_by_one_query(dirty):
                      r"READ_PARQUET\(\['([^']+)'\]", q)
         if m:
             views[Path(m.group(2)).stem] = m.group(1)
+    return seen, views
+
+
+def test_each_file_is_read_by_one_query(dirty):
+    """Every count (rows, fatal checks, optional-column findings, duplicates, unknown
+    customers) comes from one grouped scan of each file: no other query reads it."""
+    folder, _ = dirty
+    seen, views = _recorded_aggregation(folder)
     assert set(views) == set(FILES)
     for stem, view in views.items():
         reads = [q for q in seen if f'"{view}"' in q
@@ -136,23 +143,11 @@ def test_the_low_memory_read_joins_before_it_groups(dirty, monkeypatch):
 
     folder, _ = dirty
     monkeypatch.setattr(engine, "_join_fits", lambda run, ids: False)
-    con = read.connect("duckdb")
-    seen: list[str] = []
-    con.con = _Recorder(con.con, seen)
-    try:
-        aggregate_experiment(folder, con=con)
-    finally:
-        read.close(con)
-    views = {}
-    for q in seen:
-        m = re.match(r'CREATE OR REPLACE TEMPORARY VIEW "(\w+)" AS SELECT \* FROM '
-                     r"READ_PARQUET\(\['([^']+)'\]", q)
-        if m:
-            views[m.group(1)] = Path(m.group(2)).stem
+    seen, views = _recorded_aggregation(folder)
     # Only the cohorts are grouped straight from their file; each event file is read
     # by its join, whose materialised rows are grouped afterwards.
-    grouped_from_file = [views[v] for q in seen if "GROUP BY" in q
-                         for v in views if f'"{v}"' in q]
+    grouped_from_file = [stem for q in seen if "GROUP BY" in q
+                         for stem, v in views.items() if f'"{v}"' in q]
     assert grouped_from_file == ["test_cohorts"]
     creates = [q for q in seen if q.startswith("CREATE") and "bayes_ab_agg" in q]
     assert creates[0].startswith("CREATE TEMPORARY TABLE")  # cohorts, before the size
