@@ -79,8 +79,8 @@ def settle(max_wait_s: float = 30.0, quiet: float = 0.1) -> float:
     return busy
 
 
-#: The 1-minute load average and CPU use when this benchmark process started (before any
-#: of its own work: the `machine` line describes the machine as the benchmark found it).
+#: The 1-minute load average when this benchmark process started (before any of its own
+#: work: the `machine` line describes the machine as the benchmark found it).
 LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 

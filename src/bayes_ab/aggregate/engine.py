@@ -357,8 +357,8 @@ def aggregate_experiment(
         # memory (``_Run.persist``, set by `_grouped_events`): a table of the engine's
         # own temporary database file instead, stored compressed. Spilled temporary
         # tables are written uncompressed: at 100M customers they filled 56 GB of disk
-        # before the per-customer stage, where the compressed tables of the same
-        # intermediates had peaked near 20 GB.
+        # before the per-customer stage; as compressed tables the whole run's
+        # temporary folder held 20-27 GB each time it was looked at.
         if backend in ("duckdb", "postgres"):
             import ibis.util
 
@@ -460,8 +460,9 @@ class _Run:
     findings: list[Finding] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     rows_read: dict[str, int] = field(default_factory=dict)
-    #: DuckDB: the data are too large for the memory limit (the ids' hash table would
-    #: not fit it four times): intermediates become compressed tables of the on-disk
+    #: DuckDB: the data are too large for the memory limit (the events are read in two
+    #: statements: the ids' hash table would not fit it four times, or the one statement
+    #: ran out of memory): intermediates become compressed tables of the on-disk
     #: database instead of temporary tables (see ``cache`` in `aggregate_experiment`).
     persist: bool = False
 
@@ -634,10 +635,7 @@ def _grouped_events(run: _Run, t, ids):
     (Parquet row groups of 100k) under a 70 MB limit the one statement runs out of
     memory; the two pass (`tests/test_aggregate_memory.py`)."""
     cols = [c for c in t.columns if c != "cid"]
-    fits = run.backend != "duckdb" or _join_fits(run, ids)
-    if not fits:
-        run.persist = True  # from here on, intermediates are compressed tables
-    if fits:
+    if run.backend != "duckdb" or _join_fits(run, ids):
         _log.debug("events joined to the codes and grouped in one statement")
         j = t.join(ids, t.cid == ids.kid, how="left")
         j = j.select(cid=j.kcode, empty=j.cid == "", **{c: j[c] for c in cols})
@@ -649,6 +647,7 @@ def _grouped_events(run: _Run, t, ids):
                 raise
             _log.debug("fused join and grouping ran out of memory; two statements instead")
     _log.debug("events joined to the codes, materialised, then grouped")
+    run.persist = True  # too large for the memory: from here on, compressed tables
     j = t.join(ids, t.cid == ids.kid, how="left")
     j = run.cache(j.select(cid=j.kcode, empty=j.cid == "", **{c: j[c] for c in cols}))
     _log.debug("events joined; grouping")
