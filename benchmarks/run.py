@@ -141,6 +141,73 @@ def _cpu_s(who: int) -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+class TempDiskPeak:
+    """The most disk that files new in the temporary folder held at once while the block
+    ran (DuckDB's on-disk database and its spill files, a run's private folder), sampled
+    every ``every_s`` seconds: entries of `tempfile.gettempdir()` that were not there at
+    the start, their allocated blocks (``st_blocks``) summed by walking them. A sample
+    misses what lives between two samples; files that vanish mid-walk are skipped."""
+
+    def __init__(self, every_s: float = 2.0, root: str | None = None):
+        import threading
+
+        self.root = Path(root or tempfile.gettempdir())
+        self.every_s = every_s
+        self.peak_bytes = 0
+        self.samples = 0
+        self._before: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name="bench: temporary disk")
+
+    @staticmethod
+    def _allocated(path: str) -> int:
+        total = 0
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return 0
+        total += st.st_blocks * 512
+        if os.path.isdir(path) and not os.path.islink(path):
+            try:
+                names = os.listdir(path)
+            except OSError:
+                return total
+            for name in names:
+                total += TempDiskPeak._allocated(os.path.join(path, name))
+        return total
+
+    def sample(self) -> int:
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return 0
+        used = sum(self._allocated(str(self.root / n)) for n in names if n not in self._before)
+        self.peak_bytes = max(self.peak_bytes, used)
+        self.samples += 1
+        return used
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.sample()
+
+    def __enter__(self) -> TempDiskPeak:
+        try:
+            self._before = set(os.listdir(self.root))
+        except OSError:
+            self._before = set()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_bytes / 2**20
+
+
 def run_analyze(data: Path, *, sampler_args: list[str]) -> dict:
     """`bayes-ab analyze` end to end in this (fresh) process: wall, stages, peak memory.
 
@@ -149,7 +216,7 @@ def run_analyze(data: Path, *, sampler_args: list[str]) -> dict:
     from bayes_ab.cli.main import main as cli_main
 
     load = os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, TempDiskPeak() as disk:
         t = time.perf_counter()
         cpu0 = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN)
         rc = cli_main(["analyze", str(data), "--out", str(Path(tmp) / "out"), "--quiet",
@@ -161,7 +228,9 @@ def run_analyze(data: Path, *, sampler_args: list[str]) -> dict:
             "timing": res["timing_seconds"], "sampler": res.get("sampler"),
             "gate_passed": bool(res["diagnostics"]["passed"]),
             "recommendation": (res.get("decision") or {}).get("recommendation"),
-            "peak_mb": _peak_mb(), "load_avg_start": load, "load_avg_end": os.getloadavg()}
+            "peak_mb": _peak_mb(), "peak_temp_disk_mb": disk.peak_mb,
+            "temp_disk_samples": disk.samples,
+            "load_avg_start": load, "load_avg_end": os.getloadavg()}
 
 
 # ----------------------------------------------------------------------------- example e2e
@@ -590,12 +659,14 @@ def end_to_end_table(results: dict) -> list[str]:
         f"{sampler.get('draws', '?')} draws after {sampler.get('tune', '?')} tuning steps "
         "(the defaults unless the command line says otherwise), `--engine auto` (pandas "
         "below 200k customers, DuckDB above). Seconds; peak memory is the process's "
-        "maximum resident set (DuckDB's pool, pandas, PyTensor, numba all included).", "",
+        "maximum resident set (DuckDB's pool, pandas, PyTensor, numba all included); "
+        "temporary disk the most that new files in the temporary folder held at once "
+        "(DuckDB's database and spill files; sampled every 2 s, `TempDiskPeak`).", "",
         "| customers | data (MB) | simulate | load + aggregate | frequentist (background) | compile "
         "(7 models) | sample (7 models) | summaries, idata (background) | prior "
         "sensitivity | ratio, segments, report, waiting | total | target | peak memory (MB) "
-        "| gate |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        "| temporary disk (GB) | gate |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         a = r["analyze"]
         x = _analyze_split(a)
@@ -606,11 +677,13 @@ def end_to_end_table(results: dict) -> list[str]:
             verdict += (f"; issue 16's < {TARGET_S_16[r['size']] // 60} min: "
                         + ("met" if x["wall"] < TARGET_S_16[r["size"]] else "**not met**"))
         mem = f"{a['peak_mb']:.0f}" + ("" if a["peak_mb"] < TARGET_PEAK_MB else " (**over 4 GB**)")
+        disk = ("-" if a.get("peak_temp_disk_mb") is None
+                else f"{a['peak_temp_disk_mb'] / 1024:.1f}")
         lines.append(
             f"| {r['size']} | {r['data_mb']} | {_f(r['simulate_s'])} | {x['load']:.1f} | "
             f"{x['frequentist']:.1f} | {x['compile']:.1f} | {x['sample']:.1f} | "
             f"{x['summaries']:.1f} | {x['sensitivity']:.1f} | {x['report'] + x['wait']:.1f} | "
-            f"{x['wall']:.1f} | {verdict} | {mem} | "
+            f"{x['wall']:.1f} | {verdict} | {mem} | {disk} | "
             f"{'passed' if a['gate_passed'] else 'flagged'} |")
     loads = ", ".join(f"{r['size']} {r['analyze']['load_avg_start'][0]:.1f}" for r in rows)
     lines += ["", f"1-minute load average when each size started: {loads} (2 cores)."]
