@@ -326,13 +326,33 @@ def example_end_to_end(extra_args: list[str] | None = None, *, repeats: int = 3,
         for label, data in plan:
             every.setdefault(label, []).append(
                 _example_run(data, Path(tmp) / "out", env, extra_args))
+        imports = [import_seconds(env) for _ in range(max(1, int(repeats)))]
         if serve:
             _served_runs(env, new_data, Path(tmp) / "out", extra_args, repeats, every)
     for label, rows in every.items():
         ok = sorted((r for r in rows if r["rc"] == 0), key=lambda r: r["wall_s"])
         runs[label] = dict(ok[(len(ok) - 1) // 2] if ok else rows[-1])
         runs[label]["walls_s"] = [round(r["wall_s"], 2) for r in rows]
+    if "warm" in runs:
+        runs["warm"]["imports_s"] = [round(x, 2) for x in imports]
     return runs
+
+
+#: What a fresh `bayes-ab analyze` process imports before its first fit can start: the
+#: CLI, the analysis workflow, PyMC (with PyTensor, ArviZ and through it matplotlib's
+#: pyplot and scipy.stats), nutpie and pandas.
+IMPORTS = ("bayes_ab.cli.main", "bayes_ab.workflows.analyze", "pymc", "nutpie", "pandas")
+
+
+def import_seconds(env: dict) -> float:
+    """Wall seconds of a fresh Python process that only imports `IMPORTS` (interpreter
+    start included), after a quiet second: the part of a fresh run no change to
+    bayes_ab's own code removes (`bayes-ab serve` does, by importing them once)."""
+    settle()
+    code = "import " + ", ".join(IMPORTS)
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    return time.perf_counter() - t
 
 
 def example_table(runs: dict) -> list[str]:
@@ -390,6 +410,17 @@ def example_table(runs: dict) -> list[str]:
                   f"{loads}."]
     else:
         lines += ["", f"1-minute load average at the start: {loads}."]
+    imports = runs.get("warm", {}).get("imports_s")
+    if imports and "timing" in runs["warm"]:
+        med = float(np.median(imports))
+        sample = _analyze_split(runs["warm"])["sample"]
+        lines += ["", f"Imports alone: a fresh process that only runs `import "
+                  f"{', '.join(IMPORTS)}` took {med:.1f} s (median of "
+                  f"{', '.join(f'{x:.1f}' for x in imports)} s, each after a quiet second), "
+                  f"{med / sample:.1f}x the warm run's sampling ({sample:.1f} s): within 3x "
+                  f"of the sampling a fresh process has {max(0.0, 3 * sample - med):.1f} s "
+                  "left for the sampling itself and everything else. A served run "
+                  "(`bayes-ab serve`) has imported them once."]
     cpu = {k[len("cpu: "):]: v for k, v in runs.get("warm", {}).get("timing", {}).items()
            if k.startswith("cpu: ")}
     if cpu:

@@ -54,3 +54,15 @@ def test_sizes_table_shows_the_temporary_disk_or_a_dash(bench):
     assert "temporary disk (GB)" in next(ln for ln in lines if ln.startswith("| customers"))
     assert "| 900 | 3.0 | passed |" in body[0]
     assert "| - | passed |" in body[1]
+
+
+def test_example_table_says_what_the_imports_alone_leave_of_3x(bench):
+    timing = {"load": 0.5, "frequentist": 0.5, "compile_m": 0.1, "sample_m": 2.0,
+              "model_m": 2.5, "total": 8.0}
+    runs = {"warm": {"wall_s": 9.0, "cpu_s": 15.0, "timing": timing,
+                     "load_avg_start": (0.1, 0.1, 0.1), "imports_s": [3.9, 3.6, 4.2]}}
+    text = "\n".join(bench.example_table(runs))
+    assert ("took 3.9 s (median of 3.9, 3.6, 4.2 s, each after a quiet second), 1.9x the "
+            "warm run's sampling (2.0 s): within 3x of the sampling a fresh process has "
+            "2.1 s left") in text
+    assert "import bayes_ab.cli.main, bayes_ab.workflows.analyze, pymc, nutpie, pandas" in text
