@@ -98,6 +98,11 @@ _NORM = """SELECT CASE WHEN ascii(coalesce(customer_id, '')) IN (9, 10, 11, 12, 
   CASE action WHEN 'start' THEN 'start' WHEN 'complete' THEN 'complete'
     ELSE lower(trim(action)) END AS action,
   epoch("timestamp") AS sec FROM {src}"""
+#: The engine's per-(customer, task) aggregates (`engine._task_table`).
+_TASK_AGGS = ("min(sec) FILTER (WHERE action = 'start') AS start, min(sec) FILTER (WHERE "
+              "action = 'complete') AS comp_first, max(sec) FILTER (WHERE action = "
+              "'complete') AS comp_last, count(*) FILTER (WHERE action = 'complete') AS nc")
+
 FLOOR_VARIANTS = {
     "reference: count(*), count(DISTINCT customer_id)":
         "SELECT count(*), count(DISTINCT customer_id) FROM {src}",
@@ -113,6 +118,20 @@ FLOOR_VARIANTS = {
     "joined and grouped, the action as a boolean":
         "SELECT k.kcode AS cid, n.cid = '' AS empty, task, action = 'start' AS is_start, sec, "
         "count(*) AS mult FROM (" + _NORM + ") n LEFT JOIN ids k ON n.cid = k.kid GROUP BY ALL",
+    "joined and grouped by (customer, task) only, a row count":
+        "SELECT k.kcode AS cid, task, count(*) AS n "
+        "FROM (" + _NORM + ") n LEFT JOIN ids k ON n.cid = k.kid GROUP BY ALL",
+    "the engine's statement, then its tasks' pass (first start, first and last completion, "
+    "completions) over it":
+        "SELECT cid, task, " + _TASK_AGGS + " FROM (SELECT k.kcode AS cid, n.cid = '' AS "
+        "empty, task, action, sec, count(*) AS mult FROM (" + _NORM + ") n LEFT JOIN ids k "
+        "ON n.cid = k.kid GROUP BY ALL) g WHERE cid IS NOT NULL GROUP BY ALL",
+    "one pass by (customer, task) instead: the tasks' aggregates and the counts a duplicate "
+    "check could start from (no exact duplicate count)":
+        "SELECT k.kcode AS cid, task, count(*) AS n, count(*) FILTER (WHERE n.cid = '') AS "
+        "n_empty, count(*) FILTER (WHERE action = 'start') AS ns, max(sec) FILTER (WHERE "
+        "action = 'start') AS s_max, " + _TASK_AGGS + " FROM (" + _NORM + ") n LEFT JOIN "
+        "ids k ON n.cid = k.kid GROUP BY ALL",
 }
 
 
