@@ -260,6 +260,24 @@ def test_fatal_problems_raise_like_the_loader(tmp_path, edit, column):
     assert ibis_err.value.file == pandas_err.value.file
 
 
+def test_conflicting_conversion_rows_are_counted_per_customer(tmp_path):
+    """Found by the per-customer table's row count (no grouping of the conversion rows of
+    its own): the error names the customers with several different rows, not the rows;
+    an exact duplicate row and a row of an unknown customer are no conflict."""
+    files = _messy()
+    files["conversion.csv"] += "c1,0\nc1,1\nc2,yes\nc2,yes\nghost,1\nghost,0\nc5,no\n"
+    folder = _write(tmp_path / "conflict", files)
+    with pytest.raises(DataError) as err:
+        aggregate_experiment(folder)
+    assert (err.value.file, err.value.column, err.value.n_rows) == (
+        "conversion.csv", "converted", 2)  # c1 (three values) and c5 (yes vs no)
+    assert "several conversion rows with different values" in str(err.value)
+    files = _messy()
+    files["conversion.csv"] += "c2,yes\nghost,1\nghost,0\n"  # a duplicate; unknown ids
+    ok = _write(tmp_path / "no_conflict", files)
+    assert aggregate_experiment(ok).n_customers == 12
+
+
 def test_same_second_first_flags_are_counted_as_ties(tmp_path):
     """Two distinct flags at the customer's first second: file order (pandas) vs task then
     channel (engine). Documented difference; the engine reports the number of ties."""
