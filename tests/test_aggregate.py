@@ -271,7 +271,8 @@ def test_conflicting_conversion_rows_are_counted_per_customer(tmp_path):
         aggregate_experiment(folder)
     assert (err.value.file, err.value.column, err.value.n_rows) == (
         "conversion.csv", "converted", 2)  # c1 (three values) and c5 (yes vs no)
-    assert "several conversion rows with different values" in str(err.value)
+    assert ("several conversion rows with different values (2 customer(s); run "
+            "`bayes-ab validate` for their line numbers)") in str(err.value)
     files = _messy()
     files["conversion.csv"] += "c2,yes\nghost,1\nghost,0\n"  # a duplicate; unknown ids
     ok = _write(tmp_path / "no_conflict", files)

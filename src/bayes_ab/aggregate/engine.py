@@ -745,7 +745,8 @@ def _conversion_conflict(run: _Run, conv) -> None:
     the number of such customers."""
     rep = conv.group_by("cid").aggregate(n=conv.count()).filter(lambda r: r.n > 1)
     n_rep = int(rep.count().execute())
-    raise DataError("a customer has several conversion rows with different values",
+    raise DataError("a customer has several conversion rows with different values "
+                    f"({n_rep} customer(s); run `bayes-ab validate` for their line numbers)",
                     file=run.names["conversion"], column="converted", n_rows=n_rep)
 
 
