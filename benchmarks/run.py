@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import resource
+import stat
 import subprocess
 import sys
 import tempfile
@@ -162,13 +163,12 @@ class TempDiskPeak:
 
     @staticmethod
     def _allocated(path: str) -> int:
-        total = 0
         try:
-            st = os.lstat(path)
+            st = os.lstat(path)  # a link is not followed
         except OSError:
             return 0
-        total += st.st_blocks * 512
-        if os.path.isdir(path) and not os.path.islink(path):
+        total = st.st_blocks * 512
+        if stat.S_ISDIR(st.st_mode):
             try:
                 names = os.listdir(path)
             except OSError:
